@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine (python3 >= 3.11 and make):
+#   make run    create the environment from uv.lock, migrate, serve on http://127.0.0.1:8000
+#   make test   create the environment from uv.lock, run the test suite
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced-from-lock
+PYTEST_ARGS ?= -n auto
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test install lint typecheck check-compose clean
+
+run: $(STAMP)
+	@mkdir -p var
+	$(VENV)/bin/kraliki migrate
+	$(VENV)/bin/kraliki serve
+
+test: $(STAMP)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+# uv itself is pinned and installed into a private tools venv with pip, so the only
+# prerequisite is python3; everything else comes from uv.lock.
+$(UV):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r .ci/uv-requirements.txt
+
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check-compose: $(STAMP)
+	$(VENV)/bin/docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

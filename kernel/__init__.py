@@ -1,0 +1,84 @@
+"""Kraliki kernel: the public API for plugins. Everything not exported here is internal.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` named after the hooks in
+:mod:`kernel.hookspecs`, registered under the ``kraliki.plugins`` entry-point group. The
+plugin author guide is ``docs/plugins/guide.md``.
+"""
+
+from kernel._app import API_PREFIX, create_app
+from kernel._auth import CurrentPrincipal, Principal, current_principal, public, require
+from kernel._db import Database
+from kernel._errors import (
+    MissingRequirementError,
+    PluginConflictError,
+    PluginError,
+    PluginLoadError,
+)
+from kernel._hooks import HookCallError, Hooks
+from kernel._markers import ENTRY_POINT_GROUP, hookimpl, hookspec
+from kernel._models import (
+    NAMING_CONVENTION,
+    Base,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDPrimaryKeyMixin,
+    utcnow,
+)
+from kernel._pagination import CursorPage, PageParams, PageParamsDep, paginate
+from kernel._platform import Platform, get_platform
+from kernel._problems import (
+    ProblemError,
+    ProblemType,
+    define_problem,
+    problem_response,
+)
+from kernel._registry import UniqueRegistry
+from kernel._settings import Settings
+from kernel._types import MigrationSource, Permission, PluginDefinitionError, PluginInfo
+from kernel._version import __version__
+from kernel.deps import PlatformDep, SessionDep
+
+__all__ = [
+    "API_PREFIX",
+    "ENTRY_POINT_GROUP",
+    "NAMING_CONVENTION",
+    "Base",
+    "CurrentPrincipal",
+    "CursorPage",
+    "Database",
+    "HookCallError",
+    "Hooks",
+    "MigrationSource",
+    "MissingRequirementError",
+    "PageParams",
+    "PageParamsDep",
+    "Permission",
+    "Platform",
+    "PlatformDep",
+    "PluginConflictError",
+    "PluginDefinitionError",
+    "PluginError",
+    "PluginInfo",
+    "PluginLoadError",
+    "Principal",
+    "ProblemError",
+    "ProblemType",
+    "SessionDep",
+    "Settings",
+    "TimestampMixin",
+    "UTCDateTime",
+    "UUIDPrimaryKeyMixin",
+    "UniqueRegistry",
+    "__version__",
+    "create_app",
+    "current_principal",
+    "define_problem",
+    "get_platform",
+    "hookimpl",
+    "hookspec",
+    "paginate",
+    "problem_response",
+    "public",
+    "require",
+    "utcnow",
+]

@@ -1,0 +1,107 @@
+"""Builds the FastAPI application from the settings and the loaded plugins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from kernel import _health
+from kernel._auth import api_routes, route_access
+from kernel._errors import PluginError
+from kernel._platform import Platform, build_platform
+from kernel._problems import install_problem_handlers, problem_types
+from kernel._settings import Settings
+from kernel._version import __version__
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable, readable ids for generated clients: "<tag>-<function name>".
+    tag = route.tags[0] if route.tags else "kernel"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = None) -> FastAPI:
+    """The ASGI app. ``plugins`` replaces entry-point discovery (tests, embedding)."""
+    platform = build_platform(settings or Settings(), plugins)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await platform.hooks.startup(platform)
+        try:
+            yield
+        finally:
+            await platform.hooks.shutdown(platform)
+            await platform.database.dispose()
+
+    app = FastAPI(
+        title="Kraliki Voice",
+        version=__version__,
+        summary="Multi-tenant, plugin-based cloud contact center platform.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.platform = platform
+    install_problem_handlers(app)
+    app.include_router(_health.router)
+    app.include_router(_problems_router())
+    for plugin_name, routers in platform.hooks.routes():
+        prefix = f"{API_PREFIX}/{platform.plugins.get(plugin_name).info.prefix}"
+        for router in routers if isinstance(routers, list | tuple) else [routers]:
+            if not isinstance(router, APIRouter):
+                raise PluginError(f"plugin {plugin_name!r}: kraliki_routes returned {router!r}")
+            app.include_router(router, prefix=prefix, tags=[plugin_name])
+    check_route_access(app, platform)
+    return app
+
+
+def check_route_access(app: FastAPI, platform: Platform) -> None:
+    """Refuse to start if a route declares no access rule or an undeclared permission."""
+    for route in api_routes(app):
+        permission, reason = route_access(route)
+        where = f"{sorted(route.methods or ())} {route.path}"
+        if permission is None and reason is None:
+            raise PluginError(
+                f"route {where} declares no permission: add Depends(require(...)) "
+                "or Depends(public('why'))"
+            )
+        if permission is not None and permission not in platform.permissions:
+            raise PluginError(
+                f"route {where} requires {permission!r}, which no loaded plugin declares "
+                "in kraliki_permissions"
+            )
+
+
+def _problems_router() -> APIRouter:
+    from fastapi import Depends
+
+    from kernel._auth import public
+    from kernel._problems import NOT_FOUND, ProblemError
+
+    router = APIRouter(tags=["problems"])
+
+    @router.get(
+        "/problems/{slug}",
+        dependencies=[Depends(public("documentation of error types"))],
+        summary="Describe a problem type (the `type` URI of an error body)",
+    )
+    async def describe_problem(slug: str) -> dict[str, Any]:
+        for problem in problem_types():
+            if problem.slug == slug:
+                return {
+                    "type": problem.uri,
+                    "title": problem.title,
+                    "status": problem.status,
+                    "description": problem.description,
+                }
+        raise ProblemError(NOT_FOUND, f"no problem type {slug!r}")
+
+    return router

@@ -1,0 +1,238 @@
+"""The ``kraliki`` command line: serve, migrate, plugins, and whatever plugins add."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from kernel._errors import PluginError
+from kernel._settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+
+
+def _plugin_set(settings: Settings) -> Any:
+    from kernel._platform import resolve_plugins
+
+    try:
+        return resolve_plugins(settings)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kraliki-voice", prog_name="kraliki")
+def cli() -> None:
+    """Kraliki Voice: multi-tenant, plugin-based contact center platform."""
+    logging.basicConfig(
+        level=_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@cli.command()
+@click.option("--host", default=None, help="Bind address (default: KRALIKI_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: KRALIKI_PORT).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--bootstrap/--no-bootstrap",
+    default=True,
+    show_default=True,
+    help="Create the first operator account if there is none.",
+)
+def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    if bootstrap:
+        _bootstrap(settings)
+    uvicorn.run(
+        "kernel._app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def _bootstrap(settings: Settings) -> None:
+    from kernel._db import Database, make_engine
+    from kernel._operators import bootstrap_operator
+
+    async def run() -> Any:
+        database = Database(make_engine(settings.database_url, schema=settings.database_schema))
+        try:
+            return await bootstrap_operator(database, settings)
+        finally:
+            await database.dispose()
+
+    result = asyncio.run(run())
+    if result.generated_password is not None:
+        # Shown once, on the terminal only: it is never written to a log.
+        click.echo(
+            "\n"
+            f"  Created the platform operator account {result.email}\n"
+            f"  Its generated password (shown only now): {result.generated_password}\n"
+            "  Set KRALIKI_BOOTSTRAP_PASSWORD to choose it yourself.\n",
+            err=True,
+        )
+    elif result.created:
+        click.echo(f"Created the platform operator account {result.email}", err=True)
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Upgrade the database: kernel, tenants and every loaded plugin's branch."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(upgrade)
+
+
+@migrate.command()
+@click.argument("target", default="heads")
+def upgrade(target: str) -> None:
+    """Upgrade to TARGET (default: every branch's head; e.g. calls@head)."""
+    from kernel._migrations import upgrade as run_upgrade
+
+    settings = _settings()
+    asyncio.run(run_upgrade(settings, _plugin_set(settings), target))
+    click.echo(f"database upgraded to {target}")
+
+
+@migrate.command()
+@click.argument("target")
+def downgrade(target: str) -> None:
+    """Downgrade to TARGET (e.g. calls@base, or base for everything)."""
+    from kernel._migrations import downgrade as run_downgrade
+
+    settings = _settings()
+    asyncio.run(run_downgrade(settings, _plugin_set(settings), target))
+    click.echo(f"database downgraded to {target}")
+
+
+@migrate.command()
+def status() -> None:
+    """Show the applied and the expected head revisions."""
+    from kernel._db import make_engine
+    from kernel._migrations import current_revisions, head_revisions, pending_heads
+
+    settings = _settings()
+    plugins = _plugin_set(settings)
+
+    async def current() -> set[str]:
+        engine = make_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            return await current_revisions(engine)
+        finally:
+            await engine.dispose()
+
+    applied, heads = asyncio.run(current()), head_revisions(plugins)
+    pending = pending_heads(plugins, applied)
+    click.echo(f"applied: {', '.join(sorted(applied)) or '(none)'}")
+    click.echo(f"heads:   {', '.join(sorted(heads))}")
+    if pending:
+        click.echo(f"pending: {', '.join(sorted(pending))}: run `kraliki migrate`")
+        sys.exit(1)
+    click.echo("up to date")
+
+
+@migrate.command()
+@click.argument("branch")
+@click.option("-m", "--message", required=True, help="What the revision does.")
+@click.option("--autogenerate", is_flag=True, help="Diff the models against the database.")
+def revision(branch: str, message: str, autogenerate: bool) -> None:
+    """Write a new revision on BRANCH (a plugin name, kernel or tenants)."""
+    from kernel._migrations import create_revision
+
+    settings = _settings()
+    try:
+        asyncio.run(
+            create_revision(
+                settings,
+                _plugin_set(settings),
+                branch=branch,
+                message=message,
+                autogenerate=autogenerate,
+            )
+        )
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@cli.group()
+def plugins() -> None:
+    """Inspect installed plugins."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_list(as_json: bool) -> None:
+    """Installed plugins: name, version, requires, routes, permissions, enabled."""
+    from kernel._introspection import describe_plugins
+
+    rows = describe_plugins(_settings())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no plugins installed")
+    for row in rows:
+        state = "enabled" if row["enabled"] else "disabled"
+        click.echo(
+            f"{row['name']} {row['version']} [{state}]"
+            + (f" from {row['distribution']}" if row["distribution"] else "")
+        )
+        click.echo(f"  requires:    {', '.join(row['requires']) or '-'}")
+        click.echo(f"  routes:      {len(row['routes'])}")
+        for route in row["routes"]:
+            click.echo(f"    {route['method']:6} {route['path']}  ({route['access']})")
+        click.echo(f"  permissions: {', '.join(row['permissions']) or '-'}")
+        if row["error"]:
+            click.echo(f"  error:       {row['error']}")
+
+
+@cli.command()
+def routes() -> None:
+    """Every API route with the permission it requires (or why it is public)."""
+    from kernel._introspection import route_table
+
+    for row in route_table(_settings()):
+        click.echo(f"{row['method']:6} {row['path']:50} {row['access']}")
+
+
+def build_cli() -> click.Group:
+    """The root group with the plugins' subcommands added (``kraliki_cli``).
+
+    If the plugins cannot load, the kernel's own commands still work (``plugins list``
+    shows what is wrong); commands that need the plugins report the error themselves.
+    """
+    settings = _settings()
+    from kernel._platform import resolve_plugins
+
+    try:
+        resolve_plugins(settings).hooks.cli(cli)
+    except PluginError as exc:
+        click.echo(f"warning: plugins not loaded: {exc}", err=True)
+    return cli
+
+
+def main() -> None:
+    try:
+        group = build_cli()
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    group()

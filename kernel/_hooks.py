@@ -1,0 +1,176 @@
+"""A typed async facade over pluggy: ordering, awaiting and error isolation.
+
+Pluggy calls implementations synchronously, stops at the first exception and knows nothing
+of asyncio. Here each implementation is called on its own so that a result or an error can
+be attributed to the plugin that produced it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from kernel._errors import PluginConflictError, PluginError
+
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
+
+    from kernel._platform import Platform
+    from kernel._types import MigrationSource, Permission, PluginInfo
+
+logger = logging.getLogger("kraliki.hooks")
+
+
+class HookCallError(PluginError):
+    """A registration or ``first`` hook raised: names the plugin and the hook."""
+
+    def __init__(self, plugin: str, hook: str, error: BaseException) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {type(error).__name__}: {error}")
+
+
+class Hooks:
+    """Calls hooks in plugin dependency order; one typed method per kernel hook."""
+
+    def __init__(self, manager: pluggy.PluginManager, order: Sequence[str], names: dict[str, str]):
+        # ``names`` maps pluggy's registration name to the plugin's declared name.
+        self._manager = manager
+        self._rank = {name: index for index, name in enumerate(order)}
+        self._names = names
+        self.failures: Counter[tuple[str, str]] = Counter()
+
+    def _implementations(self, hook_name: str) -> list[tuple[str, Any, list[str]]]:
+        caller = getattr(self._manager.hook, hook_name, None)
+        if caller is None:
+            raise PluginError(f"no hook named {hook_name!r} is declared")
+        found = []
+        for impl in caller.get_hookimpls():
+            plugin = self._names.get(impl.plugin_name, impl.plugin_name)
+            found.append((plugin, impl.function, list(impl.argnames)))
+        found.sort(key=lambda item: self._rank.get(item[0], len(self._rank)))
+        return found
+
+    def implementers(self, hook_name: str) -> list[str]:
+        return [plugin for plugin, _, _ in self._implementations(hook_name)]
+
+    @staticmethod
+    def _arguments(argnames: list[str], kwargs: dict[str, Any], hook: str) -> dict[str, Any]:
+        missing = [name for name in argnames if name not in kwargs]
+        if missing:
+            raise PluginError(f"{hook} was called without argument(s) {missing}")
+        return {name: kwargs[name] for name in argnames}
+
+    def collect_now(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a synchronous registration hook: (plugin, result) pairs, None skipped.
+
+        An exception stops everything, naming the plugin: a half-registered plugin is worse
+        than a platform that refuses to start.
+        """
+        results = []
+        for plugin, function, argnames in self._implementations(hook_name):
+            try:
+                result = function(**self._arguments(argnames, kwargs, hook_name))
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise HookCallError(plugin, hook_name, exc) from exc
+            if inspect.isawaitable(result):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                raise HookCallError(
+                    plugin, hook_name, TypeError("registration hooks must be synchronous")
+                )
+            if result is not None:
+                results.append((plugin, result))
+        return results
+
+    async def collect(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation, awaiting awaitables; errors propagate (named)."""
+        results = []
+        for plugin, function, argnames in self._implementations(hook_name):
+            try:
+                result = function(**self._arguments(argnames, kwargs, hook_name))
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                raise HookCallError(plugin, hook_name, exc) from exc
+            if result is not None:
+                results.append((plugin, result))
+        return results
+
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """``firstresult`` semantics: the first non-None result; an exception fails loudly."""
+        for plugin, function, argnames in self._implementations(hook_name):
+            try:
+                result = function(**self._arguments(argnames, kwargs, hook_name))
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                raise HookCallError(plugin, hook_name, exc) from exc
+            if result is not None:
+                return result
+        return None
+
+    async def notify(self, hook_name: str, *, reverse: bool = False, **kwargs: Any) -> None:
+        """Tell every plugin; one plugin's exception is logged and counted, never raised."""
+        implementations = self._implementations(hook_name)
+        if reverse:
+            implementations.reverse()
+        for plugin, function, argnames in implementations:
+            try:
+                result = function(**self._arguments(argnames, kwargs, hook_name))
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                self.failures[(plugin, hook_name)] += 1
+                logger.exception(
+                    "plugin %r failed in %s; the other plugins go on",
+                    plugin,
+                    hook_name,
+                    extra={"plugin": plugin, "hook": hook_name},
+                )
+
+    # Typed entry points for the kernel's own hooks.
+
+    def plugin_info(self) -> list[tuple[str, PluginInfo]]:
+        return self.collect_now("kraliki_plugin_info")
+
+    def routes(self) -> list[tuple[str, Sequence[APIRouter]]]:
+        return self.collect_now("kraliki_routes")
+
+    def models(self) -> list[tuple[str, Sequence[type]]]:
+        return self.collect_now("kraliki_models")
+
+    def migrations(self) -> list[tuple[str, MigrationSource | str]]:
+        return self.collect_now("kraliki_migrations")
+
+    def permissions(self) -> list[tuple[str, Sequence[Permission]]]:
+        return self.collect_now("kraliki_permissions")
+
+    def cli(self, cli: click.Group) -> None:
+        """Let each plugin add subcommands; replacing someone else's command is a conflict."""
+        owners = {name: "kernel" for name in cli.commands}
+        for plugin, function, argnames in self._implementations("kraliki_cli"):
+            snapshot = dict(cli.commands)
+            try:
+                function(**self._arguments(argnames, {"cli": cli}, "kraliki_cli"))
+            except Exception as exc:
+                raise HookCallError(plugin, "kraliki_cli", exc) from exc
+            for name, command in cli.commands.items():
+                if name in snapshot and snapshot[name] is not command:
+                    raise PluginConflictError("CLI command", name, owners[name], plugin)
+                owners.setdefault(name, plugin)
+
+    async def startup(self, platform: Platform) -> None:
+        await self.notify("kraliki_startup", platform=platform)
+
+    async def shutdown(self, platform: Platform) -> None:
+        await self.notify("kraliki_shutdown", reverse=True, platform=platform)

@@ -1,0 +1,79 @@
+"""The running platform: settings, database and plugins, shared by app, CLI and workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from kernel._db import Database, make_engine
+from kernel._hooks import Hooks
+from kernel._plugins import (
+    PluginSet,
+    PluginSource,
+    installed_plugins,
+    load_plugins,
+    select_plugins,
+)
+from kernel._registry import UniqueRegistry
+from kernel._settings import Settings
+from kernel._types import Permission
+
+
+@dataclass
+class Platform:
+    """What a plugin receives in ``kraliki_startup``/``kraliki_shutdown`` and can reach from a
+    request through :data:`kernel.PlatformDep`."""
+
+    settings: Settings
+    database: Database
+    plugins: PluginSet
+    _checked_at_head: set[str] | None = field(default=None, repr=False)
+
+    @property
+    def hooks(self) -> Hooks:
+        return self.plugins.hooks
+
+    async def pending_migrations(self) -> set[str]:
+        """Head revisions of loaded branches that the database has not reached."""
+        from kernel._migrations import current_revisions, pending_heads
+
+        current = await current_revisions(self.database.engine)
+        if current == self._checked_at_head:
+            return set()
+        pending = pending_heads(self.plugins, current)
+        if not pending:
+            self._checked_at_head = current  # heads are fixed while the process runs
+        return pending
+
+    @property
+    def permissions(self) -> UniqueRegistry[Permission]:
+        return self.plugins.permissions
+
+
+def resolve_plugins(settings: Settings, plugins: list[object] | None = None) -> PluginSet:
+    """Load the installed plugins (filtered by ``KRALIKI_PLUGINS``) or exactly ``plugins``."""
+    if plugins is not None:
+        sources = [p if isinstance(p, PluginSource) else PluginSource(p) for p in plugins]
+        return load_plugins(sources)
+    available = installed_plugins()
+    selected = select_plugins(available, settings.plugins)
+    return load_plugins(
+        selected, installed=[s.entry_point for s in available if s.entry_point is not None]
+    )
+
+
+def build_platform(settings: Settings, plugins: list[object] | None = None) -> Platform:
+    plugin_set = resolve_plugins(settings, plugins)
+    engine = make_engine(
+        settings.database_url,
+        schema=settings.database_schema,
+        pool_size=settings.database_pool_size,
+        echo=settings.database_echo,
+    )
+    return Platform(settings=settings, database=Database(engine), plugins=plugin_set)
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform

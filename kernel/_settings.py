@@ -1,0 +1,103 @@
+"""Platform settings, read from ``KRALIKI_*`` environment variables (and ``.env``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kraliki.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URL schemes people type to the async drivers we ship, or refuse clearly."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"database URL {url!r} has no scheme (expected sqlite or postgresql)")
+    aliases = {
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+    }
+    if scheme not in aliases:
+        raise ValueError(
+            f"database URL scheme {scheme!r} is not supported: use sqlite+aiosqlite:// "
+            "or postgresql+asyncpg://"
+        )
+    return f"{aliases[scheme]}://{rest}"
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform; each field is ``KRALIKI_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KRALIKI_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="Database the API uses: sqlite+aiosqlite:///path or "
+        "postgresql+asyncpg://user@host/db (on PostgreSQL, the unprivileged app role).",
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description="Database URL migrations run with (on PostgreSQL, the owner role); "
+        "defaults to KRALIKI_DATABASE_URL.",
+    )
+    database_schema: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema to use (search_path); default: the server's default.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = Field(default=False, description="Log every SQL statement.")
+    plugins: Annotated[list[str] | None, NoDecode] = Field(
+        default=None,
+        description="Comma-separated plugin names to load; default: every installed plugin.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `kraliki serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `kraliki serve` binds.")
+    bootstrap_email: str = Field(
+        default="operator@localhost",
+        description="E-mail of the platform operator account created on first start.",
+    )
+    bootstrap_password: SecretStr | None = Field(
+        default=None,
+        description="Its password; when unset, one is generated and printed once.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _normalize_url(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_database_url(value)
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _split_plugins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            names = [name.strip() for name in value.split(",")]
+            return [name for name in names if name]
+        return value
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for in-memory or non-SQLite URLs)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:"):
+        return None
+    return Path(path.split("?", 1)[0])

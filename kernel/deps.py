@@ -1,0 +1,23 @@
+"""``Annotated`` dependency aliases for route signatures (re-exported by ``kernel``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel._platform import Platform, get_platform
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for this request; uncommitted work is rolled back at the end."""
+    platform = get_platform(request)
+    async with platform.database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,115 @@
+"""The hooks a Kraliki plugin can implement: the whole plugin contract in one module.
+
+Conventions (see ``docs/plugins/hooks.md`` for the long form):
+
+* Every hook name starts with ``kraliki_``. Implement a hook by decorating a function of the
+  same name with :data:`kernel.hookimpl` in your plugin module; declare only the parameters
+  you use (pluggy passes arguments by name).
+* *Registration* hooks (``plugin_info``, ``add_hookspecs``, ``routes``, ``models``,
+  ``migrations``, ``permissions``, ``cli``) run once while the platform starts. They are
+  synchronous; an exception in one stops the platform with an error naming your plugin.
+* *Notification* hooks (``startup``, ``shutdown``) may be ``async def``. An exception in one is
+  logged with your plugin's name and counted; it never stops other plugins or the caller.
+* Implementations run in dependency order: a plugin's requirements run before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from kernel._markers import hookspec
+
+if TYPE_CHECKING:
+    import click
+    from fastapi import APIRouter
+
+    from kernel._platform import Platform
+    from kernel._types import MigrationSource, Permission, PluginInfo
+
+
+@hookspec
+def kraliki_plugin_info() -> PluginInfo:  # type: ignore[empty-body]
+    """Describe the plugin: name, version, requirements (required of every plugin).
+
+    Called once, first, when the plugin is loaded. Return a :class:`kernel.PluginInfo`. The
+    name must equal the plugin's entry-point name in the ``kraliki.plugins`` group.
+    """
+
+
+@hookspec
+def kraliki_add_hookspecs() -> ModuleType | type | Sequence[ModuleType | type]:  # type: ignore[empty-body]
+    """Add the plugin's own hookspecs, so other plugins can extend it.
+
+    Called once, right after every plugin is registered and before any other hook. Return a
+    module or class (or several) whose functions are marked with :data:`kernel.hookspec`;
+    call them through ``platform.hooks`` (``collect``, ``notify`` or ``first``).
+    """
+
+
+@hookspec
+def kraliki_routes() -> Sequence[APIRouter]:  # type: ignore[empty-body]
+    """Return the plugin's FastAPI routers.
+
+    Called once while the app is built. Each router is mounted under
+    ``/api/v1/<route_prefix>`` and tagged with the plugin's name in OpenAPI. Every route
+    must declare its permission with ``Depends(require(resource, action))`` for a permission
+    this plugin (or a requirement) declared, or be marked ``public(...)``.
+    """
+
+
+@hookspec
+def kraliki_models() -> Sequence[type]:  # type: ignore[empty-body]
+    """Return the plugin's SQLAlchemy model classes.
+
+    Called once at load time. The models must subclass :class:`kernel.Base` (the shared
+    metadata); returning them guarantees they are imported before migrations and queries run.
+    """
+
+
+@hookspec
+def kraliki_migrations() -> MigrationSource | Path | str:  # type: ignore[empty-body]
+    """Return the directory holding the plugin's Alembic revisions.
+
+    Called when migrations run (``kraliki migrate``, tests). The directory's revisions form the
+    branch labelled with the plugin's name; ``kraliki migrate`` upgrades every loaded branch.
+    """
+
+
+@hookspec
+def kraliki_permissions() -> Sequence[Permission]:  # type: ignore[empty-body]
+    """Declare the permissions the plugin's routes and actions check.
+
+    Called once at load time. Return :class:`kernel.Permission` values (resource, action,
+    description, default roles). A permission declared by two plugins stops the platform.
+    """
+
+
+@hookspec
+def kraliki_cli(cli: click.Group) -> None:
+    """Add subcommands to the ``kraliki`` command line.
+
+    Called once when the CLI starts, with the root :class:`click.Group`; call
+    ``cli.add_command(...)``. A name another plugin (or the kernel) already uses stops the CLI.
+    """
+
+
+@hookspec
+def kraliki_startup(platform: Platform) -> Any:
+    """The platform is starting: open clients, start background tasks.
+
+    Called once per process when the app's lifespan starts, after the database engine exists,
+    in dependency order. May be ``async``. An exception is logged and counted; the platform
+    still starts.
+    """
+
+
+@hookspec
+def kraliki_shutdown(platform: Platform) -> Any:
+    """The platform is stopping: close what ``kraliki_startup`` opened.
+
+    Called once per process when the lifespan ends, in reverse dependency order. May be
+    ``async``. An exception is logged and counted; the other plugins still shut down.
+    """

@@ -1,0 +1,233 @@
+"""Pytest fixtures for plugin authors (loaded automatically as the ``kraliki`` pytest plugin).
+
+Every test gets a fresh database (a SQLite file, or with ``KRALIKI_TEST_DATABASE_URL`` a
+PostgreSQL schema of its own), migrated with the plugins under test, and an app served in
+process::
+
+    @pytest.fixture
+    def kraliki_extra_plugins():
+        return [my_plugin]          # a module or object with @hookimpl functions
+
+    async def test_route(kraliki_client, kraliki_authenticate, kraliki_app):
+        kraliki_authenticate(kraliki_app, "my_plugin.things:read")
+        response = await kraliki_client.get("/api/v1/my-plugin/things")
+        assert response.status_code == 200
+
+Environment: ``KRALIKI_TEST_DATABASE_URL`` (PostgreSQL as the app role) and
+``KRALIKI_TEST_MIGRATION_DATABASE_URL`` (as the owner role; defaults to the former).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from kernel._app import create_app
+from kernel._auth import Principal, current_principal
+from kernel._migrations import upgrade
+from kernel._platform import Platform, resolve_plugins
+from kernel._plugins import installed_plugins, select_plugins
+from kernel._settings import Settings
+
+TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
+TEST_MIGRATION_DATABASE_ENV = "KRALIKI_TEST_MIGRATION_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    """Where one test's data lives; ``settings()`` points the platform at it."""
+
+    __test__ = False  # not a test class, despite the name
+
+    url: str
+    owner_url: str
+    schema: str | None
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.url.startswith("sqlite") else "postgresql"
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": self.url,
+            "migration_database_url": self.owner_url or None,
+            "database_schema": self.schema,
+            "database_pool_size": 5,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+
+def postgres_test_urls() -> tuple[str, str] | None:
+    """(app URL, owner URL) when tests should run on PostgreSQL, else None."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url:
+        return None
+    return url, os.environ.get(TEST_MIGRATION_DATABASE_ENV) or url
+
+
+@pytest_asyncio.fixture
+async def kraliki_database(tmp_path: Path) -> AsyncIterator[TestDatabase]:
+    """A fresh, empty database for this test (not migrated yet)."""
+    urls = postgres_test_urls()
+    if urls is None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'kraliki.db'}"
+        yield TestDatabase(url, url, None)
+        return
+    app_url, owner_url = urls
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    owner = create_async_engine(
+        Settings(_env_file=None, database_url=owner_url).database_url,
+        poolclass=NullPool,
+    )
+    app_role = make_url(app_url).username
+    owner_role = make_url(owner_url).username
+    async with owner.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if app_role and app_role != owner_role:
+            for statement in schema_grants(schema, app_role):
+                await connection.execute(text(statement))
+    try:
+        yield TestDatabase(app_url, owner_url, schema)
+    finally:
+        async with owner.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await owner.dispose()
+
+
+def schema_grants(schema: str, app_role: str) -> list[str]:
+    """What the unprivileged app role may do in a schema the owner role migrates."""
+    return [
+        f'GRANT USAGE ON SCHEMA "{schema}" TO "{app_role}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" '
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{app_role}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" '
+        f'GRANT USAGE, SELECT ON SEQUENCES TO "{app_role}"',
+    ]
+
+
+@pytest.fixture
+def kraliki_installed_plugins() -> list[object]:
+    """The installed plugins the app loads (entry points, filtered by ``KRALIKI_PLUGINS``).
+
+    Override with ``return []`` to test your plugin alone.
+    """
+    allowlist = Settings(_env_file=None).plugins
+    return list(select_plugins(installed_plugins(), allowlist))
+
+
+@pytest.fixture
+def kraliki_extra_plugins() -> list[object]:
+    """Plugins that are not installed (throwaway test plugins); override or append."""
+    return []
+
+
+@pytest.fixture
+def kraliki_register_plugin(kraliki_extra_plugins: list[object]) -> Callable[[object], object]:
+    """Register a throwaway plugin object for the app this test builds next."""
+
+    def register(plugin: object) -> object:
+        kraliki_extra_plugins.append(plugin)
+        return plugin
+
+    return register
+
+
+@pytest.fixture
+def kraliki_settings(kraliki_database: TestDatabase) -> Settings:
+    return kraliki_database.settings()
+
+
+AppFactory = Callable[..., Awaitable[FastAPI]]
+
+
+@pytest_asyncio.fixture
+async def kraliki_make_app(
+    kraliki_database: TestDatabase,
+    kraliki_installed_plugins: list[object],
+    kraliki_extra_plugins: list[object],
+) -> AsyncIterator[AppFactory]:
+    """Build, migrate and start an app: ``await kraliki_make_app(plugins=..., migrate=True)``.
+
+    Started apps are shut down (lifespan exit) when the test ends.
+    """
+    async with AsyncExitStack() as stack:
+
+        async def make(
+            *, plugins: list[object] | None = None, migrate: bool = True, **overrides: Any
+        ) -> FastAPI:
+            chosen = (
+                plugins
+                if plugins is not None
+                else [*kraliki_installed_plugins, *kraliki_extra_plugins]
+            )
+            settings = kraliki_database.settings(**overrides)
+            if migrate:
+                await upgrade(settings, resolve_plugins(settings, list(chosen)))
+            app = create_app(settings, plugins=list(chosen))
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return app
+
+        yield make
+
+
+@pytest_asyncio.fixture
+async def kraliki_app(kraliki_make_app: AppFactory) -> FastAPI:
+    """The app with the installed and extra plugins, migrated and started."""
+    return await kraliki_make_app()
+
+
+@pytest.fixture
+def kraliki_platform(kraliki_app: FastAPI) -> Platform:
+    platform: Platform = kraliki_app.state.platform
+    return platform
+
+
+@pytest_asyncio.fixture
+async def kraliki_client(kraliki_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to ``kraliki_app`` in process, as a frontend would."""
+    transport = httpx.ASGITransport(app=kraliki_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def kraliki_authenticate() -> Iterator[Callable[..., Principal]]:
+    """Make every request to ``app`` come from a principal holding ``permissions``.
+
+    ``kraliki_authenticate(app, "calls:read", "calls:create", kind="user")``.
+    """
+    apps: list[FastAPI] = []
+
+    def authenticate(
+        app: FastAPI,
+        *permissions: str,
+        kind: Literal["operator", "user", "api_key"] = "operator",
+        tenant_id: uuid.UUID | None = None,
+    ) -> Principal:
+        principal = Principal(
+            subject=f"test-{kind}",
+            kind=kind,
+            tenant_id=tenant_id,
+            permissions=frozenset(permissions),
+        )
+        app.dependency_overrides[current_principal] = lambda: principal
+        apps.append(app)
+        return principal
+
+    yield authenticate
+    for app in apps:
+        app.dependency_overrides.pop(current_principal, None)

@@ -147,8 +147,13 @@ def load_plugins(
         try:
             pluggy_name = manager.register(source.obj, name=source.entry_point)
         except ValueError as exc:
+            name = source.entry_point or manager.get_canonical_name(source.obj)
+            first = registered.get(name)
             raise PluginConflictError(
-                "plugin", source.entry_point or repr(source.obj), "an earlier plugin", "?"
+                "plugin",
+                name,
+                (first.distribution if first else None) or "the first registration",
+                source.distribution or "a second registration",
             ) from exc
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"plugin {source.entry_point!r} is invalid: {exc}") from exc

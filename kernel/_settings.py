@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     def _normalize_url(cls, value: str | None) -> str | None:
         return None if value is None else normalize_database_url(value)
 
+    @field_validator("bootstrap_password", mode="before")
+    @classmethod
+    def _empty_password_is_unset(cls, value: Any) -> Any:
+        # An empty variable (common in compose files) means "generate one", never "".
+        return None if value in ("", None) else value
+
+    @field_validator("bootstrap_password")
+    @classmethod
+    def _password_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 12:
+            raise ValueError("KRALIKI_BOOTSTRAP_PASSWORD must have at least 12 characters")
+        return value
+
     @field_validator("plugins", mode="before")
     @classmethod
     def _split_plugins(cls, value: Any) -> Any:

@@ -1,0 +1,37 @@
+"""Blocked numbers.
+
+Revision ID: acme_blocklist_0001
+Revises:
+Create Date: 2026-11-21
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from kernel import UTCDateTime
+
+revision: str = "acme_blocklist_0001"
+down_revision: str | Sequence[str] | None = None
+# The first revision of a plugin opens its own branch, labelled with the plugin's name, and
+# depends on the kernel revision it needs.
+branch_labels: str | Sequence[str] | None = ("acme_blocklist",)
+depends_on: str | Sequence[str] | None = ("kernel_0001",)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "acme_blocklist_numbers",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("number", sa.String(32), nullable=False),
+        sa.Column("reason", sa.String(200), nullable=False),
+        sa.Column("created_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_acme_blocklist_numbers")),
+        sa.UniqueConstraint("number", name=op.f("uq_acme_blocklist_numbers_number")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("acme_blocklist_numbers")

@@ -1,0 +1,156 @@
+"""Migrations: every branch upgrades, round-trips, follows the naming convention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from kernel import Base, MigrationSource, PluginLoadError
+from kernel._db import make_engine
+from kernel._migrations import create_revision, downgrade, upgrade
+from kernel._platform import resolve_plugins
+from kernel._plugins import installed_plugins, select_plugins
+
+CORE_TABLES = {"platform_operators", "tenants"}
+
+
+@pytest.fixture
+def kraliki_installed_plugins(acme_distribution):
+    return list(select_plugins(installed_plugins(), None))
+
+
+async def tables(database) -> set[str]:
+    engine = make_engine(database.owner_url, schema=database.schema)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    await engine.dispose()
+    return names - {"alembic_version"}
+
+
+async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_installed_plugins):
+    settings = kraliki_database.settings()
+    plugins = resolve_plugins(settings, kraliki_installed_plugins)
+    everything = CORE_TABLES | {"acme_blocklist_numbers"}
+
+    await upgrade(settings, plugins)
+    assert await tables(kraliki_database) == everything
+    await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == CORE_TABLES
+    await downgrade(settings, plugins, "base")
+    assert await tables(kraliki_database) == set()
+    await upgrade(settings, plugins)
+    assert await tables(kraliki_database) == everything
+    await upgrade(settings, plugins)  # idempotent at head
+    assert await tables(kraliki_database) == everything
+
+
+async def test_constraints_follow_the_naming_convention(kraliki_database, kraliki_make_app):
+    await kraliki_make_app()
+    engine = make_engine(kraliki_database.owner_url, schema=kraliki_database.schema)
+    async with engine.connect() as connection:
+
+        def names(sync):
+            inspector = inspect(sync)
+            return (
+                inspector.get_pk_constraint("tenants")["name"],
+                {u["name"] for u in inspector.get_unique_constraints("tenants")},
+                {c["name"] for c in inspector.get_check_constraints("tenants")},
+                {u["name"] for u in inspector.get_unique_constraints("acme_blocklist_numbers")},
+            )
+
+        pk, uniques, checks, plugin_uniques = await connection.run_sync(names)
+    await engine.dispose()
+    assert pk == "pk_tenants"
+    assert uniques == {"uq_tenants_slug"}
+    assert checks == {"ck_tenants_status_valid"}
+    assert plugin_uniques == {"uq_acme_blocklist_numbers_number"}
+
+
+async def test_models_match_migrations(kraliki_database, kraliki_make_app):
+    """Autogenerate finds nothing to do: the migrations create exactly what the models say."""
+    app = await kraliki_make_app()
+    known = CORE_TABLES | {
+        model.__table__.name for p in app.state.platform.plugins.plugins for model in p.models
+    }
+    engine = make_engine(kraliki_database.owner_url, schema=kraliki_database.schema)
+    async with engine.connect() as connection:
+
+        def diff(sync):
+            context = MigrationContext.configure(
+                sync,
+                opts={
+                    "compare_type": True,
+                    "include_name": lambda name, kind, _parent: kind != "table" or name in known,
+                },
+            )
+            return compare_metadata(context, Base.metadata)
+
+        changes = await connection.run_sync(diff)
+    await engine.dispose()
+    assert changes == []
+
+
+async def test_readiness_reports_pending_migrations(kraliki_make_app, kraliki_database):
+    import httpx
+
+    app = await kraliki_make_app(migrate=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        pending = await client.get("/readyz")
+        assert pending.status_code == 503
+        assert pending.headers["content-type"] == "application/problem+json"
+        assert pending.json()["checks"] == {"database": "ok", "migrations": "pending"}
+
+        await upgrade(kraliki_database.settings(), app.state.platform.plugins)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+
+
+def write_revision(directory: Path, revision: str, labels: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{revision}.py").write_text(
+        f'revision = "{revision}"\ndown_revision = None\nbranch_labels = {labels}\n'
+        'depends_on = ("kernel_0001",)\n\n\ndef upgrade():\n    pass\n\n\n'
+        "def downgrade():\n    pass\n"
+    )
+
+
+async def test_plugin_revisions_must_carry_the_plugin_branch_label(
+    kraliki_database, make_plugin, tmp_path
+):
+    write_revision(tmp_path / "versions", "stray_0001", "None")
+    plugin = make_plugin("stray", migrations=lambda: MigrationSource(tmp_path / "versions"))
+    settings = kraliki_database.settings()
+    with pytest.raises(PluginLoadError, match="not on branch 'stray'"):
+        await upgrade(settings, resolve_plugins(settings, [plugin]))
+
+
+async def test_missing_migrations_directory_is_a_load_error(make_plugin, tmp_path):
+    plugin = make_plugin("ghost", migrations=lambda: tmp_path / "missing")
+    with pytest.raises(PluginLoadError, match=r"migrations directory .* is missing"):
+        resolve_plugins(None, [plugin])  # type: ignore[arg-type]
+
+
+async def test_new_revision_opens_the_plugin_branch(kraliki_database, make_plugin, tmp_path):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    plugin = make_plugin("notes", migrations=lambda: MigrationSource(versions))
+    settings = kraliki_database.settings()
+    plugins = resolve_plugins(settings, [plugin])
+    await create_revision(
+        settings, plugins, branch="notes", message="create notes", autogenerate=False
+    )
+    (written,) = versions.glob("*.py")
+    text = written.read_text()
+    assert "branch_labels: str | Sequence[str] | None = ('notes',)" in text
+    assert "depends_on: str | Sequence[str] | None = 'kernel_0001'" in text
+    await upgrade(settings, plugins)
+    await create_revision(settings, plugins, branch="notes", message="second", autogenerate=False)
+    assert len(list(versions.glob("*.py"))) == 2
+    await upgrade(settings, plugins)

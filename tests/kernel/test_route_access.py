@@ -1,0 +1,29 @@
+"""Every route of the installed platform declares its permission or says why it is public."""
+
+from __future__ import annotations
+
+from kernel._auth import api_routes, route_access
+
+
+async def test_every_route_declares_access(kraliki_app):
+    routes = api_routes(kraliki_app)
+    assert routes, "the app has routes"
+    undeclared = [
+        f"{sorted(route.methods or ())} {route.path}"
+        for route in routes
+        if route_access(route) == (None, None)
+    ]
+    assert undeclared == []
+
+
+async def test_every_required_permission_is_declared(kraliki_app):
+    permissions = kraliki_app.state.platform.permissions
+    for route in api_routes(kraliki_app):
+        permission, _ = route_access(route)
+        if permission is not None:
+            assert permission in permissions, route.path
+
+
+async def test_public_routes_are_the_expected_few(kraliki_app):
+    public = {route.path for route in api_routes(kraliki_app) if route_access(route)[1]}
+    assert public == {"/healthz", "/readyz", "/problems/{slug}"}

@@ -1,0 +1,58 @@
+"""system plugin: operators see what is loaded and which hooks fail."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def kraliki_extra_plugins(make_failing_plugin):
+    return [make_failing_plugin]
+
+
+@pytest.fixture
+def make_failing_plugin():
+    from kernel import PluginInfo, hookimpl
+
+    class Failing:
+        __name__ = "flaky"
+
+        @hookimpl
+        def kraliki_plugin_info(self):
+            return PluginInfo(name="flaky", version="0.3.0", requires=("system>=0.1",))
+
+        @hookimpl
+        def kraliki_startup(self, platform):
+            raise RuntimeError("provider unreachable")
+
+    return Failing()
+
+
+async def test_listing_requires_the_permission(kraliki_client):
+    response = await kraliki_client.get("/api/v1/system/plugins")
+    assert response.status_code == 401
+    assert response.json()["type"] == "/problems/unauthenticated"
+
+
+async def test_lists_plugins_with_versions_permissions_and_hook_failures(
+    kraliki_app, kraliki_client, kraliki_authenticate
+):
+    kraliki_authenticate(kraliki_app, "system.plugins:read")
+    response = await kraliki_client.get("/api/v1/system/plugins")
+    assert response.status_code == 200
+    body = response.json()
+    plugins = {plugin["name"]: plugin for plugin in body["plugins"]}
+    assert plugins["system"]["permissions"] == ["system.plugins:read"]
+    assert plugins["system"]["distribution"].startswith("kraliki-voice ")
+    assert plugins["system"]["hook_failures"] == {}
+    assert plugins["flaky"] == {
+        "name": "flaky",
+        "version": "0.3.0",
+        "description": "",
+        "requires": ["system>=0.1"],
+        "route_prefix": "flaky",
+        "permissions": [],
+        "distribution": None,
+        "hook_failures": {"kraliki_startup": 1},
+    }
+    assert list(plugins) == ["system", "flaky"], "dependency order"

@@ -45,16 +45,27 @@ class Hooks:
         self._rank = {name: index for index, name in enumerate(order)}
         self._names = names
         self.failures: Counter[tuple[str, str]] = Counter()
+        self._cache: dict[str, tuple[int, list[tuple[str, Any, list[str]]]]] = {}
 
     def _implementations(self, hook_name: str) -> list[tuple[str, Any, list[str]]]:
+        """(plugin, function, argument names) in dependency order, cached per hook.
+
+        Hot path (every event fans out through ``notify``): the sorted list is rebuilt only
+        when the set of implementations changes.
+        """
         caller = getattr(self._manager.hook, hook_name, None)
         if caller is None:
             raise PluginError(f"no hook named {hook_name!r} is declared")
+        impls = caller.get_hookimpls()
+        cached = self._cache.get(hook_name)
+        if cached is not None and cached[0] == len(impls):
+            return cached[1]
         found = []
-        for impl in caller.get_hookimpls():
+        for impl in impls:
             plugin = self._names.get(impl.plugin_name, impl.plugin_name)
             found.append((plugin, impl.function, list(impl.argnames)))
         found.sort(key=lambda item: self._rank.get(item[0], len(self._rank)))
+        self._cache[hook_name] = (len(impls), found)
         return found
 
     def implementers(self, hook_name: str) -> list[str]:
@@ -62,10 +73,10 @@ class Hooks:
 
     @staticmethod
     def _arguments(argnames: list[str], kwargs: dict[str, Any], hook: str) -> dict[str, Any]:
-        missing = [name for name in argnames if name not in kwargs]
-        if missing:
-            raise PluginError(f"{hook} was called without argument(s) {missing}")
-        return {name: kwargs[name] for name in argnames}
+        try:
+            return {name: kwargs[name] for name in argnames}
+        except KeyError as exc:
+            raise PluginError(f"{hook} was called without argument {exc}") from None
 
     def collect_now(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a synchronous registration hook: (plugin, result) pairs, None skipped.
@@ -122,12 +133,10 @@ class Hooks:
     async def notify(self, hook_name: str, *, reverse: bool = False, **kwargs: Any) -> None:
         """Tell every plugin; one plugin's exception is logged and counted, never raised."""
         implementations = self._implementations(hook_name)
-        if reverse:
-            implementations.reverse()
-        for plugin, function, argnames in implementations:
+        for plugin, function, argnames in reversed(implementations) if reverse else implementations:
             try:
-                result = function(**self._arguments(argnames, kwargs, hook_name))
-                if inspect.isawaitable(result):
+                result = function(**{name: kwargs[name] for name in argnames})
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 self.failures[(plugin, hook_name)] += 1

@@ -124,7 +124,7 @@ def test_models_must_use_the_shared_base(make_plugin):
     class NotAModel:
         pass
 
-    with pytest.raises(PluginLoadError, match=r"not a subclass of kernel\\.Base"):
+    with pytest.raises(PluginLoadError, match=r"not a subclass of kernel\.Base"):
         load(make_plugin("bad", models=lambda: [NotAModel]))
 
 

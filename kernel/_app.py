@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
 
 def check_route_access(app: FastAPI, platform: Platform) -> None:
     """Refuse to start if a route declares no access rule or an undeclared permission."""
+    allowed_owners = _permission_owners_by_plugin(platform)
     for route in api_routes(app):
         permission, reason = route_access(route)
         where = f"{sorted(route.methods or ())} {route.path}"
@@ -73,11 +74,37 @@ def check_route_access(app: FastAPI, platform: Platform) -> None:
                 f"route {where} declares no permission: add Depends(require(...)) "
                 "or Depends(public('why'))"
             )
-        if permission is not None and permission not in platform.permissions:
+        if permission is None:
+            continue
+        if permission not in platform.permissions:
             raise PluginError(
                 f"route {where} requires {permission!r}, which no loaded plugin declares "
                 "in kraliki_permissions"
             )
+        plugin = route.tags[0] if route.tags else "kernel"
+        owner = platform.permissions.owner(permission)
+        if plugin in allowed_owners and owner not in allowed_owners[plugin]:
+            raise PluginError(
+                f"route {where} of plugin {plugin!r} requires {permission!r}, declared by "
+                f"{owner!r}, which {plugin!r} does not require"
+            )
+
+
+def _permission_owners_by_plugin(platform: Platform) -> dict[str, set[str]]:
+    """Each plugin may check its own permissions and those of its (transitive) requirements."""
+    requires = {
+        p.info.name: {r.name for r in p.info.parsed_requires()} for p in platform.plugins.plugins
+    }
+    allowed: dict[str, set[str]] = {}
+    for name in requires:
+        seen, stack = {name, "kernel"}, list(requires[name])
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(requires.get(current, ()))
+        allowed[name] = seen
+    return allowed
 
 
 def _problems_router() -> APIRouter:

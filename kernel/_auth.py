@@ -1,7 +1,8 @@
 """Who is calling, and the one dependency every route uses to declare its permission.
 
-Issue #3 plugs real credentials (tokens, API keys) into :func:`current_principal`; routes and
-plugins only ever see :class:`Principal` and :func:`require`, so they do not change.
+Authentication (tokens, API keys) plugs into :func:`current_principal` by setting
+``request.state.principal``; routes and plugins only ever see :class:`Principal` and
+:func:`require`, so they do not change when it does.
 """
 
 from __future__ import annotations

@@ -79,7 +79,15 @@ def _bootstrap(settings: Settings) -> None:
         finally:
             await database.dispose()
 
-    result = asyncio.run(run())
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        result = asyncio.run(run())
+    except DBAPIError as exc:
+        raise click.ClickException(
+            f"cannot create the operator account ({type(exc.orig).__name__}): "
+            "is the database migrated? Run `kraliki migrate` first."
+        ) from exc
     if result.generated_password is not None:
         # Shown once, on the terminal only: it is never written to a log.
         click.echo(
@@ -183,10 +191,11 @@ def plugins_list(as_json: bool) -> None:
     """Installed plugins: name, version, requires, routes, permissions, enabled."""
     from kernel._introspection import describe_plugins
 
-    rows = describe_plugins(_settings())
+    listing = describe_plugins(_settings())
+    rows = listing["plugins"]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
+        click.echo(json.dumps(listing, indent=2))
+        sys.exit(1 if listing["error"] else 0)
     if not rows:
         click.echo("no plugins installed")
     for row in rows:
@@ -202,6 +211,8 @@ def plugins_list(as_json: bool) -> None:
         click.echo(f"  permissions: {', '.join(row['permissions']) or '-'}")
         if row["error"]:
             click.echo(f"  error:       {row['error']}")
+    if listing["error"]:
+        raise click.ClickException(f"the plugins cannot load: {listing['error']}")
 
 
 @cli.command()
@@ -223,9 +234,14 @@ def build_cli() -> click.Group:
     from kernel._platform import resolve_plugins
 
     try:
-        resolve_plugins(settings).hooks.cli(cli)
+        plugins = resolve_plugins(settings)
     except PluginError as exc:
         click.echo(f"warning: plugins not loaded: {exc}", err=True)
+        return cli
+    try:
+        plugins.hooks.cli(cli)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     return cli
 
 

@@ -54,7 +54,12 @@ async def readyz(platform: Annotated[Platform, Depends(get_platform)]) -> Any:
         logger.warning("readiness: database unreachable: %s", type(exc).__name__)
         checks["database"] = "unreachable"
     if checks["database"] == "ok":
-        checks["migrations"] = "pending" if await platform.pending_migrations() else "ok"
+        try:
+            checks["migrations"] = "pending" if await platform.pending_migrations() else "ok"
+        except Exception as exc:
+            # e.g. a revision applied by a plugin that is no longer loaded
+            logger.warning("readiness: migration state unreadable: %s", exc)
+            checks["migrations"] = "unknown-revision"
     else:
         checks["migrations"] = "unknown"
     if all(value == "ok" for value in checks.values()):

@@ -134,8 +134,9 @@ class Hooks:
         """Tell every plugin; one plugin's exception is logged and counted, never raised."""
         implementations = self._implementations(hook_name)
         for plugin, function, argnames in reversed(implementations) if reverse else implementations:
+            arguments = self._arguments(argnames, kwargs, hook_name)  # a caller bug raises
             try:
-                result = function(**{name: kwargs[name] for name in argnames})
+                result = function(**arguments)
                 if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
@@ -164,17 +165,26 @@ class Hooks:
     def permissions(self) -> list[tuple[str, Sequence[Permission]]]:
         return self.collect_now("kraliki_permissions")
 
+    def configure(self, platform: Platform) -> None:
+        self.collect_now("kraliki_configure", platform=platform)
+
     def cli(self, cli: click.Group) -> None:
         """Let each plugin add subcommands; replacing someone else's command is a conflict."""
         owners = {name: "kernel" for name in cli.commands}
         for plugin, function, argnames in self._implementations("kraliki_cli"):
             snapshot = dict(cli.commands)
             try:
-                function(**self._arguments(argnames, {"cli": cli}, "kraliki_cli"))
+                result = function(**self._arguments(argnames, {"cli": cli}, "kraliki_cli"))
             except Exception as exc:
                 raise HookCallError(plugin, "kraliki_cli", exc) from exc
-            for name, command in cli.commands.items():
+            if inspect.isawaitable(result):
+                getattr(result, "close", lambda: None)()
+                raise HookCallError(
+                    plugin, "kraliki_cli", TypeError("registration hooks must be synchronous")
+                )
+            for name, command in list(cli.commands.items()):
                 if name in snapshot and snapshot[name] is not command:
+                    cli.commands[name] = snapshot[name]  # never leave the impostor in place
                     raise PluginConflictError("CLI command", name, owners[name], plugin)
                 owners.setdefault(name, plugin)
 

@@ -31,8 +31,8 @@ def route_table(settings: Settings, plugins: list[Any] | None = None) -> list[di
     return sorted(rows, key=lambda r: (r["path"], r["method"]))
 
 
-def describe_plugins(settings: Settings) -> list[dict[str, Any]]:
-    """Every installed plugin; disabled ones (not in ``KRALIKI_PLUGINS``) are listed too."""
+def describe_plugins(settings: Settings) -> dict[str, Any]:
+    """Every installed plugin (disabled ones too) and the error that stops loading, if any."""
     available = installed_plugins()
     enabled = set(settings.plugins) if settings.plugins is not None else None
     load_error: PluginError | None = None
@@ -61,7 +61,10 @@ def describe_plugins(settings: Settings) -> list[dict[str, Any]]:
                 "error": _error_for(info.name, load_error) if is_enabled else None,
             }
         )
-    return sorted(rows, key=lambda r: r["name"])
+    return {
+        "plugins": sorted(rows, key=lambda r: r["name"]),
+        "error": str(load_error) if load_error else None,
+    }
 
 
 def _error_for(name: str, error: PluginError | None) -> str | None:

@@ -130,11 +130,14 @@ async def create_revision(
     if branch not in locations:
         raise PluginLoadError(f"no migration branch {branch!r}; known: {sorted(locations)}")
     script = ScriptDirectory.from_config(alembic_config(plugins))
-    exists = any(branch in rev.branch_labels for rev in script.walk_revisions())
+    on_branch = [rev for rev in script.walk_revisions() if branch in rev.branch_labels]
+    exists = bool(on_branch)
     options: dict[str, Any] = {
         "message": message,
         "autogenerate": autogenerate,
         "version_path": str(locations[branch]),
+        # readable, ordered ids: <branch>_0001, <branch>_0002, ...
+        "rev_id": f"{branch}_{len(on_branch) + 1:04d}",
     }
     if exists:
         options["head"] = f"{branch}@head"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -28,6 +29,8 @@ class Platform:
     settings: Settings
     database: Database
     plugins: PluginSet
+    state: dict[str, Any] = field(default_factory=dict)
+    """Per-platform objects plugins build in ``kraliki_configure``, keyed by plugin name."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
 
     @property
@@ -71,7 +74,13 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
         pool_size=settings.database_pool_size,
         echo=settings.database_echo,
     )
-    return Platform(settings=settings, database=Database(engine), plugins=plugin_set)
+    platform = Platform(settings=settings, database=Database(engine), plugins=plugin_set)
+    try:
+        plugin_set.hooks.configure(platform)
+    except BaseException:
+        engine.sync_engine.dispose()
+        raise
+    return platform
 
 
 def get_platform(request: Request) -> Platform:

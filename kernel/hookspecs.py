@@ -5,8 +5,8 @@ Conventions (see ``docs/plugins/hooks.md`` for the long form):
 * Every hook name starts with ``kraliki_``. Implement a hook by decorating a function of the
   same name with :data:`kernel.hookimpl` in your plugin module; declare only the parameters
   you use (pluggy passes arguments by name).
-* *Registration* hooks (``plugin_info``, ``add_hookspecs``, ``routes``, ``models``,
-  ``migrations``, ``permissions``, ``cli``) run once while the platform starts. They are
+* *Registration* hooks (``plugin_info``, ``add_hookspecs``, ``models``, ``migrations``,
+  ``permissions``, ``configure``, ``routes``, ``cli``) run once while the platform starts. They are
   synchronous; an exception in one stops the platform with an error naming your plugin.
 * *Notification* hooks (``startup``, ``shutdown``) may be ``async def``. An exception in one is
   logged with your plugin's name and counted; it never stops other plugins or the caller.
@@ -50,13 +50,26 @@ def kraliki_add_hookspecs() -> ModuleType | type | Sequence[ModuleType | type]: 
 
 
 @hookspec
+def kraliki_configure(platform: Platform) -> None:
+    """Set up per-platform state, e.g. fill a registry from the plugin's own hooks.
+
+    Called once per platform (app, CLI, worker), after every plugin is loaded and before
+    routes are mounted, in dependency order. Synchronous. Keep what you build in
+    ``platform.state[<your plugin name>]``. An exception (for instance a
+    :class:`kernel.PluginConflictError` from a :class:`kernel.UniqueRegistry`) stops the
+    platform with an error naming your plugin.
+    """
+
+
+@hookspec
 def kraliki_routes() -> Sequence[APIRouter]:  # type: ignore[empty-body]
     """Return the plugin's FastAPI routers.
 
     Called once while the app is built. Each router is mounted under
     ``/api/v1/<route_prefix>`` and tagged with the plugin's name in OpenAPI. Every route
     must declare its permission with ``Depends(require(resource, action))`` for a permission
-    this plugin (or a requirement) declared, or be marked ``public(...)``.
+    declared by this plugin, one of its requirements or the kernel, or be marked
+    ``public(...)``; otherwise the app refuses to start.
     """
 
 
@@ -73,7 +86,7 @@ def kraliki_models() -> Sequence[type]:  # type: ignore[empty-body]
 def kraliki_migrations() -> MigrationSource | Path | str:  # type: ignore[empty-body]
     """Return the directory holding the plugin's Alembic revisions.
 
-    Called when migrations run (``kraliki migrate``, tests). The directory's revisions form the
+    Called once when the plugin is loaded (the directory must exist). Its revisions form the
     branch labelled with the plugin's name; ``kraliki migrate`` upgrades every loaded branch.
     """
 

@@ -7,7 +7,16 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter, Depends
 
-from kernel import Permission, PluginError, Principal, public, require
+from kernel import (
+    Permission,
+    PluginConflictError,
+    PluginError,
+    Principal,
+    UniqueRegistry,
+    hookspec,
+    public,
+    require,
+)
 from kernel._auth import api_routes, route_access
 
 READ = Permission("widgets", "read", "Read widgets")
@@ -137,3 +146,70 @@ async def test_failing_startup_hook_does_not_stop_the_platform(kraliki_make_app,
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
         assert (await client.get("/healthz")).status_code == 200
+
+
+class ProviderSpecs:
+    @hookspec
+    def kraliki_telephony_providers(self):
+        """Return provider names."""
+
+
+def calls_like_plugin(make_plugin):
+    """A plugin that owns an extension point and fills a registry in kraliki_configure."""
+
+    def configure(platform):
+        registry = UniqueRegistry[str]("telephony provider")
+        for plugin, names in platform.hooks.collect_now("kraliki_telephony_providers"):
+            for name in names:
+                registry.register(name, name, plugin=plugin)
+        platform.state["calls"] = registry
+
+    return make_plugin("calls", add_hookspecs=lambda: ProviderSpecs, configure=configure)
+
+
+def test_configure_builds_per_platform_state(make_plugin, kraliki_settings):
+    from kernel import create_app
+
+    app = create_app(
+        kraliki_settings,
+        plugins=[
+            calls_like_plugin(make_plugin),
+            make_plugin("twilio", requires=["calls"], telephony_providers=lambda: ["twilio"]),
+        ],
+    )
+    assert list(app.state.platform.state["calls"]) == ["twilio"]
+
+
+def test_duplicate_provider_names_stop_the_platform(make_plugin, kraliki_settings):
+    from kernel import create_app
+
+    with pytest.raises(PluginConflictError) as raised:
+        create_app(
+            kraliki_settings,
+            plugins=[
+                calls_like_plugin(make_plugin),
+                make_plugin("twilio", requires=["calls"], telephony_providers=lambda: ["twilio"]),
+                make_plugin(
+                    "twilio_eu", requires=["calls"], telephony_providers=lambda: ["twilio"]
+                ),
+            ],
+        )
+    assert raised.value.plugins == ("twilio", "twilio_eu")
+
+
+def test_route_may_only_check_permissions_of_required_plugins(make_plugin, kraliki_settings):
+    from kernel import create_app
+
+    router = APIRouter()
+
+    @router.get("/peek", dependencies=[Depends(require("widgets", "read"))])
+    async def peek() -> None:
+        return None
+
+    owner = make_plugin("widget_shop", permissions=[READ])
+    with pytest.raises(PluginError, match="declared by 'widget_shop', which 'snoop' does not"):
+        create_app(kraliki_settings, plugins=[owner, make_plugin("snoop", routers=[router])])
+    create_app(
+        kraliki_settings,
+        plugins=[owner, make_plugin("friend", requires=["widget_shop"], routers=[router])],
+    )

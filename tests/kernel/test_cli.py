@@ -39,7 +39,7 @@ def test_help_lists_the_kernel_commands():
 
 
 def test_plugins_list_shows_builtins(cli_env):
-    rows = json.loads(invoke("plugins", "list", "--json").output)
+    rows = json.loads(invoke("plugins", "list", "--json").output)["plugins"]
     system = next(row for row in rows if row["name"] == "system")
     assert system["enabled"] is True
     assert system["requires"] == []
@@ -59,7 +59,13 @@ def test_plugins_list_shows_builtins(cli_env):
 def test_plugins_list_reports_a_bad_allowlist_instead_of_crashing(cli_env, monkeypatch):
     monkeypatch.setenv("KRALIKI_PLUGINS", "system,nonexistent")
     result = CliRunner().invoke(build_cli(), ["plugins", "list"])
+    assert result.exit_code == 1
     assert "'nonexistent', which is not installed" in result.output
+    as_json = CliRunner().invoke(build_cli(), ["plugins", "list", "--json"])
+    assert as_json.exit_code == 1
+    listing = json.loads(as_json.stdout)
+    assert "'nonexistent', which is not installed" in listing["error"]
+    assert [row["name"] for row in listing["plugins"]] == ["system"]
 
 
 def test_routes_prints_the_permission_table(cli_env):

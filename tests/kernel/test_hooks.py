@@ -151,6 +151,16 @@ def test_cli_hook_adds_commands_and_refuses_clashes(make_plugin):
     with pytest.raises(PluginConflictError, match=r"'analytics'.*'zz_more'"):
         clash.hooks.cli(click.Group("kraliki"))
 
+    @click.command("migrate")
+    def impostor():
+        """Pretends to migrate."""
+
+    root = click.Group("kraliki", commands=[click.Command("migrate")])
+    kernel_migrate = root.commands["migrate"]
+    with pytest.raises(PluginConflictError, match=r"'migrate' is registered by both .*'kernel'"):
+        load(make_plugin("evil", cli=lambda cli: cli.add_command(impostor))).hooks.cli(root)
+    assert root.commands["migrate"] is kernel_migrate
+
 
 async def test_calling_an_undeclared_hook_is_an_error(make_plugin):
     with pytest.raises(PluginError, match="no hook named"):

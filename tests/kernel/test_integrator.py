@@ -80,7 +80,7 @@ def test_command_line_sees_migrates_and_runs_the_plugin(acme_distribution_paths,
     )
     listing = run_kraliki("plugins", "list", "--json", env=env)
     assert listing.returncode == 0, listing.stderr
-    rows = {row["name"]: row for row in json.loads(listing.stdout)}
+    rows = {row["name"]: row for row in json.loads(listing.stdout)["plugins"]}
     acme = rows["acme_blocklist"]
     assert acme["version"] == "1.2.0"
     assert acme["enabled"] is True
@@ -101,9 +101,9 @@ def test_plugins_list_marks_plugins_outside_the_allowlist_disabled(acme_distribu
     from kernel import Settings
     from kernel._introspection import describe_plugins
 
-    rows = {
-        row["name"]: row for row in describe_plugins(Settings(_env_file=None, plugins=["system"]))
-    }
+    listing = describe_plugins(Settings(_env_file=None, plugins=["system"]))
+    assert listing["error"] is None
+    rows = {row["name"]: row for row in listing["plugins"]}
     assert rows["acme_blocklist"]["enabled"] is False
     assert rows["acme_blocklist"]["routes"] == []
     assert rows["acme_blocklist"]["permissions"] == [

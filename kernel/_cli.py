@@ -38,6 +38,8 @@ def cli() -> None:
         level=_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic announces its internal extension set-up at INFO on every run: noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @cli.command()

@@ -196,11 +196,15 @@ def kraliki_platform(kraliki_app: FastAPI) -> Platform:
     return platform
 
 
+def app_client(app: FastAPI) -> httpx.AsyncClient:
+    """An HTTP client for ``app`` in process (use as ``async with app_client(app) as c``)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
 @pytest_asyncio.fixture
 async def kraliki_client(kraliki_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to ``kraliki_app`` in process, as a frontend would."""
-    transport = httpx.ASGITransport(app=kraliki_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with app_client(kraliki_app) as client:
         yield client
 
 

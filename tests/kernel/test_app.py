@@ -18,6 +18,7 @@ from kernel import (
     require,
 )
 from kernel._auth import api_routes, route_access
+from kernel.testing import app_client
 
 READ = Permission("widgets", "read", "Read widgets")
 
@@ -56,14 +57,10 @@ async def test_routes_mount_under_plugin_prefix_with_tag(kraliki_make_app, make_
 async def test_require_answers_401_403_then_200(
     kraliki_make_app, make_plugin, kraliki_authenticate
 ):
-    import httpx
-
     app = await kraliki_make_app(
         plugins=[make_plugin("widget_shop", permissions=[READ], routers=[widgets_router()])]
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with app_client(app) as client:
         anonymous = await client.get("/api/v1/widget-shop/widgets")
         assert anonymous.status_code == 401
         assert anonymous.headers["content-type"] == "application/problem+json"
@@ -110,14 +107,10 @@ def test_route_with_undeclared_permission_refuses_to_start(make_plugin, kraliki_
 
 
 async def test_openapi_has_plugin_tags_and_stable_operation_ids(kraliki_make_app, make_plugin):
-    import httpx
-
     app = await kraliki_make_app(
         plugins=[make_plugin("widget_shop", permissions=[READ], routers=[widgets_router()])]
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with app_client(app) as client:
         spec = (await client.get("/openapi.json")).json()
         docs = await client.get("/docs")
     operation = spec["paths"]["/api/v1/widget-shop/widgets"]["get"]
@@ -128,8 +121,6 @@ async def test_openapi_has_plugin_tags_and_stable_operation_ids(kraliki_make_app
 
 
 async def test_failing_startup_hook_does_not_stop_the_platform(kraliki_make_app, make_plugin):
-    import httpx
-
     def broken(platform):
         raise RuntimeError("cannot reach the provider")
 
@@ -142,9 +133,7 @@ async def test_failing_startup_hook_does_not_stop_the_platform(kraliki_make_app,
     )
     assert started == [app.state.platform]
     assert app.state.platform.hooks.failures[("flaky", "kraliki_startup")] == 1
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with app_client(app) as client:
         assert (await client.get("/healthz")).status_code == 200
 
 

@@ -15,6 +15,7 @@ from kernel._db import make_engine
 from kernel._migrations import create_revision, downgrade, upgrade
 from kernel._platform import resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
+from kernel.testing import app_client
 
 CORE_TABLES = {"platform_operators", "tenants"}
 
@@ -96,12 +97,8 @@ async def test_models_match_migrations(kraliki_database, kraliki_make_app):
 
 
 async def test_readiness_reports_pending_migrations(kraliki_make_app, kraliki_database):
-    import httpx
-
     app = await kraliki_make_app(migrate=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with app_client(app) as client:
         pending = await client.get("/readyz")
         assert pending.status_code == 503
         assert pending.headers["content-type"] == "application/problem+json"

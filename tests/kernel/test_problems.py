@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 import pytest
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from kernel import Permission, ProblemError, define_problem, public
 from kernel._problems import problem_types
+from kernel.testing import app_client
 
 PROBLEM = "application/problem+json"
 OUT_OF_STOCK = define_problem("test-out-of-stock", "Out of stock", 409, "The widget is sold out.")
@@ -57,8 +57,7 @@ async def client(kraliki_make_app, make_plugin):
             )
         ]
     )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+    async with app_client(app) as http:
         yield http
 
 

@@ -33,7 +33,16 @@ from kernel._problems import (
     problem_response,
 )
 from kernel._registry import UniqueRegistry
+from kernel._rls import enable_tenant_rls
 from kernel._settings import Settings
+from kernel._tenancy import (
+    TenancyError,
+    Tenant,
+    TenantOwnedMixin,
+    TenantStatus,
+    current_tenant_id,
+    tenant_scope,
+)
 from kernel._types import MigrationSource, Permission, PluginDefinitionError, PluginInfo
 from kernel._version import __version__
 from kernel.deps import PlatformDep, SessionDep
@@ -65,6 +74,10 @@ __all__ = [
     "ProblemType",
     "SessionDep",
     "Settings",
+    "TenancyError",
+    "Tenant",
+    "TenantOwnedMixin",
+    "TenantStatus",
     "TimestampMixin",
     "UTCDateTime",
     "UUIDPrimaryKeyMixin",
@@ -72,7 +85,9 @@ __all__ = [
     "__version__",
     "create_app",
     "current_principal",
+    "current_tenant_id",
     "define_problem",
+    "enable_tenant_rls",
     "get_platform",
     "hookimpl",
     "hookspec",
@@ -80,5 +95,6 @@ __all__ = [
     "problem_response",
     "public",
     "require",
+    "tenant_scope",
     "utcnow",
 ]

@@ -8,7 +8,7 @@ Authentication (tokens, API keys) plugs into :func:`current_principal` by settin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from kernel._problems import FORBIDDEN, UNAUTHENTICATED, ProblemError
+from kernel._tenancy import tenant_scope
 
 PERMISSION_ATTRIBUTE = "__kraliki_permission__"
 PUBLIC_ATTRIBUTE = "__kraliki_public__"
@@ -34,7 +35,7 @@ class Principal:
         return f"{resource}:{action}" in self.permissions
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The authenticated caller of this request, or a 401 problem."""
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):
@@ -45,7 +46,7 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(resource: str, action: str) -> Callable[..., Principal]:
+def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal]]:
     """A dependency that admits only callers holding ``<resource>:<action>``.
 
     Use as ``principal: Annotated[Principal, Depends(require("calls", "create"))]`` or in a
@@ -54,10 +55,12 @@ def require(resource: str, action: str) -> Callable[..., Principal]:
     """
     key = f"{resource}:{action}"
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> AsyncIterator[Principal]:
         if key not in principal.permissions:
             raise ProblemError(FORBIDDEN, f"this action needs the permission {key!r}")
-        return principal
+        # The rest of the request acts for the caller's tenant (None for operators).
+        with tenant_scope(principal.tenant_id):
+            yield principal
 
     setattr(dependency, PERMISSION_ATTRIBUTE, key)
     dependency.__name__ = f"require_{resource}_{action}".replace(".", "_").replace("-", "_")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kernel._settings import sqlite_path
+from kernel._tenancy import KralikiSession
 
 
 def make_engine(
@@ -48,7 +49,10 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        # KralikiSession carries the tenancy listeners (kernel._tenancy).
+        self.sessionmaker = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=KralikiSession
+        )
 
     @property
     def dialect(self) -> str:

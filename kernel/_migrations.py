@@ -51,8 +51,8 @@ def alembic_config(plugins: PluginSet, connection: Connection | None = None) -> 
 
 def _import_core_models() -> None:
     # The core models live outside plugins; importing them puts them on the shared metadata.
-    import kernel._operators  # noqa: F401
-    import tenants.models  # noqa: F401
+    import kernel._operators
+    import kernel._tenancy  # noqa: F401
 
 
 def check_branches(plugins: PluginSet) -> None:
@@ -77,8 +77,11 @@ def head_revisions(plugins: PluginSet) -> set[str]:
 
 
 def pending_heads(plugins: PluginSet, current: set[str]) -> set[str]:
-    """Heads not yet applied. A head that is only an applied revision's dependency (e.g.
-    ``kernel_0001`` under ``tenants_0001``) is not stored in alembic_version: count ancestors."""
+    """Heads not yet applied.
+
+    A head that is only a dependency of an applied revision (e.g. a kernel revision a plugin
+    branch depends on) is not stored in alembic_version, so ancestors count as applied.
+    """
     script = ScriptDirectory.from_config(alembic_config(plugins))
     applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base") if rev}
     return set(script.get_heads()) - applied

@@ -41,6 +41,7 @@ from kernel._migrations import upgrade
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
 from kernel._settings import Settings
+from kernel._tenancy import Tenant
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
 TEST_MIGRATION_DATABASE_ENV = "KRALIKI_TEST_MIGRATION_DATABASE_URL"
@@ -206,6 +207,23 @@ async def kraliki_client(kraliki_app: FastAPI) -> AsyncIterator[httpx.AsyncClien
     """An HTTP client talking to ``kraliki_app`` in process, as a frontend would."""
     async with app_client(kraliki_app) as client:
         yield client
+
+
+TenantFactory = Callable[..., Awaitable[uuid.UUID]]
+
+
+@pytest.fixture
+def kraliki_make_tenant(kraliki_platform: Platform) -> TenantFactory:
+    """Create a tenant row: ``tenant_id = await kraliki_make_tenant("acme")``."""
+
+    async def make(slug: str, name: str | None = None) -> uuid.UUID:
+        async with kraliki_platform.database.session() as session:
+            tenant = Tenant(slug=slug, name=name or slug.title())
+            session.add(tenant)
+            await session.commit()
+            return tenant.id
+
+    return make
 
 
 @pytest.fixture

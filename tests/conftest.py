@@ -1,10 +1,103 @@
-"""Shared test configuration: the kernel.testing fixtures are loaded as a pytest plugin."""
+"""Shared fixtures: throwaway plugins, the integrator's example distribution, DB selection.
+
+The kernel.testing fixtures are loaded as a pytest plugin (entry point).
+"""
 
 from __future__ import annotations
 
-import pytest
+import importlib
+import shutil
+import sys
+import tomllib
+import types
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
+import pytest
+from fastapi import APIRouter
+
+from kernel import Permission, PluginInfo, hookimpl
 from kernel.testing import postgres_test_urls
+
+
+def make_plugin(
+    name: str,
+    version: str = "1.0.0",
+    *,
+    requires: Sequence[str] = (),
+    prefix: str | None = None,
+    permissions: Sequence[Permission] = (),
+    routers: Sequence[APIRouter] = (),
+    **hooks: Callable[..., Any],
+) -> types.SimpleNamespace:
+    """A plugin object: ``kraliki_plugin_info`` plus whatever hooks are given (unprefixed)."""
+    info = PluginInfo(name=name, version=version, requires=tuple(requires), route_prefix=prefix)
+    namespace: dict[str, Any] = {"kraliki_plugin_info": hookimpl(lambda: info)}
+    if permissions:
+        namespace["kraliki_permissions"] = hookimpl(lambda: list(permissions))
+    if routers:
+        namespace["kraliki_routes"] = hookimpl(lambda: list(routers))
+    for hook, function in hooks.items():
+        namespace[f"kraliki_{hook}"] = hookimpl(function)
+    plugin = types.SimpleNamespace(**namespace)
+    plugin.__name__ = name  # pluggy's registration name when no entry point names it
+    return plugin
+
+
+@pytest.fixture(name="make_plugin")
+def make_plugin_fixture() -> Callable[..., types.SimpleNamespace]:
+    return make_plugin
+
+
+INTEGRATOR_DIST = Path(__file__).parent / "kernel" / "integrator" / "acme_blocklist_dist"
+
+
+def expose_distribution(project: Path, site: Path) -> None:
+    """Write the ``.dist-info`` an installer would write, from the project's pyproject.
+
+    importlib.metadata then sees the distribution, its version and its entry points exactly
+    as if ``pip install`` had put it in site-packages; the code stays in ``project/src``.
+    """
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    dist_info = site / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+        f"Summary: {meta.get('description', '')}\n"
+    )
+    lines = []
+    for group, entries in meta.get("entry-points", {}).items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{name} = {target}" for name, target in entries.items())
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (dist_info / "top_level.txt").write_text("acme_blocklist\n")
+
+
+@pytest.fixture(scope="session")
+def acme_distribution_paths(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the integrator's distribution and a site dir exposing it: (site, src)."""
+    root = tmp_path_factory.mktemp("acme")
+    project = root / "acme_blocklist_dist"
+    shutil.copytree(INTEGRATOR_DIST, project)
+    site = root / "site"
+    expose_distribution(project, site)
+    return site, project / "src"
+
+
+@pytest.fixture
+def acme_distribution(acme_distribution_paths: tuple[Path, Path]) -> Iterator[Path]:
+    """The third-party plugin, installed for this test only (on sys.path, then removed)."""
+    site, src = acme_distribution_paths
+    sys.path[:0] = [str(site), str(src)]
+    importlib.invalidate_caches()
+    try:
+        yield site
+    finally:
+        for entry in (str(site), str(src)):
+            sys.path.remove(entry)
+        importlib.invalidate_caches()
+
 
 ON_POSTGRES = postgres_test_urls() is not None
 

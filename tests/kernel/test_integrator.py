@@ -35,12 +35,12 @@ def test_distribution_is_discovered_through_its_entry_point(acme_distribution):
 
 
 async def test_route_answers_migration_applies_and_hooks_run(
-    kraliki_app, kraliki_client, kraliki_authenticate, kraliki_database
+    kraliki_app, kraliki_client, kraliki_authenticate, kraliki_database, kraliki_make_tenant
 ):
     import acme_blocklist
 
-    # kraliki_startup ran (against the migrated, empty table) when the app started.
-    assert acme_blocklist.started[-1] == "0 numbers blocked"
+    # kraliki_startup ran when the app started.
+    assert acme_blocklist.started[-1] == f"acme_blocklist started on {kraliki_database.dialect}"
 
     engine = make_engine(kraliki_database.url, schema=kraliki_database.schema)
     async with engine.connect() as connection:
@@ -48,7 +48,13 @@ async def test_route_answers_migration_applies_and_hooks_run(
     await engine.dispose()
     assert "acme_blocklist_numbers" in tables
 
-    kraliki_authenticate(kraliki_app, "acme_blocklist.numbers:read", "acme_blocklist.numbers:write")
+    kraliki_authenticate(
+        kraliki_app,
+        "acme_blocklist.numbers:read",
+        "acme_blocklist.numbers:write",
+        kind="user",
+        tenant_id=await kraliki_make_tenant("acme"),
+    )
     created = await kraliki_client.post(
         "/api/v1/blocklist/numbers", json={"number": "+420601123456", "reason": "asked"}
     )

@@ -69,7 +69,7 @@ async def test_constraints_follow_the_naming_convention(kraliki_database, kralik
     assert pk == "pk_tenants"
     assert uniques == {"uq_tenants_slug"}
     assert checks == {"ck_tenants_status_valid"}
-    assert plugin_uniques == {"uq_acme_blocklist_numbers_number"}
+    assert plugin_uniques == {"uq_acme_blocklist_numbers_tenant_id_number"}
 
 
 async def test_models_match_migrations(kraliki_database, kraliki_make_app):
@@ -147,7 +147,7 @@ async def test_new_revision_opens_the_plugin_branch(kraliki_database, make_plugi
     (written,) = versions.glob("*.py")
     text = written.read_text()
     assert "branch_labels: str | Sequence[str] | None = ('notes',)" in text
-    assert "depends_on: str | Sequence[str] | None = 'kernel_0001'" in text
+    assert "depends_on: str | Sequence[str] | None = 'kernel_0002'" in text
     await upgrade(settings, plugins)
     await create_revision(settings, plugins, branch="notes", message="second", autogenerate=False)
     assert len(list(versions.glob("*.py"))) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +25,3 @@ async def block(session: AsyncSession, *, number: str, reason: str) -> BlockedNu
         await session.rollback()
         raise ProblemError(ALREADY_BLOCKED, f"{number} is already blocked") from exc
     return entry
-
-
-async def count_blocked(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(BlockedNumber)) or 0)

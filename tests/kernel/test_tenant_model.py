@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tenants.models import Tenant, TenantStatus
+from kernel import Tenant, TenantStatus
 
 
 async def test_tenant_defaults_and_unique_slug(kraliki_platform):

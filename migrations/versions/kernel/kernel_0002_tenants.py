@@ -1,7 +1,7 @@
 """Tenants: the organizations the platform isolates from each other.
 
-Revision ID: tenants_0001
-Revises:
+Revision ID: kernel_0002
+Revises: kernel_0001
 Create Date: 2026-11-21
 """
 
@@ -12,10 +12,10 @@ from alembic import op
 
 from kernel import UTCDateTime
 
-revision: str = "tenants_0001"
-down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = ("tenants",)
-depends_on: str | Sequence[str] | None = ("kernel_0001",)
+revision: str = "kernel_0002"
+down_revision: str | Sequence[str] | None = "kernel_0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

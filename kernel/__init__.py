@@ -13,6 +13,7 @@ from kernel._errors import (
     PluginConflictError,
     PluginError,
     PluginLoadError,
+    UnknownRevisionError,
 )
 from kernel._hooks import HookCallError, Hooks
 from kernel._markers import ENTRY_POINT_GROUP, hookimpl, hookspec
@@ -82,6 +83,7 @@ __all__ = [
     "UTCDateTime",
     "UUIDPrimaryKeyMixin",
     "UniqueRegistry",
+    "UnknownRevisionError",
     "__version__",
     "create_app",
     "current_principal",

@@ -150,7 +150,10 @@ def status() -> None:
             await engine.dispose()
 
     applied, heads = asyncio.run(current()), head_revisions(plugins)
-    pending = pending_heads(plugins, applied)
+    try:
+        pending = pending_heads(plugins, applied)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"applied: {', '.join(sorted(applied)) or '(none)'}")
     click.echo(f"heads:   {', '.join(sorted(heads))}")
     if pending:

@@ -9,6 +9,10 @@ class PluginLoadError(PluginError):
     """A plugin could not be imported or did not describe itself."""
 
 
+class UnknownRevisionError(PluginError):
+    """The database records a revision no loaded branch knows (a plugin removed or left out)."""
+
+
 class MissingRequirementError(PluginError):
     """A plugin requires another plugin that is not loaded, or not in the right version."""
 

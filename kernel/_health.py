@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from kernel._auth import public
+from kernel._errors import UnknownRevisionError
 from kernel._platform import Platform, get_platform
 from kernel._problems import SERVICE_UNAVAILABLE, problem_response
 
@@ -56,9 +57,8 @@ async def readyz(platform: Annotated[Platform, Depends(get_platform)]) -> Any:
     if checks["database"] == "ok":
         try:
             checks["migrations"] = "pending" if await platform.pending_migrations() else "ok"
-        except Exception as exc:
-            # e.g. a revision applied by a plugin that is no longer loaded
-            logger.warning("readiness: migration state unreadable: %s", exc)
+        except UnknownRevisionError as exc:
+            logger.warning("readiness: %s", exc)
             checks["migrations"] = "unknown-revision"
     else:
         checks["migrations"] = "unknown"

@@ -10,12 +10,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
 from kernel._db import make_engine
-from kernel._errors import PluginLoadError
+from kernel._errors import PluginLoadError, UnknownRevisionError
 from kernel._models import Base
 from kernel._plugins import PluginSet
 from kernel._settings import Settings
@@ -83,7 +85,13 @@ def pending_heads(plugins: PluginSet, current: set[str]) -> set[str]:
     branch depends on) is not stored in alembic_version, so ancestors count as applied.
     """
     script = ScriptDirectory.from_config(alembic_config(plugins))
-    applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base") if rev}
+    try:
+        applied = {rev.revision for rev in script.iterate_revisions(tuple(current), "base") if rev}
+    except (RevisionError, CommandError) as exc:
+        raise UnknownRevisionError(
+            f"the database is at {', '.join(sorted(current))}, which no loaded branch knows: "
+            "load the plugin that owns it again (and downgrade its branch before removing it)"
+        ) from exc
     return set(script.get_heads()) - applied
 
 

@@ -21,10 +21,6 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
-
-
 def generate_password() -> str:
     """A random password for humans to copy (about 128 bits)."""
     return secrets.token_urlsafe(16)

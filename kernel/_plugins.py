@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -293,8 +292,6 @@ def _migration_source(plugin: str, location: object) -> MigrationSource:
         source = location
     elif isinstance(location, str | Path):
         source = MigrationSource(Path(location))
-    elif isinstance(location, ModuleType) and location.__file__:
-        source = MigrationSource(Path(location.__file__).parent)
     else:
         raise PluginLoadError(f"plugin {plugin!r}: kraliki_migrations returned {location!r}")
     directory = Path(source.directory).resolve()

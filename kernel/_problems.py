@@ -100,8 +100,23 @@ INVALID_CURSOR = define_problem(
     "The `cursor` parameter is not one this list returned; start again without it.",
 )
 
-_BY_STATUS = {p.status: p for p in reversed(problem_types()) if p.slug != "invalid-cursor"}
-_BY_STATUS[400] = BAD_REQUEST
+# The generic type for each status an HTTPException (from FastAPI or Starlette) may carry.
+_BY_STATUS = {
+    p.status: p
+    for p in (
+        BAD_REQUEST,
+        UNAUTHENTICATED,
+        FORBIDDEN,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        CONFLICT,
+        UNSUPPORTED_MEDIA_TYPE,
+        VALIDATION_ERROR,
+        RATE_LIMITED,
+        INTERNAL_ERROR,
+        SERVICE_UNAVAILABLE,
+    )
+}
 
 
 class ProblemError(Exception):

@@ -47,7 +47,7 @@ def test_every_setting_is_in_the_readme(field):
     assert f"`KRALIKI_{field.upper()}`" in readme, f"KRALIKI_{field.upper()} not in README"
 
 
-def test_readme_has_exactly_the_two_setup_commands():
+def test_readme_names_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme
     assert "make test" in readme
@@ -56,3 +56,11 @@ def test_readme_has_exactly_the_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_every_public_name_is_in_the_plugin_guide():
+    import kernel
+
+    guide = (ROOT / "docs" / "plugins" / "guide.md").read_text()
+    missing = [name for name in kernel.__all__ if f"`{name}`" not in guide]
+    assert missing == []

@@ -72,6 +72,7 @@ async def test_plugin_declared_hooks_collect_and_await(make_plugin):
     twilio = make_plugin("twilio", requires=["calls"], telephony_providers=lambda: ["twilio"])
     telnyx = make_plugin("telnyx", requires=["calls"], telephony_providers=async_providers)
     loaded = load(telnyx, twilio, calls)
+    assert loaded.hooks.implementers("kraliki_telephony_providers") == ["telnyx", "twilio"]
     results = await loaded.hooks.collect("kraliki_telephony_providers")
     assert results == [("telnyx", ["telnyx"]), ("twilio", ["twilio"])]
 

@@ -6,7 +6,7 @@ plugin author guide is ``docs/plugins/guide.md``.
 """
 
 from kernel._app import API_PREFIX, create_app
-from kernel._auth import CurrentPrincipal, Principal, current_principal, public, require
+from kernel._auth import CurrentPrincipal, current_principal, public, require
 from kernel._db import Database
 from kernel._errors import (
     MissingRequirementError,
@@ -27,6 +27,7 @@ from kernel._models import (
 )
 from kernel._pagination import CursorPage, PageParams, PageParamsDep, paginate
 from kernel._platform import Platform, get_platform
+from kernel._principal import Principal
 from kernel._problems import (
     ProblemError,
     ProblemType,

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from kernel import _health
 from kernel._auth import api_routes, route_access
 from kernel._errors import PluginError
+from kernel._identity.routes import identity_routers
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._settings import Settings
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     install_problem_handlers(app)
     app.include_router(_health.router)
     app.include_router(_problems_router())
+    for kernel_router in identity_routers():
+        app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
         prefix = f"{API_PREFIX}/{platform.plugins.get(plugin_name).info.prefix}"
         for router in routers if isinstance(routers, list | tuple) else [routers]:

@@ -1,45 +1,35 @@
 """Who is calling, and the one dependency every route uses to declare its permission.
 
-Authentication (tokens, API keys) plugs into :func:`current_principal` by setting
-``request.state.principal``; routes and plugins only ever see :class:`Principal` and
-:func:`require`, so they do not change when it does.
+Credentials (access tokens, API keys) are checked by ``kernel._identity.authn``; routes and
+plugins only ever see :class:`Principal` and :func:`require`.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from kernel._problems import FORBIDDEN, UNAUTHENTICATED, ProblemError
+from kernel._principal import Principal
+from kernel._problems import FORBIDDEN, NOT_FOUND, ProblemError
 from kernel._tenancy import tenant_scope
+from kernel.deps import SessionDep
 
 PERMISSION_ATTRIBUTE = "__kraliki_permission__"
 PUBLIC_ATTRIBUTE = "__kraliki_public__"
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """An authenticated caller: a platform operator, a tenant user or an API key."""
-
-    subject: str
-    kind: Literal["operator", "user", "api_key"]
-    tenant_id: uuid.UUID | None = None
-    permissions: frozenset[str] = field(default_factory=frozenset)
-
-    def can(self, resource: str, action: str) -> bool:
-        return f"{resource}:{action}" in self.permissions
-
-
-async def current_principal(request: Request) -> Principal:
-    """The authenticated caller of this request, or a 401 problem."""
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller of this request (from its bearer credential), or a 401."""
     principal = getattr(request.state, "principal", None)
-    if not isinstance(principal, Principal):
-        raise ProblemError(UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(principal, Principal):
+        return principal
+    from kernel._identity.authn import authenticate
+
+    principal = await authenticate(request, session)
+    request.state.principal = principal
     return principal
 
 
@@ -51,12 +41,18 @@ def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal
 
     Use as ``principal: Annotated[Principal, Depends(require("calls", "create"))]`` or in a
     route's ``dependencies=[...]``. The permission must be declared through
-    ``kraliki_permissions``; the app refuses to start otherwise.
+    ``kraliki_permissions``; the app refuses to start otherwise. A plugin the caller's tenant
+    disabled answers 404, as if it were not installed.
     """
     key = f"{resource}:{action}"
 
-    async def dependency(principal: CurrentPrincipal) -> AsyncIterator[Principal]:
-        if key not in principal.permissions:
+    async def dependency(request: Request, principal: CurrentPrincipal) -> AsyncIterator[Principal]:
+        if principal.disabled_plugins:
+            route = request.scope.get("route")
+            tags = getattr(route, "tags", None) or ()
+            if tags and tags[0] in principal.disabled_plugins:
+                raise ProblemError(NOT_FOUND, "this feature is not enabled for your organization")
+        if not principal.can(resource, action):
             raise ProblemError(FORBIDDEN, f"this action needs the permission {key!r}")
         # The rest of the request acts for the caller's tenant (None for operators).
         with tenant_scope(principal.tenant_id):

@@ -9,6 +9,7 @@ from fastapi import Request
 
 from kernel._db import Database, make_engine
 from kernel._hooks import Hooks
+from kernel._identity.service import Identity
 from kernel._plugins import (
     PluginSet,
     PluginSource,
@@ -32,6 +33,14 @@ class Platform:
     state: dict[str, Any] = field(default_factory=dict)
     """Per-platform objects plugins build in ``kraliki_configure``, keyed by plugin name."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
+    _identity: Identity | None = field(default=None, repr=False)
+
+    @property
+    def identity(self) -> Identity:
+        """Token signer, policy cache and limiters (kernel-internal)."""
+        if self._identity is None:
+            self._identity = Identity(self.settings, self.database, self.permissions)
+        return self._identity
 
     @property
     def hooks(self) -> Hooks:

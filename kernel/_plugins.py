@@ -21,6 +21,7 @@ from kernel._errors import (
     PluginLoadError,
 )
 from kernel._hooks import Hooks
+from kernel._identity.permissions import KERNEL_PERMISSIONS
 from kernel._markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from kernel._models import Base
 from kernel._registry import UniqueRegistry
@@ -41,6 +42,7 @@ RESERVED_PREFIXES = frozenset(
         "vault",
         "resilience",
         "realtime",
+        "permissions",
         "plugins",
         "problems",
         "health",
@@ -187,6 +189,8 @@ def load_plugins(
     ]
     _check_prefixes(plugins)
     permissions = UniqueRegistry[Permission]("permission")
+    for permission in KERNEL_PERMISSIONS:
+        permissions.register(permission.key, permission, plugin="kernel")
     loaded = {plugin.info.name: plugin for plugin in plugins}
     for plugin_name, declared in hooks.permissions():
         for permission in declared:

@@ -70,6 +70,48 @@ class Settings(BaseSettings):
         description="Its password; when unset, one is generated and printed once.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs access tokens (at least 32 characters); every worker must "
+        "share it. When unset, one is generated on first start and kept in the database.",
+    )
+    access_token_ttl_seconds: int = Field(
+        default=900, ge=30, le=86400, description="Lifetime of an access token."
+    )
+    refresh_token_ttl_seconds: int = Field(
+        default=30 * 86400,
+        ge=300,
+        description="Lifetime of a login session (its refresh tokens rotate on every use).",
+    )
+    login_max_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description="Failed logins for one account within the window before it is throttled.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins from one source address within the window before it is "
+        "throttled.",
+    )
+    login_failure_window_seconds: int = Field(
+        default=900, ge=1, description="Window over which failed logins are counted."
+    )
+    rate_limit_tenant_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="API requests per minute per tenant and worker (0 turns the limit off).",
+    )
+    rate_limit_api_key_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="API requests per minute per API key and worker (0 turns the limit off).",
+    )
+    rbac_cache_tenants: int = Field(
+        default=1024,
+        ge=1,
+        description="How many tenants' authorization policies each worker keeps in memory.",
+    )
 
     @field_validator("database_url", "migration_database_url")
     @classmethod
@@ -87,6 +129,18 @@ class Settings(BaseSettings):
     def _password_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 12:
             raise ValueError("KRALIKI_BOOTSTRAP_PASSWORD must have at least 12 characters")
+        return value
+
+    @field_validator("jwt_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("KRALIKI_JWT_SECRET must have at least 32 characters")
         return value
 
     @field_validator("plugins", mode="before")

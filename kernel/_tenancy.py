@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Uuid, event, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Uuid, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
     Mapped,
@@ -59,6 +59,12 @@ class Tenant(UUIDPrimaryKeyMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(
         String(16), default=TenantStatus.ACTIVE.value, server_default=TenantStatus.ACTIVE.value
     )
+    policy_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped by every role or grant change, so each worker reloads its cached policy."""
+    disabled_plugins: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    """Feature plugins this tenant switched off: their routes answer 404, hooks skip it."""
 
 
 class TenantOwnedMixin:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
@@ -61,17 +62,28 @@ class PluginInfo:
         return [Requirement(r) for r in self.requires]
 
 
+BUILTIN_ROLES: tuple[str, ...] = ("owner", "admin", "supervisor", "agent", "integrator")
+"""Roles every tenant has. ``owner`` holds every tenant permission; the others hold what
+plugins grant them through ``Permission.default_roles``."""
+
+PermissionScope = Literal["tenant", "platform"]
+
+
 @dataclass(frozen=True, slots=True)
 class Permission:
     """A permission a plugin (or the kernel) declares: ``<resource>:<action>``.
 
-    ``default_roles`` names the built-in roles that receive it when a tenant is created.
+    ``scope="tenant"`` (the default) permissions are granted to tenant roles;
+    ``default_roles`` names the built-in roles that hold it in every tenant (``owner`` holds
+    every tenant permission anyway). ``scope="platform"`` permissions belong to platform
+    operators only and can never be granted to a tenant role.
     """
 
     resource: str
     action: str
     description: str
     default_roles: tuple[str, ...] = ()
+    scope: PermissionScope = "tenant"
 
     def __post_init__(self) -> None:
         for part in (self.resource, self.action):
@@ -79,6 +91,16 @@ class Permission:
                 raise PluginDefinitionError(
                     f"permission part {part!r} must match {_PERMISSION_PART_RE.pattern}"
                 )
+        unknown = [role for role in self.default_roles if role not in BUILTIN_ROLES]
+        if unknown:
+            raise PluginDefinitionError(
+                f"permission {self.key!r}: default_roles {unknown} are not built-in roles "
+                f"({', '.join(BUILTIN_ROLES)})"
+            )
+        if self.scope == "platform" and self.default_roles:
+            raise PluginDefinitionError(
+                f"permission {self.key!r} is platform-scoped: tenant roles cannot hold it"
+            )
 
     @property
     def key(self) -> str:

@@ -36,10 +36,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kernel._app import create_app
-from kernel._auth import Principal, current_principal
+from kernel._auth import current_principal
 from kernel._migrations import upgrade
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
+from kernel._principal import Principal
 from kernel._settings import Settings
 from kernel._tenancy import Tenant
 

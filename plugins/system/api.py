@@ -10,7 +10,10 @@ from kernel import Permission, PlatformDep, Principal, __version__, require
 from plugins.system.schemas import PluginList, PluginOut
 
 READ_PLUGINS = Permission(
-    "system.plugins", "read", "List the loaded plugins, their versions and hook failures."
+    "system.plugins",
+    "read",
+    "List the loaded plugins, their versions and hook failures.",
+    scope="platform",
 )
 
 router = APIRouter()

@@ -17,7 +17,23 @@ from kernel._platform import resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
 from kernel.testing import app_client
 
-CORE_TABLES = {"platform_operators", "tenants"}
+KERNEL_VERSIONS = Path(__file__).parents[2] / "migrations" / "versions" / "kernel"
+
+CORE_TABLES = {
+    "platform_operators",
+    "tenants",
+    "users",
+    "auth_sessions",
+    "refresh_tokens",
+    "operator_sessions",
+    "operator_refresh_tokens",
+    "api_keys",
+    "roles",
+    "casbin_rule",
+    "audit_events",
+    "operator_audit_events",
+    "platform_secrets",
+}
 
 
 @pytest.fixture
@@ -147,7 +163,8 @@ async def test_new_revision_opens_the_plugin_branch(kraliki_database, make_plugi
     (written,) = versions.glob("*.py")
     text = written.read_text()
     assert "branch_labels: str | Sequence[str] | None = ('notes',)" in text
-    assert "depends_on: str | Sequence[str] | None = 'kernel_0002'" in text
+    kernel_head = sorted(p.stem[:11] for p in KERNEL_VERSIONS.glob("kernel_*.py"))[-1]
+    assert f"depends_on: str | Sequence[str] | None = '{kernel_head}'" in text
     await upgrade(settings, plugins)
     await create_revision(settings, plugins, branch="notes", message="second", autogenerate=False)
     assert len(list(versions.glob("*.py"))) == 2

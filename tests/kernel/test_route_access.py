@@ -26,4 +26,12 @@ async def test_every_required_permission_is_declared(kraliki_app):
 
 async def test_public_routes_are_the_expected_few(kraliki_app):
     public = {route.path for route in api_routes(kraliki_app) if route_access(route)[1]}
-    assert public == {"/healthz", "/readyz", "/problems/{slug}"}
+    assert public == {
+        "/healthz",
+        "/readyz",
+        "/problems/{slug}",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/invitations/accept",
+    }

@@ -1,0 +1,211 @@
+"""Turning a bearer credential into a :class:`kernel.Principal` (the per-request hot path).
+
+One query per request checks the credential against the database (a deactivated user, a
+revoked session or key, a suspended tenant stop working at once) and reads the tenant's
+policy version and disabled plugins; the tenant's enforcer comes from the worker's cache.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import partial
+from typing import Literal
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel._identity.models import ApiKey, AuthSession, OperatorSession, User
+from kernel._identity.rbac import TenantPolicy, api_key_subject, user_subject
+from kernel._identity.service import Identity
+from kernel._identity.tokens import API_KEY_PREFIX, InvalidToken, digest, parse_opaque
+from kernel._models import utcnow
+from kernel._operators import PlatformOperator
+from kernel._platform import get_platform
+from kernel._principal import Principal
+from kernel._problems import RATE_LIMITED, UNAUTHENTICATED, ProblemError, define_problem
+from kernel._tenancy import Tenant, TenantStatus, tenant_scope
+
+TENANT_SUSPENDED = define_problem(
+    "tenant-suspended",
+    "Organization suspended",
+    403,
+    "The organization this credential belongs to is suspended; contact the platform operator.",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _unauthenticated(detail: str) -> ProblemError:
+    return ProblemError(UNAUTHENTICATED, detail, headers=_CHALLENGE)
+
+
+async def authenticate(request: Request, session: AsyncSession) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthenticated("send `Authorization: Bearer <access token or API key>`")
+    token = token.strip()
+    identity = get_platform(request).identity
+    if token.startswith(f"{API_KEY_PREFIX}_"):
+        principal = await _api_key_principal(identity, session, token)
+    else:
+        try:
+            claims = (await identity.signer()).verify(token)
+        except InvalidToken:
+            raise _unauthenticated("the access token is invalid or expired") from None
+        if claims.kind == "operator":
+            return await _operator_principal(identity, session, claims.subject, claims.session_id)
+        assert claims.tenant_id is not None
+        principal = await _user_principal(
+            identity, session, claims.tenant_id, claims.subject, claims.session_id
+        )
+    _check_rate(identity, principal)
+    return principal
+
+
+def _tenant_principal(
+    *,
+    subject_id: uuid.UUID,
+    kind: Literal["user", "api_key"],
+    tenant_id: uuid.UUID,
+    label: str,
+    policy: TenantPolicy,
+    disabled: list[str] | None,
+    session_id: uuid.UUID | None = None,
+) -> Principal:
+    casbin_subject = (user_subject if kind == "user" else api_key_subject)(subject_id)
+    return Principal(
+        subject=str(subject_id),
+        kind=kind,
+        tenant_id=tenant_id,
+        label=label,
+        session_id=session_id,
+        disabled_plugins=frozenset(disabled or ()),
+        authorizer=partial(policy.allows, casbin_subject),
+    )
+
+
+def _check_tenant(status: str) -> None:
+    if status != TenantStatus.ACTIVE.value:
+        raise ProblemError(TENANT_SUSPENDED)
+
+
+async def _user_principal(
+    identity: Identity,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> Principal:
+    with tenant_scope(tenant_id):
+        row = (
+            await session.execute(
+                select(
+                    User.email,
+                    User.is_active,
+                    AuthSession.revoked_at,
+                    AuthSession.expires_at,
+                    Tenant.status,
+                    Tenant.policy_version,
+                    Tenant.disabled_plugins,
+                )
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .join(Tenant, Tenant.id == User.tenant_id)
+                .where(User.id == user_id, AuthSession.id == session_id)
+            )
+        ).one_or_none()
+        if row is None or not row.is_active:
+            raise _unauthenticated("the account is no longer active")
+        if row.revoked_at is not None or row.expires_at <= utcnow():
+            raise _unauthenticated("the session has ended; log in again")
+        _check_tenant(row.status)
+        policy = await identity.policies.get(session, tenant_id, row.policy_version)
+    return _tenant_principal(
+        subject_id=user_id,
+        kind="user",
+        tenant_id=tenant_id,
+        label=row.email,
+        policy=policy,
+        disabled=row.disabled_plugins,
+        session_id=session_id,
+    )
+
+
+async def _api_key_principal(identity: Identity, session: AsyncSession, token: str) -> Principal:
+    try:
+        parsed = parse_opaque(token, API_KEY_PREFIX)
+    except InvalidToken:
+        raise _unauthenticated("the API key is malformed") from None
+    if parsed.tenant_id is None:
+        raise _unauthenticated("the API key is malformed")
+    with tenant_scope(parsed.tenant_id):
+        row = (
+            await session.execute(
+                select(
+                    ApiKey.id,
+                    ApiKey.name,
+                    ApiKey.revoked_at,
+                    ApiKey.expires_at,
+                    Tenant.status,
+                    Tenant.policy_version,
+                    Tenant.disabled_plugins,
+                )
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.secret_hash == digest(token))
+            )
+        ).one_or_none()
+        if row is None or row.revoked_at is not None:
+            raise _unauthenticated("the API key is unknown or revoked")
+        if row.expires_at is not None and row.expires_at <= utcnow():
+            raise _unauthenticated("the API key has expired")
+        _check_tenant(row.status)
+        policy = await identity.policies.get(session, parsed.tenant_id, row.policy_version)
+    return _tenant_principal(
+        subject_id=row.id,
+        kind="api_key",
+        tenant_id=parsed.tenant_id,
+        label=row.name,
+        policy=policy,
+        disabled=row.disabled_plugins,
+    )
+
+
+async def _operator_principal(
+    identity: Identity, session: AsyncSession, operator_id: uuid.UUID, session_id: uuid.UUID
+) -> Principal:
+    row = (
+        await session.execute(
+            select(
+                PlatformOperator.email,
+                PlatformOperator.is_active,
+                OperatorSession.revoked_at,
+                OperatorSession.expires_at,
+            )
+            .join(OperatorSession, OperatorSession.operator_id == PlatformOperator.id)
+            .where(PlatformOperator.id == operator_id, OperatorSession.id == session_id)
+        )
+    ).one_or_none()
+    if row is None or not row.is_active:
+        raise _unauthenticated("the operator account is no longer active")
+    if row.revoked_at is not None or row.expires_at <= utcnow():
+        raise _unauthenticated("the session has ended; log in again")
+    return Principal(
+        subject=str(operator_id),
+        kind="operator",
+        label=row.email,
+        session_id=session_id,
+        permissions=identity.operator_permissions,
+    )
+
+
+def _check_rate(identity: Identity, principal: Principal) -> None:
+    waits = [identity.tenant_rate.acquire(str(principal.tenant_id))]
+    if principal.kind == "api_key":
+        waits.append(identity.api_key_rate.acquire(principal.subject))
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        raise ProblemError(
+            RATE_LIMITED,
+            "too many requests for this organization or API key; retry later",
+            headers={"Retry-After": str(wait)},
+        )

@@ -1,0 +1,46 @@
+"""Permissions the kernel itself declares (registered before any plugin's)."""
+
+from __future__ import annotations
+
+from kernel._types import Permission
+
+EVERY_ROLE = ("admin", "supervisor", "agent", "integrator")
+MANAGERS = ("admin",)
+
+PROFILE_READ = Permission(
+    "profile", "read", "See your own account, roles and permissions.", EVERY_ROLE
+)
+USERS_READ = Permission(
+    "users", "read", "List and view the organization's users.", ("admin", "supervisor")
+)
+USERS_WRITE = Permission(
+    "users", "write", "Invite, create, update and deactivate users, and set their roles.", MANAGERS
+)
+ROLES_READ = Permission("roles", "read", "List roles, their permissions and members.", MANAGERS)
+ROLES_WRITE = Permission(
+    "roles", "write", "Create and delete custom roles, grant and revoke permissions.", MANAGERS
+)
+API_KEYS_READ = Permission("api_keys", "read", "List the organization's API keys.", MANAGERS)
+API_KEYS_WRITE = Permission("api_keys", "write", "Create and revoke API keys.", MANAGERS)
+AUDIT_READ = Permission("audit", "read", "Read the organization's security audit log.", MANAGERS)
+OWNERSHIP = Permission(
+    "tenant.ownership",
+    "manage",
+    "Make users owners (only owners hold it, so admins cannot promote themselves).",
+)
+OPERATOR_AUDIT_READ = Permission(
+    "platform.audit", "read", "Read the platform operators' audit log.", scope="platform"
+)
+
+KERNEL_PERMISSIONS: tuple[Permission, ...] = (
+    PROFILE_READ,
+    USERS_READ,
+    USERS_WRITE,
+    ROLES_READ,
+    ROLES_WRITE,
+    API_KEYS_READ,
+    API_KEYS_WRITE,
+    AUDIT_READ,
+    OWNERSHIP,
+    OPERATOR_AUDIT_READ,
+)

@@ -16,7 +16,9 @@ from kernel._errors import (
     UnknownRevisionError,
 )
 from kernel._hooks import HookCallError, Hooks
-from kernel._markers import ENTRY_POINT_GROUP, hookimpl, hookspec
+from kernel._identity.audit import record_audit_event
+from kernel._identity.provisioning import UserExistsError, add_user
+from kernel._markers import CORE_ENTRY_POINT_GROUP, ENTRY_POINT_GROUP, hookimpl, hookspec
 from kernel._models import (
     NAMING_CONVENTION,
     Base,
@@ -45,12 +47,20 @@ from kernel._tenancy import (
     current_tenant_id,
     tenant_scope,
 )
-from kernel._types import MigrationSource, Permission, PluginDefinitionError, PluginInfo
+from kernel._types import (
+    BUILTIN_ROLES,
+    MigrationSource,
+    Permission,
+    PluginDefinitionError,
+    PluginInfo,
+)
 from kernel._version import __version__
 from kernel.deps import PlatformDep, SessionDep
 
 __all__ = [
     "API_PREFIX",
+    "BUILTIN_ROLES",
+    "CORE_ENTRY_POINT_GROUP",
     "ENTRY_POINT_GROUP",
     "NAMING_CONVENTION",
     "Base",
@@ -85,7 +95,9 @@ __all__ = [
     "UUIDPrimaryKeyMixin",
     "UniqueRegistry",
     "UnknownRevisionError",
+    "UserExistsError",
     "__version__",
+    "add_user",
     "create_app",
     "current_principal",
     "current_tenant_id",
@@ -97,6 +109,7 @@ __all__ = [
     "paginate",
     "problem_response",
     "public",
+    "record_audit_event",
     "require",
     "tenant_scope",
     "utcnow",

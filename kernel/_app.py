@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     for kernel_router in identity_routers():
         app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
-        prefix = f"{API_PREFIX}/{platform.plugins.get(plugin_name).info.prefix}"
+        plugin = platform.plugins.get(plugin_name)
+        prefix = API_PREFIX if plugin.core else f"{API_PREFIX}/{plugin.info.prefix}"
         for router in routers if isinstance(routers, list | tuple) else [routers]:
             if not isinstance(router, APIRouter):
                 raise PluginError(f"plugin {plugin_name!r}: kraliki_routes returned {router!r}")

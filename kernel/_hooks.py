@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import inspect
 import logging
+import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from kernel._errors import PluginConflictError, PluginError
+from kernel._tenancy import tenant_scope
 
 if TYPE_CHECKING:
     import click
@@ -130,10 +132,22 @@ class Hooks:
                 return result
         return None
 
-    async def notify(self, hook_name: str, *, reverse: bool = False, **kwargs: Any) -> None:
-        """Tell every plugin; one plugin's exception is logged and counted, never raised."""
+    async def notify(
+        self,
+        hook_name: str,
+        *,
+        reverse: bool = False,
+        skip: Collection[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        """Tell every plugin; one plugin's exception is logged and counted, never raised.
+
+        ``skip`` names plugins not to call (those a tenant disabled, for tenant events).
+        """
         implementations = self._implementations(hook_name)
         for plugin, function, argnames in reversed(implementations) if reverse else implementations:
+            if plugin in skip:
+                continue
             arguments = self._arguments(argnames, kwargs, hook_name)  # a caller bug raises
             try:
                 result = function(**arguments)
@@ -193,3 +207,13 @@ class Hooks:
 
     async def shutdown(self, platform: Platform) -> None:
         await self.notify("kraliki_shutdown", reverse=True, platform=platform)
+
+    async def tenant_created(self, platform: Platform, tenant_id: uuid.UUID) -> None:
+        with tenant_scope(tenant_id):
+            await self.notify("kraliki_tenant_created", platform=platform, tenant_id=tenant_id)
+
+    async def tenant_deleted(self, platform: Platform, tenant_id: uuid.UUID) -> None:
+        with tenant_scope(tenant_id):
+            await self.notify(
+                "kraliki_tenant_deleted", reverse=True, platform=platform, tenant_id=tenant_id
+            )

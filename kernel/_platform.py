@@ -13,6 +13,7 @@ from kernel._identity.service import Identity
 from kernel._plugins import (
     PluginSet,
     PluginSource,
+    core_components,
     installed_plugins,
     load_plugins,
     select_plugins,
@@ -64,14 +65,18 @@ class Platform:
 
 
 def resolve_plugins(settings: Settings, plugins: list[object] | None = None) -> PluginSet:
-    """Load the installed plugins (filtered by ``KRALIKI_PLUGINS``) or exactly ``plugins``."""
+    """Load the core components and the installed plugins (filtered by ``KRALIKI_PLUGINS``),
+    or the core components and exactly ``plugins``."""
+    core = core_components()
     if plugins is not None:
         sources = [p if isinstance(p, PluginSource) else PluginSource(p) for p in plugins]
-        return load_plugins(sources)
+        given = {id(source.obj) for source in sources}
+        return load_plugins([*(c for c in core if id(c.obj) not in given), *sources])
     available = installed_plugins()
     selected = select_plugins(available, settings.plugins)
     return load_plugins(
-        selected, installed=[s.entry_point for s in available if s.entry_point is not None]
+        [*core, *selected],
+        installed=[s.entry_point for s in available if s.entry_point is not None],
     )
 
 

@@ -22,7 +22,7 @@ from kernel._errors import (
 )
 from kernel._hooks import Hooks
 from kernel._identity.permissions import KERNEL_PERMISSIONS
-from kernel._markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from kernel._markers import CORE_ENTRY_POINT_GROUP, ENTRY_POINT_GROUP, PROJECT_NAME
 from kernel._models import Base
 from kernel._registry import UniqueRegistry
 from kernel._types import MigrationSource, Permission, PluginInfo
@@ -58,6 +58,9 @@ class PluginSource:
     obj: Any
     entry_point: str | None = None
     distribution: str | None = None
+    core: bool = False
+    """A core component (``kraliki.core`` group, e.g. ``tenants``): always loaded, mounted at
+    ``/api/v1`` itself, may use reserved prefixes, cannot be disabled per tenant."""
 
 
 @dataclass
@@ -65,6 +68,7 @@ class LoadedPlugin:
     info: PluginInfo
     obj: Any
     distribution: str | None
+    core: bool = False
     permissions: list[Permission] = field(default_factory=list)
     models: list[type] = field(default_factory=list)
     migrations: MigrationSource | None = None
@@ -92,10 +96,10 @@ class PluginSet:
         return [(p.info.name, p.migrations) for p in self.plugins if p.migrations is not None]
 
 
-def installed_plugins() -> list[PluginSource]:
+def installed_plugins(group: str = ENTRY_POINT_GROUP) -> list[PluginSource]:
     """Every plugin installed in this environment, from the ``kraliki.plugins`` group."""
     sources: dict[str, PluginSource] = {}
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in importlib.metadata.entry_points(group=group):
         dist = entry_point.dist
         dist_name = f"{dist.metadata['Name']} {dist.version}" if dist is not None else None
         if entry_point.name in sources:
@@ -110,8 +114,16 @@ def installed_plugins() -> list[PluginSource]:
                 f"plugin {entry_point.name!r} ({entry_point.value}, from {dist_name}) "
                 f"failed to import: {type(exc).__name__}: {exc}"
             ) from exc
-        sources[entry_point.name] = PluginSource(obj, entry_point.name, dist_name)
+        sources[entry_point.name] = PluginSource(
+            obj, entry_point.name, dist_name, core=group == CORE_ENTRY_POINT_GROUP
+        )
     return list(sources.values())
+
+
+def core_components() -> list[PluginSource]:
+    """The platform's core components (``kraliki.core`` group): loaded whatever
+    ``KRALIKI_PLUGINS`` says, before every plugin."""
+    return installed_plugins(CORE_ENTRY_POINT_GROUP)
 
 
 def select_plugins(
@@ -184,6 +196,7 @@ def load_plugins(
             info=by_name[name][1],
             obj=registered[by_name[name][0]].obj,
             distribution=registered[by_name[name][0]].distribution,
+            core=registered[by_name[name][0]].core,
         )
         for name in order
     ]
@@ -288,7 +301,8 @@ def _check_prefixes(plugins: list[LoadedPlugin]) -> None:
     for reserved in sorted(RESERVED_PREFIXES):
         prefixes.register(reserved, None, plugin="kernel")
     for plugin in plugins:
-        prefixes.register(plugin.info.prefix, None, plugin=plugin.info.name)
+        if not plugin.core:  # core components mount at /api/v1 and own reserved prefixes
+            prefixes.register(plugin.info.prefix, None, plugin=plugin.info.name)
 
 
 def _migration_source(plugin: str, location: object) -> MigrationSource:

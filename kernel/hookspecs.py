@@ -15,6 +15,7 @@ Conventions (see ``docs/plugins/hooks.md`` for the long form):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -125,4 +126,26 @@ def kraliki_shutdown(platform: Platform) -> Any:
 
     Called once per process when the lifespan ends, in reverse dependency order. May be
     ``async``. An exception is logged and counted; the other plugins still shut down.
+    """
+
+
+@hookspec
+def kraliki_tenant_created(platform: Platform, tenant_id: uuid.UUID) -> Any:
+    """A tenant was created (and committed): seed this plugin's defaults for it.
+
+    Called once per new tenant, in dependency order, inside ``kernel.tenant_scope(tenant_id)``;
+    open sessions with ``platform.database.session()``. May be ``async``. An exception is
+    logged and counted; the tenant exists regardless.
+    """
+
+
+@hookspec
+def kraliki_tenant_deleted(platform: Platform, tenant_id: uuid.UUID) -> Any:
+    """A tenant is being purged: release what this plugin holds for it outside the database
+    (provider numbers, files, remote subscriptions).
+
+    Called once, in reverse dependency order, inside ``kernel.tenant_scope(tenant_id)`` while
+    the tenant's rows still exist; right after, the tenant row is deleted and every
+    tenant-owned row goes with it (foreign keys cascade). May be ``async``. An exception is
+    logged and counted; the purge goes on.
     """

@@ -37,14 +37,16 @@ from sqlalchemy.pool import NullPool
 
 from kernel._app import create_app
 from kernel._auth import current_principal
+from kernel._identity.provisioning import add_user
 from kernel._migrations import upgrade
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
 from kernel._principal import Principal
 from kernel._settings import Settings
-from kernel._tenancy import Tenant
+from kernel._tenancy import Tenant, tenant_scope
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
+DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test fixture)
 TEST_MIGRATION_DATABASE_ENV = "KRALIKI_TEST_MIGRATION_DATABASE_URL"
 
 
@@ -225,6 +227,46 @@ def kraliki_make_tenant(kraliki_platform: Platform) -> TenantFactory:
             return tenant.id
 
     return make
+
+
+UserFactory = Callable[..., Awaitable[uuid.UUID]]
+
+
+@pytest.fixture
+def kraliki_make_user(kraliki_platform: Platform) -> UserFactory:
+    """Add a user to a tenant: ``await kraliki_make_user(tenant_id, "a@x.test", roles=["admin"])``
+    (password ``DEFAULT_TEST_PASSWORD`` unless given)."""
+
+    async def make(
+        tenant_id: uuid.UUID,
+        email: str,
+        *,
+        password: str = DEFAULT_TEST_PASSWORD,
+        roles: tuple[str, ...] | list[str] = ("agent",),
+    ) -> uuid.UUID:
+        with tenant_scope(tenant_id):
+            async with kraliki_platform.database.session() as session:
+                user_id = await add_user(session, email=email, password=password, roles=roles)
+                await session.commit()
+                return user_id
+
+    return make
+
+
+async def login(
+    client: httpx.AsyncClient,
+    email: str,
+    password: str = DEFAULT_TEST_PASSWORD,
+    *,
+    tenant: str | None = None,
+) -> dict[str, str]:
+    """Log in through the API; returns ``Authorization`` headers for the access token."""
+    body: dict[str, Any] = {"email": email, "password": password}
+    if tenant is not None:
+        body["tenant"] = tenant
+    response = await client.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @pytest.fixture

@@ -155,6 +155,12 @@ class CasbinRule(TenantOwnedMixin, Base):
     v4: Mapped[str | None] = mapped_column(String(255), nullable=True)
     v5: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
+    def __str__(self) -> str:
+        # The adapter loads a row by parsing this CSV-like line ("g, user:1, role:agent, t").
+        values = [self.v0, self.v1, self.v2, self.v3, self.v4, self.v5]
+        present = [value for value in values if value is not None]
+        return ", ".join([self.ptype, *present])
+
 
 class AuditEvent(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     """A security-relevant action in one tenant (who, what, on what, from where, result)."""

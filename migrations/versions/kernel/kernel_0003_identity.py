@@ -190,7 +190,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
-        sa.Column("is_active", sa.Boolean(), server_default=sa.text("1"), nullable=False),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("last_login_at", UTCDateTime(), nullable=True),
         sa.Column("invitation_hash", sa.String(length=64), nullable=True),
         sa.Column("invitation_expires_at", UTCDateTime(), nullable=True),
@@ -198,13 +198,13 @@ def upgrade() -> None:
         sa.Column(
             "created_at",
             UTCDateTime(),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
             UTCDateTime(),
-            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(

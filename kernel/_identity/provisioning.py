@@ -1,0 +1,54 @@
+"""Creating tenant users from code (tenant provisioning, seeding, tests)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel._identity import grants
+from kernel._identity.models import User
+from kernel._identity.rbac import PolicyWriter, user_subject
+from kernel._passwords import hash_password
+from kernel._tenancy import TenancyError, current_tenant_id
+
+
+class UserExistsError(ValueError):
+    """The tenant already has a user with that e-mail address."""
+
+
+async def add_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    roles: Sequence[str] = ("agent",),
+    display_name: str = "",
+) -> uuid.UUID:
+    """Add a user with ``roles`` to the tenant in scope; the caller commits.
+
+    For code that acts with no caller to check (provisioning a tenant's first owner, seeds);
+    requests go through ``/api/v1/users``, which also checks the caller may hand out the roles.
+    """
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise TenancyError("add_user needs a tenant scope")
+    normalized = email.strip().lower()
+    if await session.scalar(select(User.id).where(User.email == normalized)) is not None:
+        raise UserExistsError(f"a user with e-mail {normalized!r} already exists")
+    await grants.check_roles_exist(session, roles)
+    user = User(
+        id=uuid.uuid4(),
+        email=normalized,
+        display_name=display_name,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    await session.flush()
+    writer = PolicyWriter(session, tenant_id)
+    for role in dict.fromkeys(roles):
+        await writer.assign(user_subject(user.id), role)
+    await writer.finish()
+    return user.id

@@ -28,7 +28,7 @@ from kernel._models import (
     utcnow,
 )
 from kernel._pagination import CursorPage, PageParams, PageParamsDep, paginate
-from kernel._platform import Platform, get_platform
+from kernel._platform import Platform, get_platform, open_platform
 from kernel._principal import Principal
 from kernel._problems import (
     ProblemError,
@@ -106,6 +106,7 @@ __all__ = [
     "get_platform",
     "hookimpl",
     "hookspec",
+    "open_platform",
     "paginate",
     "problem_response",
     "public",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import select
 
 from kernel._db import Database, make_engine
 from kernel._hooks import Hooks
@@ -20,6 +24,7 @@ from kernel._plugins import (
 )
 from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
+from kernel._tenancy import Tenant, tenant_scope
 from kernel._types import Permission
 
 
@@ -63,6 +68,18 @@ class Platform:
     def permissions(self) -> UniqueRegistry[Permission]:
         return self.plugins.permissions
 
+    async def notify_tenant(self, hook_name: str, tenant_id: uuid.UUID, **kwargs: Any) -> None:
+        """Call a notification hook for one tenant's event: inside that tenant's scope, and
+        skipping the plugins the tenant disabled. Failures are isolated as in ``notify``."""
+        async with self.database.session() as session:
+            disabled = await session.scalar(
+                select(Tenant.disabled_plugins).where(Tenant.id == tenant_id)
+            )
+        with tenant_scope(tenant_id):
+            await self.hooks.notify(
+                hook_name, skip=frozenset(disabled or ()), tenant_id=tenant_id, **kwargs
+            )
+
 
 def resolve_plugins(settings: Settings, plugins: list[object] | None = None) -> PluginSet:
     """Load the core components and the installed plugins (filtered by ``KRALIKI_PLUGINS``),
@@ -100,3 +117,16 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
 def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+@asynccontextmanager
+async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platform]:
+    """A platform outside the web app (CLI commands, scripts, workers): started with the
+    plugins' startup hooks and disposed of at the end of the block."""
+    platform = build_platform(settings or Settings())
+    await platform.hooks.startup(platform)
+    try:
+        yield platform
+    finally:
+        await platform.hooks.shutdown(platform)
+        await platform.database.dispose()

@@ -121,6 +121,15 @@ def _bind_transaction_to_tenant(
         )
 
 
+_UNBOUND = object()
+
+
+@event.listens_for(KralikiSession, "after_transaction_end")
+def _unbind_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("kraliki_tenant", None)
+
+
 @event.listens_for(KralikiSession, "do_orm_execute")
 def _scope_queries(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -137,8 +146,9 @@ def _scope_queries(state: ORMExecuteState) -> None:
             "query on a tenant-owned model with no tenant in context; "
             "use kernel.tenant_scope(tenant_id) for background work"
         )
-    bound = state.session.info.get("kraliki_tenant")
-    if state.session.in_transaction() and bound != tenant:
+    # Set when the transaction acquired its connection (after_begin), cleared when it ends.
+    bound = state.session.info.get("kraliki_tenant", _UNBOUND)
+    if bound is not _UNBOUND and bound != tenant:
         raise TenancyError("the tenant changed inside a transaction; commit or roll back first")
     state.statement = state.statement.options(
         with_loader_criteria(

@@ -1,5 +1,54 @@
-"""Tenant lifecycle: provisioning, settings, plugin enablement, suspension, purge.
+"""tenants: the tenant lifecycle (provisioning, settings, plugin enablement, suspension, purge).
 
-Uses the kernel's public API; it is not a plugin (every tenant exists before any plugin
-sees it). Its tables migrate on the ``tenants`` Alembic branch.
+A core component, not a feature plugin (design section 1): it is registered in the
+``kraliki.core`` entry-point group, so it is always loaded, mounts its routes at ``/api/v1``
+(``/tenants`` for operators, ``/tenant`` for the tenant's admins) and cannot be disabled. It
+uses only the kernel's public API.
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+from fastapi import APIRouter
+
+from kernel import Permission, PluginInfo, __version__, hookimpl
+
+
+@hookimpl
+def kraliki_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="tenants",
+        version=__version__,
+        description="Tenant lifecycle: provisioning, settings, plugin enablement, suspension, "
+        "purge.",
+    )
+
+
+@hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from tenants.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from tenants.models import TenantSettings
+
+    return [TenantSettings]
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from tenants.api import operator_router, tenant_router
+
+    return [operator_router, tenant_router]
+
+
+@hookimpl
+def kraliki_cli(cli: click.Group) -> None:
+    from tenants.cli import tenants
+
+    cli.add_command(tenants)

@@ -34,6 +34,7 @@ async def list_plugins(
                 description=plugin.info.description,
                 requires=list(plugin.info.requires),
                 route_prefix=plugin.info.prefix,
+                core=plugin.core,
                 permissions=[p.key for p in plugin.permissions],
                 distribution=plugin.distribution,
                 hook_failures={

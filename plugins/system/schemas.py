@@ -11,6 +11,9 @@ class PluginOut(BaseModel):
     description: str
     requires: list[str]
     route_prefix: str = Field(description="Routes live under /api/v1/<route_prefix>.")
+    core: bool = Field(
+        description="A core component (always loaded, mounted at /api/v1, never disabled)."
+    )
     permissions: list[str]
     distribution: str | None = Field(description="The installed package that ships it.")
     hook_failures: dict[str, int] = Field(

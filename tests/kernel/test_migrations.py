@@ -33,6 +33,7 @@ CORE_TABLES = {
     "audit_events",
     "operator_audit_events",
     "platform_secrets",
+    "tenant_settings",
 }
 
 

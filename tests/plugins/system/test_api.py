@@ -51,8 +51,10 @@ async def test_lists_plugins_with_versions_permissions_and_hook_failures(
         "description": "",
         "requires": ["system>=0.1"],
         "route_prefix": "flaky",
+        "core": False,
         "permissions": [],
         "distribution": None,
         "hook_failures": {"kraliki_startup": 1},
     }
-    assert list(plugins) == ["system", "flaky"], "dependency order"
+    assert plugins["tenants"]["core"] is True
+    assert list(plugins) == ["system", "tenants", "flaky"], "dependency order"

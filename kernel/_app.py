@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from kernel import _health
-from kernel._auth import api_routes, route_access
+from kernel._auth import api_routes, mark_plugin_routes, route_access
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._platform import Platform, build_platform
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             if not isinstance(router, APIRouter):
                 raise PluginError(f"plugin {plugin_name!r}: kraliki_routes returned {router!r}")
             app.include_router(router, prefix=prefix, tags=[plugin_name])
+            mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
     return app
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from kernel._principal import Principal
@@ -19,6 +19,7 @@ from kernel.deps import SessionDep
 
 PERMISSION_ATTRIBUTE = "__kraliki_permission__"
 PUBLIC_ATTRIBUTE = "__kraliki_public__"
+PLUGIN_ATTRIBUTE = "__kraliki_plugin__"
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -48,9 +49,8 @@ def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> AsyncIterator[Principal]:
         if principal.disabled_plugins:
-            route = request.scope.get("route")
-            tags = getattr(route, "tags", None) or ()
-            if tags and tags[0] in principal.disabled_plugins:
+            plugin = getattr(request.scope.get("route"), PLUGIN_ATTRIBUTE, None)
+            if plugin in principal.disabled_plugins:
                 raise ProblemError(NOT_FOUND, "this feature is not enabled for your organization")
         if not principal.can(resource, action):
             raise ProblemError(FORBIDDEN, f"this action needs the permission {key!r}")
@@ -71,6 +71,13 @@ def public(reason: str) -> Callable[[], None]:
 
     setattr(dependency, PUBLIC_ATTRIBUTE, reason)
     return dependency
+
+
+def mark_plugin_routes(router: APIRouter, plugin: str) -> None:
+    """Label a plugin's routes with its name, so that ``require`` can answer 404 when the
+    caller's tenant disabled that plugin (the matched route is the plugin's own object)."""
+    for context in iter_route_contexts(router.routes):
+        setattr(context.original_route, PLUGIN_ATTRIBUTE, plugin)
 
 
 def api_routes(app: FastAPI) -> list[RouteContext]:

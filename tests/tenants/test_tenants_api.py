@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, text
 
-from kernel import Tenant, hookimpl, tenant_scope
+from kernel import Tenant, tenant_scope
 from kernel._identity.models import OperatorAuditEvent
 from kernel._tenancy import tenant_owned_tables
 
@@ -51,7 +51,8 @@ async def test_list_and_get(kraliki_client, create_tenant, operator_headers):
     a = await create_tenant("alpha")
     await create_tenant("beta")
     page = (await kraliki_client.get("/api/v1/tenants?limit=1", headers=operator_headers)).json()
-    assert len(page["items"]) == 1 and page["next_cursor"]
+    assert len(page["items"]) == 1
+    assert page["next_cursor"]
     rest = (
         await kraliki_client.get(
             f"/api/v1/tenants?limit=5&cursor={page['next_cursor']}", headers=operator_headers

@@ -146,6 +146,13 @@ def _scope_queries(state: ORMExecuteState) -> None:
             "query on a tenant-owned model with no tenant in context; "
             "use kernel.tenant_scope(tenant_id) for background work"
         )
+    if not state.all_mappers and _has_unmapped_tenant_table(state.statement):
+        # Table-level (Core) statements get no ORM criteria: refuse rather than leak on
+        # SQLite, where no row-level security stands behind this layer.
+        raise TenancyError(
+            "Core statement on a tenant-owned table; query the mapped class or its "
+            "attributes (Model.column), which the tenant scope applies to"
+        )
     # Set when the transaction acquired its connection (after_begin), cleared when it ends.
     bound = state.session.info.get("kraliki_tenant", _UNBOUND)
     if bound is not _UNBOUND and bound != tenant:
@@ -181,6 +188,21 @@ def _touches_tenant_tables(statement: Any) -> bool:
     return any(
         isinstance(element, TableClause) and element.fullname in names
         for element in visitors.iterate(statement)
+    )
+
+
+def _has_unmapped_tenant_table(statement: Any) -> bool:
+    """A tenant-owned table reached as a plain Table, not through its mapped class (only
+    checked for statements with no mapped entity, e.g. ``select(func.count()).select_from(M)``
+    is fine, ``select(M.__table__)`` is not)."""
+    names = tenant_owned_tables()
+    froms = statement.get_final_froms() if hasattr(statement, "get_final_froms") else []
+    return any(
+        isinstance(element, TableClause)
+        and element.fullname in names
+        and "parententity" not in element._annotations
+        for from_ in froms
+        for element in visitors.iterate(from_)
     )
 
 

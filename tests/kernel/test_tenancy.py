@@ -162,3 +162,20 @@ def test_tenant_id_leads_every_key_and_index(kraliki_installed_plugins, kraliki_
             columns = getattr(constraint, "columns", None)
             if columns is not None and constraint.__class__.__name__ == "UniqueConstraint":
                 assert columns.keys()[0] == "tenant_id", (table.name, constraint.name)
+
+
+async def test_core_statements_on_tenant_tables_are_refused_in_a_tenant_scope(
+    kraliki_platform, kraliki_make_tenant
+):
+    from sqlalchemy import select
+
+    from kernel._identity.models import User
+
+    tenant = await kraliki_make_tenant("acme")
+    with tenant_scope(tenant):
+        async with kraliki_platform.database.session() as session:
+            with pytest.raises(TenancyError, match="Core statement"):
+                await session.execute(select(*User.__mapper__.columns))
+            with pytest.raises(TenancyError, match="Core statement"):
+                await session.execute(select(User.__table__))
+            await session.execute(select(User.id))  # mapped attributes are scoped: fine

@@ -1,0 +1,276 @@
+"""Cross-tenant isolation through HTTP, for every registered route (runs on both databases;
+on PostgreSQL as the unprivileged app role, so RLS is in force underneath).
+
+Tenants A and B get data in every tenant-owned table (through the API, the way a frontend
+would). Then every route of the app is called with A's owner credentials, with B's ids in
+its path and body: nothing of B may be read, listed, changed or deleted. The walk reads the
+app's route registry, so a new plugin's routes are walked without touching this file; a new
+tenant-owned table must get rows here (the test says which tables stayed empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, Depends
+from sqlalchemy import select, text
+
+from kernel import Base, Permission, SessionDep, require, tenant_scope
+from kernel._auth import api_routes, route_access
+from kernel._operators import PlatformOperator
+from kernel._passwords import hash_password
+from kernel._plugins import installed_plugins, select_plugins
+from kernel._tenancy import is_tenant_owned, tenant_owned_tables
+from kernel.testing import app_client, login
+
+PASSWORD = "walker password 123"
+OPERATOR = ("ops@platform.example.com", "operator password 123")
+
+
+@pytest.fixture
+def kraliki_installed_plugins(acme_distribution):
+    return list(select_plugins(installed_plugins(), None))
+
+
+class Tenant:
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.id: uuid.UUID
+        self.headers: dict[str, str] = {}
+        self.secrets: set[str] = set()  # values of this tenant that must never leak
+
+
+async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
+    tenant = Tenant(slug)
+    created = await client.post(
+        "/api/v1/tenants",
+        headers=operator,
+        json={
+            "name": f"Org {slug}",
+            "slug": slug,
+            "owner_email": f"owner@{slug}.example.com",
+            "owner_password": PASSWORD,
+        },
+    )
+    assert created.status_code == 201, created.text
+    tenant.id = uuid.UUID(created.json()["id"])
+    tenant.headers = await login(client, f"owner@{slug}.example.com", PASSWORD, tenant=slug)
+    h = tenant.headers
+    calls = [
+        ("POST", "/api/v1/users", {"email": f"agent@{slug}.example.com", "password": PASSWORD}),
+        ("POST", "/api/v1/users", {"email": f"invitee@{slug}.example.com"}),
+        ("POST", "/api/v1/roles", {"name": f"qa-{slug}", "permissions": ["users:read"]}),
+        ("POST", "/api/v1/api-keys", {"name": f"crm-{slug}", "roles": ["integrator"]}),
+        ("PATCH", "/api/v1/tenant", {"timezone": "Europe/Prague"}),
+        ("POST", "/api/v1/blocklist/numbers", {"number": "+15550000" + str(len(slug) * 111)[:3]}),
+    ]
+    for method, path, body in calls:
+        response = await client.request(method, path, headers=h, json=body)
+        assert response.status_code in (200, 201), (path, response.text)
+    agent = await login(client, f"agent@{slug}.example.com", PASSWORD, tenant=slug)
+    await client.get("/api/v1/auth/me", headers=agent)  # a second login session
+    return tenant
+
+
+async def _rows(platform, tenant_id: uuid.UUID) -> dict[str, list[str]]:
+    """Every row of the tenant in every tenant-owned table, as comparable strings (through
+    the ORM, so the values read the same on both databases)."""
+    snapshot: dict[str, list[str]] = {}
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            for mapper in Base.registry.mappers:
+                if not is_tenant_owned(mapper.class_):
+                    continue
+                keys = [attribute.key for attribute in mapper.column_attrs]
+                objects = await session.scalars(select(mapper.class_))
+                snapshot[mapper.local_table.name] = sorted(
+                    json.dumps([getattr(obj, key) for key in keys], default=str) for obj in objects
+                )
+    return snapshot
+
+
+def _ids(snapshot: dict[str, list[str]], tenant_id: uuid.UUID) -> dict[str, set[str]]:
+    """The ids in each table's rows (the tenant's own id left out)."""
+    return {
+        table: {i for row in rows for i in re.findall(UUID_RE, row)} - {str(tenant_id)}
+        for table, rows in snapshot.items()
+    }
+
+
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _example(
+    schema: dict[str, Any], spec: dict[str, Any], name: str, victim: dict[str, str]
+) -> Any:
+    """A plausible value for a request body field, aimed at the victim's ids."""
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [s for s in schema[key] if s.get("type") != "null"]
+            return _example(options[0], spec, name, victim) if options else None
+    if "examples" in schema:
+        return schema["examples"][0]
+    if "default" in schema and schema["default"] is not None:
+        return schema["default"]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        chosen = [f for f in properties if f in schema.get("required", ())]
+        chosen = chosen or [f for f in properties if f.endswith("_id")][:1]
+        return {field: _example(properties[field], spec, field, victim) for field in chosen}
+    if kind == "array":
+        return [_example(schema.get("items", {}), spec, name, victim)]
+    if kind == "boolean":
+        return False
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if schema.get("format") == "uuid":
+        return victim.get(name, victim["user_id"])
+    if schema.get("format") == "email" or "email" in name:
+        return f"walker@{uuid.uuid4().hex[:6]}.example.com"
+    known = {
+        "password": PASSWORD,
+        "owner_password": PASSWORD,
+        "permission": "users:read",
+        "number": "+15550009999",
+        "slug": f"w{uuid.uuid4().hex[:8]}",
+        "token": "kiv_" + victim["tenant_hex"] + "_" + "x" * 43,
+        "refresh_token": "krt_" + victim["tenant_hex"] + "_" + "x" * 43,
+    }
+    return known.get(name, "walker")
+
+
+async def _operator(platform, client) -> dict[str, str]:
+    async with platform.database.session() as session:
+        session.add(PlatformOperator(email=OPERATOR[0], password_hash=hash_password(OPERATOR[1])))
+        await session.commit()
+    return await login(client, *OPERATOR)
+
+
+async def walk(app, client, a: Tenant, b: Tenant) -> int:
+    """Call every route as A's owner with B's ids; fail on anything of B coming back or
+    changing. Returns the number of requests made."""
+    platform = app.state.platform
+    before = await _rows(platform, b.id)
+    empty = sorted(table for table, rows in before.items() if not rows)
+    assert not empty, f"seed these tenant-owned tables in this test: {empty}"
+    ids_by_table = _ids(before, b.id)
+    b_ids = set().union(*ids_by_table.values())
+    # Two ids of each table's rows keep the walk short and still aim at every table.
+    targets = [*sorted({i for ids in ids_by_table.values() for i in sorted(ids)[:2]}), str(b.id)]
+    role_b = f"qa-{b.slug}"
+    victim = {"user_id": sorted(ids_by_table["users"])[0], "tenant_hex": b.id.hex}
+    fixed = {"name": role_b, "permission": "users:read"}
+    spec = app.openapi()
+    checked = 0
+    for route in api_routes(app):
+        permission, _reason = route_access(route)
+        tenant_route = permission is not None and platform.permissions.get(permission).scope == (
+            "tenant"
+        )
+        params = re.findall(r"{(\w+)}", route.path)
+        combos: list[dict[str, str]] = [{}]
+        if params:  # every id of B in every id position (names and keys held fixed)
+            combos = [{p: fixed.get(p, value) for p in params} for value in targets]
+            if all(p in fixed for p in params):
+                combos = combos[:1]
+        for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
+            operation = spec["paths"].get(route.path, {}).get(method.lower(), {})
+            content = operation.get("requestBody", {}).get("content", {})
+            body_schema = content.get("application/json", {}).get("schema")
+            for combo in combos:
+                path = route.path
+                for param, value in combo.items():
+                    path = path.replace("{" + param + "}", value)
+                body = _example(body_schema, spec, "", victim) if body_schema else None
+                response = await client.request(method, path, headers=a.headers, json=body)
+                checked += 1
+                where = f"{method} {path} -> {response.status_code} {response.text[:300]}"
+                sent = path + json.dumps(body)  # echoing what A sent leaks nothing
+                leaked = {i for i in b_ids if i in response.text and i not in sent}
+                assert not leaked, f"B's ids {leaked} in {where}"
+                assert b.slug not in response.text or b.slug in sent, f"B named in {where}"
+                if params and any(v in b_ids or v in (str(b.id), role_b) for v in combo.values()):
+                    if tenant_route:
+                        assert response.status_code == 404, where
+                    else:
+                        assert response.status_code >= 400, where
+    after = await _rows(platform, b.id)
+    changed = sorted(table for table in before if before[table] != after[table])
+    assert not changed, f"A's requests changed B's rows in {changed}"
+    return checked
+
+
+async def test_tenant_a_cannot_reach_anything_of_tenant_b(kraliki_app, kraliki_client):
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b) > 100
+
+
+async def test_the_walk_catches_a_leaky_route(
+    kraliki_make_app, kraliki_register_plugin, make_plugin
+):
+    """The walker itself must be able to fail: a route that bypasses the ORM layer with raw
+    SQL leaks on SQLite (and on PostgreSQL RLS still hides B's rows, so nothing leaks)."""
+    router = APIRouter()
+
+    @router.get("/everyone", dependencies=[Depends(require("leaky.users", "read"))])
+    async def everyone(session: SessionDep) -> list[str]:
+        return [str(row[0]) for row in await session.execute(text("SELECT email FROM users"))]
+
+    kraliki_register_plugin(
+        make_plugin(
+            "leaky",
+            permissions=[Permission("leaky.users", "read", "Leak.", ("admin",))],
+            routers=[router],
+        )
+    )
+    app = await kraliki_make_app()
+    async with app_client(app) as client:
+        operator = await _operator(app.state.platform, client)
+        a = await _seed(client, operator, "alpha")
+        b = await _seed(client, operator, "beta")
+        if app.state.platform.database.dialect == "postgresql":
+            await walk(app, client, a, b)
+        else:
+            with pytest.raises(AssertionError, match="B named in GET /api/v1/leaky/everyone"):
+                await walk(app, client, a, b)
+
+
+async def test_interleaved_requests_for_two_tenants_never_mix(kraliki_platform, kraliki_client):
+    operator = await _operator(kraliki_platform, kraliki_client)
+    tenants = [await _seed(kraliki_client, operator, slug) for slug in ("alpha", "beta")]
+
+    async def check(tenant: Tenant) -> None:
+        me = (await kraliki_client.get("/api/v1/auth/me", headers=tenant.headers)).json()
+        assert me["tenant"]["slug"] == tenant.slug
+        users = (await kraliki_client.get("/api/v1/users", headers=tenant.headers)).json()
+        assert {u["email"].split("@")[1] for u in users["items"]} == {f"{tenant.slug}.example.com"}
+        numbers = (
+            await kraliki_client.get("/api/v1/blocklist/numbers", headers=tenant.headers)
+        ).json()
+        assert len(numbers["items"]) == 1
+
+    await asyncio.gather(*(check(tenants[i % 2]) for i in range(60)))
+
+
+async def test_raw_sql_without_a_tenant_sees_none_of_the_seeded_rows(
+    kraliki_platform, kraliki_client
+):
+    if kraliki_platform.database.dialect != "postgresql":
+        pytest.skip("SQLite has no row-level security; the ORM layer is its only guard")
+    operator = await _operator(kraliki_platform, kraliki_client)
+    seeded = await _seed(kraliki_client, operator, "alpha")
+    assert all((await _rows(kraliki_platform, seeded.id)).values())
+    async with kraliki_platform.database.engine.connect() as connection:
+        for table in sorted(tenant_owned_tables()):
+            count = await connection.scalar(text(f'SELECT count(*) FROM "{table}"'))
+            assert count == 0, table

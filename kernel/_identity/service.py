@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kernel._db import Database
 from kernel._identity.models import PlatformSecret
+from kernel._identity.permissions import PROFILE_READ
 from kernel._identity.rbac import PolicyCache
 from kernel._identity.throttle import FailureThrottle, RateLimiter
 from kernel._identity.tokens import TokenSigner
@@ -30,9 +31,10 @@ class Identity:
         self._database = database
         self.permissions = permissions
         self.policies = PolicyCache(permissions, settings.rbac_cache_tenants)
+        # Operators hold every platform permission, and may see their own profile.
         self.operator_permissions = frozenset(
             key for key, _, permission in permissions.items() if permission.scope == "platform"
-        )
+        ) | {PROFILE_READ.key}
         window = float(settings.login_failure_window_seconds)
         self.account_failures = FailureThrottle(settings.login_max_failures_per_account, window)
         self.address_failures = FailureThrottle(settings.login_max_failures_per_address, window)

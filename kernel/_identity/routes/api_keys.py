@@ -93,7 +93,8 @@ async def create_api_key(
     key = ApiKey(
         id=uuid.uuid4(),
         name=body.name,
-        prefix=secret.value[: len(API_KEY_PREFIX) + 9],
+        # The key's own first characters (not the tenant part, which all its keys share).
+        prefix=f"{API_KEY_PREFIX}_{secret.value.split('_', 2)[2][:8]}",
         secret_hash=secret.hash,
         created_by=f"{principal.kind}:{principal.subject}",
         created_at=utcnow(),

@@ -140,11 +140,12 @@ async def login(
 ) -> TokenPair:
     email = body.email.strip().lower()
     address = source_address(request)
-    account = f"{body.tenant or '@platform'}/{email}"
+    tenant_slug = body.tenant.strip().lower() if body.tenant is not None else None
+    account = f"{tenant_slug or '@platform'}/{email}"  # one allowance however it is spelt
     _login_throttled(platform, account, address)
-    if body.tenant is None:
+    if tenant_slug is None:
         return await _operator_login(platform, session, request, email, body.password, account)
-    tenant = await session.scalar(select(Tenant).where(Tenant.slug == body.tenant.lower()))
+    tenant = await session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
     if tenant is None:
         verify_password(_DUMMY_HASH, body.password)
         raise _login_failed(platform, account, address)

@@ -31,7 +31,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
+from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -39,11 +39,12 @@ from kernel._app import create_app
 from kernel._auth import current_principal
 from kernel._identity.provisioning import add_user
 from kernel._migrations import upgrade
+from kernel._models import Base
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import installed_plugins, select_plugins
 from kernel._principal import Principal
 from kernel._settings import Settings
-from kernel._tenancy import Tenant, tenant_scope
+from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test fixture)
@@ -227,6 +228,28 @@ def kraliki_make_tenant(kraliki_platform: Platform) -> TenantFactory:
             return tenant.id
 
     return make
+
+
+async def tenant_models(platform: Platform) -> list[type]:
+    """The tenant-owned model classes whose tables exist in the platform's database (models of
+    plugins that other tests in the same process loaded are left out)."""
+
+    def table_names(connection: Connection) -> set[str]:
+        return set(inspect(connection).get_table_names())
+
+    async with platform.database.engine.connect() as connection:
+        present = await connection.run_sync(table_names)
+    return [
+        mapper.class_
+        for mapper in Base.registry.mappers
+        if is_tenant_owned(mapper.class_) and mapper.persist_selectable.description in present
+    ]
+
+
+@pytest_asyncio.fixture
+async def kraliki_tenant_models(kraliki_platform: Platform) -> list[type]:
+    """``tenant_models(kraliki_platform)``: the tenant-owned models of this test's app."""
+    return await tenant_models(kraliki_platform)
 
 
 UserFactory = Callable[..., Awaitable[uuid.UUID]]

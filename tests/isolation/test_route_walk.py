@@ -20,13 +20,12 @@ import pytest
 from fastapi import APIRouter, Depends
 from sqlalchemy import select, text
 
-from kernel import Base, Permission, SessionDep, require, tenant_scope
+from kernel import Permission, SessionDep, require, tenant_scope
 from kernel._auth import api_routes, route_access
 from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
 from kernel._plugins import installed_plugins, select_plugins
-from kernel._tenancy import is_tenant_owned, tenant_owned_tables
-from kernel.testing import app_client, login
+from kernel.testing import app_client, login, tenant_models
 
 PASSWORD = "walker password 123"
 OPERATOR = ("ops@platform.example.com", "operator password 123")
@@ -77,15 +76,14 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     return tenant
 
 
-async def _rows(platform, tenant_id: uuid.UUID) -> dict[str, list[str]]:
+async def _rows(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, list[str]]:
     """Every row of the tenant in every tenant-owned table, as comparable strings (through
     the ORM, so the values read the same on both databases)."""
     snapshot: dict[str, list[str]] = {}
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
-            for mapper in Base.registry.mappers:
-                if not is_tenant_owned(mapper.class_):
-                    continue
+            for model in models:
+                mapper = model.__mapper__
                 keys = [attribute.key for attribute in mapper.column_attrs]
                 objects = await session.scalars(select(mapper.class_))
                 snapshot[mapper.local_table.name] = sorted(
@@ -154,11 +152,11 @@ async def _operator(platform, client) -> dict[str, str]:
     return await login(client, *OPERATOR)
 
 
-async def walk(app, client, a: Tenant, b: Tenant) -> int:
+async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
     """Call every route as A's owner with B's ids; fail on anything of B coming back or
     changing. Returns the number of requests made."""
     platform = app.state.platform
-    before = await _rows(platform, b.id)
+    before = await _rows(platform, models, b.id)
     empty = sorted(table for table, rows in before.items() if not rows)
     assert not empty, f"seed these tenant-owned tables in this test: {empty}"
     ids_by_table = _ids(before, b.id)
@@ -202,17 +200,19 @@ async def walk(app, client, a: Tenant, b: Tenant) -> int:
                         assert response.status_code == 404, where
                     else:
                         assert response.status_code >= 400, where
-    after = await _rows(platform, b.id)
+    after = await _rows(platform, models, b.id)
     changed = sorted(table for table in before if before[table] != after[table])
     assert not changed, f"A's requests changed B's rows in {changed}"
     return checked
 
 
-async def test_tenant_a_cannot_reach_anything_of_tenant_b(kraliki_app, kraliki_client):
+async def test_tenant_a_cannot_reach_anything_of_tenant_b(
+    kraliki_app, kraliki_client, kraliki_tenant_models
+):
     operator = await _operator(kraliki_app.state.platform, kraliki_client)
     a = await _seed(kraliki_client, operator, "alpha")
     b = await _seed(kraliki_client, operator, "beta")
-    assert await walk(kraliki_app, kraliki_client, a, b) > 100
+    assert await walk(kraliki_app, kraliki_client, kraliki_tenant_models, a, b) > 100
 
 
 async def test_the_walk_catches_a_leaky_route(
@@ -239,10 +239,10 @@ async def test_the_walk_catches_a_leaky_route(
         a = await _seed(client, operator, "alpha")
         b = await _seed(client, operator, "beta")
         if app.state.platform.database.dialect == "postgresql":
-            await walk(app, client, a, b)
+            await walk(app, client, await tenant_models(app.state.platform), a, b)
         else:
             with pytest.raises(AssertionError, match="B named in GET /api/v1/leaky/everyone"):
-                await walk(app, client, a, b)
+                await walk(app, client, await tenant_models(app.state.platform), a, b)
 
 
 async def test_interleaved_requests_for_two_tenants_never_mix(kraliki_platform, kraliki_client):
@@ -269,8 +269,10 @@ async def test_raw_sql_without_a_tenant_sees_none_of_the_seeded_rows(
         pytest.skip("SQLite has no row-level security; the ORM layer is its only guard")
     operator = await _operator(kraliki_platform, kraliki_client)
     seeded = await _seed(kraliki_client, operator, "alpha")
-    assert all((await _rows(kraliki_platform, seeded.id)).values())
+    models = await tenant_models(kraliki_platform)
+    assert all((await _rows(kraliki_platform, models, seeded.id)).values())
     async with kraliki_platform.database.engine.connect() as connection:
-        for table in sorted(tenant_owned_tables()):
+        for model in models:
+            table = model.__tablename__
             count = await connection.scalar(text(f'SELECT count(*) FROM "{table}"'))
             assert count == 0, table

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from kernel import Tenant, tenant_scope
 from kernel._identity.models import OperatorAuditEvent
-from kernel._tenancy import tenant_owned_tables
+from kernel.testing import tenant_models
 
 
 async def test_create_tenant_with_owner_who_can_log_in(owner_login, kraliki_client, create_tenant):
@@ -124,14 +124,9 @@ async def _rows_per_table(platform, tenant_id) -> dict[str, int]:
     counts = {}
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
-            for table in sorted(tenant_owned_tables()):
-                counts[table] = await session.scalar(
-                    text(f'SELECT count(*) FROM "{table}" WHERE tenant_id = :t'),
-                    {
-                        "t": tenant_id
-                        if platform.database.dialect == "postgresql"
-                        else tenant_id.hex
-                    },
+            for model in await tenant_models(platform):
+                counts[model.__tablename__] = await session.scalar(
+                    select(func.count()).select_from(model)
                 )
     return counts
 

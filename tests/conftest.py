@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import APIRouter
 
+import kernel._passwords
 from kernel import Permission, PluginInfo, hookimpl
 from kernel.testing import postgres_test_urls
 
@@ -111,3 +113,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("postgres_only") and not ON_POSTGRES:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id at its minimum cost (about 2 ms instead of about 120 ms a hash).
+
+    These tests exercise who may log in and what they may do, not the KDF's cost; every hash
+    is still a real Argon2id hash checked by the real verifier (hashes made at the default
+    cost, such as the login route's timing equalizer, verify at their own cost).
+    """
+    monkeypatch.setattr(
+        kernel._passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )

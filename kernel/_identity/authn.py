@@ -8,11 +8,12 @@ policy version and disabled plugins; the tenant's enforcer comes from the worker
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Literal
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._identity.models import ApiKey, AuthSession, OperatorSession, User
@@ -146,6 +147,7 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
                     ApiKey.name,
                     ApiKey.revoked_at,
                     ApiKey.expires_at,
+                    ApiKey.last_used_at,
                     Tenant.status,
                     Tenant.policy_version,
                     Tenant.disabled_plugins,
@@ -160,6 +162,8 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
             raise _unauthenticated("the API key has expired")
         _check_tenant(row.status)
         policy = await identity.policies.get(session, parsed.tenant_id, row.policy_version)
+    if row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION:
+        await _touch_api_key(identity, parsed.tenant_id, row.id)
     return _tenant_principal(
         subject_id=row.id,
         kind="api_key",
@@ -168,6 +172,23 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
         policy=policy,
         disabled=row.disabled_plugins,
     )
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+async def _touch_api_key(identity: Identity, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    """Record when a key was last used, at most once a minute per key and in its own short
+    transaction (the request's may never commit)."""
+    with tenant_scope(tenant_id):
+        async with identity.database.session() as session:
+            await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .values(last_used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
 
 
 async def _operator_principal(
@@ -199,10 +220,12 @@ async def _operator_principal(
 
 
 def _check_rate(identity: Identity, principal: Principal) -> None:
-    waits = [identity.tenant_rate.acquire(str(principal.tenant_id))]
+    # The key's own limit first, so that a refused request costs its tenant nothing.
+    wait = None
     if principal.kind == "api_key":
-        waits.append(identity.api_key_rate.acquire(principal.subject))
-    wait = max((w for w in waits if w is not None), default=None)
+        wait = identity.api_key_rate.acquire(principal.subject)
+    if wait is None:
+        wait = identity.tenant_rate.acquire(str(principal.tenant_id))
     if wait is not None:
         raise ProblemError(
             RATE_LIMITED,

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel._identity.models import Role, User
-from kernel._identity.rbac import TenantPolicy, builtin_grants
+from kernel._identity.models import CasbinRule, Role, User
+from kernel._identity.rbac import TenantPolicy, builtin_grants, bump_policy_version, role_subject
 from kernel._platform import Platform
 from kernel._principal import Principal
 from kernel._problems import FORBIDDEN, ProblemError, define_problem
@@ -73,13 +73,23 @@ def check_can_grant(principal: Principal, keys: Iterable[str]) -> None:
 
 
 async def check_owner_remains(
-    session: AsyncSession, policy: TenantPolicy, *, losing: uuid.UUID
+    session: AsyncSession, tenant_id: uuid.UUID, *, losing: uuid.UUID
 ) -> None:
-    """Refuse a change that takes the last active owner away (``losing`` is that user)."""
+    """Refuse a change that takes the last active owner away (``losing`` is that user).
+
+    Concurrent changes must not both pass (two owners demoting each other at once): the
+    tenant row is locked first (the policy-version bump is an UPDATE, held until commit), then
+    the owners are read from the database, not from a cache, so the second change sees the
+    first one's result.
+    """
+    await bump_policy_version(session, tenant_id)
+    subjects = await session.scalars(
+        select(CasbinRule.v0).where(CasbinRule.ptype == "g", CasbinRule.v1 == role_subject("owner"))
+    )
     owners = {
         uuid.UUID(subject.removeprefix("user:"))
-        for subject in policy.members_of("owner")
-        if subject.startswith("user:")
+        for subject in subjects
+        if subject is not None and subject.startswith("user:")
     }
     if losing not in owners:
         return

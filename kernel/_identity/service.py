@@ -28,7 +28,7 @@ class Identity:
         self, settings: Settings, database: Database, permissions: UniqueRegistry[Permission]
     ) -> None:
         self.settings = settings
-        self._database = database
+        self.database = database
         self.permissions = permissions
         self.policies = PolicyCache(permissions, settings.rbac_cache_tenants)
         # Operators hold every platform permission, and may see their own profile.
@@ -58,7 +58,7 @@ class Identity:
             return configured.get_secret_value()
         # Generated once and shared through the database, so every worker verifies the
         # tokens any other issued (set KRALIKI_JWT_SECRET to keep it out of the database).
-        async with self._database.session() as session:
+        async with self.database.session() as session:
             stored = await session.get(PlatformSecret, SIGNING_KEY_NAME)
             if stored is not None:
                 return stored.value

@@ -390,7 +390,7 @@ async def unassign_role(
         raise ProblemError(NOT_FOUND, f"that user or key does not have the role {name!r}")
     grants.check_can_hand_out(platform, policy, principal, [name])
     if name == "owner" and subject.startswith("user:"):
-        await grants.check_owner_remains(session, policy, losing=member_id)
+        await grants.check_owner_remains(session, principal.tenant_id, losing=member_id)
     writer = PolicyWriter(session, principal.tenant_id)
     await writer.unassign(subject, name)
     await writer.finish()

@@ -234,7 +234,7 @@ async def _set_active(
             platform, policy, principal, policy.roles_of(user_subject(user.id))
         )
         if not active:
-            await grants.check_owner_remains(session, policy, losing=user.id)
+            await grants.check_owner_remains(session, user.tenant_id, losing=user.id)
             await sessions.revoke_all_for(session, user.id, "deactivated")
         user.is_active = active
         record_audit_event(
@@ -293,7 +293,7 @@ async def set_user_roles(
     added, removed = sorted(wanted - current), sorted(current - wanted)
     grants.check_can_hand_out(platform, policy, principal, added + removed)
     if "owner" in removed:
-        await grants.check_owner_remains(session, policy, losing=user.id)
+        await grants.check_owner_remains(session, user.tenant_id, losing=user.id)
     writer = PolicyWriter(session, user.tenant_id)
     for role in added:
         await writer.assign(subject, role)

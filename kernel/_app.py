@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             yield
         finally:
             await platform.hooks.shutdown(platform)
+            await platform.identity.drain()
             await platform.database.dispose()
 
     app = FastAPI(

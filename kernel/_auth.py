@@ -6,7 +6,7 @@ plugins only ever see :class:`Principal` and :func:`require`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -63,10 +63,10 @@ def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal
     return dependency
 
 
-def public(reason: str) -> Callable[[], None]:
+def public(reason: str) -> Callable[[], Awaitable[None]]:
     """Mark a route as deliberately unauthenticated (health checks, provider webhooks)."""
 
-    def dependency() -> None:
+    async def dependency() -> None:  # async: a sync one would hop to the thread pool
         return None
 
     setattr(dependency, PUBLIC_ATTRIBUTE, reason)

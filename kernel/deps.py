@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._platform import Platform, get_platform
 
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+async def platform_dependency(request: Request) -> Platform:
+    # async: FastAPI runs a plain function dependency in its thread pool.
+    return get_platform(request)
+
+
+PlatformDep = Annotated[Platform, Depends(platform_dependency)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Literal
 
 from fastapi import Request
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._identity.models import ApiKey, AuthSession, OperatorSession, User
@@ -163,7 +163,7 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
         _check_tenant(row.status)
         policy = await identity.policies.get(session, parsed.tenant_id, row.policy_version)
     if row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION:
-        await _touch_api_key(identity, parsed.tenant_id, row.id)
+        identity.note_api_key_use(parsed.tenant_id, row.id)
     return _tenant_principal(
         subject_id=row.id,
         kind="api_key",
@@ -175,20 +175,6 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
 
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-async def _touch_api_key(identity: Identity, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
-    """Record when a key was last used, at most once a minute per key and in its own short
-    transaction (the request's may never commit)."""
-    with tenant_scope(tenant_id):
-        async with identity.database.session() as session:
-            await session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key_id)
-                .values(last_used_at=utcnow())
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
 
 
 async def _operator_principal(

@@ -29,6 +29,7 @@ from kernel._types import BUILTIN_ROLES, Permission
 
 MODEL_PATH = str(Path(__file__).with_name("rbac_model.conf"))
 ROLE_PREFIX = "role:"
+MAX_DECISIONS = 50_000
 
 
 def user_subject(user_id: uuid.UUID | str) -> str:
@@ -76,9 +77,18 @@ class TenantPolicy:
         self.domain = str(tenant_id)
         self.version = version
         self.enforcer = enforcer
+        self._decisions: dict[tuple[str, str, str], bool] = {}
 
     def allows(self, subject: str, resource: str, action: str) -> bool:
-        return bool(self.enforcer.enforce(subject, self.domain, resource, action))
+        # A policy never changes within its version, so each decision is computed once.
+        key = (subject, resource, action)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = bool(self.enforcer.enforce(subject, self.domain, resource, action))
+            if len(self._decisions) >= MAX_DECISIONS:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
 
     def roles_of(self, subject: str) -> list[str]:
         roles = self.enforcer.get_roles_for_user_in_domain(subject, self.domain)

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import time
+import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from kernel._db import Database
-from kernel._identity.models import PlatformSecret
+from kernel._identity.models import ApiKey, PlatformSecret
 from kernel._identity.permissions import PROFILE_READ
 from kernel._identity.rbac import PolicyCache
 from kernel._identity.throttle import FailureThrottle, RateLimiter
 from kernel._identity.tokens import TokenSigner
+from kernel._models import utcnow
 from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
+from kernel._tenancy import tenant_scope
 from kernel._types import Permission
 
 SIGNING_KEY_NAME = "access_token_signing_key"
+KEY_TOUCH_INTERVAL = 60.0
+logger = logging.getLogger("kraliki.identity")
 
 
 class Identity:
@@ -42,6 +49,42 @@ class Identity:
         self.api_key_rate = RateLimiter(settings.rate_limit_api_key_per_minute)
         self._signer: TokenSigner | None = None
         self._signer_lock = asyncio.Lock()
+        self._key_touched: dict[uuid.UUID, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    def note_api_key_use(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+        """Record that a key was used: at most one write per key per minute per worker, in
+        the background after the request (never holding a second connection during it)."""
+        now = time.monotonic()
+        if now - self._key_touched.get(key_id, -KEY_TOUCH_INTERVAL) < KEY_TOUCH_INTERVAL:
+            return
+        self._key_touched[key_id] = now
+        if len(self._key_touched) > 100_000:
+            self._key_touched = {
+                k: t for k, t in self._key_touched.items() if now - t < KEY_TOUCH_INTERVAL
+            }
+        task = asyncio.get_running_loop().create_task(self._touch_api_key(tenant_id, key_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _touch_api_key(self, tenant_id: uuid.UUID, key_id: uuid.UUID) -> None:
+        try:
+            with tenant_scope(tenant_id):
+                async with self.database.session() as session:
+                    await session.execute(
+                        update(ApiKey)
+                        .where(ApiKey.id == key_id)
+                        .values(last_used_at=utcnow())
+                        .execution_options(synchronize_session=False)
+                    )
+                    await session.commit()
+        except Exception:  # bookkeeping only: never worth failing anything for
+            logger.warning("could not record the last use of API key %s", key_id, exc_info=True)
+
+    async def drain(self) -> None:
+        """Wait for background bookkeeping (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def signer(self) -> TokenSigner:
         if self._signer is None:

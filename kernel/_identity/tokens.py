@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ API_KEY_PREFIX = "kvk"
 PLATFORM_SCOPE = "platform"
 ALGORITHM = "HS256"
 ISSUER = "kraliki"
+MAX_VERIFIED = 100_000
 
 PrincipalKind = Literal["operator", "user", "api_key"]
 
@@ -78,6 +80,9 @@ class TokenSigner:
     def __init__(self, key: str, ttl_seconds: int) -> None:
         self._key = key
         self.ttl_seconds = ttl_seconds
+        # Verified tokens, until they expire: the signature check is deterministic, and the
+        # database check of the session and user still runs on every request.
+        self._verified: dict[str, tuple[float, AccessClaims]] = {}
 
     def issue(self, claims: AccessClaims) -> str:
         now = utcnow()
@@ -94,6 +99,19 @@ class TokenSigner:
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> AccessClaims:
+        cached = self._verified.get(token)
+        now = time.time()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        claims, expires = self._decode(token)
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified = {t: c for t, c in self._verified.items() if c[0] > now}
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+        self._verified[token] = (expires, claims)
+        return claims
+
+    def _decode(self, token: str) -> tuple[AccessClaims, float]:
         try:
             payload = jwt.decode(
                 token,
@@ -108,11 +126,12 @@ class TokenSigner:
             tenant = payload.get("tid")
             if (kind == "user") != (tenant is not None):
                 raise InvalidToken("tenant claim does not match the principal kind")
-            return AccessClaims(
+            claims = AccessClaims(
                 subject=uuid.UUID(payload["sub"]),
                 kind=kind,
                 tenant_id=uuid.UUID(tenant) if tenant else None,
                 session_id=uuid.UUID(payload["sid"]),
             )
+            return claims, float(payload["exp"])
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(str(exc)) from exc

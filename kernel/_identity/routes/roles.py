@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -121,6 +122,32 @@ BUILTIN_DESCRIPTIONS = {
 }
 
 
+async def _change_policy(
+    session: SessionDep,
+    principal: Principal,
+    request: Request,
+    action: str,
+    role: str,
+    change: Callable[[PolicyWriter], Awaitable[None]],
+    **details: str | list[str],
+) -> None:
+    """Apply one change to the tenant's stored policy, audit it and commit both together."""
+    assert principal.tenant_id is not None
+    writer = PolicyWriter(session, principal.tenant_id)
+    await change(writer)
+    await writer.finish()
+    record_audit_event(
+        session,
+        principal,
+        action,
+        request=request,
+        target_type="role",
+        target_id=role,
+        details=details,
+    )
+    await session.commit()
+
+
 async def _find_role(session: SessionDep, name: str) -> Role | None:
     return await session.scalar(select(Role).where(Role.name == name))
 
@@ -234,13 +261,9 @@ async def delete_role(
     policy = await _policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     await session.execute(delete(Role).where(Role.name == name))
-    writer = PolicyWriter(session, principal.tenant_id)
-    await writer.delete_role(name)
-    await writer.finish()
-    record_audit_event(
-        session, principal, "role.deleted", request=request, target_type="role", target_id=name
+    await _change_policy(
+        session, principal, request, "role.deleted", name, lambda w: w.delete_role(name)
     )
-    await session.commit()
     return Response(status_code=204)
 
 
@@ -265,19 +288,15 @@ async def grant_permission(
     grants.check_can_grant(principal, [body.permission])
     policy = await _policy(platform, session, principal)
     if body.permission not in policy.role_permissions(name):
-        writer = PolicyWriter(session, principal.tenant_id)
-        await writer.grant(name, [body.permission])
-        await writer.finish()
-        record_audit_event(
+        await _change_policy(
             session,
             principal,
+            request,
             "role.permission_granted",
-            request=request,
-            target_type="role",
-            target_id=name,
-            details={"permission": body.permission},
+            name,
+            lambda writer: writer.grant(name, [body.permission]),
+            permission=body.permission,
         )
-        await session.commit()
     return await _role_out(platform, await _policy(platform, session, principal), name, description)
 
 
@@ -301,19 +320,15 @@ async def revoke_permission(
     policy = await _policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     if permission in policy.role_permissions(name):
-        writer = PolicyWriter(session, principal.tenant_id)
-        await writer.revoke(name, permission)
-        await writer.finish()
-        record_audit_event(
+        await _change_policy(
             session,
             principal,
+            request,
             "role.permission_revoked",
-            request=request,
-            target_type="role",
-            target_id=name,
-            details={"permission": permission},
+            name,
+            lambda writer: writer.revoke(name, permission),
+            permission=permission,
         )
-        await session.commit()
     return await _role_out(platform, await _policy(platform, session, principal), name, description)
 
 
@@ -350,19 +365,15 @@ async def assign_role(
     policy = await _policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     if subject not in policy.members_of(name):
-        writer = PolicyWriter(session, principal.tenant_id)
-        await writer.assign(subject, name)
-        await writer.finish()
-        record_audit_event(
+        await _change_policy(
             session,
             principal,
+            request,
             "role.assigned",
-            request=request,
-            target_type="role",
-            target_id=name,
-            details={"member": subject},
+            name,
+            lambda writer: writer.assign(subject, name),
+            member=subject,
         )
-        await session.commit()
     return await _role_out(platform, await _policy(platform, session, principal), name, description)
 
 
@@ -391,17 +402,13 @@ async def unassign_role(
     grants.check_can_hand_out(platform, policy, principal, [name])
     if name == "owner" and subject.startswith("user:"):
         await grants.check_owner_remains(session, principal.tenant_id, losing=member_id)
-    writer = PolicyWriter(session, principal.tenant_id)
-    await writer.unassign(subject, name)
-    await writer.finish()
-    record_audit_event(
+    await _change_policy(
         session,
         principal,
+        request,
         "role.unassigned",
-        request=request,
-        target_type="role",
-        target_id=name,
-        details={"member": subject},
+        name,
+        lambda writer: writer.unassign(subject, name),
+        member=subject,
     )
-    await session.commit()
     return await _role_out(platform, await _policy(platform, session, principal), name, description)

@@ -21,7 +21,6 @@ from kernel import (
     SessionDep,
     Tenant,
     TenantStatus,
-    UserExistsError,
     define_problem,
     paginate,
     record_audit_event,
@@ -131,8 +130,6 @@ async def create_tenant(
         )
     except service.SlugTakenError:
         raise ProblemError(SLUG_TAKEN, f"the slug {body.slug!r} is taken") from None
-    except UserExistsError as exc:  # cannot happen in a new tenant; kept explicit
-        raise ProblemError(SLUG_TAKEN, str(exc)) from None
     return TenantCreated(**_out(created.tenant).model_dump(), owner_user_id=created.owner_user_id)
 
 

@@ -26,6 +26,14 @@ LAST_OWNER = define_problem(
 )
 
 
+async def caller_policy(
+    platform: Platform, session: AsyncSession, principal: Principal
+) -> TenantPolicy:
+    """The current policy of the caller's tenant (reloaded if another worker changed it)."""
+    assert principal.tenant_id is not None
+    return await platform.identity.policies.current(session, principal.tenant_id)
+
+
 async def role_names(session: AsyncSession) -> set[str]:
     """Every role of the tenant in scope: built-in and custom."""
     custom = await session.scalars(select(Role.name))

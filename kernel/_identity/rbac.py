@@ -135,9 +135,6 @@ class PolicyCache:
         version = await session.scalar(select(Tenant.policy_version).where(Tenant.id == tenant_id))
         return await self.get(session, tenant_id, version or 0)
 
-    def forget(self, tenant_id: uuid.UUID) -> None:
-        self._entries.pop(tenant_id, None)
-
     async def _load(
         self, session: AsyncSession, tenant_id: uuid.UUID, version: int
     ) -> TenantPolicy:

@@ -13,11 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import jwt
 
 from kernel._models import utcnow
+from kernel._principal import PrincipalKind
 
 REFRESH_PREFIX = "krt"
 API_KEY_PREFIX = "kvk"
@@ -25,8 +26,6 @@ PLATFORM_SCOPE = "platform"
 ALGORITHM = "HS256"
 ISSUER = "kraliki"
 MAX_VERIFIED = 100_000
-
-PrincipalKind = Literal["operator", "user", "api_key"]
 
 
 class InvalidToken(Exception):

@@ -87,7 +87,7 @@ async def create_api_key(
     assert principal.tenant_id is not None
     roles = sorted(set(body.roles))
     await grants.check_roles_exist(session, roles)
-    policy = await platform.identity.policies.current(session, principal.tenant_id)
+    policy = await grants.caller_policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, roles)
     secret = new_opaque(API_KEY_PREFIX, principal.tenant_id)
     key = ApiKey(
@@ -118,7 +118,7 @@ async def create_api_key(
         details={"name": key.name, "roles": roles},
     )
     await session.commit()
-    policy = await platform.identity.policies.current(session, principal.tenant_id)
+    policy = await grants.caller_policy(platform, session, principal)
     return ApiKeyCreated(**_out(key, policy).model_dump(), secret=secret.value)
 
 
@@ -130,7 +130,7 @@ async def list_api_keys(
     rows, cursor = await paginate(
         session, select(ApiKey), order_by=[ApiKey.created_at, ApiKey.id], params=page
     )
-    policy = await platform.identity.policies.current(session, principal.tenant_id)
+    policy = await grants.caller_policy(platform, session, principal)
     return CursorPage(items=[_out(key, policy) for key in rows], next_cursor=cursor)
 
 
@@ -140,7 +140,7 @@ async def get_api_key(
 ) -> ApiKeyOut:
     assert principal.tenant_id is not None
     key = await _get_key(session, key_id)
-    return _out(key, await platform.identity.policies.current(session, principal.tenant_id))
+    return _out(key, await grants.caller_policy(platform, session, principal))
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key (it stops working at once)")

@@ -13,6 +13,7 @@ from kernel._auth import public, require
 from kernel._identity import sessions
 from kernel._identity.audit import record_audit_event, source_address
 from kernel._identity.authn import TENANT_SUSPENDED
+from kernel._identity.grants import caller_policy
 from kernel._identity.models import User
 from kernel._identity.permissions import PROFILE_READ
 from kernel._identity.rbac import api_key_subject, user_subject
@@ -20,6 +21,7 @@ from kernel._identity.tokens import (
     REFRESH_PREFIX,
     AccessClaims,
     InvalidToken,
+    OpaqueToken,
     digest,
     parse_opaque,
 )
@@ -174,13 +176,6 @@ async def login(
             raise _login_failed(platform, account, address)
         if not tenant_active:
             raise ProblemError(TENANT_SUSPENDED)
-        session_id, refresh = await sessions.open_session(
-            session,
-            owner_id=user.id,
-            tenant_id=tenant_id,
-            ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-            address=address,
-        )
         user.last_login_at = utcnow()
         record_audit_event(
             session,
@@ -192,15 +187,7 @@ async def login(
             target_type="user",
             target_id=user.id,
         )
-        await session.commit()
-        platform.identity.account_failures.reset(account)
-        return await _token_pair(
-            platform,
-            subject=user.id,
-            tenant_id=tenant_id,
-            session_id=session_id,
-            refresh_token=refresh.value,
-        )
+        return await _open_session(platform, session, request, account, user.id, tenant_id)
 
 
 async def _operator_login(
@@ -224,28 +211,41 @@ async def _operator_login(
             )
             await session.commit()
         raise _login_failed(platform, account, address)
-    session_id, refresh = await sessions.open_session(
-        session,
-        owner_id=operator.id,
-        tenant_id=None,
-        ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-        address=address,
-    )
     operator.last_login_at = utcnow()
     principal = Principal(subject=str(operator.id), kind="operator", label=email)
     record_audit_event(session, principal, "auth.login", request=request)
+    return await _open_session(platform, session, request, account, operator.id, None)
+
+
+async def _open_session(
+    platform: Platform,
+    session: SessionDep,
+    request: Request,
+    account: str,
+    owner_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+) -> TokenPair:
+    """A successful login: start its session, commit (with the audit record the caller
+    added), clear the account's failure count and hand out the first token pair."""
+    session_id, refresh = await sessions.open_session(
+        session,
+        owner_id=owner_id,
+        tenant_id=tenant_id,
+        ttl_seconds=platform.settings.refresh_token_ttl_seconds,
+        address=source_address(request),
+    )
     await session.commit()
     platform.identity.account_failures.reset(account)
     return await _token_pair(
         platform,
-        subject=operator.id,
-        tenant_id=None,
+        subject=owner_id,
+        tenant_id=tenant_id,
         session_id=session_id,
         refresh_token=refresh.value,
     )
 
 
-def _parse_refresh(value: str) -> Any:
+def _parse_refresh(value: str) -> OpaqueToken:
     try:
         return parse_opaque(value, REFRESH_PREFIX)
     except InvalidToken:
@@ -367,7 +367,7 @@ async def me(
         )
     tenant = await session.get(Tenant, principal.tenant_id)
     assert tenant is not None
-    policy = await platform.identity.policies.current(session, principal.tenant_id)
+    policy = await caller_policy(platform, session, principal)
     subject = (user_subject if principal.kind == "user" else api_key_subject)(principal.subject)
     return Me(
         subject=principal.subject,

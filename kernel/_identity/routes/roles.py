@@ -152,11 +152,6 @@ async def _find_role(session: SessionDep, name: str) -> Role | None:
     return await session.scalar(select(Role).where(Role.name == name))
 
 
-async def _policy(platform: Platform, session: SessionDep, principal: Principal) -> TenantPolicy:
-    assert principal.tenant_id is not None
-    return await platform.identity.policies.current(session, principal.tenant_id)
-
-
 @router.get(
     "/permissions",
     response_model=list[PermissionOut],
@@ -181,7 +176,7 @@ async def list_permissions(_principal: Reader, platform: PlatformDep) -> list[Pe
 async def list_roles(
     principal: Reader, platform: PlatformDep, session: SessionDep
 ) -> list[RoleOut]:
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     out = [
         await _role_out(platform, policy, name, BUILTIN_DESCRIPTIONS[name])
         for name in BUILTIN_ROLES
@@ -224,7 +219,10 @@ async def create_role(
     )
     await session.commit()
     return await _role_out(
-        platform, await _policy(platform, session, principal), body.name, body.description
+        platform,
+        await grants.caller_policy(platform, session, principal),
+        body.name,
+        body.description,
     )
 
 
@@ -243,7 +241,9 @@ async def get_role(
     name: RolePath, principal: Reader, platform: PlatformDep, session: SessionDep
 ) -> RoleOut:
     description = await _existing(session, name)
-    return await _role_out(platform, await _policy(platform, session, principal), name, description)
+    return await _role_out(
+        platform, await grants.caller_policy(platform, session, principal), name, description
+    )
 
 
 @router.delete("/roles/{name}", status_code=204, summary="Delete a custom role")
@@ -258,7 +258,7 @@ async def delete_role(
     if name in BUILTIN_ROLES:
         raise ProblemError(BUILTIN_ROLE)
     await _existing(session, name)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     await session.execute(delete(Role).where(Role.name == name))
     await _change_policy(
@@ -286,7 +286,7 @@ async def grant_permission(
     description = await _existing(session, name)
     _check_declared(platform, [body.permission])
     grants.check_can_grant(principal, [body.permission])
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     if body.permission not in policy.role_permissions(name):
         await _change_policy(
             session,
@@ -297,7 +297,9 @@ async def grant_permission(
             lambda writer: writer.grant(name, [body.permission]),
             permission=body.permission,
         )
-    return await _role_out(platform, await _policy(platform, session, principal), name, description)
+    return await _role_out(
+        platform, await grants.caller_policy(platform, session, principal), name, description
+    )
 
 
 @router.delete(
@@ -317,7 +319,7 @@ async def revoke_permission(
     if name in BUILTIN_ROLES:
         raise ProblemError(BUILTIN_ROLE)
     description = await _existing(session, name)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     if permission in policy.role_permissions(name):
         await _change_policy(
@@ -329,7 +331,9 @@ async def revoke_permission(
             lambda writer: writer.revoke(name, permission),
             permission=permission,
         )
-    return await _role_out(platform, await _policy(platform, session, principal), name, description)
+    return await _role_out(
+        platform, await grants.caller_policy(platform, session, principal), name, description
+    )
 
 
 async def _member_subject(session: SessionDep, member: Member) -> str:
@@ -362,7 +366,7 @@ async def assign_role(
     assert principal.tenant_id is not None
     description = await _existing(session, name)
     subject = await _member_subject(session, body)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, [name])
     if subject not in policy.members_of(name):
         await _change_policy(
@@ -374,7 +378,9 @@ async def assign_role(
             lambda writer: writer.assign(subject, name),
             member=subject,
         )
-    return await _role_out(platform, await _policy(platform, session, principal), name, description)
+    return await _role_out(
+        platform, await grants.caller_policy(platform, session, principal), name, description
+    )
 
 
 @router.delete(
@@ -392,7 +398,7 @@ async def unassign_role(
 ) -> RoleOut:
     assert principal.tenant_id is not None
     description = await _existing(session, name)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     members = policy.members_of(name)
     subject = next(
         (s for s in (user_subject(member_id), api_key_subject(member_id)) if s in members), None
@@ -411,4 +417,6 @@ async def unassign_role(
         lambda writer: writer.unassign(subject, name),
         member=subject,
     )
-    return await _role_out(platform, await _policy(platform, session, principal), name, description)
+    return await _role_out(
+        platform, await grants.caller_policy(platform, session, principal), name, description
+    )

@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from kernel._auth import require
-from kernel._identity import grants, sessions
+from kernel._identity import grants, provisioning, sessions
 from kernel._identity.audit import record_audit_event
 from kernel._identity.models import User
 from kernel._identity.permissions import USERS_READ, USERS_WRITE
@@ -100,11 +99,6 @@ async def _get_user(session: SessionDep, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _policy(platform: Platform, session: SessionDep, principal: Principal) -> TenantPolicy:
-    assert principal.tenant_id is not None
-    return await platform.identity.policies.current(session, principal.tenant_id)
-
-
 @router.get("", response_model=CursorPage[UserOut], summary="List users")
 async def list_users(
     principal: Reader,
@@ -122,7 +116,7 @@ async def list_users(
     rows, cursor = await paginate(
         session, statement, order_by=[User.created_at, User.id], params=page
     )
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     return CursorPage(items=[_out(user, policy) for user in rows], next_cursor=cursor)
 
 
@@ -136,29 +130,23 @@ async def create_user(
 ) -> UserCreated:
     roles = sorted(set(body.roles))
     await grants.check_roles_exist(session, roles)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     grants.check_can_hand_out(platform, policy, principal, roles)
-    user = User(
-        id=uuid.uuid4(),
-        email=str(body.email).lower(),
-        display_name=body.display_name,
-        password_hash=hash_password(body.password) if body.password else None,
-    )
+    try:
+        user = await provisioning.create_user(
+            session,
+            email=str(body.email),
+            password=body.password,
+            roles=roles,
+            display_name=body.display_name,
+        )
+    except provisioning.UserExistsError:
+        raise ProblemError(CONFLICT, "a user with this e-mail already exists") from None
     invitation = None
     if body.password is None:
-        assert principal.tenant_id is not None
-        invitation = new_opaque("kiv", principal.tenant_id)
+        invitation = new_opaque("kiv", user.tenant_id)
         user.invitation_hash = invitation.hash
         user.invitation_expires_at = utcnow() + timedelta(days=INVITATION_DAYS)
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise ProblemError(CONFLICT, "a user with this e-mail already exists") from None
-    writer = PolicyWriter(session, user.tenant_id)
-    for role in roles:
-        await writer.assign(user_subject(user.id), role)
-    await writer.finish()
     record_audit_event(
         session,
         principal,
@@ -169,7 +157,7 @@ async def create_user(
         details={"email": user.email, "roles": roles},
     )
     await session.commit()
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     return UserCreated(
         **_out(user, policy).model_dump(),
         invitation_token=invitation.value if invitation else None,
@@ -181,7 +169,7 @@ async def get_user(
     user_id: uuid.UUID, principal: Reader, platform: PlatformDep, session: SessionDep
 ) -> UserOut:
     user = await _get_user(session, user_id)
-    return _out(user, await _policy(platform, session, principal))
+    return _out(user, await grants.caller_policy(platform, session, principal))
 
 
 @router.patch("/{user_id}", response_model=UserOut, summary="Update a user's name or password")
@@ -199,7 +187,7 @@ async def update_user(
         user.display_name = body.display_name
     if body.password is not None:
         # Resetting someone's password is an owner-level act if they hold more than you.
-        policy = await _policy(platform, session, principal)
+        policy = await grants.caller_policy(platform, session, principal)
         grants.check_can_hand_out(
             platform, policy, principal, policy.roles_of(user_subject(user.id))
         )
@@ -216,7 +204,7 @@ async def update_user(
         details={"fields": changed},
     )
     await session.commit()
-    return _out(user, await _policy(platform, session, principal))
+    return _out(user, await grants.caller_policy(platform, session, principal))
 
 
 async def _set_active(
@@ -228,7 +216,7 @@ async def _set_active(
     session: SessionDep,
 ) -> UserOut:
     user = await _get_user(session, user_id)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     if user.is_active != active:
         grants.check_can_hand_out(
             platform, policy, principal, policy.roles_of(user_subject(user.id))
@@ -287,7 +275,7 @@ async def set_user_roles(
     user = await _get_user(session, user_id)
     wanted = set(body.roles)
     await grants.check_roles_exist(session, wanted)
-    policy = await _policy(platform, session, principal)
+    policy = await grants.caller_policy(platform, session, principal)
     subject = user_subject(user.id)
     current = set(policy.roles_of(subject))
     added, removed = sorted(wanted - current), sorted(current - wanted)
@@ -311,4 +299,4 @@ async def set_user_roles(
             details={"added": added, "removed": removed},
         )
     await session.commit()
-    return _out(user, await _policy(platform, session, principal))
+    return _out(user, await grants.caller_policy(platform, session, principal))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from kernel._db import Database, make_engine
 from kernel._hooks import Hooks
 from kernel._identity.service import Identity
+from kernel._metrics import Metrics
 from kernel._plugins import (
     PluginSet,
     PluginSource,
@@ -38,6 +39,8 @@ class Platform:
     plugins: PluginSet
     state: dict[str, Any] = field(default_factory=dict)
     """Per-platform objects plugins build in ``kraliki_configure``, keyed by plugin name."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """Prometheus metrics of this platform (rendered at ``/metrics``)."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
 

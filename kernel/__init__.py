@@ -37,6 +37,13 @@ from kernel._problems import (
     problem_response,
 )
 from kernel._registry import UniqueRegistry
+from kernel._resilience.errors import (
+    CircuitOpenError,
+    DependencyError,
+    RejectedError,
+    TransientError,
+)
+from kernel._resilience.helper import Resilience
 from kernel._rls import enable_tenant_rls
 from kernel._settings import Settings
 from kernel._tenancy import (
@@ -64,9 +71,11 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "NAMING_CONVENTION",
     "Base",
+    "CircuitOpenError",
     "CurrentPrincipal",
     "CursorPage",
     "Database",
+    "DependencyError",
     "HookCallError",
     "Hooks",
     "MigrationSource",
@@ -84,6 +93,8 @@ __all__ = [
     "Principal",
     "ProblemError",
     "ProblemType",
+    "RejectedError",
+    "Resilience",
     "SessionDep",
     "Settings",
     "TenancyError",
@@ -91,6 +102,7 @@ __all__ = [
     "TenantOwnedMixin",
     "TenantStatus",
     "TimestampMixin",
+    "TransientError",
     "UTCDateTime",
     "UUIDPrimaryKeyMixin",
     "UniqueRegistry",

@@ -15,6 +15,8 @@ from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
+from kernel._resilience.errors import DependencyError, handle_dependency_error
+from kernel._resilience.routes import router as resilience_router
 from kernel._settings import Settings
 from kernel._version import __version__
 
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             yield
         finally:
             await platform.hooks.shutdown(platform)
+            await platform.close_outbound()
             await platform.identity.drain()
             await platform.database.dispose()
 
@@ -53,9 +56,10 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     )
     app.state.platform = platform
     install_problem_handlers(app)
+    app.add_exception_handler(DependencyError, handle_dependency_error)
     app.include_router(_health.router)
     app.include_router(_problems_router())
-    for kernel_router in identity_routers():
+    for kernel_router in [*identity_routers(), resilience_router]:
         app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
         plugin = platform.plugins.get(plugin_name)

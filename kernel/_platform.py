@@ -24,6 +24,7 @@ from kernel._plugins import (
     select_plugins,
 )
 from kernel._registry import UniqueRegistry
+from kernel._resilience.helper import Resilience
 from kernel._settings import Settings
 from kernel._tenancy import Tenant, tenant_scope
 from kernel._types import Permission
@@ -43,6 +44,7 @@ class Platform:
     """Prometheus metrics of this platform (rendered at ``/metrics``)."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
+    _resilience: Resilience | None = field(default=None, repr=False)
 
     @property
     def identity(self) -> Identity:
@@ -50,6 +52,19 @@ class Platform:
         if self._identity is None:
             self._identity = Identity(self.settings, self.database, self.permissions)
         return self._identity
+
+    @property
+    def resilience(self) -> Resilience:
+        """Timeouts, retries and circuit breakers for every outbound call
+        (``await platform.resilience.request("telnyx", "POST", url, json=...)``)."""
+        if self._resilience is None:
+            self._resilience = Resilience(self.settings, self.metrics)
+        return self._resilience
+
+    async def close_outbound(self) -> None:
+        """Close the outbound HTTP connection pool (at shutdown, after the plugins' hooks)."""
+        if self._resilience is not None:
+            await self._resilience.aclose()
 
     @property
     def hooks(self) -> Hooks:
@@ -132,4 +147,5 @@ async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platf
         yield platform
     finally:
         await platform.hooks.shutdown(platform)
+        await platform.close_outbound()
         await platform.database.dispose()

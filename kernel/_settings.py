@@ -112,6 +112,29 @@ class Settings(BaseSettings):
         ge=1,
         description="How many tenants' authorization policies each worker keeps in memory.",
     )
+    outbound_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one attempt of an outbound call."
+    )
+    outbound_attempts: int = Field(
+        default=3, ge=1, le=20, description="Attempts of an outbound call, the first included."
+    )
+    outbound_retry_max_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest wait between two attempts; also caps a dependency's Retry-After.",
+    )
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive transient failures of one tenant's calls to one dependency "
+        "that open its circuit breaker.",
+    )
+    breaker_reset_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open circuit breaker fails fast before it lets a trial call "
+        "through (half-open).",
+    )
 
     @field_validator("database_url", "migration_database_url")
     @classmethod

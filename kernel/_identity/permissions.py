@@ -31,6 +31,30 @@ OWNERSHIP = Permission(
 OPERATOR_AUDIT_READ = Permission(
     "platform.audit", "read", "Read the platform operators' audit log.", scope="platform"
 )
+BREAKERS_READ = Permission(
+    "resilience.breakers",
+    "read",
+    "See the organization's circuit breakers for outside services.",
+    MANAGERS,
+)
+BREAKERS_MANAGE = Permission(
+    "resilience.breakers",
+    "manage",
+    "Reset, force open and force close the organization's circuit breakers.",
+    MANAGERS,
+)
+PLATFORM_BREAKERS_READ = Permission(
+    "platform.resilience.breakers",
+    "read",
+    "See every tenant's circuit breakers and the platform's own.",
+    scope="platform",
+)
+PLATFORM_BREAKERS_MANAGE = Permission(
+    "platform.resilience.breakers",
+    "manage",
+    "Reset, force open and force close any circuit breaker.",
+    scope="platform",
+)
 
 KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     PROFILE_READ,
@@ -43,4 +67,8 @@ KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     AUDIT_READ,
     OWNERSHIP,
     OPERATOR_AUDIT_READ,
+    BREAKERS_READ,
+    BREAKERS_MANAGE,
+    PLATFORM_BREAKERS_READ,
+    PLATFORM_BREAKERS_MANAGE,
 )

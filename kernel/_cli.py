@@ -40,6 +40,8 @@ def cli() -> None:
     )
     # Alembic announces its internal extension set-up at INFO on every run: noise.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # httpx logs every outbound request's full URL at INFO; query strings can carry API keys.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @cli.command()

@@ -39,6 +39,7 @@ class FlakyServer:
         self.url = ""
         self._stop = asyncio.Event()
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
 
     @property
     def hits(self) -> int:
@@ -60,12 +61,18 @@ class FlakyServer:
         self.url = f"http://{host}:{port}"
 
     async def stop(self) -> None:
-        self._stop.set()
+        self._stop.set()  # hanging handlers return
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        self._stop.clear()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
             request_line, *lines = head.split("\r\n")

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import purgatory.domain.model
 import pytest
 import stamina
 from flaky_upstream import FlakyServer, Reply
 
+import kernel._resilience.breakers
 from kernel import (
     CircuitOpenError,
     DependencyError,
@@ -177,27 +179,49 @@ async def test_the_tenant_in_scope_is_the_default(upstream: FlakyServer):
     await resilience.aclose()
 
 
+class FakeClock:
+    """``time.time`` as purgatory and the breakers read it, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(purgatory.domain.model, "time", fake)
+    monkeypatch.setattr(kernel._resilience.breakers, "time", fake)
+    return fake
+
+
 async def test_half_open_after_the_reset_time_then_closed_on_success(
-    upstream: FlakyServer, caplog: pytest.LogCaptureFixture
+    upstream: FlakyServer, caplog: pytest.LogCaptureFixture, clock: FakeClock
 ):
     caplog.set_level(logging.INFO, logger="kraliki.resilience")
     resilience = make_resilience(
-        outbound_attempts=1, breaker_failure_threshold=2, breaker_reset_seconds=0.2
+        outbound_attempts=1, breaker_failure_threshold=2, breaker_reset_seconds=20
     )
     upstream.always(Reply(503))
     for _ in range(2):
         with pytest.raises(TransientError):
             await resilience.request("crm", "GET", upstream.url, tenant_id=ACME)
-    with pytest.raises(CircuitOpenError):
+    clock.now += 15
+    with pytest.raises(CircuitOpenError) as caught:
         await resilience.request("crm", "GET", upstream.url, tenant_id=ACME)
-    await asyncio.sleep(0.25)
+    assert caught.value.retry_after == pytest.approx(5)
+    opened_at = (await snapshot(resilience, ACME, "crm")).opened_at
+    assert opened_at == datetime.fromtimestamp(clock.now - 15, UTC)
+    clock.now += 5.5
     # A trial call goes through; it fails, so the breaker opens again at once.
     with pytest.raises(TransientError):
         await resilience.request("crm", "GET", upstream.url, tenant_id=ACME)
     assert upstream.hits == 3
     with pytest.raises(CircuitOpenError):
         await resilience.request("crm", "GET", upstream.url, tenant_id=ACME)
-    await asyncio.sleep(0.25)
+    clock.now += 21
     upstream.always(Reply(200))
     assert (await resilience.request("crm", "GET", upstream.url, tenant_id=ACME)).is_success
     state = await snapshot(resilience, ACME, "crm")

@@ -97,13 +97,17 @@ class Resilience:
             RejectedError: The dependency refused the request.
         """
         check_dependency_name(dependency)
+        if attempts is not None and attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {attempts}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
         tenant = current_tenant_id() if isinstance(tenant_id, _Scope) else tenant_id
         limit = timeout if timeout is not None else self.settings.outbound_timeout_seconds
         outcome = "error"
         try:
             async for attempt in stamina.retry_context(
                 on=self._retry_wait,
-                attempts=attempts or self.settings.outbound_attempts,
+                attempts=attempts if attempts is not None else self.settings.outbound_attempts,
                 timeout=None,  # bounded by attempts x (timeout + wait) instead
                 wait_initial=self.wait_initial,
                 wait_max=self.settings.outbound_retry_max_wait_seconds,

@@ -393,7 +393,7 @@ async def test_errors_raised_by_the_operation_and_unknown_errors():
     await resilience.aclose()
 
 
-async def test_dependency_names_are_checked():
+async def test_arguments_are_checked():
     resilience = make_resilience()
 
     async def nothing() -> None:
@@ -402,6 +402,10 @@ async def test_dependency_names_are_checked():
     for bad in ("", "Telnyx", "a b", "x" * 64, "../etc"):
         with pytest.raises(ValueError, match="dependency name"):
             await resilience.call(bad, nothing, tenant_id=ACME)
+    with pytest.raises(ValueError, match="attempts"):
+        await resilience.call("crm", nothing, tenant_id=ACME, attempts=0)
+    with pytest.raises(ValueError, match="timeout"):
+        await resilience.call("crm", nothing, tenant_id=ACME, timeout=0)
 
 
 # --- nothing of the request leaks ------------------------------------------------------------

@@ -90,7 +90,8 @@ class Guard:
 
     A rejected answer or an unexpected error is reported as nothing at all: it says nothing
     about whether the dependency is up, so it neither counts as a failure nor closes the
-    circuit.
+    circuit. That third outcome is why the context is driven by hand: purgatory's own context
+    manager knows only failure and success (its ``exclude`` list counts as a success).
     """
 
     def __init__(self, breakers: Breakers, breaker: AsyncCircuitBreaker | None) -> None:

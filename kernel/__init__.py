@@ -61,6 +61,10 @@ from kernel._types import (
     PluginDefinitionError,
     PluginInfo,
 )
+from kernel._vault.declarations import SecretCheck, SecretSpec, ValidationResult
+from kernel._vault.keys import KeyProvider, KeyProviderError, WrappedKey
+from kernel._vault.service import SecretAccessError, Vault, VaultError
+from kernel._vault.values import SecretValue
 from kernel._version import __version__
 from kernel.deps import PlatformDep, SessionDep
 
@@ -78,6 +82,8 @@ __all__ = [
     "DependencyError",
     "HookCallError",
     "Hooks",
+    "KeyProvider",
+    "KeyProviderError",
     "MigrationSource",
     "MissingRequirementError",
     "PageParams",
@@ -95,6 +101,10 @@ __all__ = [
     "ProblemType",
     "RejectedError",
     "Resilience",
+    "SecretAccessError",
+    "SecretCheck",
+    "SecretSpec",
+    "SecretValue",
     "SessionDep",
     "Settings",
     "TenancyError",
@@ -108,6 +118,10 @@ __all__ = [
     "UniqueRegistry",
     "UnknownRevisionError",
     "UserExistsError",
+    "ValidationResult",
+    "Vault",
+    "VaultError",
+    "WrappedKey",
     "__version__",
     "add_user",
     "create_app",

@@ -18,6 +18,7 @@ from kernel._problems import install_problem_handlers, problem_types
 from kernel._resilience.errors import DependencyError, handle_dependency_error
 from kernel._resilience.routes import router as resilience_router
 from kernel._settings import Settings
+from kernel._vault.routes import router as vault_router
 from kernel._version import __version__
 
 API_PREFIX = "/api/v1"
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await platform.vault.provider()  # a missing or broken master key shows at start
         await platform.hooks.startup(platform)
         try:
             yield
@@ -59,7 +61,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     app.add_exception_handler(DependencyError, handle_dependency_error)
     app.include_router(_health.router)
     app.include_router(_problems_router())
-    for kernel_router in [*identity_routers(), resilience_router]:
+    for kernel_router in [*identity_routers(), resilience_router, vault_router]:
         app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
         plugin = platform.plugins.get(plugin_name)
@@ -102,19 +104,10 @@ def check_route_access(app: FastAPI, platform: Platform) -> None:
 
 def _permission_owners_by_plugin(platform: Platform) -> dict[str, set[str]]:
     """Each plugin may check its own permissions and those of its (transitive) requirements."""
-    requires = {
-        p.info.name: {r.name for r in p.info.parsed_requires()} for p in platform.plugins.plugins
+    return {
+        name: {name, "kernel", *required}
+        for name, required in platform.plugins.transitive_requirements().items()
     }
-    allowed: dict[str, set[str]] = {}
-    for name in requires:
-        seen, stack = {name, "kernel"}, list(requires[name])
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(requires.get(current, ()))
-        allowed[name] = seen
-    return allowed
 
 
 def _problems_router() -> APIRouter:

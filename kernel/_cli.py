@@ -231,6 +231,15 @@ def routes() -> None:
         click.echo(f"{row['method']:6} {row['path']:50} {row['access']}")
 
 
+def _add_kernel_groups() -> None:
+    from kernel._vault.cli import vault
+
+    cli.add_command(vault)
+
+
+_add_kernel_groups()
+
+
 def build_cli() -> click.Group:
     """The root group with the plugins' subcommands added (``kraliki_cli``).
 

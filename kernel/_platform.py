@@ -28,6 +28,7 @@ from kernel._resilience.helper import Resilience
 from kernel._settings import Settings
 from kernel._tenancy import Tenant, tenant_scope
 from kernel._types import Permission
+from kernel._vault.service import Vault
 
 
 @dataclass
@@ -45,12 +46,13 @@ class Platform:
     _checked_at_head: set[str] | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
     _resilience: Resilience | None = field(default=None, repr=False)
+    _vault: Vault | None = field(default=None, repr=False)
 
     @property
     def identity(self) -> Identity:
         """Token signer, policy cache and limiters (kernel-internal)."""
         if self._identity is None:
-            self._identity = Identity(self.settings, self.database, self.permissions)
+            self._identity = Identity(self.settings, self.database, self.permissions, self.vault)
         return self._identity
 
     @property
@@ -65,6 +67,19 @@ class Platform:
         """Close the outbound HTTP connection pool (at shutdown, after the plugins' hooks)."""
         if self._resilience is not None:
             await self._resilience.aclose()
+
+    @property
+    def vault(self) -> Vault:
+        """Tenants' secrets: ``await platform.vault.reveal(name, plugin=..., purpose=...)``."""
+        if self._vault is None:
+            self._vault = Vault(
+                self.settings,
+                self.database,
+                self.hooks,
+                self.metrics,
+                self.plugins.transitive_requirements(),
+            )
+        return self._vault
 
     @property
     def hooks(self) -> Hooks:
@@ -126,6 +141,7 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
     platform = Platform(settings=settings, database=Database(engine), plugins=plugin_set)
     try:
         plugin_set.hooks.configure(platform)
+        _ = platform.vault  # secret declarations are checked at start, not on first use
     except BaseException:
         engine.sync_engine.dispose()
         raise

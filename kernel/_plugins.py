@@ -92,6 +92,21 @@ class PluginSet:
                 return plugin
         raise KeyError(name)
 
+    def transitive_requirements(self) -> dict[str, set[str]]:
+        """Each plugin's requirements, direct and indirect."""
+        requires = {p.info.name: {r.name for r in p.info.parsed_requires()} for p in self.plugins}
+        closure: dict[str, set[str]] = {}
+        for name in requires:
+            seen: set[str] = set()
+            stack = list(requires[name])
+            while stack:
+                current = stack.pop()
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(requires.get(current, ()))
+            closure[name] = seen
+        return closure
+
     def migration_sources(self) -> list[tuple[str, MigrationSource]]:
         return [(p.info.name, p.migrations) for p in self.plugins if p.migrations is not None]
 

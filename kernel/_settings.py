@@ -75,6 +75,26 @@ class Settings(BaseSettings):
         description="Key that signs access tokens (at least 32 characters); every worker must "
         "share it. When unset, one is generated on first start and kept in the database.",
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Vault master key(s): base64url 32-byte keys, comma-separated, newest first "
+        "(older ones only unwrap, during a KEK rotation). Generate one with "
+        "`kraliki vault generate-key`. When unset, the key file is used.",
+    )
+    master_key_file: Path = Field(
+        default=Path("var/master.key"),
+        description="Key file read when KRALIKI_MASTER_KEY is unset; created with a new key "
+        "(and a loud warning) when missing. Never stored in the database.",
+    )
+    vault_data_key_cache_size: int = Field(
+        default=256, ge=0, description="Unwrapped tenant data keys each worker keeps in memory."
+    )
+    vault_data_key_cache_seconds: float = Field(
+        default=300.0, ge=0, description="How long an unwrapped data key stays cached."
+    )
+    vault_validation_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time a plugin's key validator may take in all."
+    )
     access_token_ttl_seconds: int = Field(
         default=900, ge=30, le=86400, description="Lifetime of an access token."
     )
@@ -154,7 +174,7 @@ class Settings(BaseSettings):
             raise ValueError("KRALIKI_BOOTSTRAP_PASSWORD must have at least 12 characters")
         return value
 
-    @field_validator("jwt_secret", mode="before")
+    @field_validator("jwt_secret", "master_key", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
         return None if value in ("", None) else value

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from kernel._platform import Platform
+    from kernel._settings import Settings
     from kernel._types import MigrationSource, Permission, PluginInfo
+    from kernel._vault.declarations import SecretSpec
+    from kernel._vault.keys import KeyProvider
 
 
 @hookspec
@@ -98,6 +101,30 @@ def kraliki_permissions() -> Sequence[Permission]:  # type: ignore[empty-body]
 
     Called once at load time. Return :class:`kernel.Permission` values (resource, action,
     description, default roles). A permission declared by two plugins stops the platform.
+    """
+
+
+@hookspec
+def kraliki_vault_secrets() -> Sequence[SecretSpec]:  # type: ignore[empty-body]
+    """Declare the tenant secrets the plugin reads from the vault.
+
+    Called once when the platform is built. Return :class:`kernel.SecretSpec` values named
+    ``<plugin>.<key>`` (e.g. ``twilio.auth_token``), each optionally with a format
+    ``pattern`` and an async ``validator`` that tests a stored key against the provider
+    (``POST /api/v1/vault/secrets/{name}/validate``). Tenants can store only declared names;
+    a plugin reads its own secrets and those of the plugins it requires.
+    """
+
+
+@hookspec
+def kraliki_vault_key_provider(settings: Settings) -> KeyProvider | None:
+    """Supply the vault's key-encryption key holder (AWS KMS, Vault transit, an HSM).
+
+    Called once, on the vault's first use, in a worker thread (it may block while it
+    connects). Return an object with ``name``, ``current_kek_id()``, ``wrap(data_key,
+    context)`` and ``unwrap(wrapped, context)`` (see :class:`kernel.KeyProvider`), or None to
+    leave the default (``KRALIKI_MASTER_KEY`` or the key file). Two plugins returning one
+    stop the platform.
     """
 
 

@@ -23,7 +23,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ from kernel._plugins import installed_plugins, select_plugins
 from kernel._principal import Principal
 from kernel._settings import Settings
 from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
+from kernel._vault.keys import new_master_key
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test fixture)
@@ -60,6 +61,8 @@ class TestDatabase:
     url: str
     owner_url: str
     schema: str | None
+    master_key: str = field(default_factory=new_master_key)
+    """The vault master key of this database's platforms (never a file in the work tree)."""
 
     @property
     def dialect(self) -> str:
@@ -71,6 +74,7 @@ class TestDatabase:
             "migration_database_url": self.owner_url or None,
             "database_schema": self.schema,
             "database_pool_size": 5,
+            "master_key": self.master_key,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

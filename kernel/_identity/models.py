@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     true,
@@ -199,10 +200,14 @@ class OperatorAuditEvent(UUIDPrimaryKeyMixin, Base):
 
 
 class PlatformSecret(Base):
-    """Secrets the platform generates for itself (the token signing key when none is set)."""
+    """Secrets the platform generates for itself (the token signing key when none is set),
+    sealed by the vault's key provider."""
 
     __tablename__ = "platform_secrets"
 
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    value: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    """Sealed by the vault's key provider (base64), or in clear when ``kek_id`` is None
+    (rows written before the vault existed; sealed on next read)."""
+    kek_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kernel._types import Permission
+from kernel._vault.permissions import VAULT_PERMISSIONS
 
 EVERY_ROLE = ("admin", "supervisor", "agent", "integrator")
 MANAGERS = ("admin",)
@@ -71,4 +72,5 @@ KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     BREAKERS_MANAGE,
     PLATFORM_BREAKERS_READ,
     PLATFORM_BREAKERS_MANAGE,
+    *VAULT_PERMISSIONS,
 )

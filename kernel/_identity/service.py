@@ -8,7 +8,7 @@ import secrets
 import time
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from kernel._db import Database
@@ -22,6 +22,7 @@ from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
 from kernel._tenancy import tenant_scope
 from kernel._types import Permission
+from kernel._vault.service import Vault
 
 SIGNING_KEY_NAME = "access_token_signing_key"
 KEY_TOUCH_INTERVAL = 60.0
@@ -32,9 +33,14 @@ class Identity:
     """Built once per platform (``Platform.identity``); shared by every request."""
 
     def __init__(
-        self, settings: Settings, database: Database, permissions: UniqueRegistry[Permission]
+        self,
+        settings: Settings,
+        database: Database,
+        permissions: UniqueRegistry[Permission],
+        vault: Vault,
     ) -> None:
         self.settings = settings
+        self.vault = vault
         self.database = database
         self.permissions = permissions
         self.policies = PolicyCache(permissions, settings.rbac_cache_tenants)
@@ -99,19 +105,28 @@ class Identity:
         configured = self.settings.jwt_secret
         if configured is not None:
             return configured.get_secret_value()
-        # Generated once and shared through the database, so every worker verifies the
-        # tokens any other issued (set KRALIKI_JWT_SECRET to keep it out of the database).
+        # Generated once and shared through the database (sealed by the vault's KEK), so
+        # every worker verifies the tokens any other issued.
         async with self.database.session() as session:
             stored = await session.get(PlatformSecret, SIGNING_KEY_NAME)
-            if stored is not None:
-                return stored.value
-            session.add(PlatformSecret(name=SIGNING_KEY_NAME, value=secrets.token_urlsafe(48)))
-            try:
+            if stored is None:
+                kek_id, sealed = await self.vault.seal_platform_secret(
+                    SIGNING_KEY_NAME, secrets.token_urlsafe(48)
+                )
+                session.add(PlatformSecret(name=SIGNING_KEY_NAME, value=sealed, kek_id=kek_id))
+                try:
+                    await session.commit()
+                except IntegrityError:
+                    await session.rollback()  # another worker created it first
+                stored = await session.get(PlatformSecret, SIGNING_KEY_NAME, populate_existing=True)
+                assert stored is not None
+            if stored.kek_id is None:  # written in clear before the vault existed: seal it
+                value = stored.value
+                stored.kek_id, stored.value = await self.vault.seal_platform_secret(
+                    SIGNING_KEY_NAME, value
+                )
                 await session.commit()
-            except IntegrityError:
-                await session.rollback()  # another worker created it first
-            value = await session.scalar(
-                select(PlatformSecret.value).where(PlatformSecret.name == SIGNING_KEY_NAME)
+                return value
+            return await self.vault.open_platform_secret(
+                SIGNING_KEY_NAME, stored.kek_id, stored.value
             )
-            assert value is not None
-            return value

@@ -20,7 +20,14 @@ import pytest
 from fastapi import APIRouter, Depends
 from sqlalchemy import select, text
 
-from kernel import Permission, SessionDep, require, tenant_scope
+from kernel import (
+    Permission,
+    SecretSpec,
+    SessionDep,
+    ValidationResult,
+    require,
+    tenant_scope,
+)
 from kernel._auth import api_routes, route_access
 from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
@@ -34,6 +41,17 @@ OPERATOR = ("ops@platform.example.com", "operator password 123")
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
     return list(select_plugins(installed_plugins(), None))
+
+
+@pytest.fixture
+def kraliki_extra_plugins(make_plugin):
+    """A plugin using the vault, so that its tables get rows (one secret, one decryption)."""
+
+    async def always_valid(check) -> ValidationResult:
+        return ValidationResult(valid=check.value.reveal().startswith("wk_"))
+
+    spec = SecretSpec("walkvault.api_key", "A key for the walk.", validator=always_valid)
+    return [make_plugin("walkvault", vault_secrets=lambda: [spec])]
 
 
 class Tenant:
@@ -67,6 +85,8 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
         ("POST", "/api/v1/api-keys", {"name": f"crm-{slug}", "roles": ["integrator"]}),
         ("PATCH", "/api/v1/tenant", {"timezone": "Europe/Prague"}),
         ("POST", "/api/v1/blocklist/numbers", {"number": "+15550000" + str(len(slug) * 111)[:3]}),
+        ("PUT", "/api/v1/vault/secrets/walkvault.api_key", {"value": f"wk_{slug}_secret"}),
+        ("POST", "/api/v1/vault/secrets/walkvault.api_key/validate", None),
     ]
     for method, path, body in calls:
         response = await client.request(method, path, headers=h, json=body)

@@ -34,6 +34,9 @@ CORE_TABLES = {
     "operator_audit_events",
     "platform_secrets",
     "tenant_settings",
+    "vault_data_keys",
+    "vault_secrets",
+    "vault_access_events",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.sql import Executable
 
 from kernel import Platform, Tenant, tenant_scope
@@ -142,13 +142,12 @@ async def audit_events(
 
 
 async def signing_key(platform: Platform) -> str:
-    """The key the platform generated for access tokens (kept in the database)."""
+    """The key the platform generated for access tokens (kept sealed in the database)."""
     async with platform.database.session() as session:
-        value = await session.scalar(
-            select(PlatformSecret.value).where(PlatformSecret.name == SIGNING_KEY_NAME)
-        )
-    assert value is not None, "no token was issued yet"
-    return value
+        stored = await session.get(PlatformSecret, SIGNING_KEY_NAME)
+    assert stored is not None, "no token was issued yet"
+    assert stored.kek_id is not None, "the signing key is stored in clear"
+    return await platform.vault.open_platform_secret(SIGNING_KEY_NAME, stored.kek_id, stored.value)
 
 
 def claims_of(access_token: str) -> dict[str, Any]:

@@ -1,0 +1,2 @@
+"""The BYOK key vault: envelope encryption of tenants' provider credentials
+(``docs/security/vault.md``)."""

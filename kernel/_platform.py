@@ -15,6 +15,7 @@ from kernel._db import Database, make_engine
 from kernel._hooks import Hooks
 from kernel._identity.service import Identity
 from kernel._metrics import Metrics
+from kernel._observability.tracing import Tracing, build_tracing, instrument_engine
 from kernel._plugins import (
     PluginSet,
     PluginSource,
@@ -41,6 +42,8 @@ class Platform:
     """Per-platform objects plugins build in ``kraliki_configure``, keyed by plugin name."""
     metrics: Metrics = field(default_factory=Metrics)
     """Prometheus metrics of this platform (rendered at ``/metrics``)."""
+    tracing: Tracing = field(default_factory=build_tracing)
+    """This platform's OpenTelemetry provider and exporter (kernel-internal)."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
 
@@ -109,10 +112,14 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
         echo=settings.database_echo,
     )
     platform = Platform(settings=settings, database=Database(engine), plugins=plugin_set)
+    hook_failures = platform.metrics.hook_failures
+    plugin_set.hooks.on_failure = lambda plugin, hook: hook_failures.labels(plugin, hook).inc()
+    instrument_engine(engine, platform.tracing)
     try:
         plugin_set.hooks.configure(platform)
     except BaseException:
         engine.sync_engine.dispose()
+        platform.tracing.shutdown()
         raise
     return platform
 
@@ -133,3 +140,4 @@ async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platf
     finally:
         await platform.hooks.shutdown(platform)
         await platform.database.dispose()
+        platform.tracing.shutdown()

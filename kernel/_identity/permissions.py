@@ -31,6 +31,9 @@ OWNERSHIP = Permission(
 OPERATOR_AUDIT_READ = Permission(
     "platform.audit", "read", "Read the platform operators' audit log.", scope="platform"
 )
+METRICS_READ = Permission(
+    "platform.metrics", "read", "Scrape the Prometheus metrics at /metrics.", scope="platform"
+)
 
 KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     PROFILE_READ,
@@ -43,4 +46,5 @@ KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     AUDIT_READ,
     OWNERSHIP,
     OPERATOR_AUDIT_READ,
+    METRICS_READ,
 )

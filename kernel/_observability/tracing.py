@@ -1,0 +1,223 @@
+"""OpenTelemetry tracing: one ``TracerProvider`` per platform, exported only when asked.
+
+A provider per platform (never the global one) keeps apps built side by side in one process
+(tests, embedding) from sharing spans or exporters. Spans are created even when nothing
+exports them, so that logs and audit records carry a trace id that matches the caller's
+``traceparent``; docs/performance.md has the cost. Export is OTLP over HTTP, configured by the
+standard ``OTEL_*`` variables and off unless they ask for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kernel._version import __version__
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
+
+    from kernel._platform import Platform
+
+logger = logging.getLogger("kraliki.tracing")
+
+DEFAULT_SERVICE_NAME = "kraliki-voice"
+TRACES_PATH = "/v1/traces"
+
+# Span attribute names the kernel sets (documented in docs/operations/observability.md).
+TENANT_ID = "tenant.id"
+PLUGIN_NAME = "plugin.name"
+PERMISSION = "kraliki.permission"
+PRINCIPAL_KIND = "kraliki.principal.kind"
+ACCESS = "kraliki.access"
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def otlp_traces_endpoint(environ: Mapping[str, str]) -> str | None:
+    """Where OTLP/HTTP spans go according to ``environ`` (the signal-specific variable wins;
+    the generic one is a base URL that gets ``/v1/traces``), or None."""
+    specific = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if specific:
+        return specific
+    base = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return base.rstrip("/") + TRACES_PATH if base else None
+
+
+def exporter_from_environment(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
+    """The span exporter the standard variables ask for, or None (the default: no export).
+
+    ``OTEL_TRACES_EXPORTER`` picks it (``otlp``, ``console`` or ``none``); unset, an OTLP
+    endpoint variable alone turns OTLP on. Only the HTTP transport ships (gRPC would pull in
+    grpcio), so ``OTEL_EXPORTER_OTLP_PROTOCOL=grpc`` is refused with a warning.
+    """
+    env = os.environ if environ is None else environ
+    if _true(env.get("OTEL_SDK_DISABLED")):
+        return None
+    endpoint = otlp_traces_endpoint(env)
+    names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    names = [n for n in names if n]
+    if not names:
+        names = ["otlp"] if endpoint else []
+    if "console" in names:
+        return ConsoleSpanExporter(service_name=service_name(env))
+    if "otlp" not in names:
+        for name in names:
+            if name != "none":
+                logger.warning("OTEL_TRACES_EXPORTER=%s is not supported; not exporting", name)
+        return None
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or ""
+    ).strip()
+    if protocol and protocol != "http/protobuf":
+        logger.warning(
+            "OTLP protocol %r is not supported (only http/protobuf); not exporting", protocol
+        )
+        return None
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    # Headers, timeout, compression and certificates come from the standard variables too
+    # (the exporter reads them); the endpoint defaults to the local collector.
+    return OTLPSpanExporter(endpoint=endpoint or f"http://localhost:4318{TRACES_PATH}")
+
+
+def service_name(environ: Mapping[str, str]) -> str:
+    return environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
+
+
+@dataclass
+class Tracing:
+    """A platform's tracing: its provider (None when ``OTEL_SDK_DISABLED=true``) and the
+    exporter configured from the environment, if any."""
+
+    provider: TracerProvider | None
+    exporter: SpanExporter | None = None
+    processors: list[SpanProcessor] = field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    def add_exporter(self, exporter: SpanExporter) -> SpanProcessor | None:
+        """Send this platform's spans to ``exporter`` as they end (test seam: attach an
+        ``InMemorySpanExporter``); None when tracing is disabled."""
+        if self.provider is None:
+            return None
+        processor = SimpleSpanProcessor(exporter)
+        self.provider.add_span_processor(processor)
+        self.processors.append(processor)
+        return processor
+
+    def fastapi_telemetry(self) -> TelemetryConfig:
+        """FastAPI's native tracing, bound to this provider: one server span per request;
+        metrics come from Prometheus and logs from the logging module, so those are off."""
+        return {
+            "tracer_provider": self.provider,
+            "tracing": self.provider is not None,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,  # a span per dependency would triple the cost
+            "auto_configure": False,  # never touch the global providers
+        }
+
+    def shutdown(self) -> None:
+        """Flush and stop the exporter (on app shutdown)."""
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def build_tracing(environ: Mapping[str, str] | None = None) -> Tracing:
+    """A new provider for one platform, exporting as the environment says."""
+    env = os.environ if environ is None else environ
+    if _true(env.get("OTEL_SDK_DISABLED")):
+        return Tracing(provider=None)
+    resource = Resource.create({SERVICE_NAME: service_name(env), SERVICE_VERSION: __version__})
+    exporter = exporter_from_environment(env)
+    # The sampler follows OTEL_TRACES_SAMPLER (default: parent-based, always on). Without an
+    # exporter there is nothing to flush at exit, and no reason for atexit to hold on to
+    # every provider a test run builds.
+    provider = TracerProvider(resource=resource, shutdown_on_exit=exporter is not None)
+    tracing = Tracing(provider=provider)
+    if exporter is not None:
+        processor = BatchSpanProcessor(exporter)  # OTEL_BSP_* tune it
+        provider.add_span_processor(processor)
+        tracing.exporter = exporter
+        tracing.processors.append(processor)
+    return tracing
+
+
+def instrument_engine(engine: AsyncEngine, tracing: Tracing) -> None:
+    """A client span per SQL statement on ``engine``, children of the request's span.
+
+    ``EngineTracer`` is used directly: ``SQLAlchemyInstrumentor().instrument()`` is a process
+    singleton that would bind every engine to the first provider (and patch create_engine).
+    """
+    if tracing.provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import (
+        __version__ as instrumentation_version,
+    )
+
+    tracer = tracing.provider.get_tracer(
+        "opentelemetry.instrumentation.sqlalchemy", instrumentation_version
+    )
+    usage = NoOpMeterProvider().get_meter("kraliki").create_up_down_counter("unused")
+    EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+
+
+def instrument_httpx_client(
+    client: httpx.AsyncClient | httpx.Client, provider: trace.TracerProvider | None
+) -> None:
+    """A client span per request of ``client``, with ``traceparent`` sent along (any
+    provider; tests use it on their own clients). Idempotent."""
+    if provider is None or getattr(client, "_is_instrumented_by_opentelemetry", False):
+        return
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(
+        client, tracer_provider=provider, meter_provider=NoOpMeterProvider()
+    )
+
+
+def instrument_http_client(client: httpx.AsyncClient, platform: Platform) -> None:
+    """Trace the outbound requests of ``client`` with ``platform``'s provider (call it on
+    every ``httpx.AsyncClient`` the kernel builds for outbound calls)."""
+    instrument_httpx_client(client, platform.tracing.provider)
+
+
+def current_trace_ids() -> tuple[str | None, str | None]:
+    """(trace id, span id) of the current span as lowercase hex, or (None, None) outside
+    a trace (e.g. for audit records and log lines)."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None, None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+def annotate_span(attributes: Mapping[str, Any]) -> None:
+    """Set attributes on the current span (the request's server span inside a route's
+    dependencies). Only identifiers: never tokens, e-mails or other secrets."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({k: v for k, v in attributes.items() if v is not None})

@@ -68,7 +68,9 @@ class RequestMetricsMiddleware:
             route = scope.get("route")
             template: str = UNMATCHED_ROUTE
             if route is not None:
-                template = self.templates.get(id(route)) or getattr(route, "path_format", template)
+                template = self.templates.get(id(route)) or str(
+                    getattr(route, "path_format", template)
+                )
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "_OTHER"
             self.requests.labels(method, template, str(status)).inc()
             self.latency.labels(method, template).observe(perf_counter() - started)

@@ -1,31 +1,36 @@
 """OpenTelemetry tracing: one ``TracerProvider`` per platform, exported only when asked.
 
 A provider per platform (never the global one) keeps apps built side by side in one process
-(tests, embedding) from sharing spans or exporters. Spans are created even when nothing
-exports them, so that logs and audit records carry a trace id that matches the caller's
-``traceparent``; docs/performance.md has the cost. Export is OTLP over HTTP, configured by the
-standard ``OTEL_*`` variables and off unless they ask for it.
+(tests, embedding) from sharing spans or exporters. Spans get ids even when nothing exports
+them (so that logs and audit records carry a trace id matching the caller's ``traceparent``)
+but are recorded only when something does (:class:`ExportGate`; docs/performance.md has the
+costs). Export is OTLP over HTTP, configured by the standard ``OTEL_*`` variables and off
+unless they ask for it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kernel._version import __version__
@@ -105,6 +110,41 @@ def service_name(environ: Mapping[str, str]) -> str:
     return environ.get("OTEL_SERVICE_NAME", "").strip() or DEFAULT_SERVICE_NAME
 
 
+class ExportGate(Sampler):
+    """Drops every span (they still get valid ids, inherited from ``traceparent``) until
+    something exports them, then defers to the sampler ``OTEL_TRACES_SAMPLER`` chose.
+
+    Unrecorded spans cost little (no attributes, no span object), yet give log lines and
+    audit records a trace id that matches the caller's. One sampler object, flipped in place:
+    tracers copy their provider's sampler when they are made.
+    """
+
+    def __init__(self, configured: Sampler) -> None:
+        self.configured = configured
+        self.open = False
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if self.open:
+            return self.configured.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(Decision.DROP, None, parent.trace_state if parent.is_valid else None)
+
+    def get_description(self) -> str:
+        state = "open" if self.open else "closed"
+        return f"ExportGate({state}, {self.configured.get_description()})"
+
+
 @dataclass
 class Tracing:
     """A platform's tracing: its provider (None when ``OTEL_SDK_DISABLED=true``) and the
@@ -113,19 +153,28 @@ class Tracing:
     provider: TracerProvider | None
     exporter: SpanExporter | None = None
     processors: list[SpanProcessor] = field(default_factory=list)
+    gate: ExportGate | None = None
 
     @property
     def enabled(self) -> bool:
         return self.provider is not None
 
+    @property
+    def recording(self) -> bool:
+        """Whether spans are recorded (something exports them), not just given ids."""
+        return self.gate is not None and self.gate.open
+
     def add_exporter(self, exporter: SpanExporter) -> SpanProcessor | None:
-        """Send this platform's spans to ``exporter`` as they end (test seam: attach an
-        ``InMemorySpanExporter``); None when tracing is disabled."""
-        if self.provider is None:
+        """Send this platform's spans to ``exporter`` as they end, and start recording them
+        (test seam: attach an ``InMemorySpanExporter``); None when tracing is disabled."""
+        return self._add(SimpleSpanProcessor(exporter))
+
+    def _add(self, processor: SpanProcessor) -> SpanProcessor | None:
+        if self.provider is None or self.gate is None:
             return None
-        processor = SimpleSpanProcessor(exporter)
         self.provider.add_span_processor(processor)
         self.processors.append(processor)
+        self.gate.open = True
         return processor
 
     def fastapi_telemetry(self) -> TelemetryConfig:
@@ -153,16 +202,17 @@ def build_tracing(environ: Mapping[str, str] | None = None) -> Tracing:
         return Tracing(provider=None)
     resource = Resource.create({SERVICE_NAME: service_name(env), SERVICE_VERSION: __version__})
     exporter = exporter_from_environment(env)
-    # The sampler follows OTEL_TRACES_SAMPLER (default: parent-based, always on). Without an
-    # exporter there is nothing to flush at exit, and no reason for atexit to hold on to
-    # every provider a test run builds.
-    provider = TracerProvider(resource=resource, shutdown_on_exit=exporter is not None)
-    tracing = Tracing(provider=provider)
+    # OTEL_TRACES_SAMPLER applies once something exports (default: parent-based, always on).
+    gate = ExportGate(sampling._get_from_env_or_default())
+    # Without an exporter there is nothing to flush at exit, and no reason for atexit to
+    # hold on to every provider a test run builds.
+    provider = TracerProvider(
+        sampler=gate, resource=resource, shutdown_on_exit=exporter is not None
+    )
+    tracing = Tracing(provider=provider, gate=gate)
     if exporter is not None:
-        processor = BatchSpanProcessor(exporter)  # OTEL_BSP_* tune it
-        provider.add_span_processor(processor)
+        tracing._add(BatchSpanProcessor(exporter))  # OTEL_BSP_* tune it
         tracing.exporter = exporter
-        tracing.processors.append(processor)
     return tracing
 
 

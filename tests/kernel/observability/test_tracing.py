@@ -205,14 +205,32 @@ async def test_outbound_http_span_joins_the_request_trace(
     assert traceparent.split("-")[2] == format(client_span.context.span_id, "016x")
 
 
+async def test_ids_without_recording_when_nothing_exports(kraliki_platform, kraliki_client, agent):
+    """No exporter: spans are not recorded, but the route still sees the caller's trace id
+    (for log lines and audit records) and a span id of its own."""
+    assert not kraliki_platform.tracing.recording
+    _tenant_id, headers = agent
+    response = await kraliki_client.get(
+        f"/api/v1/probe/things/{uuid.uuid4()}",
+        headers={**headers, "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"},
+    )
+    assert response.json()["trace_id"] == TRACE_ID
+    assert response.json()["span_id"] not in (None, PARENT_SPAN_ID)
+    fresh = (
+        await kraliki_client.get(f"/api/v1/probe/things/{uuid.uuid4()}", headers=headers)
+    ).json()
+    assert fresh["trace_id"] not in (None, TRACE_ID)
+
+
 def test_current_trace_ids_outside_a_span():
     assert current_trace_ids() == (None, None)
 
 
 def test_no_exporter_by_default(kraliki_platform):
     tracing = kraliki_platform.tracing
-    assert tracing.enabled  # spans exist (ids for logs), but nothing leaves the process
+    assert tracing.enabled  # spans get ids (for logs), but are neither recorded nor sent
     assert tracing.exporter is None
+    assert not tracing.recording
     assert not any(isinstance(p, BatchSpanProcessor) for p in tracing.processors)
     resource = tracing.provider.resource.attributes
     assert resource["service.name"] == DEFAULT_SERVICE_NAME
@@ -226,6 +244,7 @@ def test_otlp_exporter_from_the_generic_endpoint(monkeypatch):
         assert isinstance(tracing.exporter, OTLPSpanExporter)
         assert tracing.exporter._endpoint == "http://otel-collector:4318/v1/traces"
         assert any(isinstance(p, BatchSpanProcessor) for p in tracing.processors)
+        assert tracing.recording
         assert tracing.provider.resource.attributes["service.name"] == "kraliki-api"
     finally:
         tracing.shutdown()

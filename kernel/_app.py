@@ -14,6 +14,7 @@ from kernel._auth import api_routes, mark_plugin_routes, route_access
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._observability.metrics import install_request_metrics, metrics_router
+from kernel._observability.tracing import TraceContextMiddleware
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._settings import Settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
     install_request_metrics(app, platform)
+    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
     return app
 
 

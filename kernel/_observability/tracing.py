@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
@@ -32,6 +33,7 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kernel._version import __version__
 
@@ -154,6 +156,17 @@ class Tracing:
     exporter: SpanExporter | None = None
     processors: list[SpanProcessor] = field(default_factory=list)
     gate: ExportGate | None = None
+    _pending: list[Callable[[TracerProvider], None]] = field(default_factory=list)
+
+    def when_recording(self, instrument: Callable[[TracerProvider], None]) -> None:
+        """Run ``instrument`` once spans are recorded (now, or when an exporter is added):
+        instrumentation whose spans only matter when exported costs nothing until then."""
+        if self.provider is None:
+            return
+        if self.recording:
+            instrument(self.provider)
+        else:
+            self._pending.append(instrument)
 
     @property
     def enabled(self) -> bool:
@@ -175,11 +188,15 @@ class Tracing:
         self.provider.add_span_processor(processor)
         self.processors.append(processor)
         self.gate.open = True
+        pending, self._pending = self._pending, []
+        for instrument in pending:
+            instrument(self.provider)
         return processor
 
     def fastapi_telemetry(self) -> TelemetryConfig:
         """FastAPI's native tracing, bound to this provider: one server span per request;
-        metrics come from Prometheus and logs from the logging module, so those are off."""
+        metrics come from Prometheus and logs from the logging module, so those are off.
+        It steps aside while spans are not recorded (:class:`TraceContextMiddleware`)."""
         return {
             "tracer_provider": self.provider,
             "tracing": self.provider is not None,
@@ -187,6 +204,7 @@ class Tracing:
             "logs": False,
             "operation_spans": False,  # a span per dependency would triple the cost
             "auto_configure": False,  # never touch the global providers
+            "exclude": lambda _scope: not self.recording,
         }
 
     def shutdown(self) -> None:
@@ -216,24 +234,60 @@ def build_tracing(environ: Mapping[str, str] | None = None) -> Tracing:
     return tracing
 
 
+class TraceContextMiddleware:
+    """Gives each request a span context while spans are not recorded (and FastAPI's tracing
+    steps aside): the caller's trace id from ``traceparent`` or a new one, and a span id.
+
+    FastAPI's server span costs about 90 us a request even when dropped (attributes, URL
+    parsing, wrapped send and receive); this costs a tenth of that, for the same ids.
+    """
+
+    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+        self.app = app
+        self.tracing = tracing
+        self.tracer = tracing.provider.get_tracer("kraliki") if tracing.provider else None
+        # The headers the configured propagators read (W3C traceparent/tracestate, baggage).
+        self.fields = {name.encode("latin-1") for name in propagate.get_global_textmap().fields}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.tracer is None or self.tracing.recording:
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in self.fields
+        }
+        parent = propagate.extract(carrier) if carrier else None
+        span = self.tracer.start_span("request", context=parent, kind=SpanKind.SERVER)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
 def instrument_engine(engine: AsyncEngine, tracing: Tracing) -> None:
-    """A client span per SQL statement on ``engine``, children of the request's span.
+    """A client span per SQL statement on ``engine``, children of the request's span, once
+    spans are recorded (unrecorded, the listeners would still cost ~30 us a statement).
 
     ``EngineTracer`` is used directly: ``SQLAlchemyInstrumentor().instrument()`` is a process
     singleton that would bind every engine to the first provider (and patch create_engine).
     """
-    if tracing.provider is None:
-        return
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-    from opentelemetry.instrumentation.sqlalchemy.version import (
-        __version__ as instrumentation_version,
-    )
 
-    tracer = tracing.provider.get_tracer(
-        "opentelemetry.instrumentation.sqlalchemy", instrumentation_version
-    )
-    usage = NoOpMeterProvider().get_meter("kraliki").create_up_down_counter("unused")
-    EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+    def instrument(provider: TracerProvider) -> None:
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.instrumentation.sqlalchemy.version import (
+            __version__ as instrumentation_version,
+        )
+
+        tracer = provider.get_tracer(
+            "opentelemetry.instrumentation.sqlalchemy", instrumentation_version
+        )
+        usage = NoOpMeterProvider().get_meter("kraliki").create_up_down_counter("unused")
+        EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+
+    tracing.when_recording(instrument)
 
 
 def instrument_httpx_client(

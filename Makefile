@@ -14,6 +14,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test install lint typecheck check-compose clean
 
+# Readable log lines on a terminal; production keeps the JSON default (KRALIKI_LOG_FORMAT).
+run: export KRALIKI_LOG_FORMAT ?= console
 run: $(STAMP)
 	@mkdir -p var
 	$(VENV)/bin/kraliki migrate

@@ -13,6 +13,8 @@ from kernel import _health
 from kernel._auth import api_routes, mark_plugin_routes, route_access
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
+from kernel._observability.metrics import install_request_metrics, metrics_router
+from kernel._observability.tracing import TraceContextMiddleware
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._resilience.errors import DependencyError, handle_dependency_error
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             await platform.close_outbound()
             await platform.identity.drain()
             await platform.database.dispose()
+            platform.tracing.shutdown()
 
     app = FastAPI(
         title="Kraliki Voice",
@@ -55,12 +58,15 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        telemetry=platform.tracing.fastapi_telemetry(),
     )
     app.state.platform = platform
     install_problem_handlers(app)
     app.add_exception_handler(DependencyError, handle_dependency_error)
     app.include_router(_health.router)
     app.include_router(_problems_router())
+    if platform.settings.metrics_port is None:  # else `kraliki serve` serves it on that port
+        app.include_router(metrics_router())
     for kernel_router in [*identity_routers(), resilience_router, vault_router]:
         app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
@@ -72,6 +78,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             app.include_router(router, prefix=prefix, tags=[plugin_name])
             mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
+    install_request_metrics(app, platform)
+    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
     return app
 
 

@@ -12,6 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from kernel._observability.tracing import (
+    ACCESS,
+    PERMISSION,
+    PLUGIN_NAME,
+    PRINCIPAL_KIND,
+    TENANT_ID,
+    annotate_span,
+)
 from kernel._principal import Principal
 from kernel._problems import FORBIDDEN, NOT_FOUND, ProblemError
 from kernel._tenancy import tenant_scope
@@ -48,10 +56,17 @@ def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal
     key = f"{resource}:{action}"
 
     async def dependency(request: Request, principal: CurrentPrincipal) -> AsyncIterator[Principal]:
-        if principal.disabled_plugins:
-            plugin = getattr(request.scope.get("route"), PLUGIN_ATTRIBUTE, None)
-            if plugin in principal.disabled_plugins:
-                raise ProblemError(NOT_FOUND, "this feature is not enabled for your organization")
+        plugin = route_plugin(request)
+        annotate_span(
+            {
+                PERMISSION: key,
+                PLUGIN_NAME: plugin,
+                PRINCIPAL_KIND: principal.kind,
+                TENANT_ID: str(principal.tenant_id) if principal.tenant_id else None,
+            }
+        )
+        if plugin in principal.disabled_plugins:
+            raise ProblemError(NOT_FOUND, "this feature is not enabled for your organization")
         if not principal.can(resource, action):
             raise ProblemError(FORBIDDEN, f"this action needs the permission {key!r}")
         # The rest of the request acts for the caller's tenant (None for operators).
@@ -63,14 +78,19 @@ def require(resource: str, action: str) -> Callable[..., AsyncIterator[Principal
     return dependency
 
 
-def public(reason: str) -> Callable[[], Awaitable[None]]:
+def public(reason: str) -> Callable[[Request], Awaitable[None]]:
     """Mark a route as deliberately unauthenticated (health checks, provider webhooks)."""
 
-    async def dependency() -> None:  # async: a sync one would hop to the thread pool
-        return None
+    async def dependency(request: Request) -> None:  # async: no hop to the thread pool
+        annotate_span({ACCESS: "public", PLUGIN_NAME: route_plugin(request)})
 
     setattr(dependency, PUBLIC_ATTRIBUTE, reason)
     return dependency
+
+
+def route_plugin(request: Request) -> str:
+    """The plugin that owns the matched route (``kernel`` for the kernel's own routes)."""
+    return getattr(request.scope.get("route"), PLUGIN_ATTRIBUTE, None) or "kernel"
 
 
 def mark_plugin_routes(router: APIRouter, plugin: str) -> None:

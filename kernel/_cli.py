@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from typing import Any
 
@@ -34,14 +33,13 @@ def _plugin_set(settings: Settings) -> Any:
 @click.version_option(package_name="kraliki-voice", prog_name="kraliki")
 def cli() -> None:
     """Kraliki Voice: multi-tenant, plugin-based contact center platform."""
-    logging.basicConfig(
-        level=_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic announces its internal extension set-up at INFO on every run: noise.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # httpx logs every outbound request's full URL at INFO; query strings can carry API keys.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from kernel._observability.logging import configure_logging
+
+    settings = _settings()
+    try:
+        configure_logging(settings.log_level, settings.log_format)
+    except ValueError as exc:  # an unknown level name
+        raise click.ClickException(f"invalid configuration: KRALIKI_LOG_LEVEL: {exc}") from exc
 
 
 @cli.command()
@@ -58,18 +56,61 @@ def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> 
     """Serve the API with uvicorn."""
     import uvicorn
 
+    from kernel._observability.logging import logging_config
+
     settings = _settings()
+    if settings.metrics_port is not None and workers != 1:
+        raise click.ClickException(
+            "KRALIKI_METRICS_PORT needs --workers 1: each worker process has its own metrics, "
+            "and only one can listen on the port (run one worker per container instead)"
+        )
     if bootstrap:
         _bootstrap(settings)
-    uvicorn.run(
-        "kernel._app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "proxy_headers": True,
+        # Every worker applies it, so uvicorn's own lines come out in the same format.
+        "log_config": logging_config(settings.log_level, settings.log_format),
+        "log_level": settings.log_level.lower(),
+    }
+    if settings.metrics_port is None:
+        uvicorn.run("kernel._app:create_app", factory=True, workers=workers, **options)
+        return
+    asyncio.run(_serve_with_metrics_port(settings, options, settings.metrics_port))
+
+
+async def _serve_with_metrics_port(settings: Settings, options: dict[str, Any], port: int) -> None:
+    """The API and, in the same process (its metrics live there), a second listener that
+    serves only ``/metrics``; it stops when the API does."""
+    from contextlib import contextmanager
+
+    import uvicorn
+
+    from kernel._app import create_app
+    from kernel._observability.metrics import metrics_listener_app
+
+    class MetricsServer(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Any:  # the API server handles the signals
+            yield
+
+    app = create_app(settings)
+    api = uvicorn.Server(uvicorn.Config(app, **options))
+    # log_config None: the API's config already set up logging for the process (uvicorn's
+    # access logger is process-wide, so scrapes get access lines too).
+    config = uvicorn.Config(
+        metrics_listener_app(app.state.platform),
+        lifespan="off",
+        **{**options, "port": port, "log_config": None},
     )
+    metrics = MetricsServer(config)
+    listener = asyncio.create_task(metrics.serve())
+    try:
+        await api.serve()
+    finally:
+        metrics.should_exit = True
+        await listener
 
 
 def _bootstrap(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import inspect
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -47,6 +47,9 @@ class Hooks:
         self._rank = {name: index for index, name in enumerate(order)}
         self._names = names
         self.failures: Counter[tuple[str, str]] = Counter()
+        self.on_failure: Callable[[str, str], None] | None = None
+        """Called with (plugin, hook) after each isolated failure; the platform points it at
+        its metrics, so this module stays free of any metrics library."""
         self._cache: dict[str, tuple[int, list[tuple[str, Any, list[str]]]]] = {}
 
     def _implementations(self, hook_name: str) -> list[tuple[str, Any, list[str]]]:
@@ -155,6 +158,8 @@ class Hooks:
                     await result
             except Exception:
                 self.failures[(plugin, hook_name)] += 1
+                if self.on_failure is not None:
+                    self.on_failure(plugin, hook_name)
                 logger.exception(
                     "plugin %r failed in %s; the other plugins go on",
                     plugin,

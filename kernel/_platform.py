@@ -15,6 +15,12 @@ from kernel._db import Database, make_engine
 from kernel._hooks import Hooks
 from kernel._identity.service import Identity
 from kernel._metrics import Metrics
+from kernel._observability.tracing import (
+    Tracing,
+    build_tracing,
+    instrument_engine,
+    instrument_http_client,
+)
 from kernel._plugins import (
     PluginSet,
     PluginSource,
@@ -43,6 +49,8 @@ class Platform:
     """Per-platform objects plugins build in ``kraliki_configure``, keyed by plugin name."""
     metrics: Metrics = field(default_factory=Metrics)
     """Prometheus metrics of this platform (rendered at ``/metrics``)."""
+    tracing: Tracing = field(default_factory=build_tracing)
+    """This platform's OpenTelemetry provider and exporter (kernel-internal)."""
     _checked_at_head: set[str] | None = field(default=None, repr=False)
     _identity: Identity | None = field(default=None, repr=False)
     _resilience: Resilience | None = field(default=None, repr=False)
@@ -60,7 +68,11 @@ class Platform:
         """Timeouts, retries and circuit breakers for every outbound call
         (``await platform.resilience.request("telnyx", "POST", url, json=...)``)."""
         if self._resilience is None:
-            self._resilience = Resilience(self.settings, self.metrics)
+            self._resilience = Resilience(
+                self.settings,
+                self.metrics,
+                on_client=lambda client: instrument_http_client(client, self),
+            )
         return self._resilience
 
     async def close_outbound(self) -> None:
@@ -139,11 +151,15 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
         echo=settings.database_echo,
     )
     platform = Platform(settings=settings, database=Database(engine), plugins=plugin_set)
+    hook_failures = platform.metrics.hook_failures
+    plugin_set.hooks.on_failure = lambda plugin, hook: hook_failures.labels(plugin, hook).inc()
+    instrument_engine(engine, platform.tracing)
     try:
         plugin_set.hooks.configure(platform)
         _ = platform.vault  # secret declarations are checked at start, not on first use
     except BaseException:
         engine.sync_engine.dispose()
+        platform.tracing.shutdown()
         raise
     return platform
 
@@ -165,3 +181,4 @@ async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platf
         await platform.hooks.shutdown(platform)
         await platform.close_outbound()
         await platform.database.dispose()
+        platform.tracing.shutdown()

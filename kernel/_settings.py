@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,24 @@ class Settings(BaseSettings):
         description="Its password; when unset, one is generated and printed once.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="`json`: one JSON object per line with trace, span and tenant ids, for "
+        "log collectors (the default, so that production never ships unparsed text); "
+        "`console`: one readable line per record, for a terminal (`make run` uses it).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to /metrics (at least 16 "
+        "characters); unset: only platform operators may read /metrics.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port instead of the API's (`kraliki serve`, one "
+        "worker), for an internal network.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         description="Key that signs access tokens (at least 32 characters); every worker must "
@@ -184,6 +202,18 @@ class Settings(BaseSettings):
     def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("KRALIKI_JWT_SECRET must have at least 32 characters")
+        return value
+
+    @field_validator("metrics_token", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("KRALIKI_METRICS_TOKEN must have at least 16 characters")
         return value
 
     @field_validator("plugins", mode="before")

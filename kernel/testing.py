@@ -31,6 +31,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -215,6 +216,14 @@ async def kraliki_client(kraliki_app: FastAPI) -> AsyncIterator[httpx.AsyncClien
     """An HTTP client talking to ``kraliki_app`` in process, as a frontend would."""
     async with app_client(kraliki_app) as client:
         yield client
+
+
+@pytest.fixture
+def kraliki_spans(kraliki_platform: Platform) -> InMemorySpanExporter:
+    """The spans ``kraliki_app`` records from now on: ``kraliki_spans.get_finished_spans()``."""
+    exporter = InMemorySpanExporter()
+    kraliki_platform.tracing.add_exporter(exporter)
+    return exporter
 
 
 TenantFactory = Callable[..., Awaitable[uuid.UUID]]

@@ -94,3 +94,46 @@ def test_init_scripts_are_mounted(config: dict[str, Any]) -> None:
     script = INIT_DIR / "10-roles.sh"
     assert script.is_file()
     assert os.access(script, os.X_OK), f"{script} must be executable"
+
+
+COLLECTOR_CONFIG = REPO_ROOT / "deploy" / "otel" / "collector.yaml"
+
+
+def test_tracing_services_exist(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert services["otel-collector"]["image"].startswith("otel/opentelemetry-collector-contrib:")
+    assert services["jaeger"]["image"].startswith("jaegertracing/")
+
+
+def test_api_sends_spans_to_the_collector(config: dict[str, Any]) -> None:
+    api = config["services"]["api"]
+    env = api["environment"]
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    assert env["OTEL_SERVICE_NAME"]
+    # The API does not wait for tracing to be healthy: it must serve without it.
+    assert api["depends_on"]["otel-collector"]["condition"] == "service_started"
+
+
+def test_collector_config_is_mounted_and_exports_to_jaeger(config: dict[str, Any]) -> None:
+    import yaml
+
+    collector = config["services"]["otel-collector"]
+    mounts = [v for v in collector.get("volumes", []) if v.get("type") == "bind"]
+    [mount] = [m for m in mounts if Path(m["source"]).resolve() == COLLECTOR_CONFIG.resolve()]
+    assert mount.get("read_only") is True
+    assert f"--config={mount['target']}" in collector["command"]
+    otel = yaml.safe_load(COLLECTOR_CONFIG.read_text())
+    assert otel["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    pipeline = otel["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    exporters = {name: otel["exporters"][name] for name in pipeline["exporters"]}
+    assert any(e["endpoint"].startswith("jaeger:") for e in exporters.values())
+    # Nothing of the collector is published on the host.
+    assert not collector.get("ports")
+
+
+def test_trace_ui_is_published_on_loopback_only(config: dict[str, Any]) -> None:
+    ports = config["services"]["jaeger"]["ports"]
+    assert [(p["host_ip"], p["published"], p["target"]) for p in ports] == [
+        ("127.0.0.1", "16686", 16686)
+    ]

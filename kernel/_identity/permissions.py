@@ -56,6 +56,9 @@ PLATFORM_BREAKERS_MANAGE = Permission(
     "Reset, force open and force close any circuit breaker.",
     scope="platform",
 )
+METRICS_READ = Permission(
+    "platform.metrics", "read", "Scrape the Prometheus metrics at /metrics.", scope="platform"
+)
 
 KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     PROFILE_READ,
@@ -73,4 +76,5 @@ KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     PLATFORM_BREAKERS_READ,
     PLATFORM_BREAKERS_MANAGE,
     *VAULT_PERMISSIONS,
+    METRICS_READ,
 )

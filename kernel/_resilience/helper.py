@@ -45,9 +45,16 @@ class Resilience:
     wait_jitter = 0.2
     """Random extra wait (stamina's default of 1 s would dominate these short waits)."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        on_client: Callable[[httpx.AsyncClient], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        self._on_client = on_client
+        """Called with the shared client when it is created (the platform adds tracing)."""
         self.breakers = Breakers(
             threshold=settings.breaker_failure_threshold,
             reset_seconds=settings.breaker_reset_seconds,
@@ -61,6 +68,8 @@ class Resilience:
         It does not follow redirects: a redirect is returned, like any 3xx."""
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.settings.outbound_timeout_seconds)
+            if self._on_client is not None:
+                self._on_client(self._http)
         return self._http
 
     async def aclose(self) -> None:

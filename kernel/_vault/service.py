@@ -19,6 +19,7 @@ from kernel._errors import PluginConflictError
 from kernel._hooks import Hooks
 from kernel._metrics import Metrics
 from kernel._models import utcnow
+from kernel._observability.tracing import current_trace_ids
 from kernel._principal import Principal
 from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
@@ -68,13 +69,6 @@ def fingerprint(value: str) -> str:
     """First 12 hex digits of the value's SHA-256: lets an admin check which key is stored
     (``printf %s "$KEY" | sha256sum | cut -c1-12``) without the vault ever showing it."""
     return hashlib.sha256(value.encode()).hexdigest()[:12]
-
-
-def current_trace_id() -> str | None:
-    from opentelemetry import trace
-
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +319,7 @@ class Vault:
                         actor_kind=actor.kind,
                         actor_id=actor.id,
                         job=actor.job,
-                        trace_id=current_trace_id(),
+                        trace_id=current_trace_ids()[0],
                         outcome=outcome,
                     )
                 )

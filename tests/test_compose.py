@@ -137,3 +137,12 @@ def test_trace_ui_is_published_on_loopback_only(config: dict[str, Any]) -> None:
     assert [(p["host_ip"], p["published"], p["target"]) for p in ports] == [
         ("127.0.0.1", "16686", 16686)
     ]
+
+
+def test_the_vault_key_persists_apart_from_the_database(config: dict[str, Any]) -> None:
+    api = config["services"]["api"]
+    assert "      KRALIKI_MASTER_KEY:\n" in COMPOSE_FILE.read_text()  # passed through when set
+    mounts = {(v["source"], v["target"]) for v in api.get("volumes", [])}
+    assert ("kraliki-keys", "/app/var") in mounts
+    postgres_sources = {v.get("source") for v in config["services"]["postgres"]["volumes"]}
+    assert "kraliki-keys" not in postgres_sources

@@ -10,13 +10,14 @@ import shutil
 import sys
 import tomllib
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi import APIRouter
+from flaky_upstream import FlakyServer
 
 import kernel._passwords
 from kernel import Permission, PluginInfo, hookimpl
@@ -126,3 +127,14 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         kernel._passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FlakyServer]:
+    """A provider stand-in on loopback that fails on demand (``tests/flaky_upstream.py``)."""
+    server = FlakyServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -1,22 +1,12 @@
-"""Fixtures of the resilience tests: a failing-on-demand upstream, stamina without waits."""
+"""Fixtures of the resilience tests: stamina without waits (the `upstream` server that fails
+on demand is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import stamina
-from flaky_upstream import FlakyServer
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FlakyServer]:
-    server = FlakyServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import stamina
 from fastapi import APIRouter, Depends
-from flaky_upstream import FlakyServer, Reply
+from flaky_upstream import Reply
 from prometheus_client import generate_latest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -41,22 +41,12 @@ logger = logging.getLogger("canary.plugin")
 
 
 @pytest.fixture
-async def provider():
-    server = FlakyServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def kraliki_extra_plugins(make_plugin, provider):
+def kraliki_extra_plugins(make_plugin, upstream):
     async def ask_provider(check: SecretCheck) -> ValidationResult:
         await check.platform.resilience.request(
             "canary-provider",
             "GET",
-            f"{provider.url}/v1/me",
+            f"{upstream.url}/v1/me",
             headers={"Authorization": f"Bearer {check.value.reveal()}"},
         )
         return ValidationResult(True, "accepted")
@@ -74,7 +64,7 @@ def kraliki_extra_plugins(make_plugin, provider):
         await platform.resilience.request(
             "canary-provider",
             "POST",
-            f"{provider.url}/v1/calls",
+            f"{upstream.url}/v1/calls",
             headers={"Authorization": f"Bearer {key.reveal()}"},
         )
         return {"ok": True}
@@ -164,7 +154,7 @@ async def test_the_canary_never_leaks(
     kraliki_database,
     kraliki_spans,
     make_org,
-    provider,
+    upstream,
     log_output,
     caplog,
 ):
@@ -188,11 +178,11 @@ async def test_the_canary_never_leaks(
     for path in (SECRETS, secret, "/api/v1/vault/declarations", "/api/v1/vault/keys"):
         assert (await call("GET", path)).status_code == 200
     assert (await call("POST", f"{secret}/validate")).json()["status"] == "valid"
-    provider.then(Reply(401, body=b'{"error": "invalid key"}'))
+    upstream.then(Reply(401, body=b'{"error": "invalid key"}'))
     assert (await call("POST", f"{secret}/validate")).json()["status"] == "invalid"
-    provider.always(Reply(503, body=b"down"))
+    upstream.always(Reply(503, body=b"down"))
     assert (await call("POST", f"{secret}/validate")).json()["status"] == "unreachable"
-    provider.always(Reply(200))
+    upstream.always(Reply(200))
     assert (await call("POST", "/api/v1/canary/use")).status_code == 200
     assert (await call("POST", "/api/v1/canary/fail")).status_code == 500
     assert (await call("POST", "/api/v1/vault/keys/rotate")).status_code == 200
@@ -203,8 +193,8 @@ async def test_the_canary_never_leaks(
     cross = await kraliki_client.get(secret, headers=other.admin)
     answers.append(cross)
 
-    # The key did reach the provider, as the Authorization header, and only there.
-    assert any(hit.headers.get("authorization") == f"Bearer {CANARY}" for hit in provider.received)
+    # The key did reach the upstream, as the Authorization header, and only there.
+    assert any(hit.headers.get("authorization") == f"Bearer {CANARY}" for hit in upstream.received)
     places = {
         "API answers and error bodies": "\n".join(
             f"{r.status_code} {dict(r.headers)} {r.text}" for r in answers

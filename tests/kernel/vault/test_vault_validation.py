@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import stamina
-from flaky_upstream import FlakyServer, Reply
+from flaky_upstream import Reply
 
 from kernel import SecretCheck, SecretSpec, ValidationResult
 
@@ -13,22 +13,12 @@ from .conftest import SECRETS
 
 
 @pytest.fixture
-async def provider():
-    server = FlakyServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-def kraliki_extra_plugins(make_plugin, provider):
+def kraliki_extra_plugins(make_plugin, upstream):
     async def ask_provider(check: SecretCheck) -> ValidationResult:
         response = await check.platform.resilience.request(
             "remote",
             "GET",
-            f"{provider.url}/v1/me",
+            f"{upstream.url}/v1/me",
             headers={"Authorization": f"Bearer {check.value.reveal()}"},
             tenant_id=check.tenant_id,
         )
@@ -56,23 +46,23 @@ async def validate(client, org, name="remote.api_key") -> dict:
     return response.json()
 
 
-async def test_the_verdict_follows_the_provider(kraliki_client, make_org, provider, caplog):
+async def test_the_verdict_follows_the_provider(kraliki_client, make_org, upstream, caplog):
     org = await make_org("alpha")
     key = "rk_live_validation_key"
     await kraliki_client.put(f"{SECRETS}/remote.api_key", headers=org.admin, json={"value": key})
 
     assert (await validate(kraliki_client, org))["status"] == "valid"
-    assert provider.received[-1].headers["authorization"] == f"Bearer {key}"
+    assert upstream.received[-1].headers["authorization"] == f"Bearer {key}"
 
-    provider.then(Reply(401, body=b'{"error": "bad key"}'))
+    upstream.then(Reply(401, body=b'{"error": "bad key"}'))
     refused = await validate(kraliki_client, org)
     assert refused == {**refused, "status": "invalid"}
     assert "401" in refused["detail"]
 
-    provider.fail_next(1, status=503)
+    upstream.fail_next(1, status=503)
     assert (await validate(kraliki_client, org))["status"] == "valid"  # retried, then fine
 
-    provider.always(Reply(503, body=b"down"))
+    upstream.always(Reply(503, body=b"down"))
     down = await validate(kraliki_client, org)
     assert down["status"] == "unreachable"
     stored = (await kraliki_client.get(f"{SECRETS}/remote.api_key", headers=org.admin)).json()

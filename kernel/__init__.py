@@ -63,7 +63,7 @@ from kernel._types import (
 )
 from kernel._vault.declarations import SecretCheck, SecretSpec, ValidationResult
 from kernel._vault.keys import KeyProvider, KeyProviderError, WrappedKey
-from kernel._vault.service import SecretAccessError, Vault, VaultError
+from kernel._vault.service import SecretAccessError, SecretUnavailableError, Vault, VaultError
 from kernel._vault.values import SecretValue
 from kernel._version import __version__
 from kernel.deps import PlatformDep, SessionDep
@@ -104,6 +104,7 @@ __all__ = [
     "SecretAccessError",
     "SecretCheck",
     "SecretSpec",
+    "SecretUnavailableError",
     "SecretValue",
     "SessionDep",
     "Settings",

@@ -20,7 +20,10 @@ from kernel._problems import install_problem_handlers, problem_types
 from kernel._resilience.errors import DependencyError, handle_dependency_error
 from kernel._resilience.routes import router as resilience_router
 from kernel._settings import Settings
+from kernel._vault.keys import KeyProviderError
+from kernel._vault.problems import handle_vault_unavailable
 from kernel._vault.routes import router as vault_router
+from kernel._vault.service import SecretUnavailableError
 from kernel._version import __version__
 
 API_PREFIX = "/api/v1"
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     app.state.platform = platform
     install_problem_handlers(app)
     app.add_exception_handler(DependencyError, handle_dependency_error)
+    for vault_failure in (KeyProviderError, SecretUnavailableError):
+        app.add_exception_handler(vault_failure, handle_vault_unavailable)
     app.include_router(_health.router)
     app.include_router(_problems_router())
     if platform.settings.metrics_port is None:  # else `kraliki serve` serves it on that port

@@ -145,51 +145,21 @@ async def list_breakers(principal: TenantReads, platform: PlatformDep) -> Breake
 
 
 @router.post(
-    "/breakers/{dependency}/reset",
+    "/breakers/{dependency}/{action}",
     response_model=BreakerOut,
-    summary="Close a breaker and clear its failures (ends a forced state)",
+    summary="Act on a breaker: `reset` (closed, failures cleared, forcing ended), `open` "
+    "(fail fast until reset or force-closed), `close` (calls go through until reset)",
 )
-async def reset_breaker(
+async def act_on_breaker(
     dependency: str,
+    action: Action,
     principal: TenantManages,
     platform: PlatformDep,
     session: SessionDep,
     request: Request,
 ) -> BreakerOut:
     key = (principal.tenant_id, dependency)
-    return await _act(platform, session, request, principal, key, "reset")
-
-
-@router.post(
-    "/breakers/{dependency}/open",
-    response_model=BreakerOut,
-    summary="Force a breaker open: calls fail fast until it is reset or force-closed",
-)
-async def force_open_breaker(
-    dependency: str,
-    principal: TenantManages,
-    platform: PlatformDep,
-    session: SessionDep,
-    request: Request,
-) -> BreakerOut:
-    key = (principal.tenant_id, dependency)
-    return await _act(platform, session, request, principal, key, "open")
-
-
-@router.post(
-    "/breakers/{dependency}/close",
-    response_model=BreakerOut,
-    summary="Force a breaker closed: calls go through, failing or not, until it is reset",
-)
-async def force_close_breaker(
-    dependency: str,
-    principal: TenantManages,
-    platform: PlatformDep,
-    session: SessionDep,
-    request: Request,
-) -> BreakerOut:
-    key = (principal.tenant_id, dependency)
-    return await _act(platform, session, request, principal, key, "close")
+    return await _act(platform, session, request, principal, key, action)
 
 
 # --- every breaker, for platform operators ---------------------------------------------------
@@ -220,51 +190,18 @@ async def list_all_breakers(
 
 
 @router.post(
-    "/platform/breakers/{scope}/{dependency}/reset",
+    "/platform/breakers/{scope}/{dependency}/{action}",
     response_model=BreakerOut,
-    summary="Reset any breaker (`scope`: a tenant id, or `platform`)",
+    summary="Act on any breaker (`scope`: a tenant id, or `platform`; `action`: reset, open, "
+    "close)",
 )
-async def reset_any_breaker(
+async def act_on_any_breaker(
     scope: str,
     dependency: str,
+    action: Action,
     principal: OperatorManages,
     platform: PlatformDep,
     session: SessionDep,
     request: Request,
 ) -> BreakerOut:
-    key = _scope_key(scope, dependency)
-    return await _act(platform, session, request, principal, key, "reset")
-
-
-@router.post(
-    "/platform/breakers/{scope}/{dependency}/open",
-    response_model=BreakerOut,
-    summary="Force any breaker open (`scope`: a tenant id, or `platform`)",
-)
-async def force_open_any_breaker(
-    scope: str,
-    dependency: str,
-    principal: OperatorManages,
-    platform: PlatformDep,
-    session: SessionDep,
-    request: Request,
-) -> BreakerOut:
-    key = _scope_key(scope, dependency)
-    return await _act(platform, session, request, principal, key, "open")
-
-
-@router.post(
-    "/platform/breakers/{scope}/{dependency}/close",
-    response_model=BreakerOut,
-    summary="Force any breaker closed (`scope`: a tenant id, or `platform`)",
-)
-async def force_close_any_breaker(
-    scope: str,
-    dependency: str,
-    principal: OperatorManages,
-    platform: PlatformDep,
-    session: SessionDep,
-    request: Request,
-) -> BreakerOut:
-    key = _scope_key(scope, dependency)
-    return await _act(platform, session, request, principal, key, "close")
+    return await _act(platform, session, request, principal, _scope_key(scope, dependency), action)

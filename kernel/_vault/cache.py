@@ -37,9 +37,6 @@ class DataKeyCache:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
-    def discard(self, key_id: uuid.UUID) -> None:
-        self._entries.pop(key_id, None)
-
     def clear(self) -> None:
         self._entries.clear()
 

@@ -16,7 +16,6 @@ from kernel._pagination import CursorPage, PageParamsDep, paginate
 from kernel._principal import Principal
 from kernel._problems import NOT_FOUND, ProblemError, define_problem
 from kernel._vault import rotation
-from kernel._vault.keys import KeyProviderError
 from kernel._vault.models import VaultAccessEvent, VaultSecret
 from kernel._vault.permissions import (
     AUDIT_READ,
@@ -49,14 +48,6 @@ NO_VALIDATOR = define_problem(
     409,
     "The plugin that declares this secret offers no way to test it against its provider.",
 )
-VAULT_UNAVAILABLE = define_problem(
-    "vault-unavailable",
-    "Vault unavailable",
-    503,
-    "The vault's key provider cannot wrap or unwrap keys (master key missing or wrong, KMS "
-    "unreachable). Operators: see the server log.",
-)
-
 router = APIRouter(prefix="/vault", tags=["vault"])
 Reader = Annotated[Principal, Depends(require(SECRETS_READ.resource, SECRETS_READ.action))]
 Writer = Annotated[Principal, Depends(require(SECRETS_WRITE.resource, SECRETS_WRITE.action))]
@@ -199,8 +190,6 @@ async def put_secret(
         raise ProblemError(UNKNOWN_SECRET, str(exc)) from None
     except ValueError as exc:
         raise ProblemError(INVALID_SECRET_VALUE, f"{name}: {exc}") from None
-    except KeyProviderError:
-        raise ProblemError(VAULT_UNAVAILABLE) from None
     record_audit_event(
         session,
         principal,
@@ -305,10 +294,7 @@ async def rotate_data_key(
     tenant_id = principal.tenant_id
     assert tenant_id is not None
     await session.rollback()  # the rotation commits batch by batch in its own sessions
-    try:
-        report = await rotation.rotate_data_key(platform.vault, tenant_id)
-    except KeyProviderError:
-        raise ProblemError(VAULT_UNAVAILABLE) from None
+    report = await rotation.rotate_data_key(platform.vault, tenant_id)
     record_audit_event(
         session,
         principal,

@@ -65,6 +65,11 @@ class SecretAccessError(VaultError):
     """A plugin asked for a secret it neither owns nor requires the owner of."""
 
 
+class SecretUnavailableError(VaultError):
+    """A stored secret did not decrypt (key provider down or missing the KEK, data key
+    retired, ciphertext altered). Escaping a route, it answers 503 ``vault-unavailable``."""
+
+
 def fingerprint(value: str) -> str:
     """First 12 hex digits of the value's SHA-256: lets an admin check which key is stored
     (``printf %s "$KEY" | sha256sum | cut -c1-12``) without the vault ever showing it."""
@@ -326,7 +331,7 @@ class Vault:
                 await session.commit()
         if error is not None:
             logger.error("vault secret %s of tenant %s did not decrypt: %s", name, tenant, error)
-            raise VaultError(f"secret {name!r} could not be decrypted ({error})")
+            raise SecretUnavailableError(f"secret {name!r} could not be decrypted ({error})")
         self.metrics.vault_decryptions.labels(name).inc()
         return SecretValue(value)
 

@@ -6,12 +6,16 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kernel._principal import Principal
 from kernel._resilience.errors import CircuitOpenError, RejectedError, TransientError
 from kernel._vault.declarations import SecretCheck, SecretSpec, ValidationStatus
 from kernel._vault.service import Vault
 from kernel._vault.values import SecretValue
+
+if TYPE_CHECKING:
+    from kernel._platform import Platform
 
 logger = logging.getLogger("kraliki.vault")
 
@@ -29,7 +33,7 @@ async def run_validator(
     *,
     tenant_id: uuid.UUID,
     principal: Principal | None,
-    platform: object,
+    platform: Platform,
 ) -> ValidationOutcome:
     """Call the plugin's validator; whatever it does, answer with a status, never raise.
 
@@ -49,7 +53,7 @@ async def run_validator(
             tenant_id=tenant_id,
         )
 
-    check = SecretCheck(spec.name, value, tenant_id, platform, sibling)  # type: ignore[arg-type]
+    check = SecretCheck(spec.name, value, tenant_id, platform, sibling)
     timeout = vault.settings.vault_validation_timeout_seconds
     try:
         async with asyncio.timeout(timeout):

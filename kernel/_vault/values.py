@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NoReturn
+from typing import ClassVar, NoReturn
 
 MASK = "**********"
 
@@ -45,6 +45,3 @@ class SecretValue:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a SecretValue cannot be pickled (it would leave the process in clear)")
-
-    def __getstate__(self) -> Any:
-        raise TypeError("a SecretValue cannot be serialised")

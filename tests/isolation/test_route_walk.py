@@ -185,7 +185,7 @@ async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
     targets = [*sorted({i for ids in ids_by_table.values() for i in sorted(ids)[:2]}), str(b.id)]
     role_b = f"qa-{b.slug}"
     victim = {"user_id": sorted(ids_by_table["users"])[0], "tenant_hex": b.id.hex}
-    fixed = {"name": role_b, "permission": "users:read"}
+    fixed = {"name": role_b, "permission": "users:read", "action": "reset"}
     spec = app.openapi()
     checked = 0
     for route in api_routes(app):

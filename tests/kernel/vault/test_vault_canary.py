@@ -6,6 +6,7 @@ database are searched for it. The only place it may appear is the provider it wa
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -208,6 +209,7 @@ async def test_the_canary_never_leaks(
     }
     assert len(kraliki_spans.get_finished_spans()) > 20  # the traces were recorded
     assert "calling the provider with" in places["logs"]  # the plugin's lines were captured
-    assert "vault_secrets" in places["database"] or "canary.api_key" in places["database"]
+    # The stored row was read (its fingerprint is in the dump), only the value is absent.
+    assert hashlib.sha256(CANARY.encode()).hexdigest()[:12] in places["database"]
     leaks = [where for where, text_ in places.items() if CANARY in text_]
     assert leaks == [], f"the canary leaked into: {leaks}"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from kernel import tenant_scope
+from kernel import SecretUnavailableError, tenant_scope
 from kernel._cli import build_cli
 from kernel._platform import build_platform
 from kernel._vault import rotation
@@ -157,8 +157,13 @@ async def test_an_interrupted_kek_rotation_resumes_and_the_old_key_can_then_go(
     assert await fresh.identity.signer() is not None  # the token signing key opens too
     await fresh.database.dispose()
     kraliki_platform.vault.data_keys.clear()
-    with pytest.raises(Exception, match="not among the configured master keys"):
+    with pytest.raises(SecretUnavailableError, match="not among the configured master keys"):
         await readable(kraliki_platform, orgs[0].id)
+    # Through the API, a secret that no longer opens is a 503 problem, not a crash.
+    refused = await kraliki_client.post(f"{SECRETS}/acme.api_key/validate", headers=orgs[0].admin)
+    assert refused.status_code == 503
+    assert refused.json()["type"] == "/problems/vault-unavailable"
+    assert "sk_rotating_key" not in refused.text
 
 
 async def test_the_cli_rotates(kraliki_client, kraliki_database, make_org, monkeypatch):

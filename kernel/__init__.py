@@ -15,9 +15,12 @@ from kernel._errors import (
     PluginLoadError,
     UnknownRevisionError,
 )
+from kernel._events.bus import EventBus
+from kernel._events.types import DeliveredEvent, Event
 from kernel._hooks import HookCallError, Hooks
 from kernel._identity.audit import record_audit_event
 from kernel._identity.provisioning import UserExistsError, add_user
+from kernel._jobs.service import Jobs, JobTopic
 from kernel._markers import CORE_ENTRY_POINT_GROUP, ENTRY_POINT_GROUP, hookimpl, hookspec
 from kernel._models import (
     NAMING_CONVENTION,
@@ -79,9 +82,14 @@ __all__ = [
     "CurrentPrincipal",
     "CursorPage",
     "Database",
+    "DeliveredEvent",
     "DependencyError",
+    "Event",
+    "EventBus",
     "HookCallError",
     "Hooks",
+    "JobTopic",
+    "Jobs",
     "KeyProvider",
     "KeyProviderError",
     "MigrationSource",

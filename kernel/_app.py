@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await platform.vault.provider()  # a missing or broken master key shows at start
         await platform.hooks.startup(platform)
+        await platform.start_background()
         try:
             yield
         finally:
+            await platform.stop_background()
             await platform.hooks.shutdown(platform)
             await platform.close_outbound()
             await platform.identity.drain()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,9 +14,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from kernel._settings import sqlite_path
 from kernel._tenancy import KralikiSession
+
+logger = logging.getLogger("kraliki.db")
 
 
 def make_engine(
@@ -66,3 +70,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_AFTER_COMMIT = "kraliki_after_commit"
+
+
+def call_after_commit(session: AsyncSession, key: object, callback: Callable[[], None]) -> bool:
+    """Run ``callback`` once if the session's current transaction commits (never if it rolls
+    back); a second registration under the same ``key`` in one transaction is ignored
+    (returns False)."""
+    callbacks: dict[object, Callable[[], None]] = session.info.setdefault(_AFTER_COMMIT, {})
+    if key in callbacks:
+        return False
+    callbacks[key] = callback
+    return True
+
+
+@event.listens_for(KralikiSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
+        try:
+            callback()
+        except Exception:
+            logger.exception("an after-commit callback failed")
+
+
+@event.listens_for(KralikiSession, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

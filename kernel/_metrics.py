@@ -68,3 +68,21 @@ class Metrics:
             ["secret"],
             registry=self.registry,
         )
+        self.events_dispatched = Counter(
+            "kraliki_events_dispatched",
+            "Events delivered by this worker's dispatcher, per event name.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.event_lag = Histogram(
+            "kraliki_event_dispatch_lag_seconds",
+            "Time from publication to dispatch.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.jobs_run = Counter(
+            "kraliki_jobs_run",
+            "Job runs per topic and outcome (ok, failed).",
+            ["topic", "outcome"],
+            registry=self.registry,
+        )

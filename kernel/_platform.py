@@ -11,9 +11,13 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 
+from kernel._background import BackgroundWorkers
 from kernel._db import Database, make_engine
+from kernel._events.bus import EventBus, build_catalog
+from kernel._events.dispatcher import Dispatcher
 from kernel._hooks import Hooks
 from kernel._identity.service import Identity
+from kernel._jobs.service import Jobs, build_topics
 from kernel._metrics import Metrics
 from kernel._observability.tracing import (
     Tracing,
@@ -55,6 +59,10 @@ class Platform:
     _identity: Identity | None = field(default=None, repr=False)
     _resilience: Resilience | None = field(default=None, repr=False)
     _vault: Vault | None = field(default=None, repr=False)
+    _events: EventBus | None = field(default=None, repr=False)
+    _dispatcher: Dispatcher | None = field(default=None, repr=False)
+    _jobs: Jobs | None = field(default=None, repr=False)
+    _workers: BackgroundWorkers | None = field(default=None, repr=False)
 
     @property
     def identity(self) -> Identity:
@@ -92,6 +100,41 @@ class Platform:
                 self.plugins.transitive_requirements(),
             )
         return self._vault
+
+    @property
+    def events(self) -> EventBus:
+        """Domain events: ``await platform.events.publish(session, MyEvent(...))`` inside
+        the transaction that makes the change."""
+        if self._events is None:
+            self._events = EventBus(build_catalog(self.hooks, self.permissions))
+        return self._events
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Delivers committed events (kernel-internal; ``drain()`` in tests)."""
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(
+                self.settings, self.database, self.hooks, self.events, self.metrics, self
+            )
+            self.events.on_published(self._dispatcher.wake)
+        return self._dispatcher
+
+    @property
+    def jobs(self) -> Jobs:
+        """Per-tenant background work: ``await platform.jobs.wake(session, topic)``."""
+        if self._jobs is None:
+            self._jobs = Jobs(self.settings, self.database, self.metrics, build_topics(self.hooks))
+        return self._jobs
+
+    async def start_background(self) -> None:
+        """Start the dispatcher, listener and job worker (app lifespan, ``kraliki worker``)."""
+        self._workers = BackgroundWorkers(self)
+        await self._workers.start(run_workers=self.settings.background_workers)
+
+    async def stop_background(self) -> None:
+        if self._workers is not None:
+            await self._workers.stop()
+            self._workers = None
 
     @property
     def hooks(self) -> Hooks:
@@ -156,7 +199,8 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
     instrument_engine(engine, platform.tracing)
     try:
         plugin_set.hooks.configure(platform)
-        _ = platform.vault  # secret declarations are checked at start, not on first use
+        # Declarations are checked at start, not on first use.
+        _ = platform.vault, platform.events, platform.jobs
     except BaseException:
         engine.sync_engine.dispose()
         platform.tracing.shutdown()

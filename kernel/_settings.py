@@ -161,6 +161,42 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest wait between two attempts; also caps a dependency's Retry-After.",
     )
+    background_workers: bool = Field(
+        default=True,
+        description="Run the event dispatcher and the job workers in this process (turn off "
+        "in web workers when dedicated `kraliki worker` processes run them).",
+    )
+    events_batch_size: int = Field(
+        default=200, ge=1, le=10000, description="Events one dispatcher pass delivers at most."
+    )
+    events_sweep_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often a dispatcher looks at every tenant for events no wake-up "
+        "announced (a crashed worker's, a lost notification).",
+    )
+    events_retention_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="How long dispatched events are kept for real-time clients to resume from.",
+    )
+    jobs_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often a job worker looks for due work."
+    )
+    jobs_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a claimed job stays with its worker before another may take it "
+        "over (a crashed worker's).",
+    )
+    realtime_buffer_events: int = Field(
+        default=1000,
+        ge=10,
+        description="Events queued for one real-time connection before it is dropped as too slow.",
+    )
+    realtime_heartbeat_seconds: float = Field(
+        default=20.0, gt=0, description="Interval of real-time heartbeats."
+    )
     breaker_failure_threshold: int = Field(
         default=5,
         ge=1,

@@ -6,10 +6,12 @@ Conventions (see ``docs/plugins/hooks.md`` for the long form):
   same name with :data:`kernel.hookimpl` in your plugin module; declare only the parameters
   you use (pluggy passes arguments by name).
 * *Registration* hooks (``plugin_info``, ``add_hookspecs``, ``models``, ``migrations``,
-  ``permissions``, ``configure``, ``routes``, ``cli``) run once while the platform starts. They are
-  synchronous; an exception in one stops the platform with an error naming your plugin.
-* *Notification* hooks (``startup``, ``shutdown``) may be ``async def``. An exception in one is
-  logged with your plugin's name and counted; it never stops other plugins or the caller.
+  ``permissions``, ``configure``, ``routes``, ``cli``, ``event_types``, ``jobs``) run once
+  while the platform starts. They are synchronous; an exception in one stops the platform
+  with an error naming your plugin.
+* *Notification* hooks (``startup``, ``shutdown``, ``event``, ``tenant_*``) may be
+  ``async def``. An exception in one is logged with your plugin's name and counted; it never
+  stops other plugins or the caller.
 * Implementations run in dependency order: a plugin's requirements run before it.
 """
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     import click
     from fastapi import APIRouter
 
+    from kernel._events.types import DeliveredEvent, Event
+    from kernel._jobs.service import JobTopic
     from kernel._platform import Platform
     from kernel._settings import Settings
     from kernel._types import MigrationSource, Permission, PluginInfo
@@ -175,4 +179,38 @@ def kraliki_tenant_deleted(platform: Platform, tenant_id: uuid.UUID) -> Any:
     the tenant's rows still exist; right after, the tenant row is deleted and every
     tenant-owned row goes with it (foreign keys cascade). May be ``async``. An exception is
     logged and counted; the purge goes on.
+    """
+
+
+@hookspec
+def kraliki_event_types() -> Sequence[type[Event]]:  # type: ignore[empty-body]
+    """Declare the domain events the plugin publishes.
+
+    Called once when the platform is built. Return :class:`kernel.Event` subclasses named
+    ``<plugin>.<noun>.<verb>`` (the plugin's own name first), each with the ``permission`` a
+    real-time subscriber needs to receive it. Only declared events can be published; the
+    catalogue in ``docs/events.md`` is generated from these declarations.
+    """
+
+
+@hookspec
+def kraliki_event(platform: Platform, event: DeliveredEvent) -> Any:
+    """A committed domain event of a tenant, delivered by the dispatcher.
+
+    Called for every event, in publication order per aggregate, inside
+    ``kernel.tenant_scope(event.tenant_id)``, skipping plugins the tenant disabled. Delivery
+    is at least once: make your effect idempotent, keyed by ``event.id``. May be ``async``;
+    keep it short (hand slow work to a job). An exception is logged and counted; the event
+    still counts as delivered to the other plugins.
+    """
+
+
+@hookspec
+def kraliki_jobs() -> Sequence[JobTopic]:  # type: ignore[empty-body]
+    """Declare per-tenant background work the plugin runs (deliveries, retention, pacing).
+
+    Called once when the platform is built. Return :class:`kernel.JobTopic` values named
+    ``<plugin>.<job>``; wake one with ``await platform.jobs.wake(session, topic, at=...)``
+    in the transaction that creates the work. A worker then calls the handler inside the
+    tenant's scope, one worker per (topic, tenant) at a time.
     """

@@ -17,10 +17,11 @@ import uuid
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select, text
 
 from kernel import (
+    Event,
     Permission,
     SecretSpec,
     SessionDep,
@@ -51,7 +52,36 @@ def kraliki_extra_plugins(make_plugin):
         return ValidationResult(valid=check.value.reveal().startswith("wk_"))
 
     spec = SecretSpec("walkvault.api_key", "A key for the walk.", validator=always_valid)
-    return [make_plugin("walkvault", vault_secrets=lambda: [spec])]
+    walk_read = Permission("walkvault.things", "read", "See the walk's events.", ("owner",))
+    events = APIRouter()
+
+    @events.post("/events", dependencies=[Depends(require("walkvault.things", "read"))])
+    async def publish(request: Request, session: SessionDep) -> dict[str, str]:
+        platform = request.app.state.platform
+        event_id = await platform.events.publish(session, WalkThingDone(thing="seed"))
+        await session.commit()
+        await platform.dispatcher.drain()
+        return {"id": str(event_id)}
+
+    return [
+        make_plugin(
+            "walkvault",
+            vault_secrets=lambda: [spec],
+            permissions=[walk_read],
+            routers=[events],
+            event_types=lambda: [WalkThingDone],
+        )
+    ]
+
+
+class WalkThingDone(Event):
+    """An event of the walk's plugin, so the outbox and cursor tables get rows."""
+
+    name = "walkvault.thing.done"
+    permission = "walkvault.things:read"
+    aggregate = "thing"
+
+    thing: str
 
 
 class Tenant:
@@ -87,6 +117,7 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
         ("POST", "/api/v1/blocklist/numbers", {"number": "+15550000" + str(len(slug) * 111)[:3]}),
         ("PUT", "/api/v1/vault/secrets/walkvault.api_key", {"value": f"wk_{slug}_secret"}),
         ("POST", "/api/v1/vault/secrets/walkvault.api_key/validate", None),
+        ("POST", "/api/v1/walkvault/events", None),
     ]
     for method, path, body in calls:
         response = await client.request(method, path, headers=h, json=body)

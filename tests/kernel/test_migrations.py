@@ -37,6 +37,9 @@ CORE_TABLES = {
     "vault_data_keys",
     "vault_secrets",
     "vault_access_events",
+    "kernel_events",
+    "kernel_event_cursors",
+    "kernel_wakeups",
 }
 
 

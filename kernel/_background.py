@@ -1,0 +1,55 @@
+"""The background workers a platform runs next to its web server: the event dispatcher (with
+its PostgreSQL listener) and the job worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from kernel._events.bus import DISPATCHED_CHANNEL, EVENTS_CHANNEL
+from kernel._events.listener import Listener
+
+if TYPE_CHECKING:
+    from kernel._platform import Platform
+
+
+class BackgroundWorkers:
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.tasks: list[asyncio.Task[None]] = []
+        self.listener: Listener | None = None
+
+    async def start(self, *, run_workers: bool) -> None:
+        """Start the listener (PostgreSQL: real-time subscribers need other workers'
+        dispatches) and, with ``run_workers``, the dispatcher and job worker."""
+        platform = self.platform
+        channels: dict[str, Callable[[uuid.UUID], None]] = {
+            DISPATCHED_CHANNEL: platform.events.dispatched
+        }
+        on_connect = _nothing
+        if run_workers:
+            dispatcher = platform.dispatcher
+            channels[EVENTS_CHANNEL] = dispatcher.wake
+            on_connect = dispatcher.request_sweep
+            self.tasks.append(asyncio.create_task(dispatcher.run(), name="kraliki-dispatcher"))
+            self.tasks.append(asyncio.create_task(platform.jobs.run(platform), name="kraliki-jobs"))
+        if platform.database.dialect == "postgresql":
+            self.listener = Listener(platform.database.engine, channels, on_connect=on_connect)
+            self.tasks.append(asyncio.create_task(self.listener.run(), name="kraliki-listener"))
+            # Commits made after start must not go unheard.
+            await asyncio.wait_for(self.listener.connected.wait(), 10)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+
+
+def _nothing() -> None:
+    return None

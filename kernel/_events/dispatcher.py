@@ -1,0 +1,207 @@
+"""The dispatcher: delivers committed events to ``kraliki_event`` hooks, in order per tenant.
+
+One worker at a time dispatches a tenant (it holds the tenant's cursor row with ``FOR UPDATE
+SKIP LOCKED``; other workers skip that tenant and move on). A pass reads the tenant's pending
+events in publication order, numbers them (``position``), delivers them to the hooks and
+marks them dispatched in the same transaction: a worker that dies mid-batch leaves them all
+pending, and the next pass delivers them again (at least once; consumers dedupe by id).
+
+Wake-ups: this process's commits wake it at once; other workers' commits arrive by
+PostgreSQL NOTIFY; a sweep over every tenant at start, after a reconnect and every
+``events_sweep_seconds`` catches whatever no wake-up announced. SQLite has one in-process
+dispatcher and no row locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel._db import Database
+from kernel._events.bus import DISPATCHED_CHANNEL, EventBus, delivered
+from kernel._events.models import EventCursor, EventRecord
+from kernel._events.types import DeliveredEvent
+from kernel._hooks import Hooks
+from kernel._metrics import Metrics
+from kernel._models import utcnow
+from kernel._settings import Settings
+from kernel._tenancy import Tenant, tenant_scope
+
+logger = logging.getLogger("kraliki.events")
+
+BUSY = -1
+"""``dispatch_tenant``'s answer when another worker holds the tenant."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        hooks: Hooks,
+        bus: EventBus,
+        metrics: Metrics,
+        platform: object,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.hooks = hooks
+        self.bus = bus
+        self.metrics = metrics
+        self.platform = platform
+        self.postgres = database.dialect == "postgresql"
+        self._pending: set[uuid.UUID] = set()
+        self._wake = asyncio.Event()
+        self._sweep_requested = True
+        self._lock = asyncio.Lock()  # one pass at a time in this process (drain vs run)
+
+    def wake(self, tenant_id: uuid.UUID) -> None:
+        self._pending.add(tenant_id)
+        self._wake.set()
+
+    def request_sweep(self) -> None:
+        self._sweep_requested = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Dispatch until cancelled."""
+        next_sweep = 0.0
+        while True:
+            if self._sweep_requested or time.monotonic() >= next_sweep:
+                self._sweep_requested = False
+                next_sweep = time.monotonic() + self.settings.events_sweep_seconds
+                try:
+                    self._pending.update(await self._all_tenants())
+                    await self._purge_expired()
+                except Exception:
+                    logger.exception("event sweep failed; retrying later")
+            failed = False
+            while self._pending and not failed:
+                tenant = self._pending.pop()
+                try:
+                    async with self._lock:
+                        count = await self.dispatch_tenant(tenant)
+                except Exception:
+                    logger.exception("dispatching tenant %s's events failed; retrying", tenant)
+                    self._pending.add(tenant)
+                    failed = True
+                    continue
+                if count >= self.settings.events_batch_size:
+                    self._pending.add(tenant)  # more may be waiting
+                await asyncio.sleep(0)  # let requests run between tenants
+            self._wake.clear()
+            timeout = 1.0 if failed else max(0.0, next_sweep - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def drain(self) -> int:
+        """Dispatch every tenant's pending events now (tests, benchmarks, CLI); the count."""
+        total = 0
+        tenants = await self._all_tenants()
+        for tenant in tenants:
+            while True:
+                async with self._lock:
+                    count = await self.dispatch_tenant(tenant)
+                if count == BUSY:
+                    await asyncio.sleep(0.01)
+                    continue
+                total += count
+                if count < self.settings.events_batch_size:
+                    break
+        return total
+
+    async def dispatch_tenant(self, tenant_id: uuid.UUID) -> int:
+        """One pass over a tenant: how many events were delivered, or BUSY."""
+        with tenant_scope(tenant_id):
+            async with self.database.session() as session:
+                cursor = await self._claim(session, tenant_id)
+                if cursor is None:
+                    return BUSY
+                query = (
+                    select(EventRecord)
+                    .where(EventRecord.dispatched_at.is_(None))
+                    .order_by(EventRecord.seq)
+                    .limit(self.settings.events_batch_size)
+                )
+                rows = list(await session.scalars(query))
+                if not rows:
+                    await session.commit()
+                    return 0
+                disabled = frozenset(
+                    await session.scalar(
+                        select(Tenant.disabled_plugins).where(Tenant.id == tenant_id)
+                    )
+                    or ()
+                )
+                if not self.postgres:
+                    # SQLite: end the read transaction so hooks may write (one writer at a
+                    # time); nobody else dispatches here, so nothing can slip in between.
+                    await session.commit()
+                now = utcnow()
+                for offset, row in enumerate(rows, start=1):
+                    row.position = cursor.position + offset
+                    row.dispatched_at = now
+                cursor.position += len(rows)
+                for row in rows:
+                    await self._deliver(delivered(row), disabled)
+                if self.postgres:
+                    await session.execute(
+                        text("SELECT pg_notify(:channel, :tenant)"),
+                        {"channel": DISPATCHED_CHANNEL, "tenant": str(tenant_id)},
+                    )
+                await session.commit()
+        if not self.postgres:
+            self.bus.dispatched(tenant_id)  # PostgreSQL announces it by NOTIFY, to all
+        return len(rows)
+
+    async def _deliver(self, event: DeliveredEvent, disabled: frozenset[str]) -> None:
+        await self.hooks.notify("kraliki_event", skip=disabled, platform=self.platform, event=event)
+        self.metrics.events_dispatched.labels(event.name).inc()
+        self.metrics.event_lag.observe(max(0.0, (utcnow() - event.occurred_at).total_seconds()))
+
+    async def _claim(self, session: AsyncSession, tenant_id: uuid.UUID) -> EventCursor | None:
+        """Lock the tenant's cursor, creating it on first use; None when another worker
+        holds it."""
+        query = select(EventCursor)
+        if self.postgres:
+            query = query.with_for_update(skip_locked=True)
+        cursor = await session.scalar(query)
+        if cursor is not None:
+            return cursor
+        exists = await session.scalar(select(EventCursor.tenant_id))
+        if exists is not None:
+            return None  # locked by another worker
+        insert = (pg_insert if self.postgres else sqlite_insert)(EventCursor)
+        await session.execute(
+            insert.values(
+                tenant_id=tenant_id, position=0, updated_at=utcnow()
+            ).on_conflict_do_nothing()
+        )
+        return await session.scalar(query)
+
+    async def _all_tenants(self) -> list[uuid.UUID]:
+        async with self.database.session() as session:
+            return list(await session.scalars(select(Tenant.id)))
+
+    async def _purge_expired(self) -> None:
+        """Drop dispatched events older than the retention (per tenant: RLS)."""
+        cutoff = utcnow() - timedelta(hours=self.settings.events_retention_hours)
+        for tenant in await self._all_tenants():
+            with tenant_scope(tenant):
+                async with self.database.session() as session:
+                    await session.execute(
+                        delete(EventRecord)
+                        .where(EventRecord.dispatched_at.is_not(None))
+                        .where(EventRecord.dispatched_at < cutoff)
+                        .execution_options(synchronize_session=False)
+                    )
+                    await session.commit()

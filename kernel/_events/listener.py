@@ -1,0 +1,67 @@
+"""PostgreSQL LISTEN on a dedicated connection: how one worker hears another's commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+logger = logging.getLogger("kraliki.events")
+
+
+class Listener:
+    """Keeps one connection LISTENing on ``channels``; after every (re)connect it calls
+    ``on_connect`` so that whatever was announced while it was deaf gets looked at."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        channels: dict[str, Callable[[uuid.UUID], None]],
+        on_connect: Callable[[], None],
+    ) -> None:
+        self.engine = engine
+        self.channels = channels
+        self.on_connect = on_connect
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        delay = 0.5
+        while True:
+            lost = asyncio.Event()
+            try:
+                async with self.engine.connect() as connection:
+                    raw = await connection.get_raw_connection()
+                    driver: Any = raw.driver_connection
+                    for channel in self.channels:
+                        await driver.add_listener(channel, self._receive)
+                    driver.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                    self.connected.set()
+                    delay = 0.5
+                    try:
+                        self.on_connect()
+                        await lost.wait()
+                    finally:
+                        # Never hand a listening connection back to the pool.
+                        raw.invalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("event listener lost its connection; reconnecting", exc_info=True)
+            self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+    def _receive(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
+        callback = self.channels.get(channel)
+        if callback is None:
+            return
+        try:
+            tenant = uuid.UUID(payload)
+        except ValueError:
+            logger.warning("ignored a malformed %s notification", channel)
+            return
+        callback(tenant)

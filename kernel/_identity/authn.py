@@ -45,8 +45,12 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("send `Authorization: Bearer <access token or API key>`")
-    token = token.strip()
-    identity = get_platform(request).identity
+    return await authenticate_token(get_platform(request).identity, session, token.strip())
+
+
+async def authenticate_token(identity: Identity, session: AsyncSession, token: str) -> Principal:
+    """The principal of a bearer credential (access token or API key), or a 401 problem;
+    for transports without an Authorization header (a WebSocket's first message)."""
     if token.startswith(f"{API_KEY_PREFIX}_"):
         principal = await _api_key_principal(identity, session, token)
     else:

@@ -13,6 +13,7 @@ from kernel._vault.values import SecretValue
 if TYPE_CHECKING:
     from kernel._platform import Platform
 
+INSTANCE_KEY = re.compile(r"^[a-z0-9_-]{1,40}$")
 SECRET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}\.[a-z][a-z0-9_.-]{0,55}$")
 SecretKind = Literal["api_key", "auth_token", "password", "signing_key", "credential"]
 ValidationStatus = Literal["valid", "invalid", "unreachable", "error"]
@@ -58,6 +59,10 @@ class SecretSpec:
     validator: Validator | None = field(default=None, compare=False)
     pattern: str | None = None
     max_length: int = 4096
+    managed: bool = False
+    """The plugin generates and stores the values itself (``platform.vault.store``), one per
+    object it owns, named ``<name>.<object key>`` (a webhook endpoint's signing secret);
+    tenants cannot put or delete them through the vault API."""
 
     def __post_init__(self) -> None:
         if not SECRET_NAME.match(self.name):
@@ -67,6 +72,14 @@ class SecretSpec:
             )
         if self.pattern is not None:
             re.compile(self.pattern)
+
+    def instance(self, key: str) -> str:
+        """The name of one managed value of this spec (``webhooks.signing.<key>``)."""
+        if not self.managed:
+            raise ValueError(f"{self.name} is not a managed secret")
+        if not INSTANCE_KEY.match(key):
+            raise ValueError(f"{key!r} is not a managed secret key (a-z, 0-9, '_', '-')")
+        return f"{self.name}.{key}"
 
     @property
     def owner(self) -> str:

@@ -24,7 +24,7 @@ from kernel._vault.permissions import (
     SECRETS_VALIDATE,
     SECRETS_WRITE,
 )
-from kernel._vault.service import UnknownSecretError
+from kernel._vault.service import ManagedSecretError, UnknownSecretError
 from kernel._vault.validation import run_validator
 from kernel.deps import PlatformDep, SessionDep
 
@@ -47,6 +47,13 @@ NO_VALIDATOR = define_problem(
     "Secret cannot be validated",
     409,
     "The plugin that declares this secret offers no way to test it against its provider.",
+)
+MANAGED_SECRET = define_problem(
+    "vault-managed-secret",
+    "Secret managed by its plugin",
+    409,
+    "The plugin that declares this secret generates and stores its values itself (a webhook "
+    "endpoint's signing secret); change it through that plugin's API.",
 )
 router = APIRouter(prefix="/vault", tags=["vault"])
 Reader = Annotated[Principal, Depends(require(SECRETS_READ.resource, SECRETS_READ.action))]
@@ -89,6 +96,10 @@ class DeclarationOut(BaseModel):
     description: str
     validatable: bool
     stored: bool
+    managed: bool = Field(
+        description="Values are generated and stored by the plugin, one per object "
+        "(named <name>.<key>); not put through this API."
+    )
 
 
 class ValidationOut(BaseModel):
@@ -150,7 +161,8 @@ async def list_declarations(
             kind=spec.kind,
             description=spec.description,
             validatable=spec.validator is not None,
-            stored=spec.name in stored,
+            stored=spec.name in stored or any(n.startswith(f"{spec.name}.") for n in stored),
+            managed=spec.managed,
         )
         for _key, _plugin, spec in sorted(platform.vault.specs.items())
     ]
@@ -188,6 +200,8 @@ async def put_secret(
         )
     except UnknownSecretError as exc:
         raise ProblemError(UNKNOWN_SECRET, str(exc)) from None
+    except ManagedSecretError as exc:
+        raise ProblemError(MANAGED_SECRET, str(exc)) from None
     except ValueError as exc:
         raise ProblemError(INVALID_SECRET_VALUE, f"{name}: {exc}") from None
     record_audit_event(
@@ -213,6 +227,8 @@ async def delete_secret(
     request: Request,
 ) -> Response:
     row = await _stored(platform, session, name)
+    if platform.vault.spec(name).managed:
+        raise ProblemError(MANAGED_SECRET, f"{name!r} is managed by the {row.plugin} plugin")
     await platform.vault.delete(session, name)
     record_audit_event(
         session,

@@ -32,7 +32,7 @@ from kernel._vault.crypto import (
     encrypt_secret,
     new_data_key,
 )
-from kernel._vault.declarations import SecretSpec
+from kernel._vault.declarations import INSTANCE_KEY, SecretSpec
 from kernel._vault.keys import (
     KeyProvider,
     KeyProviderError,
@@ -59,6 +59,10 @@ class VaultError(Exception):
 
 class UnknownSecretError(VaultError):
     """No loaded plugin declares a secret of that name."""
+
+
+class ManagedSecretError(VaultError):
+    """Tenants cannot put or delete a secret a plugin manages itself."""
 
 
 class SecretAccessError(VaultError):
@@ -212,9 +216,28 @@ class Vault:
     # -- secrets ------------------------------------------------------------------------
 
     def spec(self, name: str) -> SecretSpec:
-        if name not in self.specs:
-            raise UnknownSecretError(f"no loaded plugin declares a secret named {name!r}")
-        return self.specs.get(name)
+        if name in self.specs:
+            return self.specs.get(name)
+        family, _, key = name.rpartition(".")
+        if family in self.specs and self.specs.get(family).managed and INSTANCE_KEY.match(key):
+            return self.specs.get(family)
+        raise UnknownSecretError(f"no loaded plugin declares a secret named {name!r}")
+
+    async def store(
+        self, session: AsyncSession, name: str, value: str, *, plugin: str
+    ) -> VaultSecret:
+        """Seal a value a plugin generated (a managed secret, see ``SecretSpec.managed``)
+        in the caller's transaction; replaces an earlier one of that name."""
+        spec = self.check_access(plugin, name)
+        if not spec.managed or name == spec.name:
+            raise SecretAccessError(f"{name!r} is not an instance of a managed secret")
+        row, _created = await self._seal(session, spec, name, value, actor=f"plugin:{plugin}")
+        return row
+
+    async def forget(self, session: AsyncSession, name: str, *, plugin: str) -> bool:
+        """Delete a managed value (the object it belonged to is gone)."""
+        self.check_access(plugin, name)
+        return await self.delete(session, name)
 
     async def get(self, session: AsyncSession, name: str) -> VaultSecret | None:
         return await session.scalar(select(VaultSecret).where(VaultSecret.name == name))
@@ -231,9 +254,16 @@ class Vault:
         message never quotes the value).
         """
         spec = self.spec(name)
+        if spec.managed:
+            raise ManagedSecretError(f"{name!r} is managed by the {spec.owner} plugin")
         problem = spec.format_problem(value)
         if problem is not None:
             raise ValueError(problem)
+        return await self._seal(session, spec, name, value, actor=actor)
+
+    async def _seal(
+        self, session: AsyncSession, spec: SecretSpec, name: str, value: str, *, actor: str | None
+    ) -> tuple[VaultSecret, bool]:
         tenant_id = _tenant()
         key = await self.primary_key(session)
         plain = await self._unwrap(key)

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kernel._events.bus import DISPATCHED_CHANNEL, EVENTS_CHANNEL
 from kernel._events.listener import Listener
 
 if TYPE_CHECKING:
@@ -27,12 +26,12 @@ class BackgroundWorkers:
         dispatches) and, with ``run_workers``, the dispatcher and job worker."""
         platform = self.platform
         channels: dict[str, Callable[[uuid.UUID], None]] = {
-            DISPATCHED_CHANNEL: platform.events.dispatched
+            platform.events.dispatched_channel: platform.events.dispatched
         }
         on_connect = _nothing
         if run_workers:
             dispatcher = platform.dispatcher
-            channels[EVENTS_CHANNEL] = dispatcher.wake
+            channels[platform.events.events_channel] = dispatcher.wake
             on_connect = dispatcher.request_sweep
             self.tasks.append(asyncio.create_task(dispatcher.run(), name="kraliki-dispatcher"))
             self.tasks.append(asyncio.create_task(platform.jobs.run(platform), name="kraliki-jobs"))

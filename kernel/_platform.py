@@ -106,7 +106,10 @@ class Platform:
         """Domain events: ``await platform.events.publish(session, MyEvent(...))`` inside
         the transaction that makes the change."""
         if self._events is None:
-            self._events = EventBus(build_catalog(self.hooks, self.permissions))
+            self._events = EventBus(
+                build_catalog(self.hooks, self.permissions),
+                schema=self.settings.database_schema,
+            )
         return self._events
 
     @property

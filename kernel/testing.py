@@ -19,6 +19,7 @@ Environment: ``KRALIKI_TEST_DATABASE_URL`` (PostgreSQL as the app role) and
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -332,3 +333,13 @@ def kraliki_authenticate() -> Iterator[Callable[..., Principal]]:
     yield authenticate
     for app in apps:
         app.dependency_overrides.pop(current_principal, None)
+
+
+async def wait_until(
+    condition: Callable[[], object], *, within: float = 10.0, interval: float = 0.01
+) -> None:
+    """Wait until ``condition()`` is truthy (background work: dispatch, jobs, deliveries);
+    fails with TimeoutError after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - polling a condition nothing signals
+            await asyncio.sleep(interval)

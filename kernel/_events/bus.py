@@ -24,8 +24,15 @@ logger = logging.getLogger("kraliki.events")
 
 EVENTS_CHANNEL = "kraliki_events"
 """NOTIFY channel: a tenant published events (payload: tenant id)."""
-DISPATCHED_CHANNEL = "kraliki_events_dispatched"
+DISPATCHED_CHANNEL = "kraliki_dispatched"
 """NOTIFY channel: a tenant's events were dispatched (payload: tenant id)."""
+
+
+def channel(name: str, schema: str | None) -> str:
+    """NOTIFY channels are per database, not per schema: platforms sharing a database in
+    separate schemas (tests, side-by-side deployments) get their own."""
+    return f"{name}_{schema}"[:63] if schema else name
+
 
 _PUBLISHED = "kraliki_events_published"
 
@@ -60,8 +67,10 @@ class EventBus:
     """``platform.events``: publish inside your transaction; the dispatcher delivers after
     commit to ``kraliki_event`` hooks, real-time subscribers and webhook endpoints."""
 
-    def __init__(self, catalog: UniqueRegistry[type]) -> None:
+    def __init__(self, catalog: UniqueRegistry[type], *, schema: str | None = None) -> None:
         self.catalog = catalog
+        self.events_channel = channel(EVENTS_CHANNEL, schema)
+        self.dispatched_channel = channel(DISPATCHED_CHANNEL, schema)
         self._on_published: list[TenantCallback] = []
         self._on_dispatched: list[TenantCallback] = []
 
@@ -106,7 +115,7 @@ class EventBus:
             # Delivered at commit, dropped on rollback: wakes every worker's dispatcher.
             await session.execute(
                 text("SELECT pg_notify(:channel, :tenant)"),
-                {"channel": EVENTS_CHANNEL, "tenant": str(tenant)},
+                {"channel": self.events_channel, "tenant": str(tenant)},
             )
         return event_id
 

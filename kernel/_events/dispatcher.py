@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._db import Database
-from kernel._events.bus import DISPATCHED_CHANNEL, EventBus, delivered
+from kernel._events.bus import EventBus, delivered
 from kernel._events.models import EventCursor, EventRecord
 from kernel._events.types import DeliveredEvent
 from kernel._hooks import Hooks
@@ -156,7 +156,7 @@ class Dispatcher:
                 if self.postgres:
                     await session.execute(
                         text("SELECT pg_notify(:channel, :tenant)"),
-                        {"channel": DISPATCHED_CHANNEL, "tenant": str(tenant_id)},
+                        {"channel": self.bus.dispatched_channel, "tenant": str(tenant_id)},
                     )
                 await session.commit()
         if not self.postgres:

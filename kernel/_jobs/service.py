@@ -131,6 +131,7 @@ class Jobs:
     async def run(self, platform: Platform) -> None:
         """Run due jobs until cancelled."""
         while True:
+            self._poke.clear()  # before looking: a wake-up during the look is not lost
             try:
                 ran = await self.run_due(platform)
             except Exception:
@@ -138,7 +139,6 @@ class Jobs:
                 ran = 0
             if ran:
                 continue
-            self._poke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self.settings.jobs_poll_seconds)
 

@@ -273,9 +273,12 @@ def routes() -> None:
 
 
 def _add_kernel_groups() -> None:
+    from kernel._events.cli import events, worker
     from kernel._vault.cli import vault
 
     cli.add_command(vault)
+    cli.add_command(events)
+    cli.add_command(worker)
 
 
 _add_kernel_groups()

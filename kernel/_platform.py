@@ -129,10 +129,13 @@ class Platform:
             self._jobs = Jobs(self.settings, self.database, self.metrics, build_topics(self.hooks))
         return self._jobs
 
-    async def start_background(self) -> None:
-        """Start the dispatcher, listener and job worker (app lifespan, ``kraliki worker``)."""
+    async def start_background(self, *, run_workers: bool | None = None) -> None:
+        """Start the listener and (unless ``KRALIKI_BACKGROUND_WORKERS`` is off) the
+        dispatcher and job worker: the app's lifespan and ``kraliki worker`` call this."""
         self._workers = BackgroundWorkers(self)
-        await self._workers.start(run_workers=self.settings.background_workers)
+        if run_workers is None:
+            run_workers = self.settings.background_workers
+        await self._workers.start(run_workers=run_workers)
 
     async def stop_background(self) -> None:
         if self._workers is not None:

@@ -64,3 +64,20 @@ def test_every_public_name_is_in_the_plugin_guide():
     guide = (ROOT / "docs" / "plugins" / "guide.md").read_text()
     missing = [name for name in kernel.__all__ if f"`{name}`" not in guide]
     assert missing == []
+
+
+def test_the_event_catalogue_is_generated_from_the_code():
+    """docs/events.md lists exactly the installed plugins' events, with their schemas
+    (regenerate with `kraliki events catalog --write docs/events.md`)."""
+    from kernel._events.catalog import START, render
+    from kernel._platform import build_platform
+
+    platform = build_platform(Settings(_env_file=None, database_url="sqlite+aiosqlite://"))
+    try:
+        expected = render(platform.events.catalog)
+    finally:
+        platform.database.engine.sync_engine.dispose()
+        platform.tracing.shutdown()
+    document = (ROOT / "docs" / "events.md").read_text()
+    assert START in document
+    assert expected in document, "docs/events.md is stale: run kraliki events catalog --write"

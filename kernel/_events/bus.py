@@ -39,10 +39,12 @@ _PUBLISHED = "kraliki_events_published"
 TenantCallback = Callable[[uuid.UUID], None]
 
 
-def build_catalog(hooks: Hooks, permissions: UniqueRegistry[Permission]) -> UniqueRegistry[type]:
+def build_catalog(
+    hooks: Hooks, permissions: UniqueRegistry[Permission]
+) -> UniqueRegistry[type[Event]]:
     """Every event type the plugins declare, checked: well named, under the declaring
     plugin's name, with a declared read permission."""
-    catalog: UniqueRegistry[type] = UniqueRegistry("event type")
+    catalog: UniqueRegistry[type[Event]] = UniqueRegistry("event type")
     for plugin, declared in hooks.collect_now("kraliki_event_types"):
         for event_type in declared or ():
             try:
@@ -67,7 +69,7 @@ class EventBus:
     """``platform.events``: publish inside your transaction; the dispatcher delivers after
     commit to ``kraliki_event`` hooks, real-time subscribers and webhook endpoints."""
 
-    def __init__(self, catalog: UniqueRegistry[type], *, schema: str | None = None) -> None:
+    def __init__(self, catalog: UniqueRegistry[type[Event]], *, schema: str | None = None) -> None:
         self.catalog = catalog
         self.events_channel = channel(EVENTS_CHANNEL, schema)
         self.dispatched_channel = channel(DISPATCHED_CHANNEL, schema)

@@ -40,6 +40,7 @@ logger = logging.getLogger("kraliki.events")
 
 BUSY = -1
 """``dispatch_tenant``'s answer when another worker holds the tenant."""
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 class Dispatcher:
@@ -74,14 +75,16 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled."""
-        next_sweep = 0.0
+        next_sweep = next_purge = 0.0
         while True:
             if self._sweep_requested or time.monotonic() >= next_sweep:
                 self._sweep_requested = False
                 next_sweep = time.monotonic() + self.settings.events_sweep_seconds
                 try:
                     self._pending.update(await self._all_tenants())
-                    await self._purge_expired()
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+                        await self._purge_expired()
                 except Exception:
                     logger.exception("event sweep failed; retrying later")
             failed = False
@@ -123,6 +126,12 @@ class Dispatcher:
         """One pass over a tenant: how many events were delivered, or BUSY."""
         with tenant_scope(tenant_id):
             async with self.database.session() as session:
+                # Most sweeps find nothing: one indexed look before any lock or write.
+                pending = await session.scalar(
+                    select(EventRecord.seq).where(EventRecord.dispatched_at.is_(None)).limit(1)
+                )
+                if pending is None:
+                    return 0
                 cursor = await self._claim(session, tenant_id)
                 if cursor is None:
                     return BUSY

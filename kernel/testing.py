@@ -235,13 +235,18 @@ def kraliki_make_tenant(kraliki_platform: Platform) -> TenantFactory:
     """Create a tenant row: ``tenant_id = await kraliki_make_tenant("acme")``."""
 
     async def make(slug: str, name: str | None = None) -> uuid.UUID:
-        async with kraliki_platform.database.session() as session:
-            tenant = Tenant(slug=slug, name=name or slug.title())
-            session.add(tenant)
-            await session.commit()
-            return tenant.id
+        return await create_tenant(kraliki_platform, slug, name)
 
     return make
+
+
+async def create_tenant(platform: Platform, slug: str, name: str | None = None) -> uuid.UUID:
+    """Create a tenant row in ``platform``'s database (for apps other than ``kraliki_app``)."""
+    async with platform.database.session() as session:
+        tenant = Tenant(slug=slug, name=name or slug.title())
+        session.add(tenant)
+        await session.commit()
+        return tenant.id
 
 
 async def tenant_models(platform: Platform) -> list[type]:

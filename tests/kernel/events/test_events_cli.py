@@ -14,8 +14,9 @@ import pytest_asyncio
 from ledger_plugin import entry
 from sqlalchemy import func, select
 
-from kernel import Tenant, tenant_scope
+from kernel import tenant_scope
 from kernel._events.models import EventRecord
+from kernel.testing import create_tenant
 
 KRALIKI = str(Path(sys.executable).with_name("kraliki"))
 
@@ -52,16 +53,13 @@ async def _pending(platform, tenant_id) -> int:
 
 
 async def _tenant_with_events(platform, count: int):
-    async with platform.database.session() as session:
-        tenant = Tenant(slug="acme", name="Acme")
-        session.add(tenant)
-        await session.commit()
-    with tenant_scope(tenant.id):
+    tenant_id = await create_tenant(platform, "acme")
+    with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             for i in range(count):
                 await platform.events.publish(session, entry("a", i))
             await session.commit()
-    return tenant.id
+    return tenant_id
 
 
 async def test_kraliki_worker_dispatches_and_stops_on_sigterm(

@@ -15,7 +15,7 @@ from kernel import JobTopic, Tenant, current_tenant_id, tenant_scope, utcnow
 from kernel._jobs.models import Wakeup
 from kernel._migrations import upgrade
 from kernel._platform import build_platform, resolve_plugins
-from kernel.testing import wait_until
+from kernel.testing import create_tenant, wait_until
 
 
 class Recorder:
@@ -145,29 +145,23 @@ async def test_an_expired_lease_hands_the_job_to_another_worker(
         plugins=[reports], background_workers=False, jobs_lease_seconds=0.2
     )
     platform = app.state.platform
-    async with platform.database.session() as session:
-        tenant = Tenant(slug="acme", name="Acme")
-        session.add(tenant)
-        await session.commit()
-    await wake(platform, tenant.id)
+    tenant_id = await create_tenant(platform, "acme")
+    await wake(platform, tenant_id)
     claims = await platform.jobs._claim(8)  # a worker claims it, then dies
     assert len(claims) == 1
     assert await platform.jobs.run_due(platform) == 0
     await asyncio.sleep(0.3)
     assert await platform.jobs.run_due(platform) == 1
-    assert recorder.runs == [tenant.id]
+    assert recorder.runs == [tenant_id]
 
 
 async def test_the_background_worker_runs_a_job_when_woken(kraliki_make_app, reports, recorder):
     app = await kraliki_make_app(plugins=[reports], jobs_poll_seconds=3600)
     platform = app.state.platform
-    async with platform.database.session() as session:
-        tenant = Tenant(slug="acme", name="Acme")
-        session.add(tenant)
-        await session.commit()
-    await wake(platform, tenant.id)
+    tenant_id = await create_tenant(platform, "acme")
+    await wake(platform, tenant_id)
     await wait_until(lambda: recorder.runs)  # poked at commit, not by the hourly poll
-    assert recorder.runs == [tenant.id]
+    assert recorder.runs == [tenant_id]
 
 
 @pytest.mark.postgres_only

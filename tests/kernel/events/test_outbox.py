@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from kernel import Event, Permission, PluginDefinitionError, TenancyError, tenant_scope
 from kernel._events.models import EventRecord
 from kernel._platform import build_platform
-from kernel.testing import wait_until
+from kernel.testing import create_tenant, wait_until
 
 HERE = Path(__file__).parent
 
@@ -130,13 +130,8 @@ async def test_a_failing_consumer_does_not_hold_up_the_others(
         plugins=[make_plugin("broken", event=broken), ledger_plugin], background_workers=False
     )
     platform = app.state.platform
-    async with platform.database.session() as session:
-        from kernel import Tenant
-
-        tenant = Tenant(slug="acme", name="Acme")
-        session.add(tenant)
-        await session.commit()
-    await publish(platform, tenant.id, entry(), entry())
+    tenant_id = await create_tenant(platform, "acme")
+    await publish(platform, tenant_id, entry(), entry())
     assert await platform.dispatcher.drain() == 2
     assert len(RECEIVED) == 2
     assert platform.hooks.failures[("broken", "kraliki_event")] == 2
@@ -145,13 +140,8 @@ async def test_a_failing_consumer_does_not_hold_up_the_others(
 async def test_the_background_dispatcher_delivers_after_commit(kraliki_make_app, kraliki_database):
     app = await kraliki_make_app(plugins=[ledger_plugin], events_sweep_seconds=3600)
     platform = app.state.platform
-    from kernel import Tenant
-
-    async with platform.database.session() as session:
-        tenant = Tenant(slug="acme", name="Acme")
-        session.add(tenant)
-        await session.commit()
-    [event_id] = await publish(platform, tenant.id, entry())
+    tenant_id = await create_tenant(platform, "acme")
+    [event_id] = await publish(platform, tenant_id, entry())
     await wait_until(lambda: RECEIVED)
     assert RECEIVED[0].id == event_id
 

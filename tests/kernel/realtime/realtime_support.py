@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -88,6 +89,7 @@ def rt_plugin(make_plugin: Callable[..., Any]) -> Any:
 class Account:
     email: str
     tenant: str
+    user_id: uuid.UUID | None = None
     access: str = ""
     refresh: str = ""
 
@@ -115,6 +117,11 @@ class Site:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/api/v1/realtime"
 
+    async def rechecked(self, holds: Callable[[Any], bool]) -> None:
+        """Wait until every open connection's re-checked principal satisfies ``holds``."""
+        connections = self.platform.realtime._connections
+        await until(lambda: bool(connections) and all(holds(s.principal) for s in connections))
+
     async def add_tenant(self, slug: str) -> None:
         async with self.platform.database.session() as session:
             tenant = Tenant(slug=slug, name=slug.title())
@@ -125,11 +132,11 @@ class Site:
             email = f"{role}@{slug}.example.com"
             with tenant_scope(self.tenants[slug]):
                 async with self.platform.database.session() as session:
-                    await add_user(
+                    user_id = await add_user(
                         session, email=email, password=DEFAULT_TEST_PASSWORD, roles=[role]
                     )
                     await session.commit()
-            account = Account(email, slug)
+            account = Account(email, slug, user_id)
             await self.login(account)
             self.accounts[f"{slug}-{role}"] = account
 
@@ -177,6 +184,27 @@ class Site:
             **options,
         )
 
+    @asynccontextmanager
+    async def slow_ws(self, who: str) -> AsyncIterator[ClientConnection]:
+        """A WebSocket client that reads as little as it can: a tiny receive buffer, one
+        queued message, no compression (the server's writes back up soon)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        host, port = self.url.removeprefix("http://").split(":")
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        token = self.accounts[who].access
+        async with connect(
+            self.ws_url,
+            sock=sock,
+            subprotocols=["kraliki.v1", f"bearer.{token}"],  # type: ignore[list-item]
+            proxy=None,
+            compression=None,
+            max_queue=1,
+            open_timeout=WAIT,
+        ) as ws:
+            yield ws
+
     # -- SSE ------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -211,6 +239,13 @@ async def running_site(
         for slug in ("alpha", "beta"):
             await site.add_tenant(slug)
         yield site
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (server-side state the test cannot await)."""
+    async with asyncio.timeout(WAIT):
+        while not condition():  # noqa: ASYNC110 (a condition, not an event)
+            await asyncio.sleep(0.01)
 
 
 # -- WebSocket reading ----------------------------------------------------------------------

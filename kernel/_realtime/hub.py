@@ -219,6 +219,8 @@ class Hub:
         self._connections.add(subscriber)
         self._idle.clear()
         self.platform.metrics.realtime_connections.labels(transport).inc()
+        if self.stopping:  # it authenticated while the server began to stop
+            subscriber.close(protocol.GOING_AWAY, "server shutting down")
         return subscriber
 
     def disconnect(self, subscriber: Subscriber) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from kernel._auth import require
 from kernel._platform import get_platform
@@ -60,7 +61,7 @@ async def realtime_sse(
             description="Resume after this event (browsers send it when they reconnect).",
         ),
     ] = None,
-) -> StreamingResponse:
+) -> EventStream:
     hub = get_platform(request).realtime
     try:
         check_may_subscribe(principal)
@@ -77,20 +78,31 @@ async def realtime_sse(
     except BaseException:
         hub.disconnect(subscriber)
         raise
-    return StreamingResponse(
-        _stream(hub, subscriber),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return EventStream(hub, subscriber)
 
 
-async def _stream(hub: Hub, subscriber: Subscriber) -> AsyncIterator[str]:
-    try:
-        async for item in subscriber.outgoing(
-            hub.heartbeat_seconds, lambda: hub.recheck(subscriber)
-        ):
-            yield protocol.sse_frame(item)
-        if subscriber.close_code is not None:
-            yield protocol.sse_frame(protocol.error(subscriber.close_code, subscriber.close_reason))
-    finally:
-        hub.disconnect(subscriber)
+class EventStream(StreamingResponse):
+    """The subscriber's messages as ``text/event-stream``; the subscriber leaves the hub when
+    the response ends, however it ends (even if the client left before the first byte)."""
+
+    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
+        super().__init__(
+            _frames(hub, subscriber),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.hub = hub
+        self.subscriber = subscriber
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.hub.disconnect(self.subscriber)
+
+
+async def _frames(hub: Hub, subscriber: Subscriber) -> AsyncIterator[str]:
+    async for item in subscriber.outgoing(hub.heartbeat_seconds, lambda: hub.recheck(subscriber)):
+        yield protocol.sse_frame(item)
+    if subscriber.close_code is not None:
+        yield protocol.sse_frame(protocol.error(subscriber.close_code, subscriber.close_reason))

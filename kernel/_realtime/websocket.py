@@ -131,7 +131,12 @@ async def _receive(hub: Hub, subscriber: Subscriber, websocket: WebSocket) -> No
         except Refused as refused:
             subscriber.close(refused.code, refused.message)
             return
-        await hub.subscribe(subscriber, tuple(parsed.patterns), parsed.last_event_id)
+        try:
+            await hub.subscribe(subscriber, tuple(parsed.patterns), parsed.last_event_id)
+        except Exception:
+            logger.exception("a real-time subscription failed")
+            subscriber.close(protocol.INTERNAL_ERROR, "could not subscribe; reconnect later")
+            return
 
 
 async def _close(websocket: WebSocket, code: int, message: str) -> None:

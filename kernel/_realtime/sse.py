@@ -27,6 +27,26 @@ Subscribing = Annotated[
 ]
 
 
+class EventStream(StreamingResponse):
+    """The subscriber's messages as ``text/event-stream``; the subscriber leaves the hub when
+    the response ends, however it ends (even if the client left before the first byte)."""
+
+    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
+        super().__init__(
+            _frames(hub, subscriber),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.hub = hub
+        self.subscriber = subscriber
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.hub.disconnect(self.subscriber)
+
+
 @router.get(
     "/sse",
     response_class=StreamingResponse,
@@ -79,26 +99,6 @@ async def realtime_sse(
         hub.disconnect(subscriber)
         raise
     return EventStream(hub, subscriber)
-
-
-class EventStream(StreamingResponse):
-    """The subscriber's messages as ``text/event-stream``; the subscriber leaves the hub when
-    the response ends, however it ends (even if the client left before the first byte)."""
-
-    def __init__(self, hub: Hub, subscriber: Subscriber) -> None:
-        super().__init__(
-            _frames(hub, subscriber),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self.hub = hub
-        self.subscriber = subscriber
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.hub.disconnect(self.subscriber)
 
 
 async def _frames(hub: Hub, subscriber: Subscriber) -> AsyncIterator[str]:

@@ -154,6 +154,9 @@ def test_the_websocket_route_declares_its_permission(kraliki_settings):
     app = create_app(kraliki_settings, plugins=[])
     routes = {route.path: route_access(route) for route in websocket_routes(app)}
     assert routes == {"/api/v1/realtime": ("events:subscribe", None)}
+    sse = app.openapi()["paths"]["/api/v1/realtime/sse"]["get"]
+    assert "text/event-stream" in sse["responses"]["200"]["content"]
+    assert sse["operationId"] == "realtime-realtime_sse"
 
 
 def test_a_websocket_route_without_a_declaration_stops_the_app(kraliki_settings, make_plugin):

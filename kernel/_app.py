@@ -52,8 +52,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await platform.vault.provider()  # a missing or broken master key shows at start
         await platform.hooks.startup(platform)
+        platform.realtime.start()  # listens to dispatches before the workers make any
         await platform.start_background()
-        platform.realtime.start()
         try:
             yield
         finally:

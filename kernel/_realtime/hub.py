@@ -35,6 +35,8 @@ PAGE = 500
 STOP_GRACE_SECONDS = 5.0
 """How long ``stop`` waits for connections to send their close frames."""
 
+NORMAL_CLOSURE = 1000
+
 Transport = Literal["websocket", "sse"]
 Item = Outgoing | Delivery
 _CLOSED = Outgoing("closed", {})  # wakes a sender waiting on an emptied queue
@@ -226,6 +228,7 @@ class Hub:
     def disconnect(self, subscriber: Subscriber) -> None:
         if subscriber not in self._connections:
             return
+        subscriber.close(NORMAL_CLOSURE, "disconnected")  # a fan-out under way skips it
         self._connections.discard(subscriber)
         stream = self._streams.get(subscriber.tenant_id)
         if stream is not None:

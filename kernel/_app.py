@@ -10,13 +10,22 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from kernel import _health
-from kernel._auth import api_routes, mark_plugin_routes, route_access
+from kernel._auth import (
+    PLUGIN_ATTRIBUTE,
+    api_routes,
+    checks_in_protocol,
+    mark_plugin_routes,
+    route_access,
+    websocket_routes,
+)
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._observability.metrics import install_request_metrics, metrics_router
 from kernel._observability.tracing import TraceContextMiddleware
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
+from kernel._realtime import sse as realtime_sse
+from kernel._realtime import websocket as realtime_websocket
 from kernel._resilience.errors import DependencyError, handle_dependency_error
 from kernel._resilience.routes import router as resilience_router
 from kernel._settings import Settings
@@ -43,10 +52,12 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await platform.vault.provider()  # a missing or broken master key shows at start
         await platform.hooks.startup(platform)
+        platform.realtime.start()  # listens to dispatches before the workers make any
         await platform.start_background()
         try:
             yield
         finally:
+            await platform.realtime.stop()  # clients hear 1001 while the database is there
             await platform.stop_background()
             await platform.hooks.shutdown(platform)
             await platform.close_outbound()
@@ -74,7 +85,14 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
     app.include_router(_problems_router())
     if platform.settings.metrics_port is None:  # else `kraliki serve` serves it on that port
         app.include_router(metrics_router())
-    for kernel_router in [*identity_routers(), resilience_router, vault_router]:
+    kernel_routers = [
+        *identity_routers(),
+        resilience_router,
+        vault_router,
+        realtime_websocket.router,
+        realtime_sse.router,
+    ]
+    for kernel_router in kernel_routers:
         app.include_router(kernel_router, prefix=API_PREFIX)
     for plugin_name, routers in platform.hooks.routes():
         plugin = platform.plugins.get(plugin_name)
@@ -93,9 +111,17 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
 def check_route_access(app: FastAPI, platform: Platform) -> None:
     """Refuse to start if a route declares no access rule or an undeclared permission."""
     allowed_owners = _permission_owners_by_plugin(platform)
-    for route in api_routes(app):
+    for socket in websocket_routes(app):
+        # Neither require() nor public() can read a WebSocket's handshake: such a route
+        # authenticates in its protocol and says which permission it checks.
+        if not checks_in_protocol(socket):
+            raise PluginError(
+                f"WebSocket route {socket.path} declares no permission: add "
+                "Depends(authenticates_itself(...)) and check the permission in the endpoint"
+            )
+    for route in [*api_routes(app), *websocket_routes(app)]:
         permission, reason = route_access(route)
-        where = f"{sorted(route.methods or ())} {route.path}"
+        where = f"{sorted(route.methods or ['WEBSOCKET'])} {route.path}"
         if permission is None and reason is None:
             raise PluginError(
                 f"route {where} declares no permission: add Depends(require(...)) "
@@ -108,7 +134,10 @@ def check_route_access(app: FastAPI, platform: Platform) -> None:
                 f"route {where} requires {permission!r}, which no loaded plugin declares "
                 "in kraliki_permissions"
             )
-        plugin = route.tags[0] if route.tags else "kernel"
+        tags = getattr(route, "tags", None)  # WebSocket routes have none: use the mark
+        plugin = getattr(route.original_route, PLUGIN_ATTRIBUTE, None) or (
+            tags[0] if tags else "kernel"
+        )
         owner = platform.permissions.owner(permission)
         if plugin in allowed_owners and owner not in allowed_owners[plugin]:
             raise PluginError(

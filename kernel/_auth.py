@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
+from fastapi.routing import APIRoute, APIWebSocketRoute, RouteContext, iter_route_contexts
 
 from kernel._observability.tracing import (
     ACCESS,
@@ -28,6 +28,7 @@ from kernel.deps import SessionDep
 PERMISSION_ATTRIBUTE = "__kraliki_permission__"
 PUBLIC_ATTRIBUTE = "__kraliki_public__"
 PLUGIN_ATTRIBUTE = "__kraliki_plugin__"
+IN_PROTOCOL_ATTRIBUTE = "__kraliki_in_protocol__"
 
 
 async def current_principal(request: Request, session: SessionDep) -> Principal:
@@ -88,7 +89,25 @@ def public(reason: str) -> Callable[[Request], Awaitable[None]]:
     return dependency
 
 
-def route_plugin(request: Request) -> str:
+def authenticates_itself(resource: str, action: str) -> Callable[[WebSocket], Awaitable[None]]:
+    """Declare the permission of a WebSocket route, which authenticates inside its own
+    protocol (browsers cannot send an ``Authorization`` header on a WebSocket).
+
+    The dependency admits every connection: the endpoint must authenticate the client and
+    refuse it unless it holds ``<resource>:<action>``. The declaration makes the route pass
+    the start-up access check and shows in ``kraliki routes``.
+    """
+    key = f"{resource}:{action}"
+
+    async def dependency(websocket: WebSocket) -> None:
+        annotate_span({PERMISSION: key, PLUGIN_NAME: route_plugin(websocket)})
+
+    setattr(dependency, PERMISSION_ATTRIBUTE, key)
+    setattr(dependency, IN_PROTOCOL_ATTRIBUTE, True)
+    return dependency
+
+
+def route_plugin(request: Request | WebSocket) -> str:
     """The plugin that owns the matched route (``kernel`` for the kernel's own routes)."""
     return getattr(request.scope.get("route"), PLUGIN_ATTRIBUTE, None) or "kernel"
 
@@ -109,16 +128,36 @@ def api_routes(app: FastAPI) -> list[RouteContext]:
     ]
 
 
+def websocket_routes(app: FastAPI) -> list[RouteContext]:
+    """Every WebSocket route of the app as mounted."""
+    return [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIWebSocketRoute)
+    ]
+
+
 def route_access(route: APIRoute | RouteContext) -> tuple[str | None, str | None]:
     """(permission, public reason) that a route declared, found in its dependency tree."""
     permission: str | None = None
     reason: str | None = None
+    for call in _dependency_calls(route):
+        permission = permission or getattr(call, PERMISSION_ATTRIBUTE, None)
+        reason = reason or getattr(call, PUBLIC_ATTRIBUTE, None)
+    return permission, reason
+
+
+def checks_in_protocol(route: RouteContext) -> bool:
+    """Whether a route declared its permission with :func:`authenticates_itself`."""
+    return any(getattr(call, IN_PROTOCOL_ATTRIBUTE, False) for call in _dependency_calls(route))
+
+
+def _dependency_calls(route: APIRoute | RouteContext) -> list[Any]:
+    calls: list[Any] = []
     stack: list[Any] = [route.dependant]
     while stack:
         dependant = stack.pop()
-        call = dependant.call
-        if call is not None:
-            permission = permission or getattr(call, PERMISSION_ATTRIBUTE, None)
-            reason = reason or getattr(call, PUBLIC_ATTRIBUTE, None)
+        if dependant.call is not None:
+            calls.append(dependant.call)
         stack.extend(dependant.dependencies)
-    return permission, reason
+    return calls

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel._auth import api_routes, route_access
+from kernel._auth import PLUGIN_ATTRIBUTE, api_routes, route_access, websocket_routes
 from kernel._errors import PluginError
 from kernel._plugins import describe_source, installed_plugins
 from kernel._settings import Settings
 
 
 def route_table(settings: Settings, plugins: list[Any] | None = None) -> list[dict[str, str]]:
-    """(method, path, access, plugin) of every API route of the app these settings build."""
+    """(method, path, access, plugin) of every API and WebSocket (``WS``) route of the app
+    these settings build."""
     from kernel._app import create_app
 
     app = create_app(settings, plugins=plugins)
@@ -28,6 +29,16 @@ def route_table(settings: Settings, plugins: list[Any] | None = None) -> list[di
                     "plugin": route.tags[0] if route.tags else "kernel",
                 }
             )
+    for socket in websocket_routes(app):
+        permission, _ = route_access(socket)
+        rows.append(
+            {
+                "method": "WS",
+                "path": socket.path or "",
+                "access": f"requires {permission} (checked in the protocol)",
+                "plugin": getattr(socket.original_route, PLUGIN_ATTRIBUTE, None) or "kernel",
+            }
+        )
     return sorted(rows, key=lambda r: (r["path"], r["method"]))
 
 

@@ -80,6 +80,18 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.realtime_connections = Gauge(
+            "kraliki_realtime_connections",
+            "Open real-time connections on this worker, per transport (websocket, sse).",
+            ["transport"],
+            registry=self.registry,
+        )
+        self.realtime_dropped = Counter(
+            "kraliki_realtime_dropped",
+            "Real-time connections closed for falling too far behind, per transport.",
+            ["transport"],
+            registry=self.registry,
+        )
         self.jobs_run = Counter(
             "kraliki_jobs_run",
             "Job runs per topic and outcome (ok, failed).",

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from sqlalchemy import select
@@ -40,6 +40,9 @@ from kernel._tenancy import Tenant, tenant_scope
 from kernel._types import Permission
 from kernel._vault.service import Vault
 
+if TYPE_CHECKING:
+    from kernel._realtime.hub import Hub
+
 
 @dataclass
 class Platform:
@@ -62,6 +65,7 @@ class Platform:
     _events: EventBus | None = field(default=None, repr=False)
     _dispatcher: Dispatcher | None = field(default=None, repr=False)
     _jobs: Jobs | None = field(default=None, repr=False)
+    _realtime: Hub | None = field(default=None, repr=False)
     _workers: BackgroundWorkers | None = field(default=None, repr=False)
 
     @property
@@ -128,6 +132,16 @@ class Platform:
         if self._jobs is None:
             self._jobs = Jobs(self.settings, self.database, self.metrics, build_topics(self.hooks))
         return self._jobs
+
+    @property
+    def realtime(self) -> Hub:
+        """This worker's real-time connections and their fan-out (kernel-internal)."""
+        if self._realtime is None:
+            from kernel._realtime.hub import Hub  # it reaches back into identity
+
+            self._realtime = Hub(self)
+            self.events.on_dispatched(self._realtime.tenant_advanced)
+        return self._realtime
 
     async def start_background(self, *, run_workers: bool | None = None) -> None:
         """Start the listener and (unless ``KRALIKI_BACKGROUND_WORKERS`` is off) the

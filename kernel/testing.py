@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -210,6 +211,45 @@ def kraliki_platform(kraliki_app: FastAPI) -> Platform:
 def app_client(app: FastAPI) -> httpx.AsyncClient:
     """An HTTP client for ``app`` in process (use as ``async with app_client(app) as c``)."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@asynccontextmanager
+async def serve_app(app: FastAPI, *, send_buffer: int | None = None) -> AsyncIterator[str]:
+    """Serve a started ``app`` with uvicorn on a free loopback port, in this event loop, for
+    clients that need a real server (WebSockets, streamed responses); yields its base URL
+    (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks the kernel's send buffer of the
+    accepted sockets, so that a client that stops reading blocks the server sooner."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:  # leave the test runner's signals alone
+            yield
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(task, 15)
+        finally:
+            sock.close()
 
 
 @pytest_asyncio.fixture

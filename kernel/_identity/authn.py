@@ -181,6 +181,31 @@ async def _api_key_principal(identity: Identity, session: AsyncSession, token: s
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+async def recheck_principal(
+    identity: Identity, session: AsyncSession, principal: Principal, token: str
+) -> Principal:
+    """The current principal behind a long-lived connection's credential, or the 401/403
+    problem ``authenticate_token`` would raise.
+
+    A user's account, login session and tenant are checked again, but not the access
+    token's expiry: the token was verified when the connection opened, and this check (made
+    periodically) is what the token's short lifetime stands in for on requests. An API key
+    is checked again as a whole. No rate limit applies. Roles are read afresh, so the
+    returned principal reflects the tenant's current policy.
+    """
+    if principal.kind == "api_key":
+        return await _api_key_principal(identity, session, token)
+    if principal.kind == "user" and principal.tenant_id and principal.session_id:
+        return await _user_principal(
+            identity,
+            session,
+            principal.tenant_id,
+            uuid.UUID(principal.subject),
+            principal.session_id,
+        )
+    raise _unauthenticated("this credential cannot hold a long-lived connection")
+
+
 async def _operator_principal(
     identity: Identity, session: AsyncSession, operator_id: uuid.UUID, session_id: uuid.UUID
 ) -> Principal:

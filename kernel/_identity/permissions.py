@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kernel._realtime.permissions import REALTIME_PERMISSIONS
 from kernel._types import Permission
 from kernel._vault.permissions import VAULT_PERMISSIONS
 
@@ -76,5 +77,6 @@ KERNEL_PERMISSIONS: tuple[Permission, ...] = (
     PLATFORM_BREAKERS_READ,
     PLATFORM_BREAKERS_MANAGE,
     *VAULT_PERMISSIONS,
+    *REALTIME_PERMISSIONS,
     METRICS_READ,
 )

@@ -73,6 +73,8 @@ def test_routes_prints_the_permission_table(cli_env):
     assert "/api/v1/system/plugins" in output
     assert "requires system.plugins:read" in output
     assert "public: liveness probe" in output
+    assert "WS     /api/v1/realtime" in output
+    assert "requires events:subscribe (checked in the protocol)" in output
 
 
 def test_migrate_then_status(cli_env):

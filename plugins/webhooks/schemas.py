@@ -7,7 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kernel import event_pattern
 
 URL_FIELD = Field(
     min_length=1,
@@ -31,6 +33,11 @@ class EndpointCreate(BaseModel):
     description: str = Field(default="", max_length=500)
     event_types: list[str] = PATTERNS_FIELD
 
+    @field_validator("event_types")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        return [event_pattern(p) for p in value]
+
 
 class EndpointUpdate(BaseModel):
     """Only the fields given change. ``enabled: true`` does what ``POST .../enable`` does."""
@@ -41,6 +48,11 @@ class EndpointUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, min_length=1, max_length=50)
     enabled: bool | None = None
+
+    @field_validator("event_types")
+    @classmethod
+    def _patterns(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [event_pattern(p) for p in value]
 
 
 class EndpointOut(BaseModel):

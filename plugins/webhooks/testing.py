@@ -67,6 +67,8 @@ class WebhookReceiver:
     """Requests whose event took effect: one per ``webhook-id``, in arrival order."""
     url: str = ""
     _script: deque[Reply] = field(default_factory=deque)
+    _paths: dict[str, Reply] = field(default_factory=dict)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -80,8 +82,13 @@ class WebhookReceiver:
         """Answer the next unscripted request with ``reply``."""
         self._script.append(reply)
 
-    def always(self, reply: Reply) -> None:
+    def always(self, reply: Reply, *, path: str | None = None) -> None:
+        """Answer every unscripted request with ``reply`` (only those to ``path``, if given)."""
+        if path is not None:
+            self._paths[path] = reply
+            return
         self._script.clear()
+        self._paths.clear()
         self.default = reply
 
     def to(self, path: str) -> list[ReceivedRequest]:
@@ -91,6 +98,13 @@ class WebhookReceiver:
     def events(self, path: str | None = None) -> list[dict[str, Any]]:
         """The envelopes processed (once each), optionally only those sent to ``path``."""
         return [r.json() for r in self.processed if path is None or r.path == path]
+
+    async def wait_processed(self, count: int, seconds: float = 10) -> None:
+        """Until ``count`` events took effect (TimeoutError after ``seconds``)."""
+        async with asyncio.timeout(seconds):
+            while len(self.processed) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
 
     @staticmethod
     def verify(secret: str, request: ReceivedRequest) -> Any:
@@ -108,7 +122,9 @@ class WebhookReceiver:
             body=body,
         )
         self.requests.append(received)
-        reply = self._script.popleft() if self._script else self.default
+        reply = (
+            self._script.popleft() if self._script else self._paths.get(received.path, self.default)
+        )
         if reply.delay:
             await asyncio.sleep(reply.delay)
         ok = 200 <= reply.status < 300
@@ -116,6 +132,7 @@ class WebhookReceiver:
             r.webhook_id for r in self.processed
         }:
             self.processed.append(received)
+            self._arrived.set()
         return Response(reply.body, status_code=reply.status, media_type="application/json")
 
     async def start(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from webhook_helpers import create_endpoint
+from webhook_helpers import create_endpoint, make_tenant, make_user
 
 from kernel.testing import login
 
@@ -119,9 +119,7 @@ async def test_problems(client, tenant, webhook_settings):
     assert allowed.status_code == 200  # loopback is allowed in these tests (the operator)
 
 
-async def test_endpoint_cap(
-    kraliki_make_app, kraliki_authenticate, kraliki_make_tenant, webhook_settings
-):
+async def test_endpoint_cap(kraliki_make_app, kraliki_authenticate, webhook_settings):
     from webhook_helpers import ALL
 
     from kernel.testing import app_client
@@ -129,7 +127,7 @@ async def test_endpoint_cap(
     webhook_settings(max_endpoints=1)
     app = await kraliki_make_app(background_workers=False)
     async with app_client(app) as client:
-        tenant_id = await _tenant(app, "capped")
+        tenant_id = await make_tenant(app.state.platform, "capped")
         kraliki_authenticate(app, *ALL, kind="user", tenant_id=tenant_id)
         await create_endpoint(client, PUBLIC)
         second = await client.post(
@@ -137,16 +135,6 @@ async def test_endpoint_cap(
         )
         assert second.status_code == 409
         assert second.json()["type"] == "/problems/webhooks-too-many-endpoints"
-
-
-async def _tenant(app, slug):
-    from kernel import Tenant
-
-    async with app.state.platform.database.session() as session:
-        tenant = Tenant(slug=slug, name=slug)
-        session.add(tenant)
-        await session.commit()
-        return tenant.id
 
 
 async def test_rotation_returns_the_new_secret_once(client, tenant):
@@ -174,11 +162,11 @@ async def test_event_types_lists_what_can_be_subscribed(client, tenant):
     )
 
 
-async def test_built_in_roles(client, app, kraliki_make_user, kraliki_make_tenant):
-    tenant_id = await kraliki_make_tenant("roles")
-    await kraliki_make_user(tenant_id, "admin@roles.example.com", roles=["admin"])
-    await kraliki_make_user(tenant_id, "crm@roles.example.com", roles=["integrator"])
-    await kraliki_make_user(tenant_id, "agent@roles.example.com", roles=["agent"])
+async def test_built_in_roles(client, platform):
+    tenant_id = await make_tenant(platform, "roles")
+    await make_user(platform, tenant_id, "admin@roles.example.com", roles=["admin"])
+    await make_user(platform, tenant_id, "crm@roles.example.com", roles=["integrator"])
+    await make_user(platform, tenant_id, "agent@roles.example.com", roles=["agent"])
     admin = await login(client, "admin@roles.example.com", tenant="roles")
     integrator = await login(client, "crm@roles.example.com", tenant="roles")
     agent = await login(client, "agent@roles.example.com", tenant="roles")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from kernel import Event, Permission, tenant_scope
+from kernel import Event, Permission, Tenant, add_user, tenant_scope
 
 SHOP_READ = Permission("shop.orders", "read", "See orders.", ("admin",))
 
@@ -47,15 +48,21 @@ async def publish(platform, tenant_id: uuid.UUID, *events: Event) -> None:
             await session.commit()
 
 
-async def settle(platform, until: Callable[[], bool] | None = None, seconds: float = 10) -> None:
+async def settle(
+    platform, until: Callable[[], bool | Awaitable[bool]] | None = None, seconds: float = 10
+) -> None:
     """Dispatch events and run due jobs until ``until()`` holds (or, without one, until
     nothing is left to do now)."""
     deadline = time.monotonic() + seconds
     while True:
         dispatched = await platform.dispatcher.drain()
         ran = await platform.jobs.run_due(platform)
-        if until is not None and until():
-            return
+        if until is not None:
+            done = until()
+            if inspect.isawaitable(done):
+                done = await done
+            if done:
+                return
         if until is None and not dispatched and not ran:
             return
         if time.monotonic() > deadline:
@@ -70,3 +77,22 @@ async def create_endpoint(client, url: str, event_types=("shop.*",), **extra) ->
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def make_tenant(platform, slug: str) -> uuid.UUID:
+    """A tenant row in ``platform``'s database (``kraliki_make_tenant`` would start a second
+    app, with background workers, on the same database)."""
+    async with platform.database.session() as session:
+        tenant = Tenant(slug=slug, name=slug.title())
+        session.add(tenant)
+        await session.commit()
+        return tenant.id
+
+
+async def make_user(platform, tenant_id: uuid.UUID, email: str, roles: list[str]) -> None:
+    from kernel.testing import DEFAULT_TEST_PASSWORD
+
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            await add_user(session, email=email, password=DEFAULT_TEST_PASSWORD, roles=roles)
+            await session.commit()

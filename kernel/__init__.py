@@ -17,6 +17,8 @@ from kernel._errors import (
 )
 from kernel._events.bus import EventBus
 from kernel._events.types import DeliveredEvent, Event
+from kernel._events.types import check_pattern as event_pattern
+from kernel._events.types import matches as matches_event
 from kernel._hooks import HookCallError, Hooks
 from kernel._identity.audit import record_audit_event
 from kernel._identity.provisioning import UserExistsError, add_user
@@ -138,9 +140,11 @@ __all__ = [
     "current_tenant_id",
     "define_problem",
     "enable_tenant_rls",
+    "event_pattern",
     "get_platform",
     "hookimpl",
     "hookspec",
+    "matches_event",
     "open_platform",
     "paginate",
     "problem_response",

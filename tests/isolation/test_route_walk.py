@@ -39,6 +39,12 @@ PASSWORD = "walker password 123"
 OPERATOR = ("ops@platform.example.com", "operator password 123")
 
 
+@pytest.fixture(autouse=True)
+def webhooks_may_call_loopback(monkeypatch):
+    """The seeded webhook endpoints point at this machine (an operator's allowance)."""
+    monkeypatch.setenv("KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "true")
+
+
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
     return list(select_plugins(installed_plugins(), None))
@@ -122,6 +128,17 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     for method, path, body in calls:
         response = await client.request(method, path, headers=h, json=body)
         assert response.status_code in (200, 201), (path, response.text)
+    # A webhook endpoint, and a delivery with one attempt (nobody listens on port 9, so the
+    # test send fails at once and is not retried: nothing changes during the walk).
+    hook = await client.post(
+        "/api/v1/webhooks/endpoints",
+        headers=h,
+        json={"url": f"http://127.0.0.1:9/{slug}", "event_types": ["webhooks.*"]},
+    )
+    assert hook.status_code == 201, hook.text
+    tenant.secrets.add(hook.json()["secret"])
+    tested = await client.post(f"/api/v1/webhooks/endpoints/{hook.json()['id']}/test", headers=h)
+    assert tested.status_code == 200, tested.text
     agent = await login(client, f"agent@{slug}.example.com", PASSWORD, tenant=slug)
     await client.get("/api/v1/auth/me", headers=agent)  # a second login session
     return tenant
@@ -246,6 +263,7 @@ async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
                 leaked = {i for i in b_ids if i in response.text and i not in sent}
                 assert not leaked, f"B's ids {leaked} in {where}"
                 assert b.slug not in response.text or b.slug in sent, f"B named in {where}"
+                assert not any(v in response.text for v in b.secrets), f"B's secret in {where}"
                 if params and any(v in b_ids or v in (str(b.id), role_b) for v in combo.values()):
                     if tenant_route:
                         assert response.status_code == 404, where

@@ -41,6 +41,7 @@ CORE_TABLES = {
     "kernel_event_cursors",
     "kernel_wakeups",
 }
+WEBHOOKS_TABLES = {"webhooks_endpoints", "webhooks_deliveries", "webhooks_attempts"}
 
 
 @pytest.fixture
@@ -59,11 +60,13 @@ async def tables(database) -> set[str]:
 async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_installed_plugins):
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
-    everything = CORE_TABLES | {"acme_blocklist_numbers"}
+    everything = CORE_TABLES | WEBHOOKS_TABLES | {"acme_blocklist_numbers"}
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES
+    await downgrade(settings, plugins, "webhooks@base")
     assert await tables(kraliki_database) == CORE_TABLES
     await downgrade(settings, plugins, "base")
     assert await tables(kraliki_database) == set()

@@ -139,7 +139,7 @@ async def test_a_wake_up_during_a_run_runs_it_again(
 
 
 async def test_an_expired_lease_hands_the_job_to_another_worker(
-    kraliki_make_app, kraliki_make_tenant, reports, recorder
+    kraliki_make_app, reports, recorder
 ):
     app = await kraliki_make_app(
         plugins=[reports], background_workers=False, jobs_lease_seconds=0.2

@@ -120,9 +120,7 @@ async def test_publishing_needs_a_tenant_and_a_declared_event(
                 await kraliki_platform.events.publish(session, Stray())
 
 
-async def test_a_failing_consumer_does_not_hold_up_the_others(
-    kraliki_make_app, kraliki_make_tenant, make_plugin
-):
+async def test_a_failing_consumer_does_not_hold_up_the_others(kraliki_make_app, make_plugin):
     def broken(event):
         raise RuntimeError("consumer bug")
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import select, text, update
 
-from kernel import VaultError, tenant_scope
+from kernel import SecretAccessError, VaultError, tenant_scope
 from kernel._identity.models import AuditEvent
 from kernel._vault.models import VaultSecret
 
@@ -52,7 +52,7 @@ async def test_put_list_get_delete_never_show_the_value(kraliki_client, make_org
     for response in (created, replaced, listing, one, declared):
         assert API_KEY not in response.text
     assert [s["name"] for s in listing.json()] == ["acme.api_key"]
-    assert {d["name"]: d["stored"] for d in declared.json()} == {
+    assert {d["name"]: d["stored"] for d in declared.json() if d["plugin"] == "acme"} == {
         "acme.api_key": True,
         "acme.account_id": False,
     }
@@ -254,3 +254,39 @@ async def test_validation_asks_the_owning_plugin_and_records_the_result(kraliki_
         "validation_status"
     ] is None
     assert (await kraliki_client.post(validate, headers=org.admin)).json()["status"] == "invalid"
+
+
+async def test_managed_secrets_are_stored_by_their_plugin_only(
+    kraliki_client, kraliki_platform, make_org
+):
+    """A managed spec (one value per object, stored by the plugin: webhook signing secrets)
+    cannot be put or deleted through the API; the plugin stores, reveals and forgets it."""
+    org = await make_org("acme")
+    refused = await kraliki_client.put(
+        f"{SECRETS}/webhooks.signing.abc123", headers=org.admin, json={"value": "whsec_x"}
+    )
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/vault-managed-secret")
+    vault = kraliki_platform.vault
+    name = vault.spec("webhooks.signing").instance("abc123")
+    with tenant_scope(org.id):
+        async with kraliki_platform.database.session() as session:
+            await vault.store(session, name, "whsec_managed_value", plugin="webhooks")
+            await session.commit()
+        with pytest.raises(SecretAccessError):
+            await vault.reveal(name, plugin="acme", purpose="not mine")
+        value = await vault.reveal(name, plugin="webhooks", purpose="sign", job="test")
+        assert value is not None
+        assert value.reveal() == "whsec_managed_value"
+    declared = await kraliki_client.get("/api/v1/vault/declarations", headers=org.admin)
+    [signing] = [d for d in declared.json() if d["name"] == "webhooks.signing"]
+    assert signing["managed"] is True
+    assert signing["stored"] is True
+    deleting = await kraliki_client.delete(f"{SECRETS}/{name}", headers=org.admin)
+    assert deleting.status_code == 409
+    with tenant_scope(org.id):
+        async with kraliki_platform.database.session() as session:
+            assert await vault.forget(session, name, plugin="webhooks")
+            await session.commit()
+    gone = await kraliki_client.get(f"{SECRETS}/{name}", headers=org.admin)
+    assert gone.status_code == 404

@@ -103,8 +103,11 @@ class Dispatcher:
                 await asyncio.sleep(0)  # let requests run between tenants
             self._wake.clear()
             timeout = 1.0 if failed else max(0.0, next_sweep - time.monotonic())
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+            # that arrives as the event is set, and stop() would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
 
     async def drain(self) -> int:
         """Dispatch every tenant's pending events now (tests, benchmarks, CLI); the count."""

@@ -139,8 +139,11 @@ class Jobs:
                 ran = 0
             if ran:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation
+            # that arrives as the event is set, and stop() would wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), self.settings.jobs_poll_seconds)
+                async with asyncio.timeout(self.settings.jobs_poll_seconds):
+                    await self._poke.wait()
 
     async def run_due(self, platform: Platform, *, limit: int = CONCURRENCY) -> int:
         """Claim and run the due jobs (at most ``limit``); how many ran."""

@@ -59,6 +59,14 @@ def _refused(exc: UrlRefusedError) -> ProblemError:
     return ProblemError(problems.URL_REFUSED, str(exc), reason=exc.reason)
 
 
+def _not_permitted(exc: service.EventsNotPermittedError) -> ProblemError:
+    return ProblemError(
+        problems.EVENT_NOT_PERMITTED,
+        "you may not subscribe to these event types",
+        events=exc.events,
+    )
+
+
 def _unknown(exc: service.UnknownEventTypeError) -> ProblemError:
     return ProblemError(
         problems.UNKNOWN_EVENT_TYPE,
@@ -146,11 +154,14 @@ async def create_endpoint(
             url=body.url,
             description=body.description,
             event_types=body.event_types,
+            principal=principal,
         )
     except UrlRefusedError as exc:
         raise _refused(exc) from None
     except service.UnknownEventTypeError as exc:
         raise _unknown(exc) from None
+    except service.EventsNotPermittedError as exc:
+        raise _not_permitted(exc) from None
     except service.TooManyEndpointsError:
         raise ProblemError(problems.TOO_MANY_ENDPOINTS) from None
     record_audit_event(
@@ -189,11 +200,15 @@ async def update_endpoint(
     endpoint = await _endpoint(session, endpoint_id)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     try:
-        changed = await service.update_endpoint(platform, session, endpoint, changes=changes)
+        changed = await service.update_endpoint(
+            platform, session, endpoint, changes=changes, principal=principal
+        )
     except UrlRefusedError as exc:
         raise _refused(exc) from None
     except service.UnknownEventTypeError as exc:
         raise _unknown(exc) from None
+    except service.EventsNotPermittedError as exc:
+        raise _not_permitted(exc) from None
     if changed:
         record_audit_event(
             session,

@@ -187,7 +187,9 @@ async def _send_batch(platform: Platform, due: list[tuple[EndpointView, uuid.UUI
     by_endpoint: dict[uuid.UUID, tuple[EndpointView, list[uuid.UUID]]] = {}
     for endpoint, delivery_id in due:
         by_endpoint.setdefault(endpoint.id, (endpoint, []))[1].append(delivery_id)
-    gate = asyncio.Semaphore(CONCURRENT_ENDPOINTS)
+    # SQLite has one writer at a time: endpoints take turns there.
+    postgres = platform.database.dialect == "postgresql"
+    gate = asyncio.Semaphore(CONCURRENT_ENDPOINTS if postgres else 1)
 
     async def one(endpoint: EndpointView, deliveries: list[uuid.UUID]) -> bool:
         async with gate:

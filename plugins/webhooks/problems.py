@@ -20,6 +20,13 @@ UNKNOWN_EVENT_TYPE = define_problem(
     "An event pattern matches no event type the platform publishes; `patterns` lists them "
     "(see `GET /api/v1/webhooks/event-types`).",
 )
+EVENT_NOT_PERMITTED = define_problem(
+    "webhooks-event-not-permitted",
+    "Event type not permitted",
+    403,
+    "The patterns match event types whose read permission you do not hold; `events` lists "
+    "them. Narrow the patterns, or ask for the permissions.",
+)
 TOO_MANY_ENDPOINTS = define_problem(
     "webhooks-too-many-endpoints",
     "Too many webhook endpoints",

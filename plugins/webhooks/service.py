@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import DeliveredEvent, Platform, event_pattern, matches_event, utcnow
+from kernel import DeliveredEvent, Platform, Principal, event_pattern, matches_event, utcnow
 from plugins.webhooks import signing, urls
 from plugins.webhooks.config import WebhookSettings
 from plugins.webhooks.events import about_endpoint
@@ -48,6 +48,12 @@ class TooManyEndpointsError(RuntimeError):
     pass
 
 
+class EventsNotPermittedError(PermissionError):
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        super().__init__(f"{len(events)} event type(s) need permissions the caller lacks")
+
+
 class UnknownEventTypeError(ValueError):
     def __init__(self, patterns: list[str]) -> None:
         self.patterns = patterns
@@ -63,15 +69,33 @@ def settings_of(platform: Platform) -> WebhookSettings:
 # -- endpoints ------------------------------------------------------------------------
 
 
-def check_patterns(platform: Platform, patterns: Sequence[str]) -> list[str]:
+def check_patterns(
+    platform: Platform, patterns: Sequence[str], principal: Principal | None = None
+) -> list[str]:
     """Patterns, de-duplicated in order; each must match at least one declared event type
-    (a typo would otherwise subscribe to nothing, silently)."""
+    (a typo would otherwise subscribe to nothing, silently), and the ``principal`` saving
+    them must hold the read permission of every event type they match (a subscription must
+    not show anyone more than a real-time connection would)."""
     unique = list(dict.fromkeys(event_pattern(p) for p in patterns))
-    names = list(platform.events.catalog)
+    catalog = platform.events.catalog
+    names = list(catalog)
     unknown = [p for p in unique if not any(matches_event([p], name) for name in names)]
     if unknown:
         raise UnknownEventTypeError(unknown)
+    if principal is not None:
+        denied = [
+            name
+            for name in names
+            if matches_event(unique, name) and not principal.can(*_permission_of(catalog.get(name)))
+        ]
+        if denied:
+            raise EventsNotPermittedError(denied)
     return unique
+
+
+def _permission_of(event_type: type) -> tuple[str, str]:
+    resource, _, action = str(getattr(event_type, "permission", "")).partition(":")
+    return resource, action
 
 
 async def get_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:
@@ -94,10 +118,11 @@ async def create_endpoint(
     url: str,
     description: str,
     event_types: Sequence[str],
+    principal: Principal | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its first secret (returned once, stored in the vault)."""
     settings = settings_of(platform)
-    patterns = check_patterns(platform, event_types)
+    patterns = check_patterns(platform, event_types, principal)
     await urls.check(url, settings)  # raises UrlRefusedError; before any write
     count = await session.scalar(select(func.count()).select_from(WebhookEndpoint))
     if (count or 0) >= settings.max_endpoints:
@@ -127,12 +152,13 @@ async def update_endpoint(
     endpoint: WebhookEndpoint,
     *,
     changes: dict[str, Any],
+    principal: Principal | None = None,
 ) -> list[str]:
     """Apply the given fields (``url``, ``description``, ``event_types``, ``enabled``);
     returns the names of the fields that changed."""
     changed: list[str] = []
     if "event_types" in changes:
-        patterns = check_patterns(platform, changes["event_types"])
+        patterns = check_patterns(platform, changes["event_types"], principal)
         if patterns != endpoint.event_types:
             endpoint.event_types = patterns
             changed.append("event_types")

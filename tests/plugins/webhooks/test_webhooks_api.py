@@ -179,3 +179,27 @@ async def test_built_in_roles(client, platform):
     denied = await client.get("/api/v1/webhooks/endpoints", headers=agent)
     assert denied.status_code == 403
     assert (await client.get("/api/v1/webhooks/endpoints")).status_code == 401
+
+
+async def test_subscribing_needs_the_events_read_permission(
+    client, app, tenant, kraliki_authenticate
+):
+    kraliki_authenticate(
+        app, "webhooks.endpoints:read", "webhooks.endpoints:write", kind="user", tenant_id=tenant
+    )
+    for patterns in (["shop.*"], ["*"], ["shop.order.paid"]):
+        denied = await client.post(
+            "/api/v1/webhooks/endpoints", json={"url": PUBLIC, "event_types": patterns}
+        )
+        assert denied.status_code == 403, denied.text
+        assert denied.json()["type"] == "/problems/webhooks-event-not-permitted"
+        assert "shop.order.paid" in denied.json()["events"]
+    kraliki_authenticate(
+        app, "webhooks.endpoints:write", "webhooks.deliveries:read", kind="user", tenant_id=tenant
+    )
+    created = await create_endpoint(client, PUBLIC, event_types=["webhooks.delivery.*"])
+    widened = await client.patch(
+        f"/api/v1/webhooks/endpoints/{created['id']}", json={"event_types": ["webhooks.*"]}
+    )
+    assert widened.status_code == 403
+    assert widened.json()["events"] == ["webhooks.endpoint.disabled"]

@@ -37,6 +37,7 @@ ALL = (
     "webhooks.endpoints:write",
     "webhooks.deliveries:read",
     "webhooks.deliveries:replay",
+    "shop.orders:read",  # the shop's events: subscribing to them needs it
 )
 
 

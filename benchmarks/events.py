@@ -141,7 +141,14 @@ def bare_app(queue: asyncio.Queue[str]) -> FastAPI:
 async def served(app: FastAPI) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host=HOST, port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app,
+            host=HOST,
+            port=port,
+            log_level="critical",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
@@ -206,7 +213,7 @@ async def run_kernel(args: argparse.Namespace, backend: Backend, hooks: dict[str
                 created = await client.post(
                     "/api/v1/webhooks/endpoints",
                     headers={"Authorization": f"Bearer {token}"},
-                    json={"url": f"{receiver}/hook", "events": ["bench.*"]},
+                    json={"url": f"{receiver}/hook", "event_types": ["bench.*"]},
                 )
                 assert created.status_code == 201, created.text
             ws_url = base.replace("http", "ws") + "/api/v1/realtime"
@@ -241,30 +248,37 @@ async def run_kernel(args: argparse.Namespace, backend: Backend, hooks: dict[str
 
 async def run_bare(args: argparse.Namespace, hooks: dict[str, Receipts]):
     queue: asyncio.Queue[str] = asyncio.Queue()
+    outbox: asyncio.Queue[str] = asyncio.Queue()
     async with (
         served(bare_app(queue)) as base,
         served(receiver_app(hooks)) as receiver,
         httpx.AsyncClient() as client,
         websockets.connect(base.replace("http", "ws") + "/ws") as connection,
     ):
+
+        async def send() -> None:  # one delivery at a time, like an ordered webhook sender
+            while True:
+                await client.post(f"{receiver}/hook", content=await outbox.get())
+
         ws = Receipts(args.events)
         hooks["current"] = Receipts(args.events)
-        reader = asyncio.create_task(consume_ws(connection, ws))
-        posts: list[asyncio.Task[httpx.Response]] = []
+        workers = [
+            asyncio.create_task(consume_ws(connection, ws)),
+            asyncio.create_task(send()),
+        ]
         for start in range(0, args.events, args.batch):
             for seq in range(start, min(start + args.batch, args.events)):
                 body = {"stream": seq % args.aggregates, "seq": seq, "sent_at": 0.0}
                 body["sent_at"] = time.perf_counter()
-                text = json.dumps({"type": "event", "event": {"data": body}})
-                queue.put_nowait(text)
-                posts.append(asyncio.create_task(client.post(f"{receiver}/hook", content=text)))
+                envelope = json.dumps({"data": body})
+                queue.put_nowait(f'{{"type":"event","event":{envelope}}}')
+                outbox.put_nowait(envelope)
             await asyncio.sleep(0)
         await asyncio.wait_for(ws.done.wait(), args.timeout)
         await asyncio.wait_for(hooks["current"].done.wait(), args.timeout)
-        await asyncio.gather(*posts)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
     return ws.figures(), hooks["current"].figures()
 
 

@@ -55,7 +55,6 @@ async def test_put_list_get_delete_never_show_the_value(kraliki_client, make_org
     assert {d["name"]: d["stored"] for d in declared.json() if d["plugin"] == "acme"} == {
         "acme.api_key": True,
         "acme.account_id": False,
-        "webhooks.signing": False,  # installed built-in plugin: endpoints' signing secrets
     }
 
     deleted = await kraliki_client.delete(f"{SECRETS}/acme.api_key", headers=org.admin)

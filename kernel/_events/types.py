@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from kernel._principal import Principal
+
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*\.[a-z][a-z0-9_-]*$")
 EVENT_PATTERN = re.compile(r"^[a-z0-9_*-]+(\.[a-z0-9_*-]+)*$")
 
@@ -43,6 +45,13 @@ class Event(BaseModel):
     """Payload field holding the aggregate id (None: the event is its own aggregate)."""
     version: ClassVar[int] = 1
     description: ClassVar[str] = ""
+
+    @classmethod
+    def readable_by(cls, principal: Principal) -> bool:
+        """Whether ``principal``'s roles hold this event's read permission (real-time
+        subscribers, webhook subscriptions)."""
+        resource, _, action = cls.permission.partition(":")
+        return principal.can(resource, action)
 
     def aggregate_key(self) -> str:
         """``<plugin>.<noun>:<id>``: events sharing it are delivered in publication order."""
@@ -112,7 +121,3 @@ def check_pattern(pattern: str) -> str:
 
 def matches(patterns: tuple[str, ...] | list[str], name: str) -> bool:
     return any(fnmatchcase(name, pattern) for pattern in patterns)
-
-
-def new_event_id() -> uuid.UUID:
-    return uuid.uuid4()

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal
 
 from kernel._events.types import DeliveredEvent, Event, matches
 from kernel._principal import Principal
@@ -52,7 +52,7 @@ class Subscriber:
         token: str,
         transport: Transport,
         buffer: int,
-        catalog: UniqueRegistry[type],
+        catalog: UniqueRegistry[type[Event]],
     ) -> None:
         assert principal.tenant_id is not None
         self.tenant_id: uuid.UUID = principal.tenant_id
@@ -86,9 +86,7 @@ class Subscriber:
             return False  # its plugin is no longer loaded: nobody can say who may see it
         if self.catalog.owner(name) in self.principal.disabled_plugins:
             return False
-        event_type = cast(type[Event], self.catalog.get(name))
-        resource, _, action = event_type.permission.partition(":")
-        return self.principal.can(resource, action)
+        return self.catalog.get(name).readable_by(self.principal)
 
     def use(
         self, *, patterns: tuple[str, ...] | None = None, principal: Principal | None = None

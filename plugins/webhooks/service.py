@@ -86,16 +86,11 @@ def check_patterns(
         denied = [
             name
             for name in names
-            if matches_event(unique, name) and not principal.can(*_permission_of(catalog.get(name)))
+            if matches_event(unique, name) and not catalog.get(name).readable_by(principal)
         ]
         if denied:
             raise EventsNotPermittedError(denied)
     return unique
-
-
-def _permission_of(event_type: type) -> tuple[str, str]:
-    resource, _, action = str(getattr(event_type, "permission", "")).partition(":")
-    return resource, action
 
 
 async def get_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> WebhookEndpoint:

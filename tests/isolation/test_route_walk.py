@@ -331,11 +331,10 @@ async def test_interleaved_requests_for_two_tenants_never_mix(kraliki_platform, 
     await asyncio.gather(*(check(tenants[i % 2]) for i in range(60)))
 
 
+@pytest.mark.postgres_only  # SQLite has no row-level security; the ORM is its only guard
 async def test_raw_sql_without_a_tenant_sees_none_of_the_seeded_rows(
     kraliki_platform, kraliki_client
 ):
-    if kraliki_platform.database.dialect != "postgresql":
-        pytest.skip("SQLite has no row-level security; the ORM layer is its only guard")
     operator = await _operator(kraliki_platform, kraliki_client)
     seeded = await _seed(kraliki_client, operator, "alpha")
     models = await tenant_models(kraliki_platform)

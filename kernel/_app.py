@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from kernel import _health
 from kernel._auth import (
@@ -36,6 +36,8 @@ from kernel._vault.service import SecretUnavailableError
 from kernel._version import __version__
 
 API_PREFIX = "/api/v1"
+WEBHOOK_PREFIX = "/webhooks"
+"""Where ``kraliki_webhook_routes`` are mounted: ``/webhooks/<plugin prefix>/...``."""
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -102,6 +104,16 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
                 raise PluginError(f"plugin {plugin_name!r}: kraliki_routes returned {router!r}")
             app.include_router(router, prefix=prefix, tags=[plugin_name])
             mark_plugin_routes(router, plugin_name)
+    for plugin_name, routers in platform.hooks.webhook_routes():
+        prefix = f"{WEBHOOK_PREFIX}/{platform.plugins.get(plugin_name).info.prefix}"
+        for router in routers if isinstance(routers, list | tuple) else [routers]:
+            if not isinstance(router, APIRouter):
+                raise PluginError(
+                    f"plugin {plugin_name!r}: kraliki_webhook_routes returned {router!r}"
+                )
+            check_webhook_routes_public(plugin_name, router)
+            app.include_router(router, prefix=prefix, tags=[plugin_name])
+            mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
     install_request_metrics(app, platform)
     app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
@@ -143,6 +155,21 @@ def check_route_access(app: FastAPI, platform: Platform) -> None:
             raise PluginError(
                 f"route {where} of plugin {plugin!r} requires {permission!r}, declared by "
                 f"{owner!r}, which {plugin!r} does not require"
+            )
+
+
+def check_webhook_routes_public(plugin: str, router: APIRouter) -> None:
+    """Webhook routes have no caller to authorize: each must say it is public (and verify
+    its requests itself); a ``require(...)`` there could never be met."""
+    for context in iter_route_contexts(router.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            raise PluginError(f"plugin {plugin!r}: webhook routes must be HTTP routes")
+        permission, reason = route_access(context)
+        if permission is not None or reason is None:
+            raise PluginError(
+                f"plugin {plugin!r}: webhook route {route.path} must be marked "
+                "Depends(public('why')) and verify its requests itself"
             )
 
 

@@ -175,6 +175,9 @@ class Hooks:
     def routes(self) -> list[tuple[str, Sequence[APIRouter]]]:
         return self.collect_now("kraliki_routes")
 
+    def webhook_routes(self) -> list[tuple[str, Sequence[APIRouter]]]:
+        return self.collect_now("kraliki_webhook_routes")
+
     def models(self) -> list[tuple[str, Sequence[type]]]:
         return self.collect_now("kraliki_models")
 

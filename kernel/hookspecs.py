@@ -6,9 +6,9 @@ Conventions (see ``docs/plugins/hooks.md`` for the long form):
   same name with :data:`kernel.hookimpl` in your plugin module; declare only the parameters
   you use (pluggy passes arguments by name).
 * *Registration* hooks (``plugin_info``, ``add_hookspecs``, ``models``, ``migrations``,
-  ``permissions``, ``configure``, ``routes``, ``cli``, ``event_types``, ``jobs``) run once
-  while the platform starts. They are synchronous; an exception in one stops the platform
-  with an error naming your plugin.
+  ``permissions``, ``configure``, ``routes``, ``webhook_routes``, ``cli``, ``event_types``,
+  ``jobs``) run once while the platform starts. They are synchronous; an exception in one
+  stops the platform with an error naming your plugin.
 * *Notification* hooks (``startup``, ``shutdown``, ``event``, ``tenant_*``) may be
   ``async def``. An exception in one is logged with your plugin's name and counted; it never
   stops other plugins or the caller.
@@ -78,6 +78,18 @@ def kraliki_routes() -> Sequence[APIRouter]:  # type: ignore[empty-body]
     must declare its permission with ``Depends(require(resource, action))`` for a permission
     declared by this plugin, one of its requirements or the kernel, or be marked
     ``public(...)``; otherwise the app refuses to start.
+    """
+
+
+@hookspec
+def kraliki_webhook_routes() -> Sequence[APIRouter]:  # type: ignore[empty-body]
+    """Return routers for unauthenticated callbacks from outside services (provider webhooks).
+
+    Called once while the app is built. Each router is mounted under
+    ``/webhooks/<route_prefix>`` (not ``/api/v1``) and tagged with the plugin's name. Every
+    route must be marked ``Depends(public("why"))``: there is no caller to authorize, so the
+    plugin verifies each request itself (a signature with the tenant's secret) before it
+    changes anything. A tenant that disabled the plugin must get 404.
     """
 
 

@@ -1,0 +1,34 @@
+"""calls: the voice domain core. Calls and their provider-neutral status machine, phone
+numbers, recordings, transcripts, call control, and the telephony provider contract
+(``plugins.calls.provider``) that Twilio, Telnyx and loopback implement. Hook
+implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from kernel import Platform, PluginInfo, __version__, hookimpl
+
+
+@hookimpl
+def kraliki_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="calls",
+        version=__version__,
+        description="Calls over swappable telephony providers: placing, control, status, "
+        "recordings, transcripts, numbers.",
+    )
+
+
+@hookimpl
+def kraliki_add_hookspecs() -> ModuleType:
+    from plugins.calls import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
+def kraliki_configure(platform: Platform) -> None:
+    from plugins.calls.registry import configure
+
+    configure(platform)

@@ -1,0 +1,518 @@
+"""The telephony provider contract: the public API a provider plugin (Twilio, Telnyx, loopback,
+yours) implements and the ``calls`` plugin drives.
+
+A provider plugin requires ``calls``, implements ``kraliki_telephony_providers`` returning
+:class:`ProviderSpec` values, and declares its vault secrets with ``kraliki_vault_secrets``.
+``calls`` builds a fresh provider object per tenant and use (``spec.factory(context)``), never
+a shared mutable singleton, and calls it to:
+
+* place an outbound call (:meth:`TelephonyProvider.place_call`),
+* control a live call (:meth:`TelephonyProvider.control`),
+* verify and parse the provider's webhooks (:meth:`TelephonyProvider.verify_webhook`,
+  :meth:`TelephonyProvider.parse_webhook`) into provider-neutral :data:`NormalizedEvent` values,
+* execute provider-neutral :data:`Instruction` values (:meth:`TelephonyProvider.execute`):
+  a document-style provider answers the webhook with them (Twilio: TwiML), a command-style
+  one issues commands (Telnyx Call Control) and answers the webhook with nothing,
+* stream a recording's audio with the tenant's credentials
+  (:meth:`TelephonyProvider.recording_audio`).
+
+Every REST call to the provider goes through :meth:`ProviderContext.call` (timeout, retries,
+the (tenant, provider) circuit breaker). See ``docs/providers.md``.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel import Platform, SecretValue
+
+if TYPE_CHECKING:
+    from kernel._resilience.classify import Classifier
+
+T = TypeVar("T")
+
+
+class CallStatus(enum.StrEnum):
+    """The one provider-neutral call status. Transitions only move forward (by rank); a
+    terminal status is final."""
+
+    QUEUED = "queued"
+    """Accepted by the platform, not handed to a provider yet."""
+    INITIATED = "initiated"
+    """The provider accepted the call and is dialling."""
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    """Answered (by a human or a machine)."""
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    """Ended by the platform before it was answered."""
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def rank(self) -> int:
+        """Order of progress: a status can only be followed by one of a higher rank."""
+        return _RANKS[self]
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+    }
+)
+_RANKS = {
+    CallStatus.QUEUED: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    **dict.fromkeys(TERMINAL_STATUSES, 4),
+}
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class AnsweredBy(enum.StrEnum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    UNKNOWN = "unknown"
+
+
+class Capability(enum.StrEnum):
+    """What a provider can do beyond placing and hanging up calls; ``calls`` refuses an action
+    (409) on a provider without the capability it needs."""
+
+    TRANSFER = "transfer"
+    HOLD = "hold"
+    MUTE = "mute"
+    DTMF = "dtmf"
+    RECORDING = "recording"
+    TRANSCRIPTION = "transcription"
+    MACHINE_DETECTION = "machine-detection"
+    CONFERENCING = "conferencing"
+    COACHING = "coaching"
+    """Whisper and barge into a conference (supervisor)."""
+    SECURE_PAYMENTS = "secure-payments"
+    """Capture card details over the phone without the platform hearing the digits (PCI)."""
+
+
+# --- Instructions --------------------------------------------------------------------------
+
+
+class _Instruction(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Say(_Instruction):
+    kind: Literal["say"] = "say"
+    text: str = Field(min_length=1, max_length=4000)
+    voice: str | None = None
+    language: str = "en-US"
+
+
+class Play(_Instruction):
+    kind: Literal["play"] = "play"
+    url: str = Field(min_length=1, max_length=2048)
+    loop: int = Field(default=1, ge=1, le=100)
+
+
+class Pause(_Instruction):
+    kind: Literal["pause"] = "pause"
+    seconds: int = Field(default=1, ge=1, le=14400)
+
+
+class Gather(_Instruction):
+    """Collect digits (the prompt plays meanwhile); the result comes back as an
+    :class:`InstructionsNeeded` event carrying ``digits``."""
+
+    kind: Literal["gather"] = "gather"
+    prompt: list[Say | Play | Pause] = Field(default_factory=list)
+    num_digits: int | None = Field(default=None, ge=1, le=64)
+    finish_on_key: str = Field(default="#", pattern=r"^[0-9*#]?$")
+    timeout_seconds: int = Field(default=5, ge=1, le=60)
+
+
+class Dial(_Instruction):
+    """Connect the call to another number (a blind transfer when sent to a live call)."""
+
+    kind: Literal["dial"] = "dial"
+    number: str
+    caller_id: str | None = None
+    timeout_seconds: int = Field(default=30, ge=5, le=600)
+
+
+class Conference(_Instruction):
+    kind: Literal["conference"] = "conference"
+    name: str = Field(min_length=1, max_length=128)
+    muted: bool = False
+    coach_call_id: str | None = None
+    """Whisper: heard only by this provider call id (needs :attr:`Capability.COACHING`)."""
+    start_on_enter: bool = True
+    end_on_exit: bool = False
+    beep: bool = False
+
+
+class Record(_Instruction):
+    kind: Literal["record"] = "record"
+    max_seconds: int = Field(default=3600, ge=1, le=14400)
+    play_beep: bool = True
+    transcribe: bool = False
+
+
+class Pay(_Instruction):
+    """Capture a card securely (the digits go to the provider's payment connector only)."""
+
+    kind: Literal["pay"] = "pay"
+    amount: str | None = Field(default=None, pattern=r"^\d+(\.\d{1,2})?$")
+    currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
+    connector: str = "Default"
+    description: str | None = None
+    timeout_seconds: int = Field(default=10, ge=3, le=60)
+    max_attempts: int = Field(default=3, ge=1, le=5)
+
+
+class Hangup(_Instruction):
+    kind: Literal["hangup"] = "hangup"
+
+
+Instruction = Annotated[
+    Say | Play | Pause | Gather | Dial | Conference | Record | Pay | Hangup,
+    Field(discriminator="kind"),
+]
+"""One provider-neutral step; a call runs a list of them in order."""
+
+
+class InstructionList(BaseModel):
+    """Parses and serializes a list of instructions (``InstructionList(steps=[...])``)."""
+
+    steps: list[Instruction] = Field(default_factory=list, max_length=100)
+
+
+# --- Requests to the provider --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallRef:
+    """A call as the provider needs to see it."""
+
+    id: uuid.UUID
+    provider_call_id: str | None
+    direction: Direction
+    status: CallStatus
+    from_number: str
+    to_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCall:
+    call_id: uuid.UUID
+    from_number: str
+    to_number: str
+    timeout_seconds: int = 30
+    """Ring this long before giving up (no-answer)."""
+    record: bool = False
+    machine_detection: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-specific options from the request (``loopback``'s scripted callee)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    provider_call_id: str
+    status: CallStatus = CallStatus.INITIATED
+
+
+class Action(enum.StrEnum):
+    HANGUP = "hangup"
+    TRANSFER = "transfer"
+    HOLD = "hold"
+    UNHOLD = "unhold"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    SEND_DTMF = "send-dtmf"
+    START_RECORDING = "start-recording"
+    PAUSE_RECORDING = "pause-recording"
+    RESUME_RECORDING = "resume-recording"
+    STOP_RECORDING = "stop-recording"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlCall:
+    call: CallRef
+    action: Action
+    command_id: str
+    """Unique per request: the provider may use it to ignore a repeated command (Telnyx)."""
+    target: str | None = None
+    """TRANSFER: the E.164 number to transfer to."""
+    digits: str | None = None
+    """SEND_DTMF: ``0-9*#`` and ``w`` (half-second wait)."""
+    caller_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRef:
+    provider_recording_id: str
+    provider_call_id: str | None
+    media_ref: str | None
+    """What the provider gave to fetch the media (a URL), never shown to clients."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingAudio:
+    content_type: str
+    chunks: AsyncIterator[bytes]
+    size: int | None = None
+
+
+# --- Webhooks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """A provider's HTTP request to ``/webhooks/<provider>/<tenant id>/<kind>``."""
+
+    kind: str
+    """The last path segment: which callback it is (``status``, ``voice``, ``recording``...)."""
+    method: str
+    url: str
+    """The public URL the provider called (rebuilt from ``X-Forwarded-*`` behind a proxy)."""
+    headers: Mapping[str, str]
+    """Lower-case names."""
+    body: bytes
+    form: Mapping[str, str] | None = None
+    """The decoded form fields when the body is form-encoded (Twilio)."""
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """The call moved (or was reported again: ``calls`` drops what does not move it forward)."""
+
+    provider_call_id: str
+    status: CallStatus
+    occurred_at: datetime | None = None
+    sequence: int | None = None
+    """The provider's per-call order of callbacks, when it sends one (Twilio SequenceNumber)."""
+    direction: Direction | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    answered_by: AnsweredBy | None = None
+    hangup_cause: str | None = None
+    duration_seconds: int | None = None
+    parent_provider_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionsNeeded:
+    """The provider asks what the call does next: it was answered (or arrived, inbound), a
+    gather finished (``digits``), or a command-style provider finished a step and carries the
+    rest (``instructions``)."""
+
+    provider_call_id: str
+    reason: Literal["answered", "inbound", "gathered", "continue"]
+    digits: str | None = None
+    instructions: tuple[Any, ...] | None = None
+    """``continue``: the instructions still to run."""
+    direction: Direction | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+
+
+RecordingStatus = Literal["in-progress", "paused", "completed", "failed", "deleted"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingProgress:
+    provider_call_id: str
+    provider_recording_id: str
+    status: RecordingStatus
+    occurred_at: datetime | None = None
+    duration_seconds: int | None = None
+    channels: int | None = None
+    media_ref: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptSegment:
+    provider_call_id: str
+    text: str
+    speaker: str = "unknown"
+    """``caller``, ``callee``, ``agent``, ``customer`` or ``unknown``."""
+    confidence: float | None = None
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+    final: bool = True
+    sequence: int | None = None
+    occurred_at: datetime | None = None
+
+
+NormalizedEvent = CallProgress | InstructionsNeeded | RecordingProgress | TranscriptSegment
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedWebhook:
+    dedupe_key: str
+    """The provider's id for this delivery; a second delivery with the same key is a duplicate."""
+    events: Sequence[NormalizedEvent]
+    payload: Mapping[str, Any]
+    """The payload as it is kept (redacted: no card data, no credentials)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """What the webhook's HTTP response carries back to the provider."""
+
+    body: bytes = b""
+    content_type: str = "text/plain"
+    status_code: int = 200
+
+
+class WebhookRejected(Exception):
+    """The webhook is unsigned, forged, stale or replayed: answered 403, nothing changes."""
+
+
+class WebhookMalformed(Exception):
+    """The webhook is signed but cannot be understood: answered 400, nothing changes."""
+
+
+class ProviderRefused(Exception):
+    """The provider refused a request (bad number, unverified caller id...): a 4xx that no
+    retry or failover will fix. ``detail`` is safe to show to the tenant."""
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code
+
+
+class UnsupportedAction(Exception):
+    """The provider cannot do this (capability missing)."""
+
+
+# --- The provider --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider object gets: the tenant it works for and the platform's helpers."""
+
+    platform: Platform
+    tenant_id: uuid.UUID
+    provider: str
+    """The provider's name (its webhook path segment, its breaker's dependency name)."""
+    plugin: str
+    """The plugin that declared the provider (reads the vault as this plugin)."""
+    public_base_url: str
+    """Where providers reach the platform (``KRALIKI_CALLS_PUBLIC_BASE_URL``)."""
+    webhook_prefix: str
+    """The provider plugin's route prefix (its webhooks are under ``/webhooks/<prefix>``)."""
+
+    def webhook_url(self, kind: str) -> str:
+        """The URL the provider must call for a callback of ``kind``."""
+        base = self.public_base_url.rstrip("/")
+        return f"{base}/webhooks/{self.webhook_prefix}/{self.tenant_id}/{kind}"
+
+    async def secret(self, name: str, *, purpose: str) -> SecretValue | None:
+        """Decrypt one of the tenant's secrets for immediate use (audited); None when unset."""
+        return await self.platform.vault.reveal(
+            name, plugin=self.plugin, purpose=purpose, tenant_id=self.tenant_id
+        )
+
+    async def call(
+        self,
+        operation: Callable[[], Awaitable[T]],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (per attempt)
+        attempts: int | None = None,
+        classify: Classifier | None = None,
+    ) -> T:
+        """Run one REST operation against the provider through ``platform.resilience``."""
+        return await self.platform.resilience.call(
+            self.provider,
+            operation,
+            tenant_id=self.tenant_id,
+            timeout=timeout,
+            attempts=attempts,
+            classify=classify,
+        )
+
+
+class TelephonyProvider(abc.ABC):
+    """Base class of a provider. One object serves one tenant for one use; keep no state
+    between uses beyond what the constructor derives from the context."""
+
+    style: ClassVar[Literal["document", "commands"]] = "document"
+    """``document``: :meth:`execute` answers the webhook with the instructions (TwiML);
+    ``commands``: :meth:`execute` sends commands and answers with nothing."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+
+    @abc.abstractmethod
+    async def place_call(self, request: PlaceCall) -> PlacedCall:
+        """Hand an outbound call to the provider. Raise :class:`ProviderRefused` for a
+        refusal; transient failures propagate through :meth:`ProviderContext.call`."""
+
+    @abc.abstractmethod
+    async def control(self, request: ControlCall) -> None:
+        """Act on a live call. Raise :class:`UnsupportedAction` when the provider cannot."""
+
+    @abc.abstractmethod
+    async def verify_webhook(self, webhook: WebhookRequest) -> None:
+        """Raise :class:`WebhookRejected` unless the request is authentic and fresh."""
+
+    @abc.abstractmethod
+    def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
+        """Turn a verified request into normalized events (raise :class:`WebhookMalformed`)."""
+
+    @abc.abstractmethod
+    async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
+        """Run instructions on the call: return them as the webhook answer (document style)
+        or issue them as commands and return an empty answer (commands style)."""
+
+    async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
+        """Stream a recording's media with the tenant's credentials."""
+        raise UnsupportedAction(f"{self.context.provider} cannot stream recordings")
+
+    async def delete_recording(self, recording: RecordingRef) -> None:
+        """Delete the media at the provider (retention); default: nothing to delete there."""
+        return None
+
+    def empty_answer(self) -> WebhookAnswer:
+        """What a webhook that needs no instructions is answered with."""
+        return WebhookAnswer()
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """A provider a plugin contributes through ``kraliki_telephony_providers``."""
+
+    name: str
+    """Lower case; the webhook path segment and the breaker's dependency (``twilio``)."""
+    factory: Callable[[ProviderContext], TelephonyProvider]
+    capabilities: frozenset[Capability]
+    secrets: tuple[str, ...] = ()
+    """Vault secrets the tenant must store before the provider can be used."""
+    description: str = ""
+    default_calls_per_second: float = 1.0
+    """The provider's usual limit of new calls per second per account (Twilio: 1)."""

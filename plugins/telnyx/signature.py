@@ -43,9 +43,9 @@ def verify_signature(
         raise SignatureError("the webhook is not signed")
     if not timestamp.isdigit():
         raise SignatureError("the webhook's timestamp is not a Unix time")
-    skew = abs((time.time() if now is None else now) - int(timestamp))
+    skew = abs(int(time.time() if now is None else now) - int(timestamp))
     if skew > tolerance_seconds:
-        raise SignatureError(f"the webhook's timestamp is {int(skew)} s off")
+        raise SignatureError(f"the webhook's timestamp is {skew} s off")
     key = _decode(public_key, 32, "the stored telnyx.public_key")
     raw_signature = _decode(signature, 64, "the signature")
     try:

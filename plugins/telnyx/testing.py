@@ -220,6 +220,27 @@ class TelnyxDouble:
         self.api.calls[call.call_control_id] = call
         return call
 
+    def outgoing_call(
+        self,
+        from_: str,
+        to: str,
+        *,
+        webhook_url: str | None = None,
+        client_state: str | None = None,
+    ) -> DoubleCall:
+        """A call as if dialled through the API (without a request: for parsing tests)."""
+        call = DoubleCall(
+            call_control_id=f"v3:{uuid.uuid4().hex}",
+            from_=from_,
+            to=to,
+            direction="outgoing",
+            connection_id=self.connection_id,
+            webhook_url=webhook_url,
+            client_state=client_state,
+        )
+        self.api.calls[call.call_control_id] = call
+        return call
+
     def add_recording(
         self, call_control_id: str, content: bytes = b"ID3 fake mp3", **fields: Any
     ) -> DoubleRecording:

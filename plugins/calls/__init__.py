@@ -5,9 +5,22 @@ implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
-from kernel import Platform, PluginInfo, __version__, hookimpl
+from fastapi import APIRouter
+
+from kernel import (
+    Event,
+    JobTopic,
+    MigrationSource,
+    Permission,
+    Platform,
+    PluginInfo,
+    __version__,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -32,3 +45,58 @@ def kraliki_configure(platform: Platform) -> None:
     from plugins.calls.registry import configure
 
     configure(platform)
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.calls import models
+
+    return [
+        models.Call,
+        models.CallEvent,
+        models.Recording,
+        models.TranscriptSegmentRow,
+        models.PhoneNumber,
+        models.CallSettingsRow,
+        models.WebhookReceipt,
+    ]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from plugins.calls.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.calls import admin, api, numbers
+
+    # Fixed paths first: /numbers and /settings must not be taken for a call id.
+    return [numbers.router, admin.router, api.router]
+
+
+@hookimpl
+def kraliki_event_types() -> Sequence[type[Event]]:
+    from plugins.calls.events import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+@hookimpl
+def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.calls.recordings import retention_job
+
+    return [
+        JobTopic(
+            "calls.retention",
+            retention_job,
+            "Delete recordings past the tenant's retention and old webhook receipts (daily).",
+        )
+    ]

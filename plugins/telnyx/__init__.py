@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from plugins.calls.provider import ProviderSpec
 
 
@@ -63,3 +65,12 @@ def kraliki_vault_secrets() -> Sequence[SecretSpec]:
     from plugins.telnyx.secrets import SECRETS
 
     return SECRETS
+
+
+@hookimpl
+def kraliki_webhook_routes() -> Sequence[APIRouter]:
+    """``POST /webhooks/telnyx/<tenant id>/events``: the Call Control application's webhook
+    URL (calls verifies with the tenant's public key, de-duplicates, applies, answers)."""
+    from plugins.calls.webhooks import provider_webhook_router
+
+    return [provider_webhook_router("telnyx")]

@@ -131,9 +131,11 @@ class Commands:
 
     def _pause(self, pause: Pause, rest: Sequence[Instruction]) -> Operation:
         """No timers in Call Control: a second of silence, looped; a pause longer than 100
-        loops continues with what is left of it."""
-        loops = min(pause.seconds, MAX_LOOP)
-        left = [Pause(seconds=pause.seconds - loops)] if pause.seconds > loops else []
+        loops continues with what is left of it. A pause with nothing after it loops until
+        the call ends or gets new instructions (a line kept open), with no round trips."""
+        loops: int | str = min(pause.seconds, MAX_LOOP) if rest else "infinity"
+        seconds = loops if isinstance(loops, int) else pause.seconds
+        left = [Pause(seconds=pause.seconds - seconds)] if pause.seconds > seconds else []
         state = self.state("call.playback.ended", [*left, *rest])
         actions = self.client.calls.actions
         return lambda: actions.start_playback(

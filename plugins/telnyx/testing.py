@@ -28,7 +28,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -115,6 +115,9 @@ class TelnyxDouble:
         self._closing = asyncio.Event()
         self._stack = AsyncExitStack()
         self._http: httpx.AsyncClient | None = None
+        self.on_dial: Callable[[DoubleCall], Awaitable[object]] | None = None
+        """Awaited after a dial is accepted and before it is answered: a test's webhooks
+        sent from here beat the REST answer, as Telnyx's sometimes do."""
 
     @property
     def api_key(self) -> str:
@@ -396,6 +399,8 @@ class TelnyxDouble:
             self._record(request.method, path, headers, query, body, exc.status)
             return _json(exc.status, exc.body)
         self._record(request.method, path, headers, query, body, status, duplicate)
+        if self.on_dial is not None and path == "/v2/calls" and not duplicate:
+            await self.on_dial(self.call(answer["data"]["call_control_id"]))
         return _json(status, answer)
 
     def _media(self, path: str, headers: dict[str, str], query: dict[str, str]) -> Response:

@@ -21,8 +21,9 @@ CALLEE = "+420601123456"
 
 
 def with_telnyx(installed: Sequence[object]) -> list[object]:
-    """The installed plugins plus calls and telnyx (not entry points yet)."""
-    return [*installed, *(p for p in (plugins.calls, plugins.telnyx) if p not in installed)]
+    """The installed plugins plus calls and telnyx where they are not entry points (yet)."""
+    loaded = {getattr(source, "obj", source) for source in installed}
+    return [*installed, *(p for p in (plugins.calls, plugins.telnyx) if p not in loaded)]
 
 
 async def store_secrets(

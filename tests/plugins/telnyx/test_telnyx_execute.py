@@ -230,6 +230,16 @@ async def test_a_pause_is_looped_silence(provider, telnyx):
     assert needed.instructions == (Pause(seconds=150), Hangup())
 
 
+async def test_a_last_pause_keeps_the_line_open_in_one_command(provider, telnyx):
+    call_control_id = await dialled(provider)
+    await provider.execute(call_ref(call_control_id), [Say(text="Hi"), Pause(seconds=14400)])
+    [needed] = arrives(telnyx, call_control_id, "call.speak.ended")
+    await provider.execute(call_ref(call_control_id), needed.instructions)
+    [pause] = telnyx.commands(call_control_id, "playback_start")
+    assert pause.body["loop"] == "infinity"
+    assert decoded(pause.body["client_state"])["rest"] == []
+
+
 async def test_a_long_text_is_spoken_in_parts(provider, telnyx):
     call_control_id = await dialled(provider)
     text = " ".join(["This sentence is spoken to the caller."] * 120)

@@ -37,8 +37,8 @@ async def idempotency_key_header(
             description="A unique value (a UUID, say) the client chooses for this request and "
             "sends again, unchanged, when it retries it: a retry with the same body gets the "
             "first answer (with `Idempotent-Replayed: true`) instead of acting twice. 1 to "
-            f"{MAX_KEY_LENGTH} printable ASCII characters; kept for "
-            "`KRALIKI_IDEMPOTENCY_TTL_HOURS` (default 24 hours).",
+            f"{MAX_KEY_LENGTH} printable ASCII characters; remembered for a day unless the "
+            "platform says otherwise.",
             examples=["5f2b7c1e-8d4a-4e8f-9a51-0c3d2b6e7f10"],
         ),
     ] = None,

@@ -69,8 +69,12 @@ async def ingest(
     state = calls_state(platform)
     if not KIND.match(kind) or provider_name not in state.providers:
         raise ProblemError(WEBHOOK_NOT_FOUND)
+    limit = state.settings.max_webhook_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # refuse before reading it
+        raise ProblemError(WEBHOOK_TOO_LARGE)
     body = await request.body()
-    if len(body) > state.settings.max_webhook_bytes:
+    if len(body) > limit:
         raise ProblemError(WEBHOOK_TOO_LARGE)
     with tenant_scope(tenant_id):
         await _check_tenant(platform, tenant_id, provider_name)

@@ -247,3 +247,31 @@ async def test_another_tenant_can_use_the_same_provider_ids(client, send, platfo
     assert (await send(arrival)).status_code == 200
     assert (await send(arrival, tenant_id=other, secret="other")).status_code == 200
     assert len((await client.get("/api/v1/calls")).json()["items"]) == 1  # acme's own only
+
+
+async def test_idempotent_placement(client, platform, tenant):
+    body = {"to": "+14155550100", "from": "+14155550199"}
+    headers = {"Idempotency-Key": "order-7-call"}
+    first = await client.post("/api/v1/calls", json=body, headers=headers)
+    assert first.status_code == 201
+    assert first.headers["location"] == f"/api/v1/calls/{first.json()['id']}"
+    again = await client.post("/api/v1/calls", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(fakeline_log(platform).placed) == 1  # one call placed, not two
+    other = await client.post("/api/v1/calls", json={**body, "to": "+14155550142"}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+    without = await client.post("/api/v1/calls", json=body)
+    assert without.status_code == 201
+    assert without.json()["id"] != first.json()["id"]
+
+
+async def test_a_failed_placement_releases_its_key(client, platform, tenant):
+    fakeline_log(platform).fail_next.append(TransientError("fakeline", status=503))
+    body = {"to": "+14155550100", "from": "+14155550199"}
+    headers = {"Idempotency-Key": "retry-me"}
+    assert (await client.post("/api/v1/calls", json=body, headers=headers)).status_code == 503
+    retried = await client.post("/api/v1/calls", json=body, headers=headers)
+    assert retried.status_code == 201  # the outage was not remembered as the answer

@@ -83,7 +83,9 @@ class Incoming:
         except ValidationError as exc:
             raise WebhookMalformed(f"{self.type}: the client_state's steps are invalid") from exc
         target = self.state.call_control_id or self.call
-        return [InstructionsNeeded(target, "continue", instructions=tuple(steps))]
+        # As JSON: calls keeps the normalized events of a webhook (and may apply them later).
+        rest = tuple(step.model_dump(mode="json") for step in steps)
+        return [InstructionsNeeded(target, "continue", instructions=rest)]
 
 
 def parse(body: bytes) -> ParsedWebhook:

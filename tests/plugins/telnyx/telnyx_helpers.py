@@ -20,6 +20,11 @@ CALLER = "+14155550100"
 CALLEE = "+420601123456"
 
 
+def as_json(*steps: Any) -> tuple[dict[str, Any], ...]:
+    """Instructions as a continuation carries them (JSON, defaults included)."""
+    return tuple(step.model_dump(mode="json") for step in steps)
+
+
 def with_telnyx(installed: Sequence[object]) -> list[object]:
     """The installed plugins plus calls and telnyx where they are not entry points (yet)."""
     loaded = {getattr(source, "obj", source) for source in installed}

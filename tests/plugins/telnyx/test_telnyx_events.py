@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from telnyx_helpers import CALLEE, CALLER
+from telnyx_helpers import CALLEE, CALLER, as_json
 
 from plugins.calls.provider import (
     AnsweredBy,
@@ -97,7 +97,7 @@ def test_an_inbound_call_answered_by_the_platform_continues_its_script(double):
     double.call(call).client_state = state("call.answered", target=call)
     progress, needed = parsed(double, call, "call.answered").events
     assert progress.status is CallStatus.IN_PROGRESS
-    assert needed == InstructionsNeeded(call, "continue", instructions=tuple(REST))
+    assert needed == InstructionsNeeded(call, "continue", instructions=as_json(*REST))
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_gathered_digits(double):
 def test_a_gather_without_digits_goes_on_with_the_script(double):
     call = dialled(double, state("call.gather.ended", target="v3:me"))
     [needed] = parsed(double, call, "call.gather.ended", digits="", status="timeout").events
-    assert needed == InstructionsNeeded("v3:me", "continue", instructions=tuple(REST))
+    assert needed == InstructionsNeeded("v3:me", "continue", instructions=as_json(*REST))
 
 
 def test_a_gather_not_started_by_a_script_reports_empty_digits(double):
@@ -200,7 +200,7 @@ def test_the_end_of_a_step_continues_the_script(double, event_type, status):
     call = dialled(double)
     double.call(call).client_state = state(event_type, target=call)
     [needed] = parsed(double, call, event_type, status=status).events
-    assert needed == InstructionsNeeded(call, "continue", instructions=tuple(REST))
+    assert needed == InstructionsNeeded(call, "continue", instructions=as_json(*REST))
 
 
 def test_the_last_step_ending_continues_with_nothing(double):
@@ -246,7 +246,7 @@ def test_a_transfer_callee_hanging_up_continues_the_caller(double):
         from_number=CALLER,
         to_number="+420777000111",
     )
-    assert needed == InstructionsNeeded(caller, "continue", instructions=tuple(REST))
+    assert needed == InstructionsNeeded(caller, "continue", instructions=as_json(*REST))
 
 
 def test_a_saved_recording(double):
@@ -280,7 +280,7 @@ def test_a_voicemail_saved_continues_the_script(double):
     saved, needed = parsed(double, call, "call.recording.saved", recording=recording).events
     assert isinstance(saved, RecordingProgress)
     assert saved.content_type == "audio/wav"
-    assert needed == InstructionsNeeded(call, "continue", instructions=tuple(REST))
+    assert needed == InstructionsNeeded(call, "continue", instructions=as_json(*REST))
 
 
 def test_an_older_recording_payload_without_ids(double):

@@ -9,7 +9,7 @@ import secrets
 import uuid
 
 import pytest
-from telnyx_helpers import CALLEE, CALLER, call_ref
+from telnyx_helpers import CALLEE, CALLER, as_json, call_ref
 
 from plugins.calls.provider import (
     CallStatus,
@@ -83,12 +83,12 @@ async def test_a_script_runs_to_its_end_through_webhooks(provider, telnyx):
     await provider.execute(call, [Say(text="Hello"), Play(url=MUSIC), Hangup()])
     [needed] = arrives(telnyx, call_control_id, "call.speak.ended")
     assert needed == InstructionsNeeded(
-        call_control_id, "continue", instructions=(Play(url=MUSIC), Hangup())
+        call_control_id, "continue", instructions=as_json(Play(url=MUSIC), Hangup())
     )
     await provider.execute(call, needed.instructions)
     arrives(telnyx, call_control_id, "call.playback.started")
     [needed] = arrives(telnyx, call_control_id, "call.playback.ended")
-    assert needed.instructions == (Hangup(),)
+    assert needed.instructions == as_json(Hangup())
     await provider.execute(call, needed.instructions)
     commands = telnyx.commands(call_control_id)
     assert [c.action for c in commands] == ["speak", "playback_start", "hangup"]
@@ -108,7 +108,7 @@ async def test_an_inbound_call_is_answered_first(provider, telnyx):
     progress, needed = arrives(telnyx, incoming.call_control_id, "call.answered")
     assert progress.status is CallStatus.IN_PROGRESS
     assert needed.reason == "continue"
-    assert needed.instructions == tuple(steps)
+    assert needed.instructions == as_json(*steps)
     answered = call_ref(incoming.call_control_id, direction=Direction.INBOUND)
     await provider.execute(answered, needed.instructions)
     assert [c.action for c in telnyx.commands(incoming.call_control_id)] == ["answer", "speak"]
@@ -227,7 +227,7 @@ async def test_a_pause_is_looped_silence(provider, telnyx):
     assert silence[:4] == b"RIFF"
     assert (pause.body["audio_type"], pause.body["loop"]) == ("wav", 100)
     [needed] = arrives(telnyx, call_control_id, "call.playback.ended")
-    assert needed.instructions == (Pause(seconds=150), Hangup())
+    assert needed.instructions == as_json(Pause(seconds=150), Hangup())
 
 
 async def test_a_last_pause_keeps_the_line_open_in_one_command(provider, telnyx):
@@ -271,7 +271,7 @@ async def test_a_dial_is_a_transfer_that_comes_back(provider, telnyx):
     [callee] = [c for c in telnyx.calls.values() if c.to == "+420777000111"]
     events = arrives(telnyx, callee.call_control_id, "call.hangup", hangup_cause="timeout")
     assert events[-1] == InstructionsNeeded(
-        call_control_id, "continue", instructions=(Say(text="They hung up."),)
+        call_control_id, "continue", instructions=as_json(Say(text="They hung up."))
     )
 
 
@@ -375,7 +375,7 @@ async def test_a_long_script_is_compressed_into_the_state(provider, telnyx):
     [speak] = telnyx.commands(call_control_id, "speak")
     assert len(speak.body["client_state"]) <= 4096
     [needed] = arrives(telnyx, call_control_id, "call.speak.ended")
-    assert needed.instructions == tuple(steps[1:])
+    assert needed.instructions == as_json(*steps[1:])
 
 
 async def test_a_script_too_long_for_the_state_is_refused_clearly(provider, telnyx):

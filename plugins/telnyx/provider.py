@@ -165,7 +165,8 @@ class TelnyxProvider(TelephonyProvider):
             response = await http.send(http.build_request("GET", source), stream=True)
             if response.status_code >= 400:
                 await response.aclose()
-                error = TransientError if response.status_code >= 500 else RejectedError
+                retry = response.status_code >= 500 or response.status_code in (408, 429)
+                error = TransientError if retry else RejectedError
                 raise error(
                     DEPENDENCY,
                     f"telnyx media answered {response.status_code}",
@@ -180,8 +181,10 @@ class TelnyxProvider(TelephonyProvider):
                 f"Telnyx refused the recording's media ({exc.status})", code="media-refused"
             ) from exc
         size = response.headers.get("content-length")
+        given = response.headers.get("content-type", "")
         return RecordingAudio(
-            content_type=response.headers.get("content-type", recording_type(url)),
+            # Storage often answers application/octet-stream: the link's extension knows.
+            content_type=given if given.startswith("audio/") else recording_type(url),
             chunks=_stream(response),
             size=int(size) if size and size.isdigit() else None,
         )

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -431,8 +431,3 @@ class TelnyxDouble:
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     content = b"" if body is None else json.dumps(body).encode()
     return Response(content, status, headers=dict(headers or {}), media_type="application/json")
-
-
-def later(seconds: float) -> datetime:
-    """``now()`` plus ``seconds``: occurred_at values for out-of-order tests."""
-    return now() + timedelta(seconds=seconds)

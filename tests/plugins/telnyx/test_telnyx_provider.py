@@ -137,7 +137,9 @@ async def test_hold_plays_the_operators_hold_music(
     kraliki_make_app, kraliki_installed_plugins, telnyx_env, telnyx, monkeypatch
 ):
     monkeypatch.setenv("KRALIKI_TELNYX_HOLD_AUDIO_URL", "https://music.example.test/hold.mp3")
-    app = await kraliki_make_app(plugins=with_telnyx(kraliki_installed_plugins))
+    app = await kraliki_make_app(
+        plugins=with_telnyx(kraliki_installed_plugins), background_workers=False
+    )
     platform = app.state.platform
     tenant_id = await create_tenant(platform, "acme")
     await store_secrets(platform, tenant_id, telnyx)

@@ -26,12 +26,14 @@ async def test_a_telnyx_signature_is_accepted(provider, telnyx, document):
     await provider.verify_webhook(signed(telnyx, document, int(time.time())))
 
 
-@pytest.mark.parametrize("age", [-299, 299])
+# A few seconds' margin: the clock moves between signing and checking on a busy machine (the
+# exact boundary is tested with a fixed clock below).
+@pytest.mark.parametrize("age", [-290, 290])
 async def test_a_timestamp_within_the_tolerance_is_accepted(provider, telnyx, document, age):
     await provider.verify_webhook(signed(telnyx, document, int(time.time()) - age))
 
 
-@pytest.mark.parametrize(("age", "words"), [(301, "301 s off"), (-301, "301 s off")])
+@pytest.mark.parametrize(("age", "words"), [(330, r"3[23]\d s off"), (-330, r"3[23]\d s off")])
 async def test_stale_and_future_timestamps_are_rejected(provider, telnyx, document, age, words):
     with pytest.raises(WebhookRejected, match=words):
         await provider.verify_webhook(signed(telnyx, document, int(time.time()) - age))
@@ -107,9 +109,12 @@ def test_the_tolerance_is_a_setting():
     double = TelnyxDouble()
     body = b'{"data": {}}'
     headers = {"telnyx-timestamp": "1000", "telnyx-signature-ed25519": double.sign(body, "1000")}
-    verify_signature(headers, body, double.public_key, tolerance_seconds=60, now=1059)
+    verify_signature(headers, body, double.public_key, tolerance_seconds=60, now=1060)
+    verify_signature(headers, body, double.public_key, tolerance_seconds=60, now=940)
     with pytest.raises(SignatureError, match="61 s off"):
         verify_signature(headers, body, double.public_key, tolerance_seconds=60, now=1061)
+    with pytest.raises(SignatureError, match="61 s off"):
+        verify_signature(headers, body, double.public_key, tolerance_seconds=60, now=939)
 
 
 def test_a_stored_key_that_is_not_a_key_rejects(telnyx):

@@ -5,9 +5,11 @@ implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
-from kernel import Platform, PluginInfo, __version__, hookimpl
+from kernel import MigrationSource, Platform, PluginInfo, __version__, hookimpl
 
 
 @hookimpl
@@ -32,3 +34,23 @@ def kraliki_configure(platform: Platform) -> None:
     from plugins.calls.registry import configure
 
     configure(platform)
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.calls import models
+
+    return [
+        models.Call,
+        models.CallEvent,
+        models.Recording,
+        models.TranscriptSegmentRow,
+        models.PhoneNumber,
+        models.CallSettingsRow,
+        models.WebhookReceipt,
+    ]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")

@@ -426,11 +426,19 @@ class ProviderContext:
     """Where providers reach the platform (``KRALIKI_CALLS_PUBLIC_BASE_URL``)."""
     webhook_prefix: str
     """The provider plugin's route prefix (its webhooks are under ``/webhooks/<prefix>``)."""
+    call_id: uuid.UUID | None = None
+    """The call this use is about (placing, controlling), when there is one."""
 
     def webhook_url(self, kind: str) -> str:
-        """The URL the provider must call for a callback of ``kind``."""
+        """The URL the provider must call for a callback of ``kind``.
+
+        When the context is about a call, the URL carries its id (``?call=<id>``): a
+        provider's first callbacks may arrive before its answer to "place the call" does,
+        and the id lets the platform match them to the call all the same.
+        """
         base = self.public_base_url.rstrip("/")
-        return f"{base}/webhooks/{self.webhook_prefix}/{self.tenant_id}/{kind}"
+        url = f"{base}/webhooks/{self.webhook_prefix}/{self.tenant_id}/{kind}"
+        return f"{url}?call={self.call_id}" if self.call_id is not None else url
 
     async def secret(self, name: str, *, purpose: str) -> SecretValue | None:
         """Decrypt one of the tenant's secrets for immediate use (audited); None when unset."""

@@ -42,8 +42,10 @@ def calls_state(platform: Platform) -> CallsState:
     return state
 
 
-def build_provider(platform: Platform, tenant_id: uuid.UUID, name: str) -> TelephonyProvider:
-    """A fresh provider object for one tenant and one use."""
+def build_provider(
+    platform: Platform, tenant_id: uuid.UUID, name: str, *, call_id: uuid.UUID | None = None
+) -> TelephonyProvider:
+    """A fresh provider object for one tenant and one use (about one call, if given)."""
     state = calls_state(platform)
     spec = state.providers.get(name)
     plugin = state.providers.owner(name)
@@ -54,5 +56,6 @@ def build_provider(platform: Platform, tenant_id: uuid.UUID, name: str) -> Telep
         plugin=plugin,
         public_base_url=state.settings.public_base_url,
         webhook_prefix=platform.plugins.get(plugin).info.prefix,
+        call_id=call_id,
     )
     return spec.factory(context)

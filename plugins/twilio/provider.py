@@ -43,6 +43,7 @@ from plugins.twilio.rest import (
     is_twilio_host,
     make_client,
     refusal,
+    route,
     settings_of,
     twilio_status,
 )
@@ -210,7 +211,7 @@ class TwilioProvider(TelephonyProvider):
         if token is None:
             raise WebhookRejected("no Twilio auth token is stored for this tenant")
         # Twilio signs the URL it called plus the POST fields (a GET: the URL alone).
-        params = webhook.form or {} if webhook.method.upper() == "POST" else {}
+        params = (webhook.form or {}) if webhook.method.upper() == "POST" else {}
         if not RequestValidator(token.reveal()).validate(webhook.url, params, signature):
             raise WebhookRejected("X-Twilio-Signature does not match")
 
@@ -229,12 +230,7 @@ class TwilioProvider(TelephonyProvider):
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         sid, token = await self._credentials("fetch a recording")
         fmt = self.settings.recording_format
-        url = self._media_url(recording, sid)
-        url = RoutedHttpClient(
-            self.context.platform.resilience.http,
-            base_url=self.settings.api_base_url,
-            timeout=self.settings.timeout_seconds,
-        ).route(f"{url}.{fmt}")
+        url = route(f"{self._media_url(recording, sid)}.{fmt}", self.settings.api_base_url)
         http = self.context.platform.resilience.http
 
         async def open_media() -> httpx.Response:

@@ -44,17 +44,9 @@ class RoutedHttpClient(AsyncHttpClient):  # type: ignore[misc]
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, timeout: float) -> None:
         super().__init__(logger, True, timeout)
         self._http = http
-        self._base = None if base_url.rstrip("/") == TWILIO_API else urlsplit(base_url)
+        self._base_url = base_url
         self.retry_after: float | None = None
         """What the last answer's ``Retry-After`` asked for (429)."""
-
-    def route(self, url: str) -> str:
-        """``url`` as it is really sent (unchanged unless a stand-in replaces Twilio)."""
-        parts = urlsplit(url)
-        if self._base is None or not is_twilio_host(parts.hostname):
-            return url
-        path = self._base.path.rstrip("/") + parts.path
-        return urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
 
     async def request(
         self,
@@ -70,7 +62,7 @@ class RoutedHttpClient(AsyncHttpClient):  # type: ignore[misc]
         # No request logging: the SDK's own would log URLs and headers at INFO.
         response = await self._http.request(
             method,
-            self.route(uri),
+            route(uri, self._base_url),
             params=params,  # type: ignore[arg-type]
             data=data,
             headers=headers,
@@ -80,6 +72,17 @@ class RoutedHttpClient(AsyncHttpClient):  # type: ignore[misc]
         )
         self.retry_after = retry_after_seconds(response.headers.get("retry-after"))
         return Response(response.status_code, response.text, response.headers)
+
+
+def route(url: str, base_url: str) -> str:
+    """``url`` as it is really sent: a Twilio URL moves to ``base_url`` when that is not
+    Twilio itself (a stand-in); anything else is left alone."""
+    parts = urlsplit(url)
+    if base_url.rstrip("/") == TWILIO_API or not is_twilio_host(parts.hostname):
+        return url
+    base = urlsplit(base_url)
+    path = base.path.rstrip("/") + parts.path
+    return urlunsplit((base.scheme, base.netloc, path, parts.query, ""))
 
 
 def is_twilio_host(host: str | None) -> bool:

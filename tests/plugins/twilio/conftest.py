@@ -42,6 +42,12 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
 
 
+def with_twilio(installed: list[object]) -> list[object]:
+    """The installed plugins plus calls and twilio, unless they are installed already."""
+    loaded = {getattr(plugin, "obj", plugin) for plugin in installed}
+    return installed + [p for p in (plugins.calls, plugins.twilio) if p not in loaded]
+
+
 MakeApp = Callable[..., Awaitable[FastAPI]]
 MakePlatform = Callable[..., Awaitable[Platform]]
 
@@ -62,7 +68,7 @@ def make_app(
         monkeypatch.setenv("KRALIKI_CALLS_PUBLIC_BASE_URL", receiver.url)
         settings: dict[str, Any] = {"background_workers": False, "breaker_failure_threshold": 4}
         app: FastAPI = await kraliki_make_app(
-            plugins=[*kraliki_installed_plugins, plugins.calls, plugins.twilio],
+            plugins=with_twilio(kraliki_installed_plugins),
             **(settings | overrides),
         )
         receiver.platform = app.state.platform

@@ -105,6 +105,25 @@ async def test_callbacks_out_of_order_keep_their_sequence(double, receiver, sid)
     assert [parsed.events[0].sequence for _, parsed in receiver.parsed] == [3, 1]
 
 
+async def test_urls_of_a_call_carry_its_id_and_are_signed_with_it(
+    platform, tenant, double, receiver
+):
+    call_id = uuid.uuid4()
+    with tenant_scope(tenant):
+        request = PlaceCall(call_id=call_id, from_number=ACME_NUMBER, to_number=CALLEE)
+        sid = (await provider_for(platform, tenant, call_id).place_call(request)).provider_call_id
+    call = double.calls[sid]
+    assert call.status_callback == f"{url(receiver, tenant, 'status')}?call={call_id}"
+    assert call.url == f"{url(receiver, tenant, 'voice')}?call={call_id}"
+
+    assert (await double.send_status(sid, "ringing")).status_code == 200
+    form = double.callbacks[-1].form
+    other_call = f"{url(receiver, tenant, 'status')}?call={uuid.uuid4()}"
+    signed_for_this_call = double.sign(call.status_callback, form)
+    moved = await double.send_raw(other_call, form, signature=signed_for_this_call)
+    assert moved.status_code == 403
+
+
 # --- rejected ------------------------------------------------------------------------------
 
 

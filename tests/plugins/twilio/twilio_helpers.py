@@ -37,8 +37,10 @@ async def store_credentials(
             await session.commit()
 
 
-def provider_for(platform: Platform, tenant_id: uuid.UUID) -> TwilioProvider:
-    provider = build_provider(platform, tenant_id, "twilio")
+def provider_for(
+    platform: Platform, tenant_id: uuid.UUID, call_id: uuid.UUID | None = None
+) -> TwilioProvider:
+    provider = build_provider(platform, tenant_id, "twilio", call_id=call_id)
     assert isinstance(provider, TwilioProvider)
     return provider
 

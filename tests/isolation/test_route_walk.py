@@ -14,15 +14,19 @@ import asyncio
 import json
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import select, text
 
 from kernel import (
     Event,
+    IdempotencyKeyHeader,
     Permission,
+    PlatformDep,
+    Principal,
     SecretSpec,
     SessionDep,
     ValidationResult,
@@ -34,6 +38,7 @@ from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
 from kernel._plugins import installed_plugins, select_plugins
 from kernel.testing import app_client, login, tenant_models
+from plugins.calls.testing import fakeline_plugin, fakeline_webhook
 
 PASSWORD = "walker password 123"
 OPERATOR = ("ops@platform.example.com", "operator password 123")
@@ -69,14 +74,31 @@ def kraliki_extra_plugins(make_plugin):
         await platform.dispatcher.drain()
         return {"id": str(event_id)}
 
+    @events.post("/orders", status_code=201)
+    async def order(
+        body: WalkOrder,
+        session: SessionDep,
+        platform: PlatformDep,
+        idempotency_key: IdempotencyKeyHeader,
+        principal: Annotated[Principal, Depends(require("walkvault.things", "read"))],
+    ) -> Response:
+        """An idempotent POST, so that the idempotency keys get rows."""
+        async with platform.idempotency.claim(
+            idempotency_key, scope="walkvault.order", request=body.model_dump(), principal=principal
+        ) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            return await claim.complete(session, 201, {"thing": body.thing})
+
     return [
+        fakeline_plugin(),
         make_plugin(
             "walkvault",
             vault_secrets=lambda: [spec],
             permissions=[walk_read],
             routers=[events],
             event_types=lambda: [WalkThingDone],
-        )
+        ),
     ]
 
 
@@ -87,6 +109,10 @@ class WalkThingDone(Event):
     permission = "walkvault.things:read"
     aggregate = "thing"
 
+    thing: str
+
+
+class WalkOrder(BaseModel):
     thing: str
 
 
@@ -128,6 +154,10 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     for method, path, body in calls:
         response = await client.request(method, path, headers=h, json=body)
         assert response.status_code in (200, 201), (path, response.text)
+    ordered = await client.post(
+        "/api/v1/walkvault/orders", headers={**h, "Idempotency-Key": "walk-1"}, json={"thing": "x"}
+    )
+    assert ordered.status_code == 201, ordered.text
     # A webhook endpoint, and a delivery with one attempt (nobody listens on port 9, so the
     # test send fails at once and is not retried: nothing changes during the walk).
     hook = await client.post(
@@ -141,7 +171,44 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     assert tested.status_code == 200, tested.text
     agent = await login(client, f"agent@{slug}.example.com", PASSWORD, tenant=slug)
     await client.get("/api/v1/auth/me", headers=agent)  # a second login session
+    await _seed_calls(client, tenant)
     return tenant
+
+
+async def _seed_calls(client, tenant: Tenant) -> None:
+    """A number, call settings, and a call with a recording and a transcript segment (its
+    provider's signed webhooks fill the timeline and the receipts)."""
+    h, secret = tenant.headers, f"fl_{tenant.slug}_signing"
+    tenant.secrets.add(secret)
+    digits = {"alpha": "11", "beta": "22"}.get(tenant.slug, "33")
+    number = {"number": f"+141555501{digits}", "provider": "fakeline"}
+    setup = [
+        ("PUT", "/api/v1/vault/secrets/fakeline.signing_key", {"value": secret}),
+        ("PUT", "/api/v1/calls/settings", {"primary_provider": "fakeline"}),
+        ("POST", "/api/v1/calls/numbers", number),
+        ("POST", "/api/v1/calls", {"to": "+14155550100"}),
+    ]
+    for method, path, body in setup:
+        response = await client.request(method, path, headers=h, json=body)
+        assert response.status_code in (200, 201), (path, response.text)
+    sid = response.json()["provider_call_id"]
+    events = [
+        {"type": "progress", "call": sid, "status": "in-progress"},
+        {
+            "type": "recording",
+            "call": sid,
+            "recording": f"RE{digits}",
+            "status": "completed",
+            "duration": 3,
+            "media": f"media-{tenant.slug}",
+        },
+        {"type": "transcript", "call": sid, "text": f"hello from {tenant.slug}"},
+    ]
+    hook = await fakeline_webhook(client, tenant.id, secret, events)
+    assert hook.status_code == 200, hook.text
+    # Dispatch what the call published now, so the walk finds B's outbox at rest.
+    drained = await client.post("/api/v1/walkvault/events", headers=h)
+    assert drained.status_code == 200, drained.text
 
 
 async def _rows(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, list[str]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from fastapi import APIRouter
+
 from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
 
 if TYPE_CHECKING:
@@ -66,3 +68,10 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
             description="Twilio Programmable Voice (TwiML).",
         )
     ]
+
+
+@hookimpl
+def kraliki_webhook_routes() -> Sequence[APIRouter]:
+    from plugins.calls.webhooks import provider_webhook_router
+
+    return [provider_webhook_router("twilio")]

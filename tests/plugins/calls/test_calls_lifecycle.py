@@ -164,3 +164,11 @@ async def test_spans_carry_the_call_id(place, send, platform):
         if span.attributes.get("call.id") == call["id"]
     }
     assert tagged >= {"/api/v1/calls", "/webhooks/fakeline/{tenant_id}/{kind}"}
+
+
+async def test_oversized_webhooks_are_refused(client, tenant):
+    response = await client.post(
+        f"/webhooks/fakeline/{tenant}/status", content=b"x" * (256 * 1024 + 1)
+    )
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/calls-webhook-too-large")

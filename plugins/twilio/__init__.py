@@ -1,6 +1,6 @@
 """twilio: the Twilio telephony provider for ``calls``. REST through the official SDK, TwiML
 answers, webhooks verified with the tenant's auth token. Hook implementations only; see
-``docs/providers-twilio.md``."""
+``docs/providers.md``."""
 
 from __future__ import annotations
 

@@ -32,9 +32,11 @@ from plugins.calls.provider import (
     InstructionsNeeded,
     NormalizedEvent,
     ParsedWebhook,
+    ProviderRefused,
     RecordingProgress,
     TelephonyProvider,
     TranscriptSegment,
+    UnsupportedAction,
     WebhookAnswer,
 )
 from plugins.calls.routing import next_instructions
@@ -114,7 +116,14 @@ async def _run(
     answer = provider.empty_answer()
     try:
         for call, steps in to_run:
-            answer = await provider.execute(service.call_ref(call), steps)
+            try:
+                answer = await provider.execute(service.call_ref(call), steps)
+            except (ProviderRefused, UnsupportedAction) as exc:
+                # Redelivering would not help: keep the webhook, say why in the timeline.
+                service.note(
+                    session, call, "instructions-refused", source="provider", reason=str(exc)[:300]
+                )
+                receipt.error = f"instructions refused: {exc}"[:500]
     except (DependencyError, CircuitOpenError) as exc:
         receipt.outcome, receipt.error = "failed", f"running instructions: {exc}"[:500]
         await session.commit()

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from plugins.calls.provider import (
     AnsweredBy,
     CallProgress,
@@ -32,6 +34,8 @@ ENUMS: dict[str, type[enum.Enum]] = {
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):  # an instruction a command-style provider carries on
+        return value.model_dump(mode="json")
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):

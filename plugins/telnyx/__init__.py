@@ -1,5 +1,5 @@
 """telnyx: telephony over Telnyx Call Control v2, with each tenant's own Telnyx account.
-Hook implementations only; see ``docs/providers-telnyx.md``."""
+Hook implementations only; see ``docs/providers.md``."""
 
 from __future__ import annotations
 

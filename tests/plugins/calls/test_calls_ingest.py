@@ -69,3 +69,31 @@ async def test_failed_instructions_run_again_on_redelivery(place, send, platform
     third = await send(answered, kind="voice", delivery_id="v-9")
     assert third.content == again.content
     assert len(fakeline_log(platform).executed) == 1
+
+
+async def test_refused_instructions_are_noted_not_redelivered_forever(
+    place, send, client, platform
+):
+    from plugins.calls.provider import ProviderRefused
+
+    call = await place(instructions=[{"kind": "pay", "amount": "10.00", "currency": "eur"}])
+    answered = [{"type": "needs", "call": call["provider_call_id"], "reason": "answered"}]
+    fakeline_log(platform).fail_next.append(ProviderRefused("only usd payments"))
+    response = await send(answered, kind="voice")
+    assert response.status_code == 200  # retrying would not help
+    timeline = (await client.get(f"/api/v1/calls/{call['id']}")).json()["timeline"]
+    [refused] = [e for e in timeline if e["kind"] == "instructions-refused"]
+    assert refused["detail"]["reason"] == "only usd payments"
+
+
+def test_instructions_carried_by_a_provider_survive_the_receipt():
+    from plugins.calls.normalized import dump_events, load_events
+    from plugins.calls.provider import InstructionsNeeded, Say
+
+    need = InstructionsNeeded(
+        provider_call_id="v3:abc", reason="continue", instructions=(Say(text="Hi"),)
+    )
+    [loaded] = load_events(dump_events([need]))
+    assert loaded.instructions == (
+        {"kind": "say", "text": "Hi", "voice": None, "language": "en-US"},
+    )

@@ -10,7 +10,7 @@ from plugins.telnyx.config import TelnyxSettings
 from plugins.telnyx.events import MAPPINGS
 from plugins.telnyx.secrets import SECRETS
 
-PAGE = (Path(__file__).resolve().parents[3] / "docs" / "providers-telnyx.md").read_text()
+PAGE = (Path(__file__).resolve().parents[3] / "docs" / "providers.md").read_text()
 
 
 @pytest.mark.parametrize("field", sorted(TelnyxSettings.model_fields))

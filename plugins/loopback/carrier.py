@@ -28,11 +28,11 @@ from plugins.calls.provider import (
     PlaceCall,
     ProviderContext,
 )
+from plugins.loopback.clock import Clock, Timeline
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.media import WAV_CONTENT_TYPE, Media
 from plugins.loopback.outbox import Outbox
 from plugins.loopback.payloads import (
-    Body,
     GatherBody,
     RecordingBody,
     StatusBody,
@@ -46,23 +46,6 @@ logger = logging.getLogger(__name__)
 
 Instructions = list[Any]
 """Validated provider-neutral instructions (``InstructionList.steps``)."""
-
-
-class Clock:
-    """Simulated seconds since the call was placed; sleeping takes ``seconds x scale``."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-        self._start = asyncio.get_running_loop().time()
-
-    def now(self) -> float:
-        return (asyncio.get_running_loop().time() - self._start) / self.scale
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0) * self.scale)
-
-    def real(self, seconds: float) -> float:
-        return max(seconds, 0.0) * self.scale
 
 
 @dataclass
@@ -83,9 +66,19 @@ class Recording:
 
 
 @dataclass
+class Listening:
+    """A gather waiting for keys: ``keys`` gets (digits, simulated time they were pressed)."""
+
+    opened_at: float
+    keys: asyncio.Future[tuple[str, float]]
+
+
+@dataclass
 class Ending:
     status: CallStatus
     cause: str
+    at: float
+    """Simulated time of the end."""
 
 
 @dataclass
@@ -103,6 +96,7 @@ class CarrierCall:
     on_hold: bool = False
     muted: bool = False
     answered_at: float | None = None
+    """Simulated time of the answer."""
     log: list[tuple[str, str]] = field(default_factory=list)
     """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``."""
     recordings: dict[str, Recording] = field(default_factory=dict)
@@ -113,18 +107,21 @@ class CarrierCall:
     outbox: Outbox = field(init=False)
     unheld: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     gather_open: asyncio.Event = field(init=False, default_factory=asyncio.Event)
-    gather: asyncio.Future[str] | None = field(init=False, default=None)
-    callee_idle: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    gather: Listening | None = field(init=False, default=None)
+    callee_idle: asyncio.Future[float] = field(init=False)
+    """Resolved with the simulated time the callee's script ran out (it stays, silent)."""
     _ended: asyncio.Future[Ending] = field(init=False)
     _children: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
+        loop = asyncio.get_running_loop()
         self.clock = Clock(self.settings.time_scale)
         self.outbox = Outbox(
-            context=self.context, secret=self.secret, settings=self.settings, sleep=self.sleep
+            context=self.context, secret=self.secret, settings=self.settings, clock=self.clock
         )
         self.unheld.set()
-        self._ended = asyncio.get_running_loop().create_future()
+        self.callee_idle = loop.create_future()
+        self._ended = loop.create_future()
 
     @property
     def settings(self) -> LoopbackSettings:
@@ -134,22 +131,16 @@ class CarrierCall:
     def ended(self) -> bool:
         return self._ended.done()
 
-    async def sleep(self, seconds: float) -> None:
-        await self.clock.sleep(seconds)
-
-    def talk_time(self) -> float:
-        """Simulated seconds since the answer."""
-        return 0.0 if self.answered_at is None else self.clock.now() - self.answered_at
-
     def start(self) -> None:
         self.state.run(self, self.run())
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def end(self, status: CallStatus, cause: str) -> None:
-        """End the call (the first ending wins); :meth:`run` then reports it."""
+    def end(self, status: CallStatus, cause: str, *, at: float | None = None) -> None:
+        """End the call at simulated time ``at`` (default: now); the first ending wins and
+        :meth:`run` reports it."""
         if not self._ended.done():
-            self._ended.set_result(Ending(status, cause))
+            self._ended.set_result(Ending(status, cause, self.clock.now() if at is None else at))
 
     async def run(self) -> None:
         final = CallStatus.FAILED
@@ -162,8 +153,10 @@ class CarrierCall:
             live.cancel()
             await self._stop_children()
             for recording in self.recordings.values():
-                self.complete_recording(recording)
-            duration = round(self.talk_time()) if self.answered_at is not None else 0
+                self.complete_recording(recording, at=ending.at)
+            duration = 0
+            if self.answered_at is not None:
+                duration = round(max(ending.at - self.answered_at, 0.0))
             self.status = final
             await self.report(final, hangup_cause=ending.cause, duration_seconds=duration)
         finally:
@@ -173,59 +166,59 @@ class CarrierCall:
 
     async def _live(self) -> None:
         try:
-            if await self._dial():
-                await self._converse()
+            answered_at = await self._dial()
+            if answered_at is not None:
+                await self._converse(answered_at)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("loopback call %s failed in the carrier", self.provider_call_id)
             self.end(CallStatus.FAILED, "carrier_error")
 
-    async def _dial(self) -> bool:
-        """Ring the callee until it answers (True) or the attempt ends (False)."""
-        rang = 0.0
+    async def _dial(self) -> float | None:
+        """Ring the callee; the simulated time it answered, or None if it did not."""
+        dialling = Timeline(self.clock, 0.0)
+        timeout = float(self.request.timeout_seconds)
         for step in self.script.before:
             if step.step == "ring":
                 await self._ringing()
-            left = self.request.timeout_seconds - rang
             seconds = getattr(step, "seconds", 0.0)
-            if seconds >= left:  # the caller gives up first
-                await self.sleep(left)
-                self.end(CallStatus.NO_ANSWER, "no_answer")
-                return False
-            await self.sleep(seconds)
-            rang += seconds
+            if dialling.t + seconds >= timeout:  # the caller gives up first
+                await dialling.sleep(timeout - dialling.t)
+                self.end(CallStatus.NO_ANSWER, "no_answer", at=dialling.t)
+                return None
+            await dialling.sleep(seconds)
         outcome = self.script.outcome
         if isinstance(outcome, Busy):
-            self.end(CallStatus.BUSY, "user_busy")
-            return False
+            self.end(CallStatus.BUSY, "user_busy", at=dialling.t)
+            return None
         if isinstance(outcome, Fail):
-            self.end(CallStatus.FAILED, outcome.cause)
-            return False
+            self.end(CallStatus.FAILED, outcome.cause, at=dialling.t)
+            return None
         await self._ringing()
         if isinstance(outcome, NoAnswer):
-            await self.sleep(self.request.timeout_seconds - rang)
-            self.end(CallStatus.NO_ANSWER, "no_answer")
-            return False
-        return True
+            await dialling.sleep(timeout - dialling.t)
+            self.end(CallStatus.NO_ANSWER, "no_answer", at=dialling.t)
+            return None
+        return dialling.t
 
     async def _ringing(self) -> None:
         if self.status != CallStatus.RINGING:
             self.status = CallStatus.RINGING
             await self.report(CallStatus.RINGING)
 
-    async def _converse(self) -> None:
+    async def _converse(self, answered_at: float) -> None:
         from plugins.loopback.program import run_callee, run_program
 
         outcome = self.script.outcome
         assert isinstance(outcome, Answer)
         answered_by = AnsweredBy(outcome.by) if self.request.machine_detection else None
         self.status = CallStatus.IN_PROGRESS
-        self.answered_at = self.clock.now()
+        self.answered_at = answered_at
         self.report(CallStatus.IN_PROGRESS, answered_by=answered_by)
         if self.request.record:
-            self.start_recording("call")
-        self.spawn(run_callee(self, self.script.after))
+            self.start_recording("call", at=answered_at)
+        self.spawn(run_callee(self, Timeline(self.clock, answered_at), self.script.after))
         voice = VoiceBody(
             **self.header(),
             reason="answered",
@@ -234,10 +227,12 @@ class CarrierCall:
             to_number=self.request.to_number,
             answered_by=answered_by,
         )
-        instructions = await self.ask(voice)
+        instructions = await self.ask(voice, at=answered_at)
         if instructions is not None:
-            await run_program(self, instructions)
-            self.end(CallStatus.COMPLETED, "caller_hangup")  # the instructions ran out
+            platform_side = Timeline(self.clock, answered_at)
+            await run_program(self, platform_side, instructions)
+            # The instructions ran out (or hung up): the platform's side leaves.
+            self.end(CallStatus.COMPLETED, "caller_hangup", at=platform_side.t)
 
     def spawn(self, work: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.create_task(work)
@@ -277,16 +272,13 @@ class CarrierCall:
             )
         )
 
-    def send(self, body: Body) -> asyncio.Future[httpx.Response | None]:
-        return self.outbox.send(body)
-
-    async def ask(self, body: VoiceBody | GatherBody) -> Instructions | None:
-        """Send a webhook whose answer is the next instructions; None when the platform
-        could not be reached or answered nonsense (the call then ends, as on a real carrier
-        that plays its "application error" message)."""
+    async def ask(self, body: VoiceBody | GatherBody, *, at: float) -> Instructions | None:
+        """Send a webhook whose answer is the next instructions. None when the platform could
+        not be reached or answered nonsense: the call then ends at ``at``, as on a real
+        carrier that plays its "application error" message."""
         response = await self.outbox.send(body)
         if response is None:
-            self.end(CallStatus.COMPLETED, "application_error")
+            self.end(CallStatus.COMPLETED, "application_error", at=at)
             return None
         if not response.content.strip():
             return []
@@ -299,49 +291,52 @@ class CarrierCall:
                 body.kind,
                 exc.errors(include_url=False, include_input=False)[:3],
             )
-            self.end(CallStatus.COMPLETED, "application_error")
+            self.end(CallStatus.COMPLETED, "application_error", at=at)
             return None
 
     def transcribe(self, text: str, *, start: float, end: float) -> None:
-        self.send(
+        """Report what the callee said from ``start`` to ``end`` (simulated times)."""
+        since = self.answered_at or 0.0
+        self.outbox.send(
             TranscriptionBody(
                 **self.header(),
                 text=text,
                 speaker="callee",
                 confidence=0.98,
-                start_seconds=round(start, 2),
-                end_seconds=round(end, 2),
+                start_seconds=round(start - since, 2),
+                end_seconds=round(end - since, 2),
             )
         )
 
     # -- recordings ----------------------------------------------------------------------
 
-    def start_recording(self, source: Literal["call", "message"]) -> Recording:
-        recording = Recording("RE" + uuid.uuid4().hex, source, since=self.clock.now())
+    def start_recording(self, source: Literal["call", "message"], *, at: float) -> Recording:
+        recording = Recording("RE" + uuid.uuid4().hex, source, since=at)
         self.recordings[recording.id] = recording
         self._recording_webhook(recording)
         return recording
 
-    def pause_recording(self, recording: Recording) -> None:
-        self._stretch_ends(recording)
+    def pause_recording(self, recording: Recording, *, at: float) -> None:
+        self._stretch_ends(recording, at)
         recording.status = "paused"
         self._recording_webhook(recording)
 
-    def resume_recording(self, recording: Recording) -> None:
+    def resume_recording(self, recording: Recording, *, at: float) -> None:
         recording.status = "in-progress"
-        recording.since = self.clock.now()
+        recording.since = at
         self._recording_webhook(recording)
 
-    def complete_recording(self, recording: Recording) -> None:
+    def complete_recording(self, recording: Recording, *, at: float) -> None:
         if recording.status == "completed":
             return
-        self._stretch_ends(recording)
+        self._stretch_ends(recording, at)
         recording.status = "completed"
         self._recording_webhook(recording)
 
-    def _stretch_ends(self, recording: Recording) -> None:
+    @staticmethod
+    def _stretch_ends(recording: Recording, at: float) -> None:
         if recording.since is not None:
-            recording.seconds += self.clock.now() - recording.since
+            recording.seconds += max(at - recording.since, 0.0)
             recording.since = None
 
     def _recording_webhook(self, recording: Recording) -> None:
@@ -353,7 +348,7 @@ class CarrierCall:
                 "media_ref": media.ref,
                 "content_type": WAV_CONTENT_TYPE,
             }
-        self.send(
+        self.outbox.send(
             RecordingBody(
                 **self.header(),
                 recording_id=recording.id,

@@ -57,22 +57,23 @@ def apply(call: CarrierCall, request: ControlCall) -> None:
 
 def _recording(call: CarrierCall, action: Action) -> None:
     current = _call_recording(call)
+    now = call.clock.now()
     if action == Action.START_RECORDING:
         if current is not None:
             raise ProviderRefused("the call is being recorded already", code="recording-active")
-        call.start_recording("call")
+        call.start_recording("call", at=now)
     elif current is None:
         raise ProviderRefused("the call is not being recorded", code="no-recording")
     elif action == Action.PAUSE_RECORDING:
         if current.status != "in-progress":
             raise ProviderRefused("the recording is paused already", code="recording-paused")
-        call.pause_recording(current)
+        call.pause_recording(current, at=now)
     elif action == Action.RESUME_RECORDING:
         if current.status != "paused":
             raise ProviderRefused("the recording is not paused", code="recording-active")
-        call.resume_recording(current)
+        call.resume_recording(current, at=now)
     elif action == Action.STOP_RECORDING:
-        call.complete_recording(current)
+        call.complete_recording(current, at=now)
     else:  # an action added to the contract after this was written
         raise UnsupportedAction(f"loopback cannot {action.value}")
 

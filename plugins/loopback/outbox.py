@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 
 from plugins.calls.provider import ProviderContext
+from plugins.loopback.clock import Clock
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import Body, body_bytes
 from plugins.loopback.signing import new_event_id, sign
@@ -31,7 +31,8 @@ class _Delivery:
 class Outbox:
     """Webhooks are queued synchronously (:meth:`send`), so that control actions never wait
     for the platform, and sent by one task: the platform sees them in sequence order unless
-    it makes the carrier retry."""
+    it makes the carrier retry. The call's clock is frozen while a webhook is in flight
+    (retries and their backoff included)."""
 
     def __init__(
         self,
@@ -39,12 +40,12 @@ class Outbox:
         context: ProviderContext,
         secret: str,
         settings: LoopbackSettings,
-        sleep: Callable[[float], Awaitable[None]],
+        clock: Clock,
     ) -> None:
         self._context = context
         self._secret = secret
         self._settings = settings
-        self._sleep = sleep
+        self._clock = clock
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -74,7 +75,9 @@ class Outbox:
         while True:
             delivery = await self._queue.get()
             try:
-                result = await self._deliver(delivery)
+                # The call's time stands still until the platform took the webhook.
+                with self._clock.frozen():
+                    result = await self._deliver(delivery)
             except Exception:
                 logger.exception("loopback could not send a %s webhook", delivery.body.kind)
                 result = None
@@ -106,7 +109,8 @@ class Outbox:
                     return response
                 reason = f"answered {response.status_code}"
             if attempt < attempts:
-                await self._sleep(self._settings.retry_backoff_seconds * 2 ** (attempt - 1))
+                backoff = self._settings.retry_backoff_seconds * 2 ** (attempt - 1)
+                await asyncio.sleep(self._clock.real(backoff))
         logger.warning(
             "loopback gave up on the %s webhook %s of call %s after %d attempts (%s)",
             body.kind,

@@ -23,6 +23,7 @@ from plugins.calls.provider import (
     Say,
 )
 from plugins.loopback import script
+from plugins.loopback.clock import Timeline
 from plugins.loopback.payloads import GatherBody
 
 if TYPE_CHECKING:
@@ -50,34 +51,35 @@ def prompt_seconds(step: Say | Play | Pause) -> float:
     return float(step.seconds)
 
 
-async def run_program(call: CarrierCall, steps: Sequence[Any]) -> None:
-    """Run the platform's instructions until they run out or end the call. A gather's
-    answer replaces whatever was left (as TwiML's ``action`` does)."""
+async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -> None:
+    """Run the platform's instructions on its side of the call until they run out or end
+    it. A gather's answer replaces whatever was left (as TwiML's ``action`` does)."""
     queue = deque(steps)
     while queue:
-        await call.unheld.wait()  # on hold, the instructions wait
+        if call.on_hold:  # on hold, the instructions wait
+            await call.unheld.wait()
+            side.catch_up(call.clock.now())
         step = queue.popleft()
         if isinstance(step, Say | Play | Pause):
-            await call.sleep(prompt_seconds(step))
+            await side.sleep(prompt_seconds(step))
         elif isinstance(step, Gather):
-            following = await gather(call, step)
+            following = await gather(call, side, step)
             if following is None:
                 return
             queue = deque(following)
         elif isinstance(step, Dial):
             call.log.append(("dial", step.number))
-            call.end(CallStatus.COMPLETED, "transferred")
+            call.end(CallStatus.COMPLETED, "transferred", at=side.t)
             return
         elif isinstance(step, Conference):
             call.log.append(("conference", step.name))
             await asyncio.get_running_loop().create_future()  # in the room until the end
         elif isinstance(step, Record):
-            await record(call, step)
+            await record(call, side, step)
         elif isinstance(step, Pay):
             logger.warning("loopback call %s: loopback takes no payments", call.provider_call_id)
             call.log.append(("pay-skipped", ""))
         elif isinstance(step, Hangup):
-            call.end(CallStatus.COMPLETED, "caller_hangup")
             return
 
 
@@ -90,68 +92,70 @@ def received_digits(pressed: str, step: Gather) -> str:
     return pressed
 
 
-async def gather(call: CarrierCall, step: Gather) -> Instructions | None:
+async def gather(call: CarrierCall, side: Timeline, step: Gather) -> Instructions | None:
     """Listen while the prompt plays and ``timeout_seconds`` after it; the callee may key in
     at any time (barge-in). Then ask the ``gather`` webhook what comes next."""
+    from plugins.loopback.carrier import Listening
+
     listening = sum(prompt_seconds(part) for part in step.prompt) + step.timeout_seconds
-    keys: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    call.gather = keys
+    keys: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
+    call.gather = Listening(opened_at=side.t, keys=keys)
     call.gather_open.set()
     try:
-        await asyncio.wait({keys}, timeout=call.clock.real(listening))
+        pressed = ""
+        if await side.wait(keys, listening):
+            pressed, at = keys.result()
+            side.catch_up(at)
     finally:
         call.gather = None
         call.gather_open.clear()
-    pressed = keys.result() if keys.done() else ""
-    keys.cancel()
+        keys.cancel()
     digits = received_digits(pressed, step)
     body = GatherBody(**call.header(), result="digits" if digits else "no-input", digits=digits)
-    return await call.ask(body)
+    return await call.ask(body, at=side.t)
 
 
-async def record(call: CarrierCall, step: Record) -> None:
+async def record(call: CarrierCall, side: Timeline, step: Record) -> None:
     """Record a message: until ``max_seconds``, or the silence after the callee's last
     words, or the end of the call (which completes the recording too)."""
-    recording = call.start_recording("message")
+    recording = call.start_recording("message", at=side.t)
     call.log.append(("record", recording.id))
-    deadline = call.clock.now() + step.max_seconds
-    try:
-        async with asyncio.timeout(call.clock.real(step.max_seconds)):
-            await call.callee_idle.wait()
-            await call.sleep(min(SILENCE_SECONDS, deadline - call.clock.now()))
-    except TimeoutError:
-        pass
-    call.complete_recording(recording)
+    deadline = side.t + step.max_seconds
+    if await side.wait(call.callee_idle, step.max_seconds):
+        side.catch_up(call.callee_idle.result())
+        await side.sleep(min(SILENCE_SECONDS, deadline - side.t))
+    call.complete_recording(recording, at=side.t)
 
 
-async def run_callee(call: CarrierCall, steps: Sequence[script.Step]) -> None:
+async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script.Step]) -> None:
     """The callee's side after it answered; a callee whose script runs out stays on the
     line, silent, until the platform hangs up."""
     for step in steps:
         if isinstance(step, script.Wait):
-            await call.sleep(step.seconds)
+            await callee.sleep(step.seconds)
         elif isinstance(step, script.Say):
-            start = call.talk_time()
-            await call.sleep(speech_seconds(step.text))
+            start = callee.t
+            await callee.sleep(speech_seconds(step.text))
             if call.muted:  # nobody hears a muted callee
                 call.log.append(("unheard", step.text))
             else:
-                call.transcribe(step.text, start=start, end=call.talk_time())
+                call.transcribe(step.text, start=start, end=callee.t)
         elif isinstance(step, script.Press):
-            await press(call, step.digits)
+            await press(call, callee, step.digits)
         elif isinstance(step, script.Hangup):
-            call.end(CallStatus.COMPLETED, "callee_hangup")
+            call.end(CallStatus.COMPLETED, "callee_hangup", at=callee.t)
             return
-    call.callee_idle.set()
+    call.callee_idle.set_result(callee.t)
 
 
-async def press(call: CarrierCall, digits: str) -> None:
+async def press(call: CarrierCall, callee: Timeline, digits: str) -> None:
     """Key in ``digits`` once a gather listens (a person waits for the menu)."""
     while True:
         await call.gather_open.wait()
-        keys = call.gather
-        if keys is not None and not keys.done():
-            keys.set_result(digits)
+        listening = call.gather
+        if listening is not None and not listening.keys.done():
+            callee.catch_up(listening.opened_at)
+            listening.keys.set_result((digits, callee.t))
             call.gather = None
             call.gather_open.clear()
             call.log.append(("pressed", digits))

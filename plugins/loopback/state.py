@@ -76,6 +76,7 @@ class LoopbackState:
                     await task
                 except Exception:
                     logger.exception("loopback call task failed while stopping")
+        self.tasks.clear()
         self.calls.clear()
 
 

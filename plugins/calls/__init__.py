@@ -9,7 +9,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from kernel import MigrationSource, Platform, PluginInfo, __version__, hookimpl
+from fastapi import APIRouter
+
+from kernel import (
+    Event,
+    JobTopic,
+    MigrationSource,
+    Permission,
+    Platform,
+    PluginInfo,
+    __version__,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -54,3 +65,38 @@ def kraliki_models() -> Sequence[type]:
 @hookimpl
 def kraliki_migrations() -> MigrationSource:
     return MigrationSource(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from plugins.calls.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.calls import admin, api, numbers
+
+    # Fixed paths first: /numbers and /settings must not be taken for a call id.
+    return [numbers.router, admin.router, api.router]
+
+
+@hookimpl
+def kraliki_event_types() -> Sequence[type[Event]]:
+    from plugins.calls.events import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+@hookimpl
+def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.calls.recordings import retention_job
+
+    return [
+        JobTopic(
+            "calls.retention",
+            retention_job,
+            "Delete recordings past the tenant's retention and old webhook receipts (daily).",
+        )
+    ]

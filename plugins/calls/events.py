@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import Field
+
 from kernel import Event
 
 
@@ -82,8 +84,8 @@ class CallUpdated(CallEvent):
     description = "The call's disposition, notes or tags changed."
 
     disposition: str | None = None
-    tags: list[str] = []
-    changed: list[str] = []
+    tags: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
 
 
 class CallControlled(CallEvent):

@@ -33,7 +33,9 @@ SETTINGS_READ = Permission(
     "calls.settings", "read", "See the call settings (providers, limits, retention).", _STAFF
 )
 SETTINGS_WRITE = Permission(
-    "calls.settings", "write", "Change providers, call limits, recording retention and consent.",
+    "calls.settings",
+    "write",
+    "Change providers, call limits, recording retention and consent.",
     ("admin",),
 )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import phonenumbers
 
 from kernel import ProblemError
-
 from plugins.calls.problems import INVALID_NUMBER
 
 

@@ -72,8 +72,7 @@ CONCURRENCY_LIMIT = define_problem(
     "calls-concurrency-limit",
     "Too many concurrent calls",
     429,
-    "The organization has as many active calls as its limit allows (`limit`); wait for one "
-    "to end.",
+    "The organization has as many active calls as its limit allows (`limit`); wait for one to end.",
 )
 RATE_LIMITED = define_problem(
     "calls-rate-limited",
@@ -99,4 +98,16 @@ WEBHOOK_TOO_LARGE = define_problem(
     "Webhook too large",
     413,
     "The webhook body exceeds KRALIKI_CALLS_MAX_WEBHOOK_BYTES.",
+)
+WEBHOOK_NOT_FOUND = define_problem(
+    "calls-webhook-not-found",
+    "No such webhook",
+    404,
+    "The webhook URL names no provider, callback or organization that takes calls here.",
+)
+BAD_TAG = define_problem(
+    "calls-bad-tag",
+    "Invalid tag",
+    422,
+    "Tags are 1-40 characters of letters, digits and `_ . : -`.",
 )

@@ -34,6 +34,7 @@ from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
 from kernel._plugins import installed_plugins, select_plugins
 from kernel.testing import app_client, login, tenant_models
+from plugins.calls.testing import fakeline_plugin, fakeline_webhook
 
 PASSWORD = "walker password 123"
 OPERATOR = ("ops@platform.example.com", "operator password 123")
@@ -70,13 +71,14 @@ def kraliki_extra_plugins(make_plugin):
         return {"id": str(event_id)}
 
     return [
+        fakeline_plugin(),
         make_plugin(
             "walkvault",
             vault_secrets=lambda: [spec],
             permissions=[walk_read],
             routers=[events],
             event_types=lambda: [WalkThingDone],
-        )
+        ),
     ]
 
 
@@ -141,7 +143,44 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     assert tested.status_code == 200, tested.text
     agent = await login(client, f"agent@{slug}.example.com", PASSWORD, tenant=slug)
     await client.get("/api/v1/auth/me", headers=agent)  # a second login session
+    await _seed_calls(client, tenant)
     return tenant
+
+
+async def _seed_calls(client, tenant: Tenant) -> None:
+    """A number, call settings, and a call with a recording and a transcript segment (its
+    provider's signed webhooks fill the timeline and the receipts)."""
+    h, secret = tenant.headers, f"fl_{tenant.slug}_signing"
+    tenant.secrets.add(secret)
+    digits = {"alpha": "11", "beta": "22"}.get(tenant.slug, "33")
+    number = {"number": f"+141555501{digits}", "provider": "fakeline"}
+    setup = [
+        ("PUT", "/api/v1/vault/secrets/fakeline.signing_key", {"value": secret}),
+        ("PUT", "/api/v1/calls/settings", {"primary_provider": "fakeline"}),
+        ("POST", "/api/v1/calls/numbers", number),
+        ("POST", "/api/v1/calls", {"to": "+14155550100"}),
+    ]
+    for method, path, body in setup:
+        response = await client.request(method, path, headers=h, json=body)
+        assert response.status_code in (200, 201), (path, response.text)
+    sid = response.json()["provider_call_id"]
+    events = [
+        {"type": "progress", "call": sid, "status": "in-progress"},
+        {
+            "type": "recording",
+            "call": sid,
+            "recording": f"RE{digits}",
+            "status": "completed",
+            "duration": 3,
+            "media": f"media-{tenant.slug}",
+        },
+        {"type": "transcript", "call": sid, "text": f"hello from {tenant.slug}"},
+    ]
+    hook = await fakeline_webhook(client, tenant.id, secret, events)
+    assert hook.status_code == 200, hook.text
+    # Dispatch what the call published now, so the walk finds B's outbox at rest.
+    drained = await client.post("/api/v1/walkvault/events", headers=h)
+    assert drained.status_code == 200, drained.text
 
 
 async def _rows(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, list[str]]:

@@ -42,6 +42,15 @@ CORE_TABLES = {
     "kernel_wakeups",
 }
 WEBHOOKS_TABLES = {"webhooks_endpoints", "webhooks_deliveries", "webhooks_attempts"}
+CALLS_TABLES = {
+    "calls_calls",
+    "calls_timeline",
+    "calls_recordings",
+    "calls_transcript_segments",
+    "calls_numbers",
+    "calls_settings",
+    "calls_webhook_receipts",
+}
 
 
 @pytest.fixture
@@ -60,11 +69,13 @@ async def tables(database) -> set[str]:
 async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_installed_plugins):
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
-    everything = CORE_TABLES | WEBHOOKS_TABLES | {"acme_blocklist_numbers"}
+    everything = CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES | {"acme_blocklist_numbers"}
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES
+    await downgrade(settings, plugins, "calls@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES
     await downgrade(settings, plugins, "webhooks@base")
     assert await tables(kraliki_database) == CORE_TABLES

@@ -112,6 +112,7 @@ async def test_a_disabled_plugin_answers_404_for_that_tenant_only(
     assert (await kraliki_client.get("/api/v1/notes", headers=beta)).status_code == 200
     states = (await kraliki_client.get("/api/v1/tenant/plugins", headers=acme)).json()
     assert {s["name"]: s["enabled"] for s in states} == {
+        "calls": True,
         "system": True,
         "webhooks": True,
         "notes": False,

@@ -57,4 +57,4 @@ async def test_lists_plugins_with_versions_permissions_and_hook_failures(
         "hook_failures": {"kraliki_startup": 1},
     }
     assert plugins["tenants"]["core"] is True
-    assert list(plugins) == ["system", "tenants", "webhooks", "flaky"], "dependency order"
+    assert list(plugins) == ["calls", "system", "tenants", "webhooks", "flaky"], "dependency order"

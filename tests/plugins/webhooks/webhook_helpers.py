@@ -38,6 +38,7 @@ ALL = (
     "webhooks.deliveries:read",
     "webhooks.deliveries:replay",
     "shop.orders:read",  # the shop's events: subscribing to them needs it
+    "calls:read",  # the installed calls plugin's events (patterns like `*` match them)
 )
 
 

@@ -1,0 +1,370 @@
+"""``/api/v1/calls``: list, get, place, update and control calls; recordings' audio."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import String, cast, or_, select
+
+from kernel import (
+    CursorPage,
+    PageParamsDep,
+    PlatformDep,
+    Principal,
+    ProblemError,
+    SessionDep,
+    paginate,
+    require,
+    utcnow,
+)
+from plugins.calls import control, events, service
+from plugins.calls.models import Call, CallEvent, Recording, TranscriptSegmentRow
+from plugins.calls.phone import to_e164
+from plugins.calls.placing import CallRequest, place_call
+from plugins.calls.problems import BAD_TAG, RECORDING_NOT_FOUND
+from plugins.calls.provider import Action, RecordingRef
+from plugins.calls.recordings import stream_audio
+from plugins.calls.schemas import (
+    CallDetailOut,
+    CallOut,
+    CallUpdate,
+    DigitsBody,
+    PlaceCallBody,
+    RecordingOut,
+    SegmentOut,
+    TimelineEntryOut,
+    TransferBody,
+)
+
+router = APIRouter()
+
+Reader = Annotated[Principal, Depends(require("calls", "read"))]
+Creator = Annotated[Principal, Depends(require("calls", "create"))]
+Updater = Annotated[Principal, Depends(require("calls", "update"))]
+Controller = Annotated[Principal, Depends(require("calls", "control"))]
+Transferrer = Annotated[Principal, Depends(require("calls", "transfer"))]
+Recorder = Annotated[Principal, Depends(require("calls", "record"))]
+RecordingsReader = Annotated[Principal, Depends(require("calls.recordings", "read"))]
+RecordingsDeleter = Annotated[Principal, Depends(require("calls.recordings", "delete"))]
+
+TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+
+
+def call_out(call: Call) -> CallOut:
+    return CallOut(
+        id=call.id,
+        direction=call.direction,
+        from_=call.from_number,
+        to=call.to_number,
+        provider=call.provider,
+        provider_call_id=call.provider_call_id,
+        status=call.status,
+        created_at=call.created_at,
+        ringing_at=call.ringing_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+        duration_seconds=call.duration_seconds,
+        hangup_cause=call.hangup_cause,
+        answered_by=call.answered_by,
+        disposition=call.disposition,
+        notes=call.notes,
+        tags=list(call.tags or []),
+        metadata=dict(call.attributes or {}),
+        parent_call_id=call.parent_call_id,
+        on_hold=call.on_hold,
+        muted=call.muted,
+        recording=call.recording,
+    )
+
+
+def _tags(tags: list[str]) -> list[str]:
+    bad = [tag for tag in tags if not TAG.match(tag)]
+    if bad:
+        raise ProblemError(BAD_TAG, f"tags must be 1-40 of A-Z a-z 0-9 _ . : - ({bad[0]!r})")
+    return list(dict.fromkeys(tags))
+
+
+def _actor(principal: Principal) -> str:
+    return principal.subject
+
+
+@router.get("", response_model=CursorPage[CallOut], summary="List calls, newest first")
+async def list_calls(
+    _principal: Reader,
+    session: SessionDep,
+    page: PageParamsDep,
+    status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
+    direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
+    number: Annotated[
+        str | None, Query(max_length=32, description="Calls from or to this number (E.164).")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (UTC).")] = None,
+    until: Annotated[datetime | None, Query(description="Created before (UTC).")] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+) -> CursorPage[CallOut]:
+    query = select(Call)
+    if status:
+        query = query.where(Call.status.in_(status))
+    if direction:
+        query = query.where(Call.direction == direction)
+    if number:
+        e164 = to_e164(number, field="number")
+        query = query.where(or_(Call.from_number == e164, Call.to_number == e164))
+    if since:
+        query = query.where(Call.created_at >= since)
+    if until:
+        query = query.where(Call.created_at < until)
+    if tag:
+        # Tags are a JSON list of restricted characters (no quotes), so its text form holds
+        # `"<tag>"` exactly when the list does, on PostgreSQL and SQLite alike.
+        query = query.where(cast(Call.tags, String).like(f'%"{_tags([tag])[0]}"%'))
+    rows, cursor = await paginate(session, query, order_by=[Call.created_at, Call.id], params=page)
+    return CursorPage(items=[call_out(row) for row in rows], next_cursor=cursor)
+
+
+@router.post(
+    "",
+    response_model=CallOut,
+    status_code=201,
+    summary="Place an outbound call",
+    responses={
+        409: {"description": "Provider not configured"},
+        422: {"description": "Invalid number or refused by the provider"},
+        429: {"description": "Concurrency or calls-per-second limit"},
+        503: {"description": "Provider unavailable"},
+    },
+)
+async def place(
+    body: PlaceCallBody, principal: Creator, session: SessionDep, platform: PlatformDep
+) -> CallOut:
+    request = CallRequest(
+        to_number=to_e164(body.to, field="to"),
+        from_number=to_e164(body.from_, field="from") if body.from_ else None,
+        provider=body.provider,
+        instructions=list(body.instructions),
+        record=body.record,
+        machine_detection=body.machine_detection,
+        timeout_seconds=body.timeout_seconds,
+        tags=_tags(body.tags),
+        metadata=body.metadata,
+        options=body.options,
+        placed_by=_actor(principal),
+    )
+    call = await place_call(platform, session, request)
+    return call_out(call)
+
+
+@router.get("/{call_id}", response_model=CallDetailOut, summary="Get a call with its story")
+async def get_call(call_id: uuid.UUID, _principal: Reader, session: SessionDep) -> CallDetailOut:
+    call = await service.get_call(session, call_id)
+    timeline = await session.scalars(
+        select(CallEvent)
+        .where(CallEvent.call_id == call_id)
+        .order_by(CallEvent.recorded_at, CallEvent.id)
+    )
+    recordings = await session.scalars(
+        select(Recording).where(Recording.call_id == call_id).order_by(Recording.created_at)
+    )
+    segments = await session.scalars(
+        select(TranscriptSegmentRow)
+        .where(TranscriptSegmentRow.call_id == call_id)
+        .order_by(TranscriptSegmentRow.recorded_at, TranscriptSegmentRow.id)
+    )
+    return CallDetailOut(
+        **call_out(call).model_dump(),
+        timeline=[TimelineEntryOut.model_validate(row) for row in timeline],
+        recordings=[RecordingOut.model_validate(row) for row in recordings],
+        transcript=[SegmentOut.model_validate(row) for row in segments],
+    )
+
+
+@router.patch("/{call_id}", response_model=CallOut, summary="Set disposition, notes, tags")
+async def update_call(
+    call_id: uuid.UUID,
+    body: CallUpdate,
+    principal: Updater,
+    session: SessionDep,
+    platform: PlatformDep,
+) -> CallOut:
+    call = await service.get_call(session, call_id, for_update=True)
+    changed: list[str] = []
+    if body.disposition is not None and body.disposition != call.disposition:
+        call.disposition, changed = body.disposition, [*changed, "disposition"]
+    if body.notes is not None and body.notes != call.notes:
+        call.notes, changed = body.notes, [*changed, "notes"]
+    if body.tags is not None and _tags(body.tags) != list(call.tags or []):
+        call.tags, changed = _tags(body.tags), [*changed, "tags"]
+    if body.metadata is not None and body.metadata != call.attributes:
+        call.attributes, changed = dict(body.metadata), [*changed, "metadata"]
+    if changed:
+        call.updated_at = utcnow()
+        service.note(
+            session, call, "updated", source="api", actor=_actor(principal), changed=changed
+        )
+        await service.publish(
+            platform,
+            session,
+            events.CallUpdated,
+            call,
+            disposition=call.disposition,
+            tags=list(call.tags or []),
+            changed=changed,
+        )
+        await session.commit()
+    return call_out(call)
+
+
+async def _act(
+    platform: PlatformDep,
+    session: SessionDep,
+    call_id: uuid.UUID,
+    action: Action,
+    principal: Principal,
+    **arguments: Any,
+) -> CallOut:
+    call = await control.act(
+        platform, session, call_id, action, actor=_actor(principal), **arguments
+    )
+    return call_out(call)
+
+
+@router.post("/{call_id}/hangup", response_model=CallOut, summary="Hang up (or cancel) a call")
+async def hangup(
+    call_id: uuid.UUID, principal: Controller, session: SessionDep, platform: PlatformDep
+) -> CallOut:
+    return await _act(platform, session, call_id, Action.HANGUP, principal)
+
+
+@router.post("/{call_id}/transfer", response_model=CallOut, summary="Blind-transfer to a number")
+async def transfer(
+    call_id: uuid.UUID,
+    body: TransferBody,
+    principal: Transferrer,
+    session: SessionDep,
+    platform: PlatformDep,
+) -> CallOut:
+    target = to_e164(body.to, field="to")
+    return await _act(platform, session, call_id, Action.TRANSFER, principal, target=target)
+
+
+def _control_route(path: str, action: Action, summary: str) -> None:
+    async def endpoint(
+        call_id: uuid.UUID, principal: Controller, session: SessionDep, platform: PlatformDep
+    ) -> CallOut:
+        return await _act(platform, session, call_id, action, principal)
+
+    endpoint.__name__ = action.value.replace("-", "_")
+    router.post(f"/{{call_id}}/{path}", response_model=CallOut, summary=summary)(endpoint)
+
+
+_control_route("hold", Action.HOLD, "Put a call on hold")
+_control_route("unhold", Action.UNHOLD, "Take a call off hold")
+_control_route("mute", Action.MUTE, "Mute a call")
+_control_route("unmute", Action.UNMUTE, "Unmute a call")
+
+
+@router.post("/{call_id}/dtmf", response_model=CallOut, summary="Send digits (DTMF)")
+async def send_dtmf(
+    call_id: uuid.UUID,
+    body: DigitsBody,
+    principal: Controller,
+    session: SessionDep,
+    platform: PlatformDep,
+) -> CallOut:
+    return await _act(platform, session, call_id, Action.SEND_DTMF, principal, digits=body.digits)
+
+
+def _recording_route(verb: str, action: Action) -> None:
+    async def endpoint(
+        call_id: uuid.UUID, principal: Recorder, session: SessionDep, platform: PlatformDep
+    ) -> CallOut:
+        return await _act(platform, session, call_id, action, principal)
+
+    endpoint.__name__ = f"{verb}_recording"
+    router.post(
+        f"/{{call_id}}/recording/{verb}", response_model=CallOut, summary=f"{verb} recording"
+    )(endpoint)
+
+
+for _verb, _action in (
+    ("start", Action.START_RECORDING),
+    ("pause", Action.PAUSE_RECORDING),
+    ("resume", Action.RESUME_RECORDING),
+    ("stop", Action.STOP_RECORDING),
+):
+    _recording_route(_verb, _action)
+
+
+@router.get(
+    "/{call_id}/recordings", response_model=list[RecordingOut], summary="List a call's recordings"
+)
+async def list_recordings(
+    call_id: uuid.UUID, _principal: RecordingsReader, session: SessionDep
+) -> list[RecordingOut]:
+    await service.get_call(session, call_id)
+    rows = await session.scalars(
+        select(Recording).where(Recording.call_id == call_id).order_by(Recording.created_at)
+    )
+    return [RecordingOut.model_validate(row) for row in rows]
+
+
+async def _recording(session: SessionDep, call_id: uuid.UUID, recording_id: uuid.UUID) -> Recording:
+    recording = await session.scalar(
+        select(Recording).where(Recording.id == recording_id, Recording.call_id == call_id)
+    )
+    if recording is None:
+        raise ProblemError(RECORDING_NOT_FOUND)
+    return recording
+
+
+@router.get(
+    "/{call_id}/recordings/{recording_id}/audio",
+    summary="Stream a recording's audio (fetched from the provider with your credentials)",
+    response_class=StreamingResponse,
+)
+async def recording_audio(
+    call_id: uuid.UUID,
+    recording_id: uuid.UUID,
+    _principal: RecordingsReader,
+    session: SessionDep,
+    platform: PlatformDep,
+) -> StreamingResponse:
+    recording = await _recording(session, call_id, recording_id)
+    if recording.status != "completed" or recording.deleted_at is not None:
+        raise ProblemError(RECORDING_NOT_FOUND, "the recording has no audio (yet, or any more)")
+    await session.commit()
+    return await stream_audio(
+        platform,
+        recording.tenant_id,
+        recording.provider,
+        call_id,
+        RecordingRef(
+            provider_recording_id=recording.provider_recording_id,
+            provider_call_id=None,
+            media_ref=recording.media_ref,
+        ),
+    )
+
+
+@router.delete(
+    "/{call_id}/recordings/{recording_id}",
+    status_code=204,
+    summary="Delete a recording (here and at the provider)",
+)
+async def delete_recording(
+    call_id: uuid.UUID,
+    recording_id: uuid.UUID,
+    _principal: RecordingsDeleter,
+    session: SessionDep,
+    platform: PlatformDep,
+) -> Response:
+    from plugins.calls.recordings import delete_recordings
+
+    recording = await _recording(session, call_id, recording_id)
+    await delete_recordings(platform, session, [recording], reason="deleted over the API")
+    return Response(status_code=204)

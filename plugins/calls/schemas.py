@@ -1,0 +1,223 @@
+"""Request and response bodies of ``/api/v1/calls``. Provider URLs and credentials never
+appear in any of them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugins.calls.provider import Instruction
+
+NUMBER = Field(
+    min_length=2,
+    max_length=32,
+    description="E.164 (`+` and country code), e.g. `+14155550100`.",
+    examples=["+14155550100"],
+)
+TAGS: Any = Field(default_factory=list, max_length=20, description="Free labels (1-40 characters).")
+
+
+class PlaceCallBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = NUMBER
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        min_length=2,
+        max_length=32,
+        description="Caller id in E.164; default: the organization's first number on the provider.",
+    )
+    provider: str | None = Field(
+        default=None,
+        description="Force a provider (no failover); default: the organization's primary.",
+    )
+    instructions: list[Instruction] = Field(
+        default_factory=list,
+        max_length=100,
+        description="What happens when the call is answered (say, play, gather, dial, "
+        "conference, record, pay, hangup); none: the line stays open until hung up.",
+    )
+    record: bool = Field(default=False, description="Record the call from the answer.")
+    machine_detection: bool = Field(
+        default=False, description="Ask the provider whether a human or a machine answered."
+    )
+    timeout_seconds: int = Field(default=30, ge=5, le=120, description="Ring this long.")
+    tags: list[str] = TAGS
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Your own key/values.")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider-specific options (loopback: `script`, the callee's behaviour).",
+    )
+
+
+class CallUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disposition: str | None = Field(default=None, max_length=64)
+    notes: str | None = Field(default=None, max_length=10000)
+    tags: list[str] | None = Field(default=None, max_length=20)
+    metadata: dict[str, Any] | None = None
+
+
+class TransferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = NUMBER
+
+
+class DigitsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    digits: str = Field(
+        pattern=r"^[0-9*#wW]{1,64}$",
+        description="`0-9*#`; `w` waits half a second.",
+        examples=["1234#"],
+    )
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: uuid.UUID
+    direction: Literal["inbound", "outbound"]
+    from_: str = Field(alias="from")
+    to: str
+    provider: str
+    provider_call_id: str | None
+    status: str
+    created_at: datetime
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+    hangup_cause: str | None
+    answered_by: str | None
+    disposition: str | None
+    notes: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    parent_call_id: uuid.UUID | None
+    on_hold: bool
+    muted: bool
+    recording: str | None
+
+
+class TimelineEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    source: str
+    status: str | None
+    recorded_at: datetime
+    occurred_at: datetime | None
+    detail: dict[str, Any]
+
+
+class RecordingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    call_id: uuid.UUID
+    status: str
+    duration_seconds: int | None
+    channels: int | None
+    content_type: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    deleted_at: datetime | None
+
+
+class SegmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    speaker: str
+    text: str
+    confidence: float | None
+    start_seconds: float | None
+    end_seconds: float | None
+    final: bool
+    occurred_at: datetime | None
+
+
+class CallDetailOut(CallOut):
+    timeline: list[TimelineEntryOut]
+    recordings: list[RecordingOut]
+    transcript: list[SegmentOut]
+
+
+class NumberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = NUMBER
+    provider: str = Field(description="The provider that carries the number.")
+    label: str = Field(default="", max_length=120)
+    route: Literal["none", "forward", "ivr"] = Field(
+        default="none",
+        description="Where inbound calls go: `forward` to `forward_to`, `ivr` to "
+        "`ivr_flow_id` (needs the IVR plugin), `none` (a not-in-service message).",
+    )
+    forward_to: str | None = Field(default=None, max_length=32)
+    ivr_flow_id: uuid.UUID | None = None
+
+
+class NumberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str | None = None
+    label: str | None = Field(default=None, max_length=120)
+    route: Literal["none", "forward", "ivr"] | None = None
+    forward_to: str | None = Field(default=None, max_length=32)
+    ivr_flow_id: uuid.UUID | None = None
+
+
+class NumberOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: str
+    provider: str
+    label: str
+    route: str
+    forward_to: str | None
+    ivr_flow_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    primary_provider: str | None = None
+    secondary_provider: str | None = None
+    max_concurrent_calls: int = Field(default=10, ge=1, le=100000)
+    calls_per_second: dict[str, Annotated[float, Field(gt=0, le=1000)]] = Field(
+        default_factory=dict, description="Per provider; others get the provider's usual limit."
+    )
+    recording_retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Delete recordings after N days; none: keep."
+    )
+    recording_consent_message: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Said to the callee before a recorded call goes on.",
+    )
+
+
+class SettingsOut(SettingsBody):
+    model_config = ConfigDict(from_attributes=True)
+
+    effective_primary_provider: str
+
+
+class ProviderOut(BaseModel):
+    name: str
+    description: str
+    capabilities: list[str]
+    secrets: list[str]
+    configured: bool
+    default_calls_per_second: float

@@ -1,0 +1,236 @@
+"""Test helpers for the calls plugin and for provider authors.
+
+``fakeline_plugin()`` builds a minimal in-process provider plugin (no carrier, no network):
+it records what the platform asks of it, can be told to fail, and accepts JSON webhooks
+signed with HMAC-SHA256 of the tenant's ``<name>.signing_key`` secret. Tests drive calls with
+:func:`fakeline_webhook`. Real providers' wire formats are covered by the twilio, telnyx and
+loopback plugins' own doubles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import types
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallProgress,
+    CallRef,
+    CallStatus,
+    Capability,
+    ControlCall,
+    Direction,
+    InstructionList,
+    InstructionsNeeded,
+    NormalizedEvent,
+    ParsedWebhook,
+    PlaceCall,
+    PlacedCall,
+    ProviderSpec,
+    RecordingAudio,
+    RecordingProgress,
+    RecordingRef,
+    TelephonyProvider,
+    TranscriptSegment,
+    WebhookAnswer,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+)
+from plugins.calls.registry import calls_state
+
+SIGNATURE_HEADER = "x-fakeline-signature"
+
+
+@dataclass
+class FakelineLog:
+    """What a fakeline provider was asked, per platform (``platform.state[<name>]``)."""
+
+    placed: list[PlaceCall] = field(default_factory=list)
+    controls: list[ControlCall] = field(default_factory=list)
+    executed: list[tuple[CallRef, list[Any]]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    fail_next: list[BaseException] = field(default_factory=list)
+    """Exceptions raised, one per call, before doing anything (first in, first raised)."""
+
+    def maybe_fail(self) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class FakelineProvider(TelephonyProvider):
+    """A provider that reaches no network: see the module docstring."""
+
+    def _log(self) -> FakelineLog:
+        log: FakelineLog = self.context.platform.state[self.context.provider]
+        return log
+
+    async def place_call(self, request: PlaceCall) -> PlacedCall:
+        async def attempt() -> PlacedCall:
+            self._log().maybe_fail()
+            self._log().placed.append(request)
+            return PlacedCall(provider_call_id=f"TL{uuid.uuid4().hex}")
+
+        return await self.context.call(attempt, attempts=1)
+
+    async def control(self, request: ControlCall) -> None:
+        async def attempt() -> None:
+            self._log().maybe_fail()
+            self._log().controls.append(request)
+
+        await self.context.call(attempt, attempts=1)
+
+    async def verify_webhook(self, webhook: WebhookRequest) -> None:
+        secret = await self.context.secret(
+            f"{self.context.provider}.signing_key", purpose="verify a webhook"
+        )
+        given = webhook.headers.get(SIGNATURE_HEADER, "")
+        if secret is None or not hmac.compare_digest(given, sign(secret.reveal(), webhook.body)):
+            raise WebhookRejected("bad signature")
+
+    def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
+        try:
+            data = json.loads(webhook.body)
+            events = [_event(item) for item in data["events"]]
+            return ParsedWebhook(dedupe_key=str(data["id"]), events=events, payload=data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookMalformed(f"not a fakeline webhook: {exc}") from None
+
+    async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
+        self._log().executed.append((call, list(instructions)))
+        body = InstructionList(steps=list(instructions)).model_dump_json().encode()
+        return WebhookAnswer(body=body, content_type="application/json")
+
+    async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"RIFF"
+            yield (recording.media_ref or "").encode()
+
+        return RecordingAudio(content_type="audio/wav", chunks=chunks())
+
+    async def delete_recording(self, recording: RecordingRef) -> None:
+        self._log().deleted.append(recording.provider_recording_id)
+
+
+def _event(item: dict[str, Any]) -> NormalizedEvent:
+    kind = item["type"]
+    call = str(item["call"])
+    if kind == "progress":
+        return CallProgress(
+            provider_call_id=call,
+            status=CallStatus(item["status"]),
+            sequence=item.get("sequence"),
+            direction=Direction(item["direction"]) if "direction" in item else None,
+            from_number=item.get("from"),
+            to_number=item.get("to"),
+            answered_by=AnsweredBy(item["answered_by"]) if "answered_by" in item else None,
+            hangup_cause=item.get("hangup_cause"),
+            duration_seconds=item.get("duration"),
+        )
+    if kind == "needs":
+        return InstructionsNeeded(
+            provider_call_id=call,
+            reason=item["reason"],
+            digits=item.get("digits"),
+            direction=Direction(item["direction"]) if "direction" in item else None,
+            from_number=item.get("from"),
+            to_number=item.get("to"),
+        )
+    if kind == "recording":
+        return RecordingProgress(
+            provider_call_id=call,
+            provider_recording_id=item["recording"],
+            status=item["status"],
+            duration_seconds=item.get("duration"),
+            media_ref=item.get("media"),
+        )
+    if kind == "transcript":
+        return TranscriptSegment(
+            provider_call_id=call,
+            text=item["text"],
+            speaker=item.get("speaker", "unknown"),
+            confidence=item.get("confidence"),
+        )
+    raise ValueError(f"unknown event type {kind!r}")
+
+
+def fakeline_plugin(
+    name: str = "fakeline",
+    capabilities: frozenset[Capability] = frozenset(Capability),
+    calls_per_second: float = 100.0,
+) -> types.SimpleNamespace:
+    """A provider plugin object to pass to ``kraliki_make_app(plugins=[...])``."""
+    from plugins.calls.webhooks import provider_webhook_router
+
+    info = PluginInfo(name=name, version=__version__, requires=("calls",))
+    secret = SecretSpec(f"{name}.signing_key", "Signs the test provider's webhooks.")
+    spec = ProviderSpec(
+        name=name,
+        factory=FakelineProvider,
+        capabilities=capabilities,
+        secrets=(secret.name,),
+        description="In-process test provider.",
+        default_calls_per_second=calls_per_second,
+    )
+
+    def configure(platform: Platform) -> None:
+        platform.state[name] = FakelineLog()
+
+    plugin = types.SimpleNamespace(
+        kraliki_plugin_info=hookimpl(lambda: info),
+        kraliki_telephony_providers=hookimpl(lambda: [spec]),
+        kraliki_vault_secrets=hookimpl(lambda: [secret]),
+        kraliki_webhook_routes=hookimpl(lambda: [provider_webhook_router(name)]),
+        kraliki_configure=hookimpl(configure),
+    )
+    plugin.__name__ = name
+    return plugin
+
+
+def fakeline_log(platform: Platform, name: str = "fakeline") -> FakelineLog:
+    log: FakelineLog = platform.state[name]
+    return log
+
+
+async def fakeline_webhook(
+    client: httpx.AsyncClient,
+    tenant_id: uuid.UUID,
+    secret: str,
+    events: list[dict[str, Any]],
+    *,
+    kind: str = "status",
+    delivery_id: str | None = None,
+    name: str = "fakeline",
+    call_id: uuid.UUID | None = None,
+    signature: str | None = None,
+) -> httpx.Response:
+    """POST a signed fakeline webhook the way a provider would."""
+    body = json.dumps({"id": delivery_id or uuid.uuid4().hex, "events": events}).encode()
+    url = f"/webhooks/{name}/{tenant_id}/{kind}" + (f"?call={call_id}" if call_id else "")
+    return await client.post(
+        url,
+        content=body,
+        headers={
+            "content-type": "application/json",
+            SIGNATURE_HEADER: signature if signature is not None else sign(secret, body),
+        },
+    )
+
+
+def use_public_base_url(platform: Platform, url: str) -> None:
+    """Point the webhook URLs given to providers at ``url`` (a server a test started)."""
+    state = calls_state(platform)
+    state.settings = state.settings.model_copy(update={"public_base_url": url})

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from plugins.calls.provider import ProviderSpec
 
 
@@ -50,6 +52,13 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
             "demos and tests; calls live in the process that placed them).",
         )
     ]
+
+
+@hookimpl
+def kraliki_webhook_routes() -> Sequence[APIRouter]:
+    from plugins.calls.webhooks import provider_webhook_router
+
+    return [provider_webhook_router("loopback")]
 
 
 @hookimpl

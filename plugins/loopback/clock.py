@@ -9,6 +9,7 @@ machine and however slow the platform:
 * Each side of the call (the dialling, the callee, the platform's instructions) keeps its own
   :class:`Timeline`, advanced exactly by what it does; times reported to the platform
   (durations, transcript offsets) come from timelines, never from scheduling jitter.
+  Control actions, which come from outside, happen at the clock's time.
 """
 
 from __future__ import annotations
@@ -77,22 +78,26 @@ class Clock:
 
 
 class Timeline:
-    """One side's own simulated time: it moves only by what that side does."""
+    """One side's own simulated time: it moves only by what that side does. Waits are
+    measured from when they start, so a side that fell behind (a busy machine) is late,
+    never early."""
 
     def __init__(self, clock: Clock, at: float) -> None:
         self.clock = clock
         self.t = at
 
     async def sleep(self, seconds: float) -> None:
-        self.t += max(seconds, 0.0)
-        await self.clock.wait_until(self.t)
+        seconds = max(seconds, 0.0)
+        self.t += seconds
+        await self.clock.wait_until(self.clock.now() + seconds)
 
     async def wait(self, future: asyncio.Future[Any], seconds: float) -> bool:
         """Wait for ``future`` at most ``seconds``; on a timeout the timeline moves by
         ``seconds``, otherwise the caller moves it to when the future was resolved."""
-        if await self.clock.wait_until(self.t + seconds, future):
+        seconds = max(seconds, 0.0)
+        if await self.clock.wait_until(self.clock.now() + seconds, future):
             return True
-        self.t += max(seconds, 0.0)
+        self.t += seconds
         return False
 
     def catch_up(self, moment: float) -> None:

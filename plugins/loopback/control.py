@@ -16,7 +16,7 @@ from plugins.calls.provider import (
 from plugins.loopback.carrier import CarrierCall, Recording
 
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-DTMF = re.compile(r"^[0-9*#w]{1,64}$")
+DTMF = re.compile(r"^[0-9*#wW]{1,64}$")
 
 
 def apply(call: CarrierCall, request: ControlCall) -> None:
@@ -48,7 +48,9 @@ def apply(call: CarrierCall, request: ControlCall) -> None:
         call.log.append((action.value, ""))
     elif action == Action.SEND_DTMF:
         if request.digits is None or not DTMF.match(request.digits):
-            raise ProviderRefused("DTMF digits are 0-9, *, # and w", code="invalid-digits")
+            raise ProviderRefused(
+                "DTMF digits are 0-9, *, # and w (a half-second wait)", code="invalid-digits"
+            )
         call.log.append(("dtmf", request.digits))
     else:
         _recording(call, action)

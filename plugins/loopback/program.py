@@ -56,9 +56,7 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
     it. A gather's answer replaces whatever was left (as TwiML's ``action`` does)."""
     queue = deque(steps)
     while queue:
-        if call.on_hold:  # on hold, the instructions wait
-            await call.unheld.wait()
-            side.catch_up(call.clock.now())
+        await held(call, side)
         step = queue.popleft()
         if isinstance(step, Say | Play | Pause):
             await side.sleep(prompt_seconds(step))
@@ -81,6 +79,14 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
             call.log.append(("pay-skipped", ""))
         elif isinstance(step, Hangup):
             return
+    await held(call, side)  # a parked call is not hung up because its instructions ran out
+
+
+async def held(call: CarrierCall, side: Timeline) -> None:
+    """On hold, the platform's instructions wait (the callee hears hold music)."""
+    if call.on_hold:
+        await call.unheld.wait()
+        side.catch_up(call.clock.now())
 
 
 def received_digits(pressed: str, step: Gather) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+import asyncio
+
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from kernel import tenant_scope
 from plugins.calls.provider import ProviderContext
@@ -28,15 +30,31 @@ async def signing_secret(context: ProviderContext, state: LoopbackState) -> str:
         if existing is not None:  # made while this call waited for the lock
             return existing
         value = new_secret()
-        platform = context.platform
         try:
-            with tenant_scope(context.tenant_id):
-                async with platform.database.session() as session:
-                    await platform.vault.store(session, SECRET_NAME, value, plugin=context.plugin)
-                    await session.commit()
+            await _store(context, value)
         except IntegrityError:  # another worker stored one first: use theirs
             existing = await read_secret(context, purpose=purpose)
             if existing is None:
                 raise
             return existing
         return value
+
+
+STORE_ATTEMPTS = 3
+
+
+async def _store(context: ProviderContext, value: str) -> None:
+    """Seal the new secret. On SQLite a write that began as a read fails at once when another
+    connection wrote meanwhile ("database is locked"); it is tried again a few times."""
+    platform = context.platform
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            with tenant_scope(context.tenant_id):
+                async with platform.database.session() as session:
+                    await platform.vault.store(session, SECRET_NAME, value, plugin=context.plugin)
+                    await session.commit()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == STORE_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.05 * attempt)

@@ -239,6 +239,7 @@ async def test_a_repeated_command_is_done_once(carrier, receiver):
 
 
 async def test_shutdown_stops_every_call(carrier, receiver, platform):
+    receiver.default = [Pause(seconds=3000)]
     placed = [await carrier.place_call(place(ON_THE_LINE)) for _ in range(3)]
     state = loopback_state(platform)
     await wait_until(lambda: len(state.calls) == 3)

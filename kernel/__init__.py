@@ -20,6 +20,8 @@ from kernel._events.types import DeliveredEvent, Event
 from kernel._events.types import check_pattern as event_pattern
 from kernel._events.types import matches as matches_event
 from kernel._hooks import HookCallError, Hooks
+from kernel._idempotency.header import IdempotencyKeyHeader
+from kernel._idempotency.service import Idempotency, IdempotencyClaim
 from kernel._identity.audit import record_audit_event
 from kernel._identity.provisioning import UserExistsError, add_user
 from kernel._jobs.service import Jobs, JobTopic
@@ -90,6 +92,9 @@ __all__ = [
     "EventBus",
     "HookCallError",
     "Hooks",
+    "Idempotency",
+    "IdempotencyClaim",
+    "IdempotencyKeyHeader",
     "JobTopic",
     "Jobs",
     "KeyProvider",

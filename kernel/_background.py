@@ -1,5 +1,5 @@
 """The background workers a platform runs next to its web server: the event dispatcher (with
-its PostgreSQL listener) and the job worker."""
+its PostgreSQL listener), the job worker and the purge of expired idempotency keys."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class BackgroundWorkers:
 
     async def start(self, *, run_workers: bool) -> None:
         """Start the listener (PostgreSQL: real-time subscribers need other workers'
-        dispatches) and, with ``run_workers``, the dispatcher and job worker."""
+        dispatches) and, with ``run_workers``, the dispatcher, the job worker and the
+        idempotency-key purge."""
         platform = self.platform
         channels: dict[str, Callable[[uuid.UUID], None]] = {
             platform.events.dispatched_channel: platform.events.dispatched
@@ -35,6 +36,11 @@ class BackgroundWorkers:
             on_connect = dispatcher.request_sweep
             self.tasks.append(asyncio.create_task(dispatcher.run(), name="kraliki-dispatcher"))
             self.tasks.append(asyncio.create_task(platform.jobs.run(platform), name="kraliki-jobs"))
+            self.tasks.append(
+                asyncio.create_task(
+                    platform.idempotency.run_purge(), name="kraliki-idempotency-purge"
+                )
+            )
         if platform.database.dialect == "postgresql":
             self.listener = Listener(platform.database.engine, channels, on_connect=on_connect)
             self.tasks.append(asyncio.create_task(self.listener.run(), name="kraliki-listener"))

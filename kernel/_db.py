@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -70,6 +71,31 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_request_session: ContextVar[AsyncSession | None] = ContextVar(
+    "kraliki_request_session", default=None
+)
+
+
+def request_session() -> AsyncSession | None:
+    """The session of the request being served (``SessionDep``), or None outside one.
+
+    Lets kernel helpers that a route calls without its session (``idempotency.claim``) roll
+    back the request's uncommitted work before they write: on SQLite, that work holds the
+    one write lock.
+    """
+    return _request_session.get()
+
+
+@contextmanager
+def serving_request(session: AsyncSession) -> Iterator[None]:
+    """Make ``session`` the :func:`request_session` inside the block."""
+    token = _request_session.set(session)
+    try:
+        yield
+    finally:
+        _request_session.reset(token)
 
 
 _AFTER_COMMIT = "kraliki_after_commit"

@@ -54,6 +54,7 @@ def alembic_config(plugins: PluginSet, connection: Connection | None = None) -> 
 def _import_core_models() -> None:
     # The core models live outside plugins; importing them puts them on the shared metadata.
     import kernel._events.models
+    import kernel._idempotency.models
     import kernel._identity.models
     import kernel._jobs.models
     import kernel._operators

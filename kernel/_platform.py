@@ -16,6 +16,7 @@ from kernel._db import Database, make_engine
 from kernel._events.bus import EventBus, build_catalog
 from kernel._events.dispatcher import Dispatcher
 from kernel._hooks import Hooks
+from kernel._idempotency.service import Idempotency
 from kernel._identity.service import Identity
 from kernel._jobs.service import Jobs, build_topics
 from kernel._metrics import Metrics
@@ -65,6 +66,7 @@ class Platform:
     _events: EventBus | None = field(default=None, repr=False)
     _dispatcher: Dispatcher | None = field(default=None, repr=False)
     _jobs: Jobs | None = field(default=None, repr=False)
+    _idempotency: Idempotency | None = field(default=None, repr=False)
     _realtime: Hub | None = field(default=None, repr=False)
     _workers: BackgroundWorkers | None = field(default=None, repr=False)
 
@@ -132,6 +134,14 @@ class Platform:
         if self._jobs is None:
             self._jobs = Jobs(self.settings, self.database, self.metrics, build_topics(self.hooks))
         return self._jobs
+
+    @property
+    def idempotency(self) -> Idempotency:
+        """``Idempotency-Key`` handling for side-effecting POSTs:
+        ``async with platform.idempotency.claim(key, scope=..., request=..., principal=...)``."""
+        if self._idempotency is None:
+            self._idempotency = Idempotency(self.settings, self.database)
+        return self._idempotency
 
     @property
     def realtime(self) -> Hub:

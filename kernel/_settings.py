@@ -189,6 +189,18 @@ class Settings(BaseSettings):
         description="How long a claimed job stays with its worker before another may take it "
         "over (a crashed worker's).",
     )
+    idempotency_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long an Idempotency-Key and the answer stored with it are kept; a "
+        "retry after that acts again.",
+    )
+    idempotency_lock_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a request holds its Idempotency-Key while it runs; after that a "
+        "retry presumes it dead and takes the key over. Longer than the slowest such route.",
+    )
     realtime_buffer_events: int = Field(
         default=1000,
         ge=10,

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel._db import serving_request
 from kernel._platform import Platform, get_platform
 
 
@@ -23,7 +24,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for this request; uncommitted work is rolled back at the end."""
     platform = get_platform(request)
     async with platform.database.session() as session:
-        yield session
+        with serving_request(session):
+            yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

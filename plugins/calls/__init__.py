@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+import click
 from fastapi import APIRouter
 
 from kernel import (
@@ -100,3 +101,10 @@ def kraliki_jobs() -> Sequence[JobTopic]:
             "Delete recordings past the tenant's retention and old webhook receipts (daily).",
         )
     ]
+
+
+@hookimpl
+def kraliki_cli(cli: click.Group) -> None:
+    from plugins.calls.cli import calls
+
+    cli.add_command(calls)

@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, or_, select
 
 from kernel import (
     CursorPage,
+    IdempotencyKeyHeader,
     PageParamsDep,
     PlatformDep,
     Principal,
@@ -140,23 +141,42 @@ async def list_calls(
     },
 )
 async def place(
-    body: PlaceCallBody, principal: Creator, session: SessionDep, platform: PlatformDep
-) -> CallOut:
-    request = CallRequest(
-        to_number=to_e164(body.to, field="to"),
-        from_number=to_e164(body.from_, field="from") if body.from_ else None,
-        provider=body.provider,
-        instructions=list(body.instructions),
-        record=body.record,
-        machine_detection=body.machine_detection,
-        timeout_seconds=body.timeout_seconds,
-        tags=_tags(body.tags),
-        metadata=body.metadata,
-        options=body.options,
-        placed_by=_actor(principal),
-    )
-    call = await place_call(platform, session, request)
-    return call_out(call)
+    body: PlaceCallBody,
+    principal: Creator,
+    session: SessionDep,
+    platform: PlatformDep,
+    idempotency_key: IdempotencyKeyHeader,
+) -> Response:
+    """With an `Idempotency-Key`, the same key and body answer the same call (no second
+    call is placed); the same key with another body is a 409."""
+    async with platform.idempotency.claim(
+        idempotency_key,
+        scope="calls.place",
+        request=body.model_dump(mode="json", by_alias=True),
+        principal=principal,
+    ) as claim:
+        if claim.replay is not None:
+            return claim.replay
+        request = CallRequest(
+            to_number=to_e164(body.to, field="to"),
+            from_number=to_e164(body.from_, field="from") if body.from_ else None,
+            provider=body.provider,
+            instructions=list(body.instructions),
+            record=body.record,
+            machine_detection=body.machine_detection,
+            timeout_seconds=body.timeout_seconds,
+            tags=_tags(body.tags),
+            metadata=body.metadata,
+            options=body.options,
+            placed_by=_actor(principal),
+        )
+        call = await place_call(platform, session, request)
+        return await claim.complete(
+            session,
+            201,
+            call_out(call).model_dump(mode="json", by_alias=True),
+            headers={"Location": f"/api/v1/calls/{call.id}"},
+        )
 
 
 @router.get("/{call_id}", response_model=CallDetailOut, summary="Get a call with its story")

@@ -89,11 +89,11 @@ async def act(
         raise ProblemError(
             CALL_STATE_CONFLICT,
             f"cannot {action.value} a call that is {status.value}",
-            status=status.value,
+            call_status=status.value,
         )
     reason = _flag_conflict(call, action)
     if reason is not None:
-        raise ProblemError(CALL_STATE_CONFLICT, reason, status=status.value)
+        raise ProblemError(CALL_STATE_CONFLICT, reason, call_status=status.value)
     spec = calls_state(platform).providers.get(call.provider)
     if rule.capability is not None and rule.capability not in spec.capabilities:
         raise ProblemError(

@@ -189,6 +189,9 @@ class WebhookReceipt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     kind: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    events: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The normalized events (``items``), those about no known call yet (``pending``) and
+    the call id the URL carried (``call``), so the webhook can be applied again."""
     outcome: Mapped[str] = mapped_column(String(16), default="processed")
     """``processed``, ``orphan`` (about no call we know) or ``failed`` (answer it again)."""
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)

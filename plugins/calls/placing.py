@@ -175,6 +175,7 @@ async def _admit(
     )
     session.add(call)
     await session.flush()
+    service.traced(call)
     service.note(session, call, "created", source="api", provider=provider, actor=request.placed_by)
     await service.publish(platform, session, events.CallCreated, call)
     await service.keep_retention_running(platform, session)

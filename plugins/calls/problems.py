@@ -34,7 +34,7 @@ CALL_STATE_CONFLICT = define_problem(
     "Action not allowed in the call's state",
     409,
     "The call's status (or hold, mute or recording state) does not allow this action; "
-    "`status` gives the current status.",
+    "`call_status` gives the call's current status.",
 )
 CAPABILITY_MISSING = define_problem(
     "calls-capability-missing",

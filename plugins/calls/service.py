@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,9 @@ from plugins.calls.provider import (
     TranscriptSegment,
 )
 from plugins.calls.status import ACTIVE_STATUSES, Verdict, judge
+
+CALL_ID = "call.id"
+"""Span attribute naming the call a request or webhook is about."""
 
 STATUS_EVENTS: dict[CallStatus, type[events.CallEvent]] = {
     CallStatus.QUEUED: events.CallCreated,
@@ -103,6 +107,14 @@ def note(
     )
 
 
+def traced(call: Call) -> Call:
+    """Put the call's id on the current span (the request's or the webhook's)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attribute(CALL_ID, str(call.id))
+    return call
+
+
 async def get_call(session: AsyncSession, call_id: uuid.UUID, *, for_update: bool = False) -> Call:
     query = select(Call).where(Call.id == call_id)
     if for_update:
@@ -110,7 +122,7 @@ async def get_call(session: AsyncSession, call_id: uuid.UUID, *, for_update: boo
     call = await session.scalar(query)
     if call is None:
         raise ProblemError(CALL_NOT_FOUND)
-    return call
+    return traced(call)
 
 
 async def find_call(
@@ -124,15 +136,17 @@ async def find_call(
         .where(Call.provider == provider, Call.provider_call_id == provider_call_id)
         .with_for_update()
     )
-    if call is not None or hint is None:
-        return call
+    if call is not None:
+        return traced(call)
+    if hint is None:
+        return None
     call = await session.scalar(select(Call).where(Call.id == hint).with_for_update())
     if call is None or call.provider != provider:
         return None
     if call.provider_call_id is None:
         call.provider_call_id = provider_call_id
-        return call
-    return call if call.provider_call_id == provider_call_id else None
+        return traced(call)
+    return traced(call) if call.provider_call_id == provider_call_id else None
 
 
 async def keep_retention_running(platform: Platform, session: AsyncSession) -> None:

@@ -110,6 +110,10 @@ class FakelineProvider(TelephonyProvider):
             raise WebhookMalformed(f"not a fakeline webhook: {exc}") from None
 
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
+        async def attempt() -> None:
+            self._log().maybe_fail()
+
+        await self.context.call(attempt, attempts=1)
         self._log().executed.append((call, list(instructions)))
         body = InstructionList(steps=list(instructions)).model_dump_json().encode()
         return WebhookAnswer(body=body, content_type="application/json")

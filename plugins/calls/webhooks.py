@@ -12,18 +12,13 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
-    CircuitOpenError,
-    DependencyError,
     Platform,
     ProblemError,
     SecretUnavailableError,
@@ -32,9 +27,7 @@ from kernel import (
     public,
     tenant_scope,
 )
-from plugins.calls import service
-from plugins.calls.models import Call, WebhookReceipt
-from plugins.calls.phone import is_e164
+from plugins.calls.ingest import process
 from plugins.calls.problems import (
     WEBHOOK_MALFORMED,
     WEBHOOK_NOT_FOUND,
@@ -42,22 +35,11 @@ from plugins.calls.problems import (
     WEBHOOK_TOO_LARGE,
 )
 from plugins.calls.provider import (
-    CallProgress,
-    CallStatus,
-    Direction,
-    InstructionsNeeded,
-    NormalizedEvent,
-    ParsedWebhook,
-    RecordingProgress,
-    TelephonyProvider,
-    TranscriptSegment,
-    WebhookAnswer,
     WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
 )
 from plugins.calls.registry import build_provider, calls_state
-from plugins.calls.routing import next_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +69,12 @@ async def ingest(
     state = calls_state(platform)
     if not KIND.match(kind) or provider_name not in state.providers:
         raise ProblemError(WEBHOOK_NOT_FOUND)
+    limit = state.settings.max_webhook_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # refuse before reading it
+        raise ProblemError(WEBHOOK_TOO_LARGE)
     body = await request.body()
-    if len(body) > state.settings.max_webhook_bytes:
+    if len(body) > limit:
         raise ProblemError(WEBHOOK_TOO_LARGE)
     with tenant_scope(tenant_id):
         await _check_tenant(platform, tenant_id, provider_name)
@@ -104,7 +90,7 @@ async def ingest(
         except WebhookMalformed as exc:
             raise ProblemError(WEBHOOK_MALFORMED, str(exc)[:300]) from None
         call_hint = _call_hint(webhook)
-        answer = await _process(platform, provider, provider_name, kind, parsed, call_hint)
+        answer = await process(platform, provider, provider_name, kind, parsed, call_hint)
     return Response(
         content=answer.body, status_code=answer.status_code, media_type=answer.content_type
     )
@@ -158,143 +144,3 @@ def _call_hint(webhook: WebhookRequest) -> uuid.UUID | None:
         return uuid.UUID(webhook.query["call"]) if "call" in webhook.query else None
     except ValueError:
         return None
-
-
-async def _process(
-    platform: Platform,
-    provider: TelephonyProvider,
-    provider_name: str,
-    kind: str,
-    parsed: ParsedWebhook,
-    call_hint: uuid.UUID | None,
-) -> WebhookAnswer:
-    async with platform.database.session() as session:
-        receipt = await _claim_receipt(session, provider_name, kind, parsed)
-        if receipt is None:  # a redelivery: answer as the first time
-            return await _answer_duplicate(session, provider_name, parsed)
-        to_run: list[tuple[Call, Sequence[Any]]] = []
-        orphans: list[str] = []
-        for event in parsed.events:
-            call = await _call_for(platform, session, provider_name, event, call_hint)
-            if call is None:
-                orphans.append(type(event).__name__)
-                continue
-            steps = await _apply(platform, session, call, event)
-            if steps:
-                to_run.append((call, steps))
-        if orphans:
-            receipt.outcome = "orphan"
-            receipt.error = f"no known call for {', '.join(orphans)}"
-        await session.commit()
-        answer = provider.empty_answer()
-        try:
-            for call, steps in to_run:
-                answer = await provider.execute(service.call_ref(call), steps)
-        except (DependencyError, CircuitOpenError) as exc:
-            receipt.outcome, receipt.error = "failed", f"executing instructions: {exc}"[:500]
-            await session.commit()
-            raise
-        receipt.answer_type, receipt.answer_body = answer.content_type, answer.body.decode()
-        await session.commit()
-        return answer
-
-
-async def _claim_receipt(
-    session: AsyncSession, provider: str, kind: str, parsed: ParsedWebhook
-) -> WebhookReceipt | None:
-    """Keep the webhook; None when it was kept before (a duplicate delivery)."""
-    receipt = WebhookReceipt(
-        provider=provider,
-        dedupe_key=parsed.dedupe_key[:200],
-        kind=kind,
-        payload=dict(parsed.payload),
-    )
-    try:
-        async with session.begin_nested():
-            session.add(receipt)
-    except IntegrityError:
-        return None
-    return receipt
-
-
-async def _answer_duplicate(
-    session: AsyncSession, provider: str, parsed: ParsedWebhook
-) -> WebhookAnswer:
-    receipt = await session.scalar(
-        select(WebhookReceipt).where(
-            WebhookReceipt.provider == provider,
-            WebhookReceipt.dedupe_key == parsed.dedupe_key[:200],
-        )
-    )
-    if receipt is None or receipt.answer_body is None:
-        return WebhookAnswer()
-    return WebhookAnswer(
-        body=receipt.answer_body.encode(), content_type=receipt.answer_type or "text/plain"
-    )
-
-
-async def _call_for(
-    platform: Platform,
-    session: AsyncSession,
-    provider: str,
-    event: NormalizedEvent,
-    call_hint: uuid.UUID | None,
-) -> Call | None:
-    call = await service.find_call(session, provider, event.provider_call_id, hint=call_hint)
-    if call is not None:
-        return call
-    if (
-        isinstance(event, CallProgress | InstructionsNeeded)
-        and event.direction is Direction.INBOUND
-    ):
-        return await _new_inbound(platform, session, provider, event)
-    return None
-
-
-async def _new_inbound(
-    platform: Platform,
-    session: AsyncSession,
-    provider: str,
-    event: CallProgress | InstructionsNeeded,
-) -> Call | None:
-    """A call the platform hears about first from the provider: someone called a number."""
-    if not (event.from_number and event.to_number):
-        return None
-    call = Call(
-        direction=Direction.INBOUND.value,
-        from_number=event.from_number if is_e164(event.from_number) else event.from_number[:32],
-        to_number=event.to_number[:32],
-        provider=provider,
-        provider_call_id=event.provider_call_id,
-        status=CallStatus.QUEUED.value,
-        tags=[],
-        attributes={},
-        instructions=[],
-        notes="",
-    )
-    session.add(call)
-    await session.flush()
-    service.note(session, call, "created", source="provider", direction="inbound")
-    await service.publish(platform, session, service.STATUS_EVENTS[CallStatus.QUEUED], call)
-    await service.keep_retention_running(platform, session)
-    return call
-
-
-async def _apply(
-    platform: Platform, session: AsyncSession, call: Call, event: NormalizedEvent
-) -> Sequence[Any] | None:
-    if isinstance(event, CallProgress):
-        await service.apply_progress(platform, session, call, event)
-    elif isinstance(event, RecordingProgress):
-        await service.apply_recording(platform, session, call, event)
-    elif isinstance(event, TranscriptSegment):
-        await service.apply_transcript(platform, session, call, event)
-    elif isinstance(event, InstructionsNeeded):
-        if CallStatus(call.status).terminal:
-            return None
-        if event.reason == "gathered":
-            service.note(
-                session, call, "digits", source="provider", digits_count=len(event.digits or "")
-            )
-        return await next_instructions(session, call, event)
-    return None

@@ -14,15 +14,19 @@ import asyncio
 import json
 import re
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import select, text
 
 from kernel import (
     Event,
+    IdempotencyKeyHeader,
     Permission,
+    PlatformDep,
+    Principal,
     SecretSpec,
     SessionDep,
     ValidationResult,
@@ -70,6 +74,22 @@ def kraliki_extra_plugins(make_plugin):
         await platform.dispatcher.drain()
         return {"id": str(event_id)}
 
+    @events.post("/orders", status_code=201)
+    async def order(
+        body: WalkOrder,
+        session: SessionDep,
+        platform: PlatformDep,
+        idempotency_key: IdempotencyKeyHeader,
+        principal: Annotated[Principal, Depends(require("walkvault.things", "read"))],
+    ) -> Response:
+        """An idempotent POST, so that the idempotency keys get rows."""
+        async with platform.idempotency.claim(
+            idempotency_key, scope="walkvault.order", request=body.model_dump(), principal=principal
+        ) as claim:
+            if claim.replay is not None:
+                return claim.replay
+            return await claim.complete(session, 201, {"thing": body.thing})
+
     return [
         fakeline_plugin(),
         make_plugin(
@@ -89,6 +109,10 @@ class WalkThingDone(Event):
     permission = "walkvault.things:read"
     aggregate = "thing"
 
+    thing: str
+
+
+class WalkOrder(BaseModel):
     thing: str
 
 
@@ -130,6 +154,10 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     for method, path, body in calls:
         response = await client.request(method, path, headers=h, json=body)
         assert response.status_code in (200, 201), (path, response.text)
+    ordered = await client.post(
+        "/api/v1/walkvault/orders", headers={**h, "Idempotency-Key": "walk-1"}, json={"thing": "x"}
+    )
+    assert ordered.status_code == 201, ordered.text
     # A webhook endpoint, and a delivery with one attempt (nobody listens on port 9, so the
     # test send fails at once and is not retried: nothing changes during the walk).
     hook = await client.post(

@@ -65,7 +65,7 @@ def test_plugins_list_reports_a_bad_allowlist_instead_of_crashing(cli_env, monke
     assert as_json.exit_code == 1
     listing = json.loads(as_json.stdout)
     assert "'nonexistent', which is not installed" in listing["error"]
-    assert [row["name"] for row in listing["plugins"]] == ["calls", "system", "webhooks"]
+    assert [row["name"] for row in listing["plugins"]] == ["calls", "system", "twilio", "webhooks"]
 
 
 def test_routes_prints_the_permission_table(cli_env):

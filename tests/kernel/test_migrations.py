@@ -40,6 +40,7 @@ CORE_TABLES = {
     "kernel_events",
     "kernel_event_cursors",
     "kernel_wakeups",
+    "kernel_idempotency_keys",
 }
 WEBHOOKS_TABLES = {"webhooks_endpoints", "webhooks_deliveries", "webhooks_attempts"}
 CALLS_TABLES = {

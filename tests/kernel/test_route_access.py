@@ -34,4 +34,5 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
         "/api/v1/auth/invitations/accept",
+        "/webhooks/twilio/{tenant_id}/{kind}",
     }

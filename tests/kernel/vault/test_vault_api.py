@@ -107,7 +107,7 @@ async def test_puts_and_deletes_are_in_the_audit_log_without_values(
 async def test_bad_input_is_refused_without_echoing_it(kraliki_client, make_org):
     org = await make_org("alpha")
     undeclared = await kraliki_client.put(
-        f"{SECRETS}/twilio.auth_token", headers=org.admin, json={"value": API_KEY}
+        f"{SECRETS}/nobody.auth_token", headers=org.admin, json={"value": API_KEY}
     )
     assert API_KEY not in problem(undeclared, 404, "vault-unknown-secret")["detail"]
     for value, reason in [

@@ -149,3 +149,26 @@ async def test_unknown_tenant_kind_or_malformed_body(client, tenant, send):
     )
     assert response.status_code == 400
     assert response.json()["type"].endswith("/calls-webhook-malformed")
+
+
+async def test_spans_carry_the_call_id(place, send, platform):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    platform.tracing.add_exporter(exporter)
+    call = await place()
+    await send([{"type": "progress", "call": call["provider_call_id"], "status": "ringing"}])
+    tagged = {
+        span.attributes.get("http.route")
+        for span in exporter.get_finished_spans()
+        if span.attributes.get("call.id") == call["id"]
+    }
+    assert tagged >= {"/api/v1/calls", "/webhooks/fakeline/{tenant_id}/{kind}"}
+
+
+async def test_oversized_webhooks_are_refused(client, tenant):
+    response = await client.post(
+        f"/webhooks/fakeline/{tenant}/status", content=b"x" * (256 * 1024 + 1)
+    )
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/calls-webhook-too-large")

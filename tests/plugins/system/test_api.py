@@ -57,4 +57,5 @@ async def test_lists_plugins_with_versions_permissions_and_hook_failures(
         "hook_failures": {"kraliki_startup": 1},
     }
     assert plugins["tenants"]["core"] is True
-    assert list(plugins) == ["calls", "system", "tenants", "webhooks", "flaky"], "dependency order"
+    order = ["calls", "system", "tenants", "webhooks", "flaky", "twilio"]
+    assert list(plugins) == order, "dependency order"

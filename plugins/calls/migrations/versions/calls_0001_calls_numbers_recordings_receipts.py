@@ -137,6 +137,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("answer_type", sa.String(length=64), nullable=True),

@@ -1,0 +1,2 @@
+"""Idempotency keys for side-effecting POSTs (internal; plugins use ``kernel.IdempotencyKeyHeader``,
+``kernel.IdempotencyClaim`` and ``platform.idempotency``)."""

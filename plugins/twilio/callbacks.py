@@ -1,0 +1,255 @@
+"""Twilio's webhooks (form posts) as normalized events.
+
+Kinds, the last segment of ``/webhooks/twilio/<tenant id>/<kind>``: ``voice`` (the call was
+answered, or arrived: what now?), ``status`` (call progress), ``gather`` (a ``<Gather>``,
+``<Record>`` or ``<Pay>`` finished), ``recording``, ``transcription`` (real-time
+transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallProgress,
+    CallStatus,
+    Direction,
+    InstructionsNeeded,
+    NormalizedEvent,
+    ParsedWebhook,
+    RecordingProgress,
+    RecordingStatus,
+    TranscriptSegment,
+    WebhookMalformed,
+    WebhookRequest,
+)
+
+Form = Mapping[str, str]
+
+STATUSES = {status.value: status for status in CallStatus}
+"""Twilio's CallStatus values are the platform's, one for one."""
+ANSWERED_BY = {
+    "human": AnsweredBy.HUMAN,
+    "machine_start": AnsweredBy.MACHINE,
+    "machine_end_beep": AnsweredBy.MACHINE,
+    "machine_end_silence": AnsweredBy.MACHINE,
+    "machine_end_other": AnsweredBy.MACHINE,
+    "fax": AnsweredBy.MACHINE,
+    "unknown": AnsweredBy.UNKNOWN,
+}
+RECORDING_STATUSES: dict[str, RecordingStatus] = {
+    "in-progress": "in-progress",
+    "paused": "paused",
+    "completed": "completed",
+    "absent": "failed",  # nothing was recorded (silence)
+    "failed": "failed",
+    "deleted": "deleted",
+}
+SPEAKERS = {"inbound_track": "customer", "outbound_track": "agent"}
+"""The inbound track is what the far end says; the outbound one what the platform's side
+(an agent, a prompt) sends it."""
+REDACTED = frozenset(
+    {"PaymentCardNumber", "ExpirationDate", "SecurityCode", "PaymentCardPostalCode", "PaymentToken"}
+)
+"""``<Pay>`` fields kept out of stored payloads (Twilio masks the card number; drop it all)."""
+DIGITS = re.compile(r"^[0-9*#]+$")
+
+
+def parse(webhook: WebhookRequest, *, recording_type: str) -> ParsedWebhook:
+    """Normalize a verified Twilio webhook (:class:`WebhookMalformed` when it is not one)."""
+    parser = _PARSERS.get(webhook.kind)
+    if parser is None:
+        raise WebhookMalformed(f"unknown Twilio callback kind {webhook.kind!r}")
+    form: Form = webhook.form if webhook.form is not None else webhook.query
+    call_sid = form.get("CallSid", "")
+    if not call_sid:
+        raise WebhookMalformed("the callback has no CallSid")
+    events, identity = parser(form, call_sid, recording_type)
+    return ParsedWebhook(
+        dedupe_key=dedupe_key(webhook.kind, call_sid, form, identity, webhook.headers),
+        events=events,
+        payload={k: v for k, v in form.items() if k not in REDACTED},
+    )
+
+
+def dedupe_key(
+    kind: str,
+    call_sid: str,
+    form: Form,
+    identity: tuple[str, ...] | None,
+    headers: Mapping[str, str],
+) -> str:
+    """Signed fields that name the callback when there are some (a redelivery repeats them,
+    distinct callbacks differ; a replay with a fresh ``I-Twilio-Idempotency-Token``, which
+    the signature does not cover, is still a duplicate); else Twilio's idempotency token;
+    else a digest of the whole form."""
+    if identity is not None:
+        return ":".join(("twilio", kind, call_sid, *identity))
+    token = headers.get("i-twilio-idempotency-token", "").strip()
+    if token:
+        return f"twilio:{kind}:{call_sid}:token:{token}"
+    digest = hashlib.sha256(json.dumps(sorted(form.items())).encode()).hexdigest()[:32]
+    return f"twilio:{kind}:{call_sid}:form:{digest}"
+
+
+Parsed = tuple[tuple[NormalizedEvent, ...], tuple[str, ...] | None]
+
+
+def _voice(form: Form, call_sid: str, _: str) -> Parsed:
+    progress = _progress(form, call_sid)
+    inbound = progress.direction is Direction.INBOUND
+    needed = InstructionsNeeded(
+        provider_call_id=call_sid,
+        reason="inbound" if inbound else "answered",
+        direction=progress.direction,
+        from_number=progress.from_number,
+        to_number=progress.to_number,
+    )
+    return (progress, needed), None
+
+
+def _status(form: Form, call_sid: str, _: str) -> Parsed:
+    progress = _progress(form, call_sid)
+    if progress.sequence is None:
+        return (progress,), None
+    return (progress,), (progress.status.value, str(progress.sequence))
+
+
+def _gather(form: Form, call_sid: str, _: str) -> Parsed:
+    digits = form.get("Digits", "")
+    needed = InstructionsNeeded(
+        provider_call_id=call_sid,
+        reason="gathered",
+        digits=digits if DIGITS.match(digits) else None,  # not "hangup" (after <Record>)
+    )
+    return (needed,), None
+
+
+def _recording(form: Form, call_sid: str, recording_type: str) -> Parsed:
+    recording_sid = form.get("RecordingSid", "")
+    raw = form.get("RecordingStatus", "")
+    status = RECORDING_STATUSES.get(raw)
+    if not recording_sid or status is None:
+        raise WebhookMalformed(f"recording callback without a known status ({raw!r}) or sid")
+    duration = _int(form, "RecordingDuration")
+    progress = RecordingProgress(
+        provider_call_id=call_sid,
+        provider_recording_id=recording_sid,
+        status=status,
+        occurred_at=_time(form.get("Timestamp")),
+        duration_seconds=duration if duration is None or duration >= 0 else None,
+        channels=_int(form, "RecordingChannels"),
+        media_ref=form.get("RecordingUrl") or None,
+        content_type=recording_type,
+    )
+    return (progress,), (recording_sid, raw)
+
+
+def _transcription(form: Form, call_sid: str, _: str) -> Parsed:
+    event = form.get("TranscriptionEvent", "")
+    sequence = _int(form, "SequenceId")
+    identity = (form.get("TranscriptionSid", ""), event, str(sequence))
+    if event != "transcription-content":
+        return (), identity  # started, stopped, error: kept, nothing to add to a transcript
+    try:
+        data = json.loads(form.get("TranscriptionData", ""))
+        text = str(data["transcript"]).strip()
+        confidence = data.get("confidence")
+        confidence = float(confidence) if confidence is not None else None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise WebhookMalformed("TranscriptionData is not Twilio's JSON") from exc
+    if not text:
+        return (), identity
+    segment = TranscriptSegment(
+        provider_call_id=call_sid,
+        text=text,
+        speaker=SPEAKERS.get(form.get("Track", ""), "unknown"),
+        confidence=confidence,
+        final=form.get("Final", "true").lower() != "false",
+        sequence=sequence,
+        occurred_at=_time(form.get("Timestamp")),
+    )
+    return (segment,), identity
+
+
+def _payment(form: Form, call_sid: str, _: str) -> Parsed:
+    return (), None
+
+
+_PARSERS: dict[str, Callable[[Form, str, str], Parsed]] = {
+    "voice": _voice,
+    "status": _status,
+    "gather": _gather,
+    "recording": _recording,
+    "transcription": _transcription,
+    "payment": _payment,
+}
+
+
+# --- fields --------------------------------------------------------------------------------
+
+
+def _progress(form: Form, call_sid: str) -> CallProgress:
+    raw = form.get("CallStatus", "")
+    status = STATUSES.get(raw)
+    if status is None:
+        raise WebhookMalformed(f"unknown CallStatus {raw!r}")
+    return CallProgress(
+        provider_call_id=call_sid,
+        status=status,
+        occurred_at=_time(form.get("Timestamp")),
+        sequence=_int(form, "SequenceNumber"),
+        direction=_direction(form.get("Direction", "")),
+        from_number=form.get("From") or None,
+        to_number=form.get("To") or None,
+        answered_by=ANSWERED_BY.get(form.get("AnsweredBy", "")),
+        hangup_cause=_hangup_cause(form) if status.terminal else None,
+        duration_seconds=_int(form, "CallDuration"),
+        parent_provider_call_id=form.get("ParentCallSid") or None,
+    )
+
+
+def _direction(value: str) -> Direction | None:
+    if value == "inbound":
+        return Direction.INBOUND
+    if value.startswith("outbound"):  # outbound-api, outbound-dial
+        return Direction.OUTBOUND
+    return None
+
+
+def _hangup_cause(form: Form) -> str | None:
+    if form.get("ErrorCode"):
+        return f"twilio:{form['ErrorCode']}"
+    sip = form.get("SipResponseCode", "")
+    return f"sip:{sip}" if sip and sip != "200" else None
+
+
+def _int(form: Form, name: str) -> int | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise WebhookMalformed(f"{name} is not a number") from None
+
+
+def _time(value: str | None) -> datetime | None:
+    """Twilio's timestamps: RFC 2822 on call callbacks, ISO 8601 on transcriptions."""
+    if not value:
+        return None
+    parsed: datetime
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

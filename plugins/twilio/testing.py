@@ -1,0 +1,373 @@
+"""A local stand-in for Twilio, for this plugin's tests and for anyone testing a Kraliki
+Twilio integration without Twilio.
+
+It serves the REST API the provider uses (``KRALIKI_TWILIO_API_BASE_URL=double.url``) in
+Twilio's wire format, records every request, fails on demand, and plays the carrier: it
+sends the platform signed webhooks exactly as Twilio signs them, to the URLs the platform
+gave when it created the call::
+
+    async with TwilioDouble() as double:
+        ...  # store double.account_sid / double.auth_token in the tenant's vault
+        call = double.last_call()
+        await double.send_status(call.sid, "ringing")
+        answer = await double.answer(call.sid)          # POSTs the voice URL, keeps the TwiML
+        await double.send_status(call.sid, "completed", duration=42)
+        double.fail_next(2, status=503)                  # the next two REST requests fail
+        double.hang_next()                               # the next one never answers
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+
+import httpx
+import uvicorn
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from plugins.twilio.double_rest import RestApi
+from plugins.twilio.double_state import (
+    Account,
+    Call,
+    Fault,
+    Recording,
+    RestRequest,
+    SentCallback,
+    State,
+    new_sid,
+    rfc2822,
+    sample_media,
+)
+
+__all__ = ["Account", "Call", "Recording", "RestRequest", "SentCallback", "TwilioDouble"]
+
+SIGN = "sign"
+"""``send_raw(signature=SIGN)``: sign the request as Twilio would (the default)."""
+STATUS_EVENTS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
+"""The StatusCallbackEvent that asks for each status (any ending is ``completed``)."""
+
+
+class TwilioDouble:
+    """Start with ``async with`` (or ``start``/``stop``); ``url`` is ``http://127.0.0.1:<port>``.
+
+    One account exists from the start (``account_sid``, ``auth_token``); ``add_account``
+    makes more (one per tenant in multi-tenant tests).
+    """
+
+    def __init__(self) -> None:
+        self.state = State()
+        account = self.add_account()
+        self.account_sid, self.auth_token = account.sid, account.auth_token
+        self.url = ""
+        self._released = asyncio.Event()
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    # --- what it holds ---------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RestRequest]:
+        """Every REST request received, in order."""
+        return self.state.requests
+
+    @property
+    def callbacks(self) -> list[SentCallback]:
+        """Every webhook sent as the carrier, with the platform's answer."""
+        return self.state.callbacks
+
+    @property
+    def calls(self) -> dict[str, Call]:
+        return self.state.calls
+
+    @property
+    def recordings(self) -> dict[str, Recording]:
+        return self.state.recordings
+
+    def add_account(self, status: str = "active") -> Account:
+        account = Account(new_sid("AC"), secrets.token_hex(16), status=status)
+        self.state.accounts[account.sid] = account
+        return account
+
+    def last_call(self) -> Call:
+        return list(self.state.calls.values())[-1]
+
+    def to(self, method: str, path_suffix: str) -> list[RestRequest]:
+        """The REST requests of ``method`` whose path ends with ``path_suffix``."""
+        return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
+
+    def last_twiml(self, call_sid: str) -> ET.Element:
+        """The call's latest TwiML document, parsed."""
+        return ET.fromstring(self.state.calls[call_sid].twiml[-1])  # noqa: S314 (ours)
+
+    # --- failures --------------------------------------------------------------------------
+
+    def fail_next(
+        self, count: int = 1, status: int = 503, *, code: int | None = None, retry_after: str = ""
+    ) -> None:
+        """The next ``count`` REST requests answer ``status`` with a Twilio error body."""
+        self.state.faults.extend(Fault(status, code, retry_after or None) for _ in range(count))
+
+    def hang_next(self, count: int = 1) -> None:
+        """The next ``count`` REST requests get no answer until the double stops."""
+        self.state.faults.extend(Fault(hang=True) for _ in range(count))
+
+    # --- playing the carrier ---------------------------------------------------------------
+
+    def sign(self, url: str, form: Mapping[str, str], auth_token: str | None = None) -> str:
+        """``X-Twilio-Signature`` of a POST of ``form`` to ``url``, as Twilio computes it."""
+        return str(RequestValidator(auth_token or self.auth_token).compute_signature(url, form))
+
+    async def send_raw(
+        self,
+        url: str,
+        form: Mapping[str, str],
+        *,
+        signature: str | None = SIGN,
+        auth_token: str | None = None,
+        idempotency_token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST a webhook: signed with ``auth_token`` (default: the first account's) unless
+        ``signature`` is given (a forgery) or None (unsigned). ``idempotency_token``
+        repeats an earlier delivery's (default: a fresh one)."""
+        sent = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1",
+            "I-Twilio-Idempotency-Token": idempotency_token or secrets.token_hex(16),
+        }
+        if signature == SIGN:
+            sent["X-Twilio-Signature"] = self.sign(url, form, auth_token)
+        elif signature is not None:
+            sent["X-Twilio-Signature"] = signature
+        sent.update(headers or {})
+        assert self._http is not None, "start the double first"
+        response = await self._http.post(url, data=dict(form), headers=sent)
+        self.state.callbacks.append(
+            SentCallback(url, dict(form), sent, response.status_code, response.content)
+        )
+        return response
+
+    async def _deliver(self, call: Call, url: str, form: dict[str, str]) -> httpx.Response:
+        token = self.state.accounts[call.account_sid].auth_token
+        return await self.send_raw(url, form, auth_token=token)
+
+    async def send_status(
+        self,
+        call_sid: str,
+        status: str,
+        *,
+        sequence: int | None = None,
+        duration: int | None = None,
+        answered_by: str | None = None,
+        sip_response_code: int | None = None,
+        error_code: int | None = None,
+        timestamp: datetime | None = None,
+        extra: Mapping[str, str] | None = None,
+        force: bool = False,
+    ) -> httpx.Response | None:
+        """A status callback, as Twilio sends one when the call reaches ``status``; None
+        (nothing sent) when the platform did not ask for that event, unless ``force``."""
+        call = self.state.calls[call_sid]
+        event = STATUS_EVENTS.get(status, "completed")
+        wanted = event == "completed" or event in call.status_callback_events
+        if call.status_callback is None or not (wanted or force):
+            return None
+        call.status = status
+        form = call.base_form() | {
+            "CallStatus": status,
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(sequence if sequence is not None else call.next_sequence()),
+            "Timestamp": rfc2822(timestamp),
+        }
+        if event == "completed":
+            seconds = duration or 0
+            form |= {"CallDuration": str(seconds), "Duration": str(-(-seconds // 60))}
+        if answered_by:
+            form["AnsweredBy"] = answered_by
+        if sip_response_code is not None:
+            form["SipResponseCode"] = str(sip_response_code)
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        return await self._deliver(call, call.status_callback, form | dict(extra or {}))
+
+    async def answer(self, call_sid: str, *, answered_by: str | None = None) -> httpx.Response:
+        """The callee picks up: POST the call's voice URL and keep the TwiML it answers."""
+        call = self.state.calls[call_sid]
+        assert call.url, "the call has no voice URL"
+        call.status = "in-progress"
+        form = call.base_form() | {"CallStatus": "in-progress"}
+        if call.machine_detection or answered_by:
+            form["AnsweredBy"] = answered_by or "human"
+        return await self._fetch_twiml(call, call.url, form)
+
+    async def inbound_call(
+        self, url: str, *, from_: str, to: str, account_sid: str | None = None
+    ) -> tuple[Call, httpx.Response]:
+        """Someone calls one of the account's numbers: POST ``url`` (the number's voice URL)."""
+        call = Call(new_sid("CA"), account_sid or self.account_sid, to, from_, "inbound", "ringing")
+        call.url = url
+        self.state.calls[call.sid] = call
+        response = await self._fetch_twiml(call, url, call.base_form() | {"CallStatus": "ringing"})
+        return call, response
+
+    async def press(self, call_sid: str, digits: str) -> httpx.Response:
+        """The caller keys ``digits`` into the latest ``<Gather>``: POST its action URL."""
+        call = self.state.calls[call_sid]
+        gather = self.last_twiml(call_sid).find(".//Gather")
+        assert gather is not None, "the call's TwiML has no <Gather>"
+        form = call.base_form() | {"CallStatus": call.status, "Digits": digits}
+        return await self._fetch_twiml(call, gather.attrib["action"], form)
+
+    async def _fetch_twiml(self, call: Call, url: str, form: dict[str, str]) -> httpx.Response:
+        response = await self._deliver(call, url, form)
+        if response.status_code == 200 and response.content:
+            call.twiml.append(response.text)
+        return response
+
+    async def send_recording(
+        self,
+        call_sid: str,
+        status: str = "completed",
+        *,
+        recording_sid: str | None = None,
+        duration: int = 7,
+        channels: int = 2,
+        media: bytes | None = None,
+        url: str | None = None,
+    ) -> httpx.Response:
+        """A recording status callback (the recording is created if it is new). It goes to
+        ``url``, else where the platform asked: the recording's own callback, the call's
+        ``RecordingStatusCallback``, or the ``<Record>`` in its TwiML."""
+        call = self.state.calls[call_sid]
+        recording = self.state.recordings.get(recording_sid or "")
+        if recording is None:
+            recording = Recording(
+                recording_sid or new_sid("RE"),
+                call.account_sid,
+                call.sid,
+                channels=channels,
+                source="OutboundAPI" if call.record else "StartCallRecordingAPI",
+                media=sample_media(),
+            )
+            self.state.recordings[recording.sid] = recording
+            call.recordings.append(recording.sid)
+        recording.status = status
+        recording.duration = duration if status == "completed" else None
+        if media is not None:
+            recording.media = media
+        target = url or recording.status_callback or call.recording_status_callback
+        target = target or self._twiml_attribute(call, ".//Record", "recordingStatusCallback")
+        form = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "RecordingSid": recording.sid,
+            "RecordingUrl": recording.url,
+            "RecordingStatus": status,
+            "RecordingDuration": str(duration if status == "completed" else -1),
+            "RecordingChannels": str(recording.channels),
+            "RecordingSource": recording.source,
+            "RecordingStartTime": rfc2822(),
+            "RecordingTrack": "both",
+        }
+        return await self._deliver(call, target, form)
+
+    async def send_transcription(
+        self,
+        call_sid: str,
+        text: str,
+        *,
+        track: str = "inbound_track",
+        confidence: float = 0.93,
+        final: bool = True,
+        sequence: int = 1,
+        event: str = "transcription-content",
+        transcription_sid: str = "GT" + "0" * 32,
+        url: str | None = None,
+    ) -> httpx.Response:
+        """A real-time transcription callback, to ``url`` or the ``<Transcription>``'s
+        ``statusCallbackUrl`` in the call's TwiML."""
+        call = self.state.calls[call_sid]
+        target = url or self._twiml_attribute(call, ".//Transcription", "statusCallbackUrl")
+        form = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "TranscriptionSid": transcription_sid,
+            "Timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "SequenceId": str(sequence),
+            "TranscriptionEvent": event,
+            "LanguageCode": "en-US",
+            "ProviderName": "Google",
+        }
+        if event == "transcription-content":
+            form |= {
+                "Track": track,
+                "TranscriptionData": json.dumps({"transcript": text, "confidence": confidence}),
+                "Final": "true" if final else "false",
+            }
+        return await self._deliver(call, target, form)
+
+    def _twiml_attribute(self, call: Call, path: str, attribute: str) -> str:
+        for document in reversed(call.twiml):
+            element = ET.fromstring(document).find(path)  # noqa: S314 (the platform's)
+            if element is not None and attribute in element.attrib:
+                return element.attrib[attribute]
+        raise AssertionError(f"no {path} with {attribute} in the call's TwiML")
+
+    # --- serving ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        config = uvicorn.Config(
+            RestApi(self.state, lambda: self._released),
+            host="127.0.0.1",
+            port=0,
+            log_config=None,  # leave the host's logging alone
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._released = asyncio.Event()
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(), name="twilio-double")
+        async with asyncio.timeout(10):
+            while not self._server.started:
+                if self._task.done():
+                    self._task.result()  # raises why it could not start
+                await asyncio.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self._http = httpx.AsyncClient(timeout=10)
+
+    async def stop(self) -> None:
+        self._released.set()  # hanging requests return
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._server = self._task = None
+
+    async def __aenter__(self) -> TwilioDouble:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def environment(self) -> dict[str, str]:
+        """Environment for a platform that should talk to this double."""
+        return {"KRALIKI_TWILIO_API_BASE_URL": self.url}

@@ -1,0 +1,168 @@
+"""Provider-neutral instructions as TwiML, written with the SDK's ``VoiceResponse``.
+
+Twilio runs a document top to bottom. A step that waits for the caller (``<Gather>``,
+``<Record>``, ``<Pay>``) posts its result to the ``gather`` webhook, whose answer is the next
+document: steps after it in the same list are not reached. ``<Gather>`` reports an empty
+result too (``actionOnEmptyResult``), so the platform always hears how a prompt ended, as it
+does from command-style providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
+
+from plugins.calls.provider import (
+    Conference,
+    Dial,
+    Gather,
+    Hangup,
+    InstructionList,
+    Pause,
+    Pay,
+    Play,
+    Record,
+    Say,
+)
+
+WebhookUrl = Callable[[str], str]
+"""``ProviderContext.webhook_url``: the URL Twilio calls back for a kind of callback."""
+
+RECORDING_EVENTS = "in-progress completed absent"
+
+
+def document(instructions: Sequence[Any], webhook_url: WebhookUrl) -> bytes:
+    """A TwiML document running ``instructions`` (models or their JSON form) in order."""
+    response = VoiceResponse()
+    for step in InstructionList(steps=list(instructions)).steps:
+        _RENDER[type(step)](response, step, webhook_url)
+    return xml(response)
+
+
+def xml(response: Any) -> bytes:
+    return str(response).encode()
+
+
+def empty() -> bytes:
+    return xml(VoiceResponse())
+
+
+def hold(music_url: str) -> str:
+    """Music on a loop until the call is redirected (unhold)."""
+    response = VoiceResponse()
+    response.play(music_url, loop=0)
+    return str(response)
+
+
+def transfer(number: str, caller_id: str | None) -> str:
+    response = VoiceResponse()
+    response.dial(number, caller_id=caller_id)
+    return str(response)
+
+
+def send_digits(digits: str, then: str) -> str:
+    """Play DTMF tones into the call, then ask the platform what comes next."""
+    response = VoiceResponse()
+    response.play(digits=digits)
+    response.redirect(then, method="POST")
+    return str(response)
+
+
+# --- one function per instruction ----------------------------------------------------------
+
+
+def _say(parent: Any, step: Say, _: WebhookUrl) -> None:
+    parent.say(step.text, voice=step.voice, language=step.language)
+
+
+def _play(parent: Any, step: Play, _: WebhookUrl) -> None:
+    parent.play(step.url, loop=step.loop)
+
+
+def _pause(parent: Any, step: Pause, _: WebhookUrl) -> None:
+    parent.pause(length=step.seconds)
+
+
+def _gather(parent: Any, step: Gather, webhook_url: WebhookUrl) -> None:
+    gather = parent.gather(
+        input="dtmf",
+        action=webhook_url("gather"),
+        method="POST",
+        num_digits=step.num_digits,
+        finish_on_key=step.finish_on_key,
+        timeout=step.timeout_seconds,
+        action_on_empty_result=True,
+    )
+    for prompt in step.prompt:
+        _RENDER[type(prompt)](gather, prompt, webhook_url)
+
+
+def _dial(parent: Any, step: Dial, _: WebhookUrl) -> None:
+    parent.dial(step.number, caller_id=step.caller_id, timeout=step.timeout_seconds)
+
+
+def _conference(parent: Any, step: Conference, _: WebhookUrl) -> None:
+    dial = parent.dial()
+    dial.conference(
+        step.name,
+        muted=step.muted,
+        beep=step.beep,
+        start_conference_on_enter=step.start_on_enter,
+        end_conference_on_exit=step.end_on_exit,
+        coach=step.coach_call_id,
+    )
+
+
+def _record(parent: Any, step: Record, webhook_url: WebhookUrl) -> None:
+    if step.transcribe:
+        # Real-time transcription of the call from here on, segments to the platform.
+        start = parent.start()
+        start.transcription(
+            track="both_tracks",
+            status_callback_url=webhook_url("transcription"),
+            status_callback_method="POST",
+        )
+    parent.record(
+        action=webhook_url("gather"),
+        method="POST",
+        max_length=step.max_seconds,
+        play_beep=step.play_beep,
+        recording_status_callback=webhook_url("recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event=RECORDING_EVENTS,
+    )
+
+
+def _pay(parent: Any, step: Pay, webhook_url: WebhookUrl) -> None:
+    parent.pay(
+        input="dtmf",
+        action=webhook_url("gather"),
+        status_callback=webhook_url("payment"),
+        status_callback_method="POST",
+        payment_connector=step.connector,
+        charge_amount=step.amount,
+        token_type=None if step.amount else "one-time",  # no amount: tokenize the card
+        currency=step.currency,
+        description=step.description,
+        timeout=step.timeout_seconds,
+        max_attempts=step.max_attempts,
+    )
+
+
+def _hangup(parent: Any, _step: Hangup, _: WebhookUrl) -> None:
+    parent.hangup()
+
+
+_RENDER: dict[type[Any], Callable[[Any, Any, WebhookUrl], None]] = {
+    Say: _say,
+    Play: _play,
+    Pause: _pause,
+    Gather: _gather,
+    Dial: _dial,
+    Conference: _conference,
+    Record: _record,
+    Pay: _pay,
+    Hangup: _hangup,
+}

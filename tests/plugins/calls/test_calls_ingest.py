@@ -1,0 +1,71 @@
+"""Nothing a provider sends is lost: webhooks about calls not known yet are kept and applied
+later; a failure to run instructions is retried by the provider's redelivery."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from kernel import TransientError, tenant_scope
+from plugins.calls.ingest import reprocess
+from plugins.calls.models import Call, WebhookReceipt
+from plugins.calls.testing import fakeline_log
+
+
+async def _receipts(platform, tenant) -> list[WebhookReceipt]:
+    with tenant_scope(tenant):
+        async with platform.database.session() as session:
+            return list(await session.scalars(select(WebhookReceipt)))
+
+
+async def test_a_report_about_an_unknown_call_is_kept_and_applied_later(
+    send, client, platform, tenant
+):
+    early = [{"type": "progress", "call": "TL-later", "status": "ringing"}]
+    assert (await send(early, delivery_id="early-1")).status_code == 200
+    [receipt] = await _receipts(platform, tenant)
+    assert receipt.outcome == "orphan"
+    assert receipt.payload["events"] == early  # kept as received (nothing secret in it)
+    # The call becomes known (say, created by another path with that provider id).
+    with tenant_scope(tenant):
+        async with platform.database.session() as session:
+            session.add(
+                Call(
+                    direction="outbound",
+                    from_number="+14155550199",
+                    to_number="+14155550100",
+                    provider="fakeline",
+                    provider_call_id="TL-later",
+                    status="initiated",
+                    tags=[],
+                    attributes={},
+                    instructions=[],
+                    notes="",
+                )
+            )
+            await session.commit()
+        assert await reprocess(platform) == (1, 0)
+        assert await reprocess(platform) == (0, 0)
+    [call] = (await client.get("/api/v1/calls")).json()["items"]
+    assert call["status"] == "ringing"
+    [receipt] = await _receipts(platform, tenant)
+    assert receipt.outcome == "processed"
+
+
+async def test_failed_instructions_run_again_on_redelivery(place, send, platform, tenant):
+    call = await place(instructions=[{"kind": "say", "text": "Hi"}])
+    answered = [{"type": "needs", "call": call["provider_call_id"], "reason": "answered"}]
+    fakeline_log(platform).fail_next.append(TransientError("fakeline", status=503))
+    first = await send(answered, kind="voice", delivery_id="v-9")
+    assert first.status_code == 502  # the provider will deliver it again
+    [receipt] = [r for r in await _receipts(platform, tenant) if r.dedupe_key == "v-9"]
+    assert receipt.outcome == "failed"
+    again = await send(answered, kind="voice", delivery_id="v-9")
+    assert again.status_code == 200
+    assert [s["text"] for s in json.loads(again.content)["steps"]] == ["Hi"]
+    [receipt] = [r for r in await _receipts(platform, tenant) if r.dedupe_key == "v-9"]
+    assert receipt.outcome == "processed"
+    third = await send(answered, kind="voice", delivery_id="v-9")
+    assert third.content == again.content
+    assert len(fakeline_log(platform).executed) == 1

@@ -256,6 +256,10 @@ async def test_forged_stale_and_foreign_deliveries_are_refused(
     assert unsigned.status_code == 403
     assert (await detail(api, call["id"]))["status"] == "in-progress"
     assert len(await receipts(platform, tenant)) == before
+    # Authentic, but a status report replayed to another kind of webhook: 400.
+    replayed = await send_signed(platform_url, tenant, "gather", ending, secret)
+    assert replayed.status_code == 400
+    assert replayed.json()["type"] == "/problems/calls-webhook-malformed"
     # Tenant B's own URL with its own secret reaches tenant B, where the call does not exist.
     orphan = await send_signed(platform_url, other_tenant, "status", ending, theirs)
     assert orphan.status_code == 200

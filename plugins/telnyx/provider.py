@@ -1,0 +1,237 @@
+"""``TelnyxProvider``: the telephony provider contract over Telnyx Call Control v2.
+
+Command style: Telnyx runs one command at a time and reports each step's end by webhook, so
+:meth:`TelnyxProvider.execute` issues the first instruction and carries the others in
+``client_state`` (``commands.py``, ``state.py``); webhooks are verified with the tenant's
+Ed25519 public key (``signature.py``) and mapped in ``events.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from kernel import RejectedError, TransientError
+from plugins.calls.provider import (
+    CallRef,
+    CallStatus,
+    ControlCall,
+    Direction,
+    Hangup,
+    ParsedWebhook,
+    PlaceCall,
+    PlacedCall,
+    ProviderRefused,
+    RecordingAudio,
+    RecordingRef,
+    TelephonyProvider,
+    WebhookAnswer,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+)
+from plugins.telnyx import events, script
+from plugins.telnyx.client import DEPENDENCY, call_api, client_for, settings_of
+from plugins.telnyx.commands import Commands, control_command
+from plugins.telnyx.signature import SignatureError, verify_signature
+from plugins.telnyx.state import CallState, encode
+
+logger = logging.getLogger("kraliki.telnyx")
+
+CHUNK = 64 * 1024
+
+
+class TelnyxProvider(TelephonyProvider):
+    """One tenant's Telnyx account, for one use."""
+
+    style = "commands"
+
+    # -- placing and controlling calls ------------------------------------------------------
+
+    async def place_call(self, request: PlaceCall) -> PlacedCall:
+        connection = await self.context.secret("telnyx.connection_id", purpose="place a call")
+        if connection is None:
+            raise ProviderRefused(
+                "Telnyx is not set up for this tenant: store telnyx.connection_id (the Call "
+                "Control application id) in the vault",
+                code="not-configured",
+            )
+        client = await client_for(self.context, purpose="place a call")
+        state = encode(CallState(call_id=str(request.call_id)), max_length=1024)
+        options: dict[str, Any] = {}
+        if request.machine_detection:
+            options["answering_machine_detection"] = "detect"
+        if request.record:
+            options["record"] = "record-from-answer"
+        if request.options.get("transcription") is True:
+            options["transcription"] = True
+        connection_id = connection.reveal()
+        calls = client.calls  # resources load on first use: outside the timed attempt
+
+        async def dial() -> str:
+            answer = await calls.dial(
+                connection_id=connection_id,
+                to=request.to_number,
+                from_=request.from_number,
+                webhook_url=self.context.webhook_url("events"),
+                timeout_secs=min(max(request.timeout_seconds, 5), 600),
+                client_state=state,
+                # The same id on every attempt: Telnyx ignores a repeat that did reach it.
+                command_id=f"dial-{request.call_id}",
+                **options,
+            )
+            if answer.data is None:
+                raise ProviderRefused("Telnyx accepted the call but returned no call id")
+            return answer.data.call_control_id
+
+        return PlacedCall(await call_api(self.context, dial))
+
+    async def control(self, request: ControlCall) -> None:
+        call_control_id = _call_control_id(request.call)
+        name, arguments = control_command(request, settings_of(self.context).hold_audio_url)
+        client = await client_for(self.context, purpose=f"call control: {request.action}")
+        command = getattr(client.calls.actions, name)  # loaded before the timed attempt
+
+        async def send() -> object:
+            result: object = await command(
+                call_control_id, command_id=request.command_id, **arguments
+            )
+            return result
+
+        await call_api(self.context, send)
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    async def verify_webhook(self, webhook: WebhookRequest) -> None:
+        public_key = await self.context.secret("telnyx.public_key", purpose="verify a webhook")
+        if public_key is None:
+            raise WebhookRejected("the tenant has no telnyx.public_key to check signatures with")
+        try:
+            verify_signature(
+                webhook.headers,
+                webhook.body,
+                public_key.reveal(),
+                tolerance_seconds=settings_of(self.context).timestamp_tolerance_seconds,
+            )
+        except SignatureError as exc:
+            raise WebhookRejected(str(exc)) from None
+
+    def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
+        if webhook.kind != "events":
+            raise WebhookMalformed(f"Telnyx sends no {webhook.kind!r} webhooks (only 'events')")
+        return events.parse(webhook.body)
+
+    async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
+        steps = script.normalize(script.parse(instructions))
+        if not steps:
+            return self.empty_answer()
+        call_control_id = _call_control_id(call)
+        client = await client_for(self.context, purpose="run call instructions")
+        commands = Commands(
+            client=client,
+            call=call,
+            call_control_id=call_control_id,
+            settings=settings_of(self.context),
+            webhook_url=self.context.webhook_url("events"),
+            command_id=str(uuid.uuid4()),
+        )
+        unanswered = call.status.rank < CallStatus.IN_PROGRESS.rank
+        if call.direction is Direction.INBOUND and unanswered and not isinstance(steps[0], Hangup):
+            operation = commands.answer(steps)
+        else:
+            operation = commands.first(steps)
+        await call_api(self.context, operation)
+        return self.empty_answer()
+
+    # -- recordings -------------------------------------------------------------------------
+
+    async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
+        """The recording's media, streamed. Telnyx's media links are pre-signed and expire
+        after ten minutes, so a fresh one is asked for when the recording id is known; the
+        link is fetched without the API key (storage refuses a second credential)."""
+        url = recording.media_ref
+        if _is_telnyx_id(recording.provider_recording_id):
+            url = await self._fresh_media_url(recording.provider_recording_id) or url
+        if not url:
+            raise ProviderRefused("Telnyx gave no media for this recording")
+        http = self.context.platform.resilience.http
+        source = url
+
+        async def open_stream() -> httpx.Response:
+            response = await http.send(http.build_request("GET", source), stream=True)
+            if response.status_code >= 400:
+                await response.aclose()
+                retry = response.status_code >= 500 or response.status_code in (408, 429)
+                error = TransientError if retry else RejectedError
+                raise error(
+                    DEPENDENCY,
+                    f"telnyx media answered {response.status_code}",
+                    status=response.status_code,
+                )
+            return response
+
+        try:
+            response = await self.context.call(open_stream)
+        except RejectedError as exc:
+            raise ProviderRefused(
+                f"Telnyx refused the recording's media ({exc.status})", code="media-refused"
+            ) from exc
+        size = response.headers.get("content-length")
+        given = response.headers.get("content-type", "")
+        return RecordingAudio(
+            # Storage often answers application/octet-stream: the link's extension knows.
+            content_type=given if given.startswith("audio/") else recording_type(url),
+            chunks=_stream(response),
+            size=int(size) if size and size.isdigit() else None,
+        )
+
+    async def _fresh_media_url(self, recording_id: str) -> str | None:
+        recordings = (await client_for(self.context, purpose="fetch a recording")).recordings
+        answer = await call_api(self.context, lambda: recordings.retrieve(recording_id))
+        urls = answer.data.download_urls if answer.data is not None else None
+        if urls is None:
+            return None
+        return urls.mp3 or urls.wav
+
+    async def delete_recording(self, recording: RecordingRef) -> None:
+        if not _is_telnyx_id(recording.provider_recording_id):
+            return  # no id Telnyx knows: nothing the platform can delete there
+        recordings = (await client_for(self.context, purpose="delete a recording")).recordings
+        recording_id = recording.provider_recording_id
+
+        async def delete() -> None:
+            import telnyx
+
+            try:
+                await recordings.delete(recording_id)
+            except telnyx.NotFoundError:
+                logger.info("telnyx recording %s was deleted already", recording_id)
+
+        await call_api(self.context, delete)
+
+
+def _call_control_id(call: CallRef) -> str:
+    if not call.provider_call_id:
+        raise ProviderRefused("the call has no Telnyx call control id yet")
+    return call.provider_call_id
+
+
+def _is_telnyx_id(recording_id: str) -> bool:
+    """Ids made up by ``events._recording_id`` (``leg:...``) are not Telnyx's."""
+    return bool(recording_id) and not recording_id.startswith("leg:")
+
+
+def recording_type(url: str) -> str:
+    return "audio/wav" if url.split("?", 1)[0].endswith(".wav") else "audio/mpeg"
+
+
+async def _stream(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes(CHUNK):
+            yield chunk
+    finally:
+        await response.aclose()

@@ -36,4 +36,5 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/auth/invitations/accept",
         "/webhooks/twilio/{tenant_id}/{kind}",
         "/webhooks/telnyx/{tenant_id}/{kind}",
+        "/webhooks/loopback/{tenant_id}/{kind}",
     }

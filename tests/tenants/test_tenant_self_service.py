@@ -114,6 +114,7 @@ async def test_a_disabled_plugin_answers_404_for_that_tenant_only(
     assert {s["name"]: s["enabled"] for s in states} == {
         "calls": True,
         "system": True,
+        "loopback": True,
         "telnyx": True,
         "twilio": True,
         "webhooks": True,

@@ -1,0 +1,359 @@
+"""The simulated carrier: one :class:`CarrierCall` per call, run in a task the plugin owns.
+
+It does what a real carrier does, seen from the platform: reports the call's progress to the
+``status`` webhook, asks the ``voice`` webhook what to do once the callee answers, runs those
+instructions (:mod:`plugins.loopback.program`) against the scripted callee, and ends the
+call when either side hangs up. Control actions change the running call at once and never
+wait for the platform: what they cause is queued in the call's outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import ValidationError
+
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallStatus,
+    Direction,
+    InstructionList,
+    PlaceCall,
+    ProviderContext,
+)
+from plugins.loopback.clock import Clock, Timeline
+from plugins.loopback.config import LoopbackSettings
+from plugins.loopback.media import WAV_CONTENT_TYPE, Media
+from plugins.loopback.outbox import Outbox
+from plugins.loopback.payloads import (
+    GatherBody,
+    RecordingBody,
+    StatusBody,
+    TranscriptionBody,
+    VoiceBody,
+)
+from plugins.loopback.script import Answer, Busy, Fail, NoAnswer, Script
+from plugins.loopback.state import LoopbackState
+
+logger = logging.getLogger(__name__)
+
+Instructions = list[Any]
+"""Validated provider-neutral instructions (``InstructionList.steps``)."""
+
+
+@dataclass
+class Recording:
+    id: str
+    source: Literal["call", "message"]
+    """``call``: the whole call (``PlaceCall.record`` or a control action, two channels);
+    ``message``: a ``Record`` instruction (one channel)."""
+    status: Literal["in-progress", "paused", "completed"] = "in-progress"
+    seconds: float = 0.0
+    """Simulated seconds recorded before the current stretch."""
+    since: float | None = None
+    """When the current stretch began (None while paused or completed)."""
+
+    @property
+    def channels(self) -> int:
+        return 2 if self.source == "call" else 1
+
+
+@dataclass
+class Listening:
+    """A gather waiting for keys: ``keys`` gets (digits, simulated time they were pressed)."""
+
+    opened_at: float
+    keys: asyncio.Future[tuple[str, float]]
+
+
+@dataclass
+class Ending:
+    status: CallStatus
+    cause: str
+    at: float
+    """Simulated time of the end."""
+
+
+@dataclass
+class CarrierCall:
+    """One call on the loopback carrier. Built and started by the provider's ``place_call``."""
+
+    state: LoopbackState
+    context: ProviderContext
+    secret: str = field(repr=False)
+    script: Script
+    request: PlaceCall
+    provider_call_id: str = field(default_factory=lambda: "LB" + uuid.uuid4().hex)
+    direction: Direction = Direction.OUTBOUND
+    status: CallStatus = CallStatus.INITIATED
+    on_hold: bool = False
+    muted: bool = False
+    answered_at: float | None = None
+    """Simulated time of the answer."""
+    log: list[tuple[str, str]] = field(default_factory=list)
+    """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``."""
+    recordings: dict[str, Recording] = field(default_factory=dict)
+    commands: set[str] = field(default_factory=set)
+    """Command ids of the control actions done (a repeated command is ignored)."""
+    _sequence: int = 0
+    clock: Clock = field(init=False)
+    outbox: Outbox = field(init=False)
+    unheld: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    gather_open: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    gather: Listening | None = field(init=False, default=None)
+    callee_idle: asyncio.Future[float] = field(init=False)
+    """Resolved with the simulated time the callee's script ran out (it stays, silent)."""
+    _ended: asyncio.Future[Ending] = field(init=False)
+    _children: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.clock = Clock(self.settings.time_scale)
+        self.outbox = Outbox(
+            context=self.context, secret=self.secret, settings=self.settings, clock=self.clock
+        )
+        self.unheld.set()
+        self.callee_idle = loop.create_future()
+        self._ended = loop.create_future()
+
+    @property
+    def settings(self) -> LoopbackSettings:
+        return self.state.settings
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.done()
+
+    def start(self) -> None:
+        self.state.run(self, self.run())
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def end(self, status: CallStatus, cause: str, *, at: float | None = None) -> None:
+        """End the call at simulated time ``at`` (default: now); the first ending wins and
+        :meth:`run` reports it."""
+        if not self._ended.done():
+            self._ended.set_result(Ending(status, cause, self.clock.now() if at is None else at))
+
+    async def run(self) -> None:
+        final = CallStatus.FAILED
+        self.outbox.start()
+        try:
+            self.report(CallStatus.INITIATED)
+            live = self.spawn(self._live())
+            ending = await self._ended
+            final = ending.status
+            live.cancel()
+            await self._stop_children()
+            for recording in self.recordings.values():
+                self.complete_recording(recording, at=ending.at)
+            duration = 0
+            if self.answered_at is not None:
+                duration = round(max(ending.at - self.answered_at, 0.0))
+            self.status = final
+            await self.report(final, hangup_cause=ending.cause, duration_seconds=duration)
+        finally:
+            await self._stop_children()
+            await self.outbox.close()
+            self.state.finished(self, final)
+
+    async def _live(self) -> None:
+        try:
+            answered_at = await self._dial()
+            if answered_at is not None:
+                await self._converse(answered_at)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("loopback call %s failed in the carrier", self.provider_call_id)
+            self.end(CallStatus.FAILED, "carrier_error")
+
+    async def _dial(self) -> float | None:
+        """Ring the callee; the simulated time it answered, or None if it did not."""
+        dialling = Timeline(self.clock, 0.0)
+        timeout = float(self.request.timeout_seconds)
+        for step in self.script.before:
+            if step.step == "ring":
+                await self._ringing()
+            seconds = getattr(step, "seconds", 0.0)
+            if dialling.t + seconds >= timeout:  # the caller gives up first
+                await dialling.sleep(timeout - dialling.t)
+                self.end(CallStatus.NO_ANSWER, "no_answer", at=dialling.t)
+                return None
+            await dialling.sleep(seconds)
+        outcome = self.script.outcome
+        if isinstance(outcome, Busy):
+            self.end(CallStatus.BUSY, "user_busy", at=dialling.t)
+            return None
+        if isinstance(outcome, Fail):
+            self.end(CallStatus.FAILED, outcome.cause, at=dialling.t)
+            return None
+        await self._ringing()
+        if isinstance(outcome, NoAnswer):
+            await dialling.sleep(timeout - dialling.t)
+            self.end(CallStatus.NO_ANSWER, "no_answer", at=dialling.t)
+            return None
+        return dialling.t
+
+    async def _ringing(self) -> None:
+        if self.status != CallStatus.RINGING:
+            self.status = CallStatus.RINGING
+            await self.report(CallStatus.RINGING)
+
+    async def _converse(self, answered_at: float) -> None:
+        from plugins.loopback.program import run_callee, run_program
+
+        outcome = self.script.outcome
+        assert isinstance(outcome, Answer)
+        answered_by = AnsweredBy(outcome.by) if self.request.machine_detection else None
+        self.status = CallStatus.IN_PROGRESS
+        self.answered_at = answered_at
+        self.report(CallStatus.IN_PROGRESS, answered_by=answered_by)
+        if self.request.record:
+            self.start_recording("call", at=answered_at)
+        self.spawn(run_callee(self, Timeline(self.clock, answered_at), self.script.after))
+        voice = VoiceBody(
+            **self.header(),
+            reason="answered",
+            direction=self.direction,
+            from_number=self.request.from_number,
+            to_number=self.request.to_number,
+            answered_by=answered_by,
+        )
+        instructions = await self.ask(voice, at=answered_at)
+        if instructions is not None:
+            platform_side = Timeline(self.clock, answered_at)
+            await run_program(self, platform_side, instructions)
+            # The instructions ran out (or hung up): the platform's side leaves.
+            self.end(CallStatus.COMPLETED, "caller_hangup", at=platform_side.t)
+
+    def spawn(self, work: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.create_task(work)
+        self._children.add(task)
+        task.add_done_callback(self._children.discard)
+        return task
+
+    async def _stop_children(self) -> None:
+        children = [task for task in self._children if task is not asyncio.current_task()]
+        for task in children:
+            task.cancel()
+        for task in children:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def header(self) -> dict[str, Any]:
+        """The fields every body starts with; numbers the webhook in the call's sequence."""
+        self._sequence += 1
+        return {
+            "call_id": self.provider_call_id,
+            "sequence": self._sequence,
+            "occurred_at": datetime.now(UTC),
+        }
+
+    def report(self, status: CallStatus, **fields: Any) -> asyncio.Future[httpx.Response | None]:
+        """Queue a ``status`` webhook (await the result to wait until it was delivered)."""
+        return self.outbox.send(
+            StatusBody(
+                **self.header(),
+                status=status,
+                direction=self.direction,
+                from_number=self.request.from_number,
+                to_number=self.request.to_number,
+                **fields,
+            )
+        )
+
+    async def ask(self, body: VoiceBody | GatherBody, *, at: float) -> Instructions | None:
+        """Send a webhook whose answer is the next instructions. None when the platform could
+        not be reached or answered nonsense: the call then ends at ``at``, as on a real
+        carrier that plays its "application error" message."""
+        response = await self.outbox.send(body)
+        if response is None:
+            self.end(CallStatus.COMPLETED, "application_error", at=at)
+            return None
+        if not response.content.strip():
+            return []
+        try:
+            return list(InstructionList.model_validate_json(response.content).steps)
+        except ValidationError as exc:
+            logger.warning(
+                "loopback call %s: the %s webhook answered no instructions it understands: %s",
+                self.provider_call_id,
+                body.kind,
+                exc.errors(include_url=False, include_input=False)[:3],
+            )
+            self.end(CallStatus.COMPLETED, "application_error", at=at)
+            return None
+
+    def transcribe(self, text: str, *, start: float, end: float) -> None:
+        """Report what the callee said from ``start`` to ``end`` (simulated times)."""
+        since = self.answered_at or 0.0
+        self.outbox.send(
+            TranscriptionBody(
+                **self.header(),
+                text=text,
+                speaker="callee",
+                confidence=0.98,
+                start_seconds=round(start - since, 2),
+                end_seconds=round(end - since, 2),
+            )
+        )
+
+    # -- recordings ----------------------------------------------------------------------
+
+    def start_recording(self, source: Literal["call", "message"], *, at: float) -> Recording:
+        recording = Recording("RE" + uuid.uuid4().hex, source, since=at)
+        self.recordings[recording.id] = recording
+        self._recording_webhook(recording)
+        return recording
+
+    def pause_recording(self, recording: Recording, *, at: float) -> None:
+        self._stretch_ends(recording, at)
+        recording.status = "paused"
+        self._recording_webhook(recording)
+
+    def resume_recording(self, recording: Recording, *, at: float) -> None:
+        recording.status = "in-progress"
+        recording.since = at
+        self._recording_webhook(recording)
+
+    def complete_recording(self, recording: Recording, *, at: float) -> None:
+        if recording.status == "completed":
+            return
+        self._stretch_ends(recording, at)
+        recording.status = "completed"
+        self._recording_webhook(recording)
+
+    @staticmethod
+    def _stretch_ends(recording: Recording, at: float) -> None:
+        if recording.since is not None:
+            recording.seconds += max(at - recording.since, 0.0)
+            recording.since = None
+
+    def _recording_webhook(self, recording: Recording) -> None:
+        fields: dict[str, Any] = {}
+        if recording.status == "completed":
+            media = Media(recording.id, round(recording.seconds), recording.channels)
+            fields = {
+                "duration_seconds": media.seconds,
+                "media_ref": media.ref,
+                "content_type": WAV_CONTENT_TYPE,
+            }
+        self.outbox.send(
+            RecordingBody(
+                **self.header(),
+                recording_id=recording.id,
+                status=recording.status,
+                channels=recording.channels,
+                **fields,
+            )
+        )

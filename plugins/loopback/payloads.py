@@ -1,0 +1,183 @@
+"""The JSON bodies of loopback's webhooks, one model per kind, and their normalized events.
+
+The carrier builds these models and sends ``model_dump_json()``; the provider validates what
+arrives against the same models. Every body names its ``kind``, which must equal the URL's
+last segment: the signature covers the body, not the URL, so a signed status report cannot
+be replayed as a gather result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallProgress,
+    CallStatus,
+    Direction,
+    InstructionsNeeded,
+    NormalizedEvent,
+    RecordingProgress,
+    RecordingStatus,
+    TranscriptSegment,
+)
+
+CALL_ID = r"^LB[0-9a-f]{32}$"
+RECORDING_ID = r"^RE[0-9a-f]{32}$"
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored, as a receiver of a real carrier's webhooks must.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str = Field(pattern=CALL_ID)
+    sequence: int = Field(ge=1)
+    """Per call, increasing across every kind of webhook the call sends."""
+    occurred_at: AwareDatetime
+
+
+class StatusBody(_Body):
+    kind: Literal["status"] = "status"
+    status: CallStatus
+    direction: Direction
+    from_number: str
+    to_number: str
+    answered_by: AnsweredBy | None = None
+    hangup_cause: str | None = Field(default=None, max_length=64)
+    duration_seconds: int | None = Field(default=None, ge=0)
+    """Simulated seconds from the answer to the end (terminal reports of answered calls)."""
+
+    def event(self) -> CallProgress:
+        return CallProgress(
+            provider_call_id=self.call_id,
+            status=self.status,
+            occurred_at=self.occurred_at,
+            sequence=self.sequence,
+            direction=self.direction,
+            from_number=self.from_number,
+            to_number=self.to_number,
+            answered_by=self.answered_by,
+            hangup_cause=self.hangup_cause,
+            duration_seconds=self.duration_seconds,
+        )
+
+
+class VoiceBody(_Body):
+    """The call was answered (or arrived): the answer holds the instructions to run."""
+
+    kind: Literal["voice"] = "voice"
+    reason: Literal["answered", "inbound"]
+    direction: Direction
+    from_number: str
+    to_number: str
+    answered_by: AnsweredBy | None = None
+
+    def event(self) -> InstructionsNeeded:
+        return InstructionsNeeded(
+            provider_call_id=self.call_id,
+            reason=self.reason,
+            direction=self.direction,
+            from_number=self.from_number,
+            to_number=self.to_number,
+        )
+
+
+class GatherBody(_Body):
+    """A gather ended: with the digits keyed in, or with none (``no-input``: it timed out,
+    or only the finish key was pressed)."""
+
+    kind: Literal["gather"] = "gather"
+    result: Literal["digits", "no-input"]
+    digits: str = Field(default="", pattern=r"^[0-9*#]{0,64}$")
+
+    def event(self) -> InstructionsNeeded:
+        return InstructionsNeeded(
+            provider_call_id=self.call_id,
+            reason="gathered",
+            digits=self.digits if self.result == "digits" else None,
+        )
+
+
+class RecordingBody(_Body):
+    kind: Literal["recording"] = "recording"
+    recording_id: str = Field(pattern=RECORDING_ID)
+    status: RecordingStatus
+    duration_seconds: int | None = Field(default=None, ge=0)
+    channels: int | None = Field(default=None, ge=1, le=2)
+    media_ref: str | None = Field(default=None, max_length=2048)
+    content_type: str | None = None
+
+    def event(self) -> RecordingProgress:
+        return RecordingProgress(
+            provider_call_id=self.call_id,
+            provider_recording_id=self.recording_id,
+            status=self.status,
+            occurred_at=self.occurred_at,
+            duration_seconds=self.duration_seconds,
+            channels=self.channels,
+            media_ref=self.media_ref,
+            content_type=self.content_type,
+        )
+
+
+class TranscriptionBody(_Body):
+    kind: Literal["transcription"] = "transcription"
+    text: str = Field(min_length=1, max_length=4000)
+    speaker: Literal["caller", "callee"]
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    start_seconds: float | None = Field(default=None, ge=0)
+    end_seconds: float | None = Field(default=None, ge=0)
+    final: bool = True
+
+    def event(self) -> TranscriptSegment:
+        return TranscriptSegment(
+            provider_call_id=self.call_id,
+            text=self.text,
+            speaker=self.speaker,
+            confidence=self.confidence,
+            start_seconds=self.start_seconds,
+            end_seconds=self.end_seconds,
+            final=self.final,
+            sequence=self.sequence,
+            occurred_at=self.occurred_at,
+        )
+
+
+Body = Annotated[
+    StatusBody | VoiceBody | GatherBody | RecordingBody | TranscriptionBody,
+    Field(discriminator="kind"),
+]
+KINDS = ("status", "voice", "gather", "recording", "transcription")
+_ADAPTER: TypeAdapter[Body] = TypeAdapter(Body)
+
+
+class PayloadError(ValueError):
+    """The body is not a loopback webhook of the kind its URL says."""
+
+
+def parse_body(kind: str, raw: bytes) -> tuple[Body, dict[str, Any]]:
+    """The validated body of a ``kind`` webhook and its JSON as kept (nothing to redact:
+    loopback sends no card data and no credentials)."""
+    if kind not in KINDS:
+        raise PayloadError(f"loopback sends no {kind!r} webhooks")
+    try:
+        body = _ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise PayloadError(f"not a loopback {kind} webhook: {problems}") from None
+    if body.kind != kind:
+        raise PayloadError(f"a {body.kind} body sent to the {kind} webhook")
+    return body, body.model_dump(mode="json")
+
+
+def events_of(body: Body) -> list[NormalizedEvent]:
+    return [body.event()]
+
+
+def body_bytes(body: Body) -> bytes:
+    return body.model_dump_json().encode()

@@ -1,0 +1,179 @@
+"""The loopback telephony provider: a carrier that needs no account.
+
+Placing a call starts a scripted callee in this process (:mod:`plugins.loopback.carrier`)
+whose events come back through the platform's public webhook URLs, signed like a real
+carrier's, so verification, de-duplication and the status machine run exactly as with
+Twilio or Telnyx. Loopback calls live in the process that placed them: control actions
+reach them only there. It is a development and test provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from plugins.calls.provider import (
+    Action,
+    CallRef,
+    CallStatus,
+    Capability,
+    ControlCall,
+    InstructionList,
+    ParsedWebhook,
+    Pay,
+    PlaceCall,
+    PlacedCall,
+    ProviderRefused,
+    RecordingAudio,
+    RecordingRef,
+    TelephonyProvider,
+    UnsupportedAction,
+    WebhookAnswer,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+)
+from plugins.loopback import control, signing
+from plugins.loopback.carrier import CarrierCall
+from plugins.loopback.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
+from plugins.loopback.payloads import PayloadError, events_of, parse_body
+from plugins.loopback.script import Script, ScriptError, parse_script, script_for_number
+from plugins.loopback.secret import read_secret, signing_secret
+from plugins.loopback.state import LoopbackState, loopback_state
+
+CAPABILITIES = frozenset(
+    {
+        Capability.TRANSFER,
+        Capability.HOLD,
+        Capability.MUTE,
+        Capability.DTMF,
+        Capability.RECORDING,
+        Capability.TRANSCRIPTION,
+        Capability.MACHINE_DETECTION,
+        Capability.CONFERENCING,
+        Capability.COACHING,
+    }
+)
+"""Everything but secure payments (loopback has no payment connector)."""
+OPTIONS = frozenset({"script"})
+
+
+class LoopbackProvider(TelephonyProvider):
+    style = "document"
+
+    @property
+    def state(self) -> LoopbackState:
+        return loopback_state(self.context.platform)
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def place_call(self, request: PlaceCall) -> PlacedCall:
+        for label, number in (("to", request.to_number), ("from", request.from_number)):
+            if not control.E164.match(number):
+                raise ProviderRefused(
+                    f"{label} number {number!r} is not E.164", code="invalid-number"
+                )
+        script = self.script_of(request)
+        state = self.state
+        if state.closed:
+            raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
+        secret = await signing_secret(self.context, state)
+        if state.closed:  # while the secret was read
+            raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
+        context = self.context
+        if context.call_id is None:  # the URLs carry the call, as calls' own contexts do
+            context = replace(context, call_id=request.call_id)
+        call = CarrierCall(
+            state=state, context=context, secret=secret, script=script, request=request
+        )
+        call.start()
+        return PlacedCall(provider_call_id=call.provider_call_id, status=CallStatus.INITIATED)
+
+    def script_of(self, request: PlaceCall) -> Script:
+        """The call's own script (``options["script"]``), else the number's."""
+        unknown = sorted(set(request.options) - OPTIONS)
+        if unknown:
+            raise ProviderRefused(
+                f"unknown loopback option(s) {', '.join(unknown)}; loopback takes 'script'",
+                code="invalid-options",
+            )
+        if "script" in request.options:
+            try:
+                return parse_script(request.options["script"])
+            except ScriptError as exc:
+                raise ProviderRefused(str(exc), code="invalid-script") from None
+        return script_for_number(request.to_number, self.state.settings)
+
+    async def control(self, request: ControlCall) -> None:
+        state = self.state
+        call_id = request.call.provider_call_id
+        call = state.calls.get(call_id) if call_id is not None else None
+        if call is not None and call.context.tenant_id != self.context.tenant_id:
+            call = None  # another tenant's call does not exist for this one
+        if call is None:
+            if call_id is not None and call_id in state.ended and self._owns_ended(call_id):
+                if request.action == Action.HANGUP:
+                    return  # hanging up an ended call changes nothing
+                raise ProviderRefused(f"loopback call {call_id} has ended", code="call-ended")
+            raise ProviderRefused(
+                f"loopback call {call_id} is not running in this process (loopback calls "
+                "live in the process that placed them)",
+                code="call-unknown",
+            )
+        control.apply(call, request)
+
+    def _owns_ended(self, call_id: str) -> bool:
+        ended = self.state.ended.get(call_id)
+        return ended is not None and ended.tenant_id == self.context.tenant_id
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    async def verify_webhook(self, webhook: WebhookRequest) -> None:
+        tolerance = self.state.settings.timestamp_tolerance_seconds
+        try:
+            # Cheap checks first: junk requests never reach the vault (nor its audit log).
+            signing.check_headers(webhook.headers, tolerance_seconds=tolerance)
+            secret = await read_secret(self.context, purpose="verify a loopback webhook")
+            if secret is None:
+                raise signing.SignatureError("the tenant has no loopback signing secret yet")
+            signing.verify(secret, webhook.headers, webhook.body, tolerance_seconds=tolerance)
+        except signing.SignatureError as exc:
+            raise WebhookRejected(str(exc)) from None
+
+    def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
+        event_id = webhook.headers.get(signing.EVENT_ID_HEADER)
+        if not event_id:
+            raise WebhookMalformed("no Loopback-Event-Id")
+        try:
+            body, payload = parse_body(webhook.kind, webhook.body)
+        except PayloadError as exc:
+            raise WebhookMalformed(str(exc)) from None
+        return ParsedWebhook(dedupe_key=event_id, events=events_of(body), payload=payload)
+
+    async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
+        """Answer the webhook with the instructions as JSON: the carrier runs them."""
+        document = InstructionList(steps=list(instructions))
+        if any(isinstance(step, Pay) for step in document.steps):
+            raise UnsupportedAction("loopback takes no payments (no secure-payments capability)")
+        return WebhookAnswer(
+            body=document.model_dump_json().encode(), content_type="application/json"
+        )
+
+    # -- recordings ----------------------------------------------------------------------
+
+    async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
+        """A generated WAV of the recording's length (loopback keeps no audio)."""
+        if recording.media_ref is None:
+            raise ProviderRefused("the recording has no media yet", code="recording-not-ready")
+        try:
+            media = parse_ref(recording.media_ref)
+        except MediaRefError as exc:
+            raise ProviderRefused(str(exc), code="recording-unknown") from None
+        if media.recording_id != recording.provider_recording_id:
+            raise ProviderRefused(
+                "the media belongs to another recording", code="recording-unknown"
+            )
+        return RecordingAudio(
+            content_type=WAV_CONTENT_TYPE, chunks=wav_chunks(media), size=media.size
+        )

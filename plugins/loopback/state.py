@@ -1,0 +1,91 @@
+"""What the loopback plugin keeps per platform (``platform.state["loopback"]``): the calls
+its carrier is running in this process and the tasks that run them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kernel import Platform
+from plugins.calls.provider import CallStatus
+from plugins.loopback.config import LoopbackSettings
+
+if TYPE_CHECKING:
+    from plugins.loopback.carrier import CarrierCall
+
+logger = logging.getLogger(__name__)
+
+ENDED_MEMORY = 10_000
+"""Ended calls remembered, so that acting on one says "ended" rather than "unknown"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    status: CallStatus
+    tenant_id: uuid.UUID
+    log: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class LoopbackState:
+    settings: LoopbackSettings
+    calls: dict[str, CarrierCall] = field(default_factory=dict)
+    """Live calls by provider call id."""
+    ended: OrderedDict[str, Ended] = field(default_factory=OrderedDict)
+    """Final status of recently ended calls, oldest first."""
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    closed: bool = False
+    _secret_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
+
+    def secret_lock(self, tenant_id: uuid.UUID) -> asyncio.Lock:
+        """Serializes creating a tenant's signing secret within this process."""
+        return self._secret_locks.setdefault(tenant_id, asyncio.Lock())
+
+    def run(self, call: CarrierCall, work: Coroutine[Any, Any, None]) -> None:
+        """Run a call in a task of its own, in a fresh context: the carrier is outside the
+        platform, so it must not inherit the placing request's tenant or trace."""
+        self.calls[call.provider_call_id] = call
+        task = asyncio.get_running_loop().create_task(
+            work, name=f"loopback-call-{call.provider_call_id}", context=contextvars.Context()
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def finished(self, call: CarrierCall, status: CallStatus) -> None:
+        self.calls.pop(call.provider_call_id, None)
+        self.ended[call.provider_call_id] = Ended(status, call.context.tenant_id, tuple(call.log))
+        while len(self.ended) > ENDED_MEMORY:
+            self.ended.popitem(last=False)
+
+    async def close(self) -> None:
+        """Stop every running call (no more webhooks: the platform is going away)."""
+        self.closed = True
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await task
+                except Exception:
+                    logger.exception("loopback call task failed while stopping")
+        self.tasks.clear()
+        self.calls.clear()
+
+
+def configure(platform: Platform) -> LoopbackState:
+    state = LoopbackState(settings=LoopbackSettings())
+    platform.state["loopback"] = state
+    return state
+
+
+def loopback_state(platform: Platform) -> LoopbackState:
+    state: LoopbackState = platform.state["loopback"]
+    return state

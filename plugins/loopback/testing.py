@@ -1,0 +1,118 @@
+"""Helpers for tests and integrators: craft loopback webhooks by hand (duplicates, stale,
+forged, out-of-order deliveries) and look at the calls the carrier is running.
+
+::
+
+    secret = await tenant_secret(platform, tenant_id)
+    body = status_body(call_id, CallStatus.RINGING, sequence=2)
+    first = await send_signed(base_url, tenant_id, "status", body, secret)
+    again = await send_signed(base_url, tenant_id, "status", body, secret,
+                              event_id=first.request.headers["loopback-event-id"])
+    stale = await send_signed(base_url, tenant_id, "status", body, secret,
+                              timestamp=int(time.time()) - 3600)        # 403
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from kernel import Platform
+from plugins.calls.provider import CallStatus, Direction
+from plugins.calls.registry import build_provider
+from plugins.loopback.carrier import CarrierCall
+from plugins.loopback.payloads import Body, StatusBody, body_bytes
+from plugins.loopback.secret import signing_secret
+from plugins.loopback.signing import new_event_id, sign
+from plugins.loopback.state import loopback_state
+
+
+def webhook_url(platform_url: str, tenant_id: uuid.UUID, kind: str) -> str:
+    return f"{platform_url.rstrip('/')}/webhooks/loopback/{tenant_id}/{kind}"
+
+
+async def tenant_secret(platform: Platform, tenant_id: uuid.UUID) -> str:
+    """The tenant's signing secret (created if it has none), to sign deliveries by hand."""
+    provider = build_provider(platform, tenant_id, "loopback")
+    return await signing_secret(provider.context, loopback_state(platform))
+
+
+def status_body(
+    call_id: str,
+    status: CallStatus,
+    *,
+    sequence: int,
+    from_number: str = "+15005550100",
+    to_number: str = "+15005550199",
+    **fields: Any,
+) -> StatusBody:
+    """A ``status`` report as the carrier would send it (``fields``: ``hangup_cause``,
+    ``duration_seconds``, ``answered_by``, ``occurred_at``...)."""
+    fields.setdefault("occurred_at", datetime.now(UTC))
+    return StatusBody(
+        call_id=call_id,
+        sequence=sequence,
+        status=status,
+        direction=Direction.OUTBOUND,
+        from_number=from_number,
+        to_number=to_number,
+        **fields,
+    )
+
+
+async def send_signed(
+    platform_url: str,
+    tenant_id: uuid.UUID,
+    kind: str,
+    body: Body | dict[str, Any] | bytes,
+    secret: str,
+    *,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+    signature: str | None = None,
+    query: dict[str, str] | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> httpx.Response:
+    """POST one webhook to the platform signed with ``secret`` (another tenant's, a wrong
+    one...). ``event_id`` repeats a delivery; ``timestamp`` back- or post-dates it;
+    ``signature`` replaces the ``Loopback-Signature`` header outright (a forgery)."""
+    if isinstance(body, bytes):
+        raw = body
+    elif isinstance(body, dict):
+        raw = json.dumps(body).encode()
+    else:
+        raw = body_bytes(body)
+    headers = sign(secret, raw, event_id=event_id or new_event_id(), timestamp=timestamp)
+    if signature is not None:
+        headers["Loopback-Signature"] = signature
+    url = webhook_url(platform_url, tenant_id, kind)
+    if client is not None:
+        return await client.post(url, content=raw, headers=headers, params=query)
+    async with httpx.AsyncClient() as own:
+        return await own.post(url, content=raw, headers=headers, params=query)
+
+
+def live_call(platform: Platform, provider_call_id: str) -> CarrierCall | None:
+    """The carrier's running call (its ``log``, ``recordings``, ``on_hold``...), if any."""
+    return loopback_state(platform).calls.get(provider_call_id)
+
+
+def call_log(platform: Platform, provider_call_id: str) -> list[tuple[str, str]]:
+    """What happened on the line of a running or recently ended call (``("pressed", "1")``,
+    ``("hold", "")``, ``("dtmf", "12")``...)."""
+    state = loopback_state(platform)
+    live = state.calls.get(provider_call_id)
+    if live is not None:
+        return list(live.log)
+    ended = state.ended.get(provider_call_id)
+    return [] if ended is None else list(ended.log)
+
+
+def ended_status(platform: Platform, provider_call_id: str) -> CallStatus | None:
+    """How a call of this process ended, once it has."""
+    ended = loopback_state(platform).ended.get(provider_call_id)
+    return None if ended is None else ended.status

@@ -1,0 +1,40 @@
+"""The loopback documentation stays true: settings, magic numbers, steps, capabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugins.loopback.config import LoopbackSettings
+from plugins.loopback.script import MAGIC_NUMBERS, STEP_NAMES
+
+ROOT = Path(__file__).resolve().parents[3]
+GUIDE = (ROOT / "docs" / "providers.md").read_text()
+
+
+@pytest.mark.parametrize("field", sorted(LoopbackSettings.model_fields))
+def test_every_setting_is_documented(field):
+    name = f"`KRALIKI_LOOPBACK_{field.upper()}`"
+    assert name in GUIDE
+    assert name in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("field", sorted(LoopbackSettings.model_fields))
+def test_documented_defaults_are_the_real_ones(field):
+    default = LoopbackSettings.model_fields[field].default
+    assert f"| `KRALIKI_LOOPBACK_{field.upper()}` | `{default}` |" in GUIDE
+
+
+@pytest.mark.parametrize("suffix", sorted(MAGIC_NUMBERS))
+def test_every_magic_number_is_documented(suffix):
+    assert f"| `{suffix}` |" in GUIDE
+
+
+@pytest.mark.parametrize("step", sorted(STEP_NAMES))
+def test_every_script_step_is_documented(step):
+    assert f"| `{step}` |" in GUIDE
+
+
+def test_the_readme_links_the_guide():
+    assert "docs/providers.md#the-loopback-provider" in (ROOT / "README.md").read_text()

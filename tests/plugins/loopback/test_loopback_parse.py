@@ -1,0 +1,314 @@
+"""Loopback webhooks become the contract's normalized events; instructions go back as JSON;
+recordings' media is a generated WAV."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import wave
+from datetime import UTC, datetime
+
+import pytest
+
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallProgress,
+    CallRef,
+    CallStatus,
+    Capability,
+    Conference,
+    Dial,
+    Direction,
+    Gather,
+    Hangup,
+    InstructionList,
+    InstructionsNeeded,
+    Pause,
+    Pay,
+    Play,
+    ProviderContext,
+    ProviderRefused,
+    Record,
+    RecordingProgress,
+    RecordingRef,
+    Say,
+    TranscriptSegment,
+    UnsupportedAction,
+    WebhookMalformed,
+    WebhookRequest,
+)
+from plugins.loopback.media import Media
+from plugins.loopback.payloads import (
+    GatherBody,
+    RecordingBody,
+    StatusBody,
+    TranscriptionBody,
+    VoiceBody,
+    body_bytes,
+)
+from plugins.loopback.provider import CAPABILITIES, LoopbackProvider
+
+CALL = "LB" + "a" * 32
+REC = "RE" + "b" * 32
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+COMMON = {"call_id": CALL, "sequence": 7, "occurred_at": AT}
+
+
+@pytest.fixture
+def provider() -> LoopbackProvider:
+    """Parsing, answering and media need no platform: no app is built for these tests."""
+    context = ProviderContext(
+        platform=None,  # type: ignore[arg-type]
+        tenant_id=uuid.uuid4(),
+        provider="loopback",
+        plugin="loopback",
+        public_base_url="http://platform.test",
+        webhook_prefix="loopback",
+    )
+    return LoopbackProvider(context)
+
+
+def webhook(kind: str, body: bytes, event_id: str = "EV42") -> WebhookRequest:
+    return WebhookRequest(
+        kind=kind,
+        method="POST",
+        url=f"http://platform.test/webhooks/loopback/t/{kind}",
+        headers={"loopback-event-id": event_id, "content-type": "application/json"},
+        body=body,
+    )
+
+
+def parse(provider, body) -> tuple[str, list, dict]:
+    parsed = provider.parse_webhook(webhook(body.kind, body_bytes(body)))
+    return parsed.dedupe_key, list(parsed.events), dict(parsed.payload)
+
+
+def test_status(provider):
+    body = StatusBody(
+        **COMMON,
+        status=CallStatus.COMPLETED,
+        direction=Direction.OUTBOUND,
+        from_number="+15005550100",
+        to_number="+15005550199",
+        answered_by=AnsweredBy.MACHINE,
+        hangup_cause="callee_hangup",
+        duration_seconds=12,
+    )
+    key, events, payload = parse(provider, body)
+    assert key == "EV42"
+    assert events == [
+        CallProgress(
+            provider_call_id=CALL,
+            status=CallStatus.COMPLETED,
+            occurred_at=AT,
+            sequence=7,
+            direction=Direction.OUTBOUND,
+            from_number="+15005550100",
+            to_number="+15005550199",
+            answered_by=AnsweredBy.MACHINE,
+            hangup_cause="callee_hangup",
+            duration_seconds=12,
+        )
+    ]
+    assert payload["status"] == "completed"
+    assert payload["occurred_at"] == "2026-01-02T03:04:05Z"
+
+
+def test_voice(provider):
+    body = VoiceBody(
+        **COMMON,
+        reason="answered",
+        direction=Direction.OUTBOUND,
+        from_number="+15005550100",
+        to_number="+15005550199",
+    )
+    _, events, _ = parse(provider, body)
+    assert events == [
+        InstructionsNeeded(
+            provider_call_id=CALL,
+            reason="answered",
+            direction=Direction.OUTBOUND,
+            from_number="+15005550100",
+            to_number="+15005550199",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("result", "digits", "expected"), [("digits", "42", "42"), ("no-input", "", None)]
+)
+def test_gather(provider, result, digits, expected):
+    _, events, _ = parse(provider, GatherBody(**COMMON, result=result, digits=digits))
+    assert events == [InstructionsNeeded(provider_call_id=CALL, reason="gathered", digits=expected)]
+
+
+def test_recording(provider):
+    media = Media(REC, 9, 2)
+    body = RecordingBody(
+        **COMMON,
+        recording_id=REC,
+        status="completed",
+        duration_seconds=9,
+        channels=2,
+        media_ref=media.ref,
+        content_type="audio/wav",
+    )
+    _, events, _ = parse(provider, body)
+    assert events == [
+        RecordingProgress(
+            provider_call_id=CALL,
+            provider_recording_id=REC,
+            status="completed",
+            occurred_at=AT,
+            duration_seconds=9,
+            channels=2,
+            media_ref=media.ref,
+            content_type="audio/wav",
+        )
+    ]
+
+
+def test_transcription(provider):
+    body = TranscriptionBody(
+        **COMMON, text="Hi there", speaker="callee", confidence=0.9, start_seconds=1.5
+    )
+    _, events, _ = parse(provider, body)
+    assert events == [
+        TranscriptSegment(
+            provider_call_id=CALL,
+            text="Hi there",
+            speaker="callee",
+            confidence=0.9,
+            start_seconds=1.5,
+            final=True,
+            sequence=7,
+            occurred_at=AT,
+        )
+    ]
+
+
+def test_unknown_fields_are_ignored(provider):
+    raw = (
+        b'{"kind":"gather","call_id":"%s","sequence":1,"occurred_at":"2026-01-02T03:04:05Z",'
+        % (CALL.encode())
+        + b'"result":"digits","digits":"1","new_in_v2":true}'
+    )
+    [event] = provider.parse_webhook(webhook("gather", raw)).events
+    assert event.digits == "1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "message"),
+    [
+        ("status", b"not json", "not a loopback status webhook"),
+        ("status", b"{}", "not a loopback status webhook"),
+        ("dance", b"{}", "loopback sends no 'dance' webhooks"),
+        (
+            "gather",
+            body_bytes(
+                StatusBody(
+                    **COMMON,
+                    status="ringing",
+                    direction="outbound",
+                    from_number="+1",
+                    to_number="+2",
+                )
+            ),
+            "a status body sent to the gather webhook",
+        ),
+        (
+            "status",
+            b'{"kind":"status","call_id":"CA1","sequence":1,"occurred_at":"2026-01-02T03:04:05Z",'
+            b'"status":"ringing","direction":"outbound","from_number":"+1","to_number":"+2"}',
+            "call_id",
+        ),
+        (
+            "status",
+            b'{"kind":"status","call_id":"%s","sequence":1,"occurred_at":"2026-01-02T03:04:05",'
+            b'"status":"ringing","direction":"outbound","from_number":"+1","to_number":"+2"}'
+            % CALL.encode(),
+            "occurred_at",
+        ),
+    ],
+    ids=["not-json", "empty", "unknown-kind", "kind-mismatch", "bad-call-id", "naive-time"],
+)
+def test_malformed(provider, kind, raw, message):
+    with pytest.raises(WebhookMalformed, match=message):
+        provider.parse_webhook(webhook(kind, raw))
+
+
+def test_no_event_id_is_malformed(provider):
+    bare = WebhookRequest(kind="status", method="POST", url="http://x", headers={}, body=b"{}")
+    with pytest.raises(WebhookMalformed, match="Loopback-Event-Id"):
+        provider.parse_webhook(bare)
+
+
+CALL_REF = CallRef(
+    id=uuid.uuid4(),
+    provider_call_id=CALL,
+    direction=Direction.OUTBOUND,
+    status=CallStatus.IN_PROGRESS,
+    from_number="+15005550100",
+    to_number="+15005550199",
+)
+
+
+async def test_execute_answers_with_the_instructions_as_json(provider):
+    steps = [
+        Say(text="Press 1 for sales"),
+        Gather(prompt=[Say(text="Choose"), Pause(seconds=2)], num_digits=1),
+        Play(url="https://example.com/a.wav", loop=2),
+        Record(max_seconds=30),
+        Conference(name="room-1", muted=True),
+        Dial(number="+15005550123"),
+        Hangup(),
+    ]
+    answer = await provider.execute(CALL_REF, steps)
+    assert answer.content_type == "application/json"
+    assert answer.status_code == 200
+    assert InstructionList.model_validate_json(answer.body).steps == steps
+    as_dicts = [step.model_dump() for step in steps]
+    assert (await provider.execute(CALL_REF, as_dicts)).body == answer.body
+    empty = await provider.execute(CALL_REF, [])
+    assert InstructionList.model_validate_json(empty.body).steps == []
+
+
+async def test_execute_refuses_payments(provider):
+    with pytest.raises(UnsupportedAction, match="no payments"):
+        await provider.execute(CALL_REF, [Say(text="Card please"), Pay(amount="10.00")])
+
+
+async def test_recording_audio_is_a_wav_of_the_recording_length(provider):
+    media = Media(REC, 3, 2)
+    audio = await provider.recording_audio(
+        RecordingRef(provider_recording_id=REC, provider_call_id=CALL, media_ref=media.ref)
+    )
+    data = b"".join([chunk async for chunk in audio.chunks])
+    assert audio.content_type == "audio/wav"
+    assert audio.size == len(data) == 44 + 3 * 8000 * 2 * 2
+    with wave.open(io.BytesIO(data)) as wav:
+        assert (wav.getnchannels(), wav.getframerate(), wav.getsampwidth()) == (2, 8000, 2)
+        assert wav.getnframes() == 3 * 8000
+        assert any(wav.readframes(100))  # a tone, not silence
+
+
+@pytest.mark.parametrize(
+    ("ref", "code"),
+    [
+        (None, "recording-not-ready"),
+        ("https://example.com/a.wav", "recording-unknown"),
+        (f"loopback://recordings/{REC}.wav", "recording-unknown"),
+        (f"loopback://recordings/{REC}.wav?seconds=99999", "recording-unknown"),
+        (f"loopback://recordings/{'RE' + 'c' * 32}.wav?seconds=3", "recording-unknown"),
+    ],
+)
+async def test_recording_audio_refuses_what_it_did_not_make(provider, ref, code):
+    with pytest.raises(ProviderRefused) as refused:
+        await provider.recording_audio(
+            RecordingRef(provider_recording_id=REC, provider_call_id=CALL, media_ref=ref)
+        )
+    assert refused.value.code == code
+
+
+def test_capabilities_are_all_but_payments():
+    assert set(Capability) - CAPABILITIES == {Capability.SECURE_PAYMENTS}

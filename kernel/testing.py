@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+from starlette.types import ASGIApp
 
 from kernel._app import create_app
 from kernel._auth import current_principal
@@ -214,9 +215,10 @@ def app_client(app: FastAPI) -> httpx.AsyncClient:
 
 
 @asynccontextmanager
-async def serve_app(app: FastAPI, *, send_buffer: int | None = None) -> AsyncIterator[str]:
-    """Serve a started ``app`` with uvicorn on a free loopback port, in this event loop, for
-    clients that need a real server (WebSockets, streamed responses); yields its base URL
+async def serve_app(app: ASGIApp, *, send_buffer: int | None = None) -> AsyncIterator[str]:
+    """Serve a started ``app`` (any ASGI app: the platform, a provider double) with uvicorn
+    on a free loopback port, in this event loop, for clients that need a real server
+    (WebSockets, streamed responses, provider callbacks); yields its base URL
     (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks the kernel's send buffer of the
     accepted sockets, so that a client that stops reading blocks the server sooner."""
     import uvicorn

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 import httpx
-import uvicorn
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from plugins.twilio.double_rest import RestApi
@@ -66,8 +65,7 @@ class TwilioDouble:
         self.account_sid, self.auth_token = account.sid, account.auth_token
         self.url = ""
         self._released = asyncio.Event()
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
         self._http: httpx.AsyncClient | None = None
 
     # --- what it holds ---------------------------------------------------------------------
@@ -323,26 +321,11 @@ class TwilioDouble:
     # --- serving ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        config = uvicorn.Config(
-            RestApi(self.state, lambda: self._released),
-            host="127.0.0.1",
-            port=0,
-            log_config=None,  # leave the host's logging alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
+        from kernel.testing import serve_app
+
         self._released = asyncio.Event()
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(), name="twilio-double")
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()  # raises why it could not start
-                await asyncio.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        app = RestApi(self.state, lambda: self._released)
+        self.url = await self._stack.enter_async_context(serve_app(app))
         self._http = httpx.AsyncClient(timeout=10)
 
     async def stop(self) -> None:
@@ -350,11 +333,7 @@ class TwilioDouble:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._server = self._task = None
+        await self._stack.aclose()
 
     async def __aenter__(self) -> TwilioDouble:
         await self.start()

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-import uvicorn
 from standardwebhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -69,8 +68,7 @@ class WebhookReceiver:
     _script: deque[Reply] = field(default_factory=deque)
     _paths: dict[str, Reply] = field(default_factory=dict)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     # -- scripting -----------------------------------------------------------------------
 
@@ -136,33 +134,13 @@ class WebhookReceiver:
         return Response(reply.body, status_code=reply.status, media_type="application/json")
 
     async def start(self) -> None:
+        from kernel.testing import serve_app
+
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_config=None,  # leave the host's logging alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(), name="webhook-receiver")
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._task.done():
-                    self._task.result()  # raises why it could not start
-                await asyncio.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = await self._stack.enter_async_context(serve_app(app))
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._server = self._task = None
+        await self._stack.aclose()
 
     async def __aenter__(self) -> WebhookReceiver:
         await self.start()

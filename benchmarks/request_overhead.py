@@ -263,10 +263,16 @@ def free_port() -> int:
         return port
 
 
-def start_server(spec: ServerSpec) -> Server:
+def start_server(
+    spec: Any, target: Callable[[Any, Connection], None] | None = None, name: str | None = None
+) -> Server:
+    """Run ``target(spec, connection)`` (default: :func:`serve`) in a spawned process; the
+    target answers CPU-time queries on ``connection`` (:func:`_report_cpu`)."""
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe()
-    process = context.Process(target=serve, args=(spec, child_end), name=f"bench-{spec.kind}")
+    process = context.Process(
+        target=target or serve, args=(spec, child_end), name=name or f"bench-{spec.kind}"
+    )
     process.start()
     child_end.close()
     return Server(spec.kind, process, parent_end, spec.port)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import CircuitOpenError, DependencyError, Platform
+from kernel import CircuitOpenError, DependencyError, Platform, current_tenant_id, utcnow
 from plugins.calls import service
 from plugins.calls.models import Call, WebhookReceipt
 from plugins.calls.normalized import dump_events, load_events
@@ -78,20 +79,39 @@ async def _claim(
     parsed: ParsedWebhook,
     call_hint: uuid.UUID | None,
 ) -> WebhookReceipt | None:
-    """Keep the webhook; None when it was kept before (a redelivery)."""
-    receipt = WebhookReceipt(
-        provider=provider,
-        dedupe_key=parsed.dedupe_key[:200],
-        kind=kind,
-        payload=dict(parsed.payload),
-        events={"call": str(call_hint) if call_hint else None, "items": [], "pending": []},
+    """Keep the webhook; None when it was kept before (a redelivery).
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` in the caller's transaction, not a savepoint
+    that catches the unique violation: on SQLite a savepoint opened first in a transaction
+    is the transaction (the driver begins none before it) and releasing it would commit
+    the receipt alone, before the effects it stands for; on PostgreSQL it costs two round
+    trips more.
+    """
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise RuntimeError("webhook receipts are kept inside the tenant's scope")
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = (
+        (postgresql_insert if postgres else sqlite_insert)(WebhookReceipt)
+        .values(
+            tenant_id=tenant_id,
+            id=uuid.uuid4(),
+            provider=provider,
+            dedupe_key=parsed.dedupe_key[:200],
+            kind=kind,
+            received_at=utcnow(),
+            payload=dict(parsed.payload),
+            events={
+                "call": str(call_hint) if call_hint else None,
+                "items": dump_events(parsed.events),
+                "pending": [],
+            },
+            outcome="processed",
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "provider", "dedupe_key"])
+        .returning(WebhookReceipt)
     )
-    receipt.events["items"] = dump_events(parsed.events)
-    try:
-        async with session.begin_nested():
-            session.add(receipt)
-    except IntegrityError:
-        return None
+    receipt: WebhookReceipt | None = (await session.scalars(statement)).one_or_none()
     return receipt
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from kernel import TransientError, tenant_scope
+from plugins.calls import service
 from plugins.calls.ingest import reprocess
 from plugins.calls.models import Call, WebhookReceipt
 from plugins.calls.testing import fakeline_log
@@ -97,3 +99,27 @@ def test_instructions_carried_by_a_provider_survive_the_receipt():
     assert loaded.instructions == (
         {"kind": "say", "text": "Hi", "voice": None, "language": "en-US"},
     )
+
+
+async def test_a_webhook_is_kept_only_with_its_effects(place, send, client, platform, tenant):
+    """The receipt commits with what the webhook changed: when applying it fails, nothing
+    is kept, and the provider's redelivery is applied instead of being taken for a
+    duplicate."""
+    call = await place()
+    ringing = [{"type": "progress", "call": call["provider_call_id"], "status": "ringing"}]
+    apply_progress = service.apply_progress
+    failures = [RuntimeError("the database went away mid-way")]
+
+    async def failing_once(*args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return await apply_progress(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "apply_progress", failing_once)
+        assert (await send(ringing, delivery_id="r-1")).status_code == 500
+        assert [r for r in await _receipts(platform, tenant) if r.dedupe_key == "r-1"] == []
+        assert (await send(ringing, delivery_id="r-1")).status_code == 200
+    [receipt] = [r for r in await _receipts(platform, tenant) if r.dedupe_key == "r-1"]
+    assert receipt.outcome == "processed"
+    assert (await client.get(f"/api/v1/calls/{call['id']}")).json()["status"] == "ringing"

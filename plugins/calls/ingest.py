@@ -68,6 +68,11 @@ async def process(
             return await _redelivered(platform, session, provider, provider_name, parsed)
         applied = await apply_events(platform, session, provider_name, parsed.events, call_hint)
         _mark_pending(receipt, applied.pending, call_hint)
+        if not applied.to_run:  # the answer is known: kept in the same transaction
+            answer = provider.empty_answer()
+            _keep_answer(receipt, answer)
+            await session.commit()
+            return answer
         await session.commit()
         return await _run(session, provider, receipt, applied.to_run)
 
@@ -150,9 +155,14 @@ async def _run(
         raise
     if receipt.outcome == "failed":
         receipt.outcome, receipt.error = "processed", None
-    receipt.answer_type, receipt.answer_body = answer.content_type, answer.body.decode()
+    _keep_answer(receipt, answer)
     await session.commit()
     return answer
+
+
+def _keep_answer(receipt: WebhookReceipt, answer: WebhookAnswer) -> None:
+    """What a redelivery will be answered."""
+    receipt.answer_type, receipt.answer_body = answer.content_type, answer.body.decode()
 
 
 async def _redelivered(

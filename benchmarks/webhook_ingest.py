@@ -670,11 +670,13 @@ async def database_version(settings: Settings) -> str:
 
 
 class Stages:
-    """Wall time of each stage of a request, exclusive of the stages nested in it (requests
-    are sent one at a time, so a plain stack is enough)."""
+    """Wall and CPU time of each stage of a request, exclusive of the stages nested in it
+    (requests are sent one at a time, so a plain stack is enough; the CPU time is this
+    process's, so on SQLite it includes the database's work in aiosqlite's thread)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self.counts: Counter[str] = Counter()
         self.enabled = True
         self._stack: list[list[Any]] = []
@@ -684,18 +686,21 @@ class Stages:
         if not self.enabled:
             yield
             return
-        frame: list[Any] = [label, 0.0]
+        frame: list[Any] = [label, 0.0, 0.0]  # label, nested wall, nested CPU
         self._stack.append(frame)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             self._stack.pop()
             self.seconds[label] += elapsed - frame[1]
+            self.cpu[label] += cpu - frame[2]
             self.counts[label] += 1
             if self._stack:
                 self._stack[-1][1] += elapsed
+                self._stack[-1][2] += cpu
 
     @property
     def parent(self) -> str:
@@ -760,7 +765,9 @@ def instrument(platform: Any, stages: Stages) -> None:
 
     vault, events = platform.vault, platform.events
     vault.reveal = stages.wrap("vault reveal (decrypt; audit row)", vault.reveal)
-    events.publish = stages.wrap("event publish (outbox row, pg_notify)", events.publish)
+    events.publish = stages.wrap(
+        "event publish (outbox row; pg_notify autoflushes)", events.publish
+    )
     webhooks._check_tenant = stages.wrap("tenant check (own session)", webhooks._check_tenant)
     webhooks._webhook_request = stages.wrap_sync(
         "form parse, URL rebuilt", webhooks._webhook_request
@@ -783,6 +790,30 @@ def instrument(platform: Any, stages: Stages) -> None:
     AsyncSession.commit = stages.wrap(  # type: ignore[method-assign]
         lambda: f"commit ({stages.parent.split(' (')[0]}): flush + COMMIT", commit
     )
+
+
+def cpu_by_package(stats: pstats.Stats) -> Counter[str]:
+    """Own CPU time summed by where the code lives (a package, or a module of this project)."""
+    seconds: Counter[str] = Counter()
+    for (filename, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        own = row[2]
+        if "site-packages/" in filename:
+            where = filename.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif filename.startswith(("~", "<")):
+            where = "builtins: socket I/O" if "socket" in name else "builtins: other"
+        elif "/kernel/" in filename or "/plugins/" in filename or "/benchmarks/" in filename:
+            project = filename.rsplit("/kernel/", 1) if "/kernel/" in filename else None
+            if project is not None:
+                where = "kernel/" + project[1].split("/", 1)[0]
+            else:
+                tail = filename.split("/plugins/", 1)[-1] if "/plugins/" in filename else None
+                where = f"plugins/{tail.split('/', 1)[0]}" if tail else "benchmarks"
+        elif "/asyncio/" in filename:
+            where = "asyncio (stdlib)"
+        else:
+            where = "stdlib, other"
+        seconds[where] += own
+    return seconds
 
 
 async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture) -> None:
@@ -840,7 +871,7 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
             event.remove(engine, "before_cursor_execute", statements.before)
             event.remove(engine, "after_cursor_execute", statements.after)
             stages.enabled = False
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
             profiler.enable()
             profiled_requests = await send(profiled, None)
             profiler.disable()
@@ -853,12 +884,20 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
         "CPU per request (this process; with SQLite that includes the database's work)"
     )
     print()
-    print(f"{'stage (exclusive wall time)':<52} {'ms/request':>10} {'share':>6} {'calls':>6}")
+    print(
+        f"{'stage (exclusive of nested stages)':<50} {'wall ms':>8} {'share':>6} "
+        f"{'CPU ms':>7} {'per req':>7}"
+    )
     for label, seconds in sorted(stages.seconds.items(), key=lambda item: -item[1]):
         print(
-            f"{label:<52} {seconds / timed_requests * 1e3:10.3f} {seconds / total:6.1%} "
-            f"{stages.counts[label] / timed_requests:6.2f}"
+            f"{label:<50} {seconds / timed_requests * 1e3:8.3f} {seconds / total:6.1%} "
+            f"{stages.cpu[label] / timed_requests * 1e3:7.3f} "
+            f"{stages.counts[label] / timed_requests:7.2f}"
         )
+    print(
+        f"{'all':<50} {total / timed_requests * 1e3:8.3f} {1:6.1%} "
+        f"{sum(stages.cpu.values()) / timed_requests * 1e3:7.3f}"
+    )
     print()
     print(f"{'SQL statement (driver round trip)':<52} {'ms/request':>10} {'per request':>11}")
     for kind, seconds in sorted(statements.seconds.items(), key=lambda item: -item[1]):
@@ -878,9 +917,23 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
     print()
     output = io.StringIO()
     stats = pstats.Stats(profiler, stream=output)
-    stats.sort_stats("tottime").print_stats(args.profile_top)
-    print(f"cProfile, {profiled_requests} requests, top {args.profile_top} by own time:")
-    print("\n".join(output.getvalue().splitlines()[4:]))
+    by_package = cpu_by_package(stats)
+    cpu_total = sum(by_package.values())
+    print(
+        f"cProfile, {profiled_requests} requests: own CPU time by package "
+        f"({cpu_total / profiled_requests * 1e3:.2f} ms per request in all, the httpx client "
+        "and the profiler's own cost included)"
+    )
+    for package, seconds in by_package.most_common(14):
+        print(
+            f"  {package:<50} {seconds / profiled_requests * 1e3:8.3f} ms "
+            f"{seconds / cpu_total:6.1%}"
+        )
+    if args.profile_top:
+        stats.sort_stats("tottime").print_stats(args.profile_top)
+        print()
+        print(f"top {args.profile_top} functions by own CPU time:")
+        print("\n".join(output.getvalue().splitlines()[4:]))
     if args.profile_out:
         stats.dump_stats(args.profile_out)
         print(f"full profile: {args.profile_out} (python -m pstats)")

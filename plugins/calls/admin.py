@@ -10,15 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from kernel import (
     PlatformDep,
     Principal,
-    ProblemError,
     SessionDep,
     record_audit_event,
     require,
 )
 from plugins.calls import service
 from plugins.calls.models import CallSettingsRow
-from plugins.calls.problems import UNKNOWN_PROVIDER
-from plugins.calls.registry import calls_state
+from plugins.calls.registry import calls_state, missing_secrets, require_provider
 from plugins.calls.schemas import ProviderOut, SettingsBody, SettingsOut
 
 router = APIRouter()
@@ -33,7 +31,7 @@ async def list_providers(
 ) -> list[ProviderOut]:
     out = []
     for name, _plugin, spec in calls_state(platform).providers.items():
-        configured = all([await platform.vault.get(session, s) is not None for s in spec.secrets])
+        configured = not await missing_secrets(platform, session, name)
         out.append(
             ProviderOut(
                 name=name,
@@ -75,13 +73,9 @@ async def put_settings(
     session: SessionDep,
     platform: PlatformDep,
 ) -> SettingsOut:
-    providers = calls_state(platform).providers
-    named = [body.primary_provider, body.secondary_provider, *body.calls_per_second]
-    unknown = [name for name in named if name is not None and name not in providers]
-    if unknown:
-        raise ProblemError(
-            UNKNOWN_PROVIDER, f"no telephony provider {unknown[0]!r}", providers=sorted(providers)
-        )
+    for name in (body.primary_provider, body.secondary_provider, *body.calls_per_second):
+        if name is not None:
+            require_provider(platform, name)
     row = await service.call_settings(session)
     if row not in session:
         session.add(row)

@@ -29,7 +29,7 @@ from plugins.calls.phone import to_e164
 from plugins.calls.placing import CallRequest, place_call
 from plugins.calls.problems import BAD_TAG, RECORDING_NOT_FOUND
 from plugins.calls.provider import Action, RecordingRef
-from plugins.calls.recordings import stream_audio
+from plugins.calls.recordings import delete_recordings, stream_audio
 from plugins.calls.schemas import (
     CallDetailOut,
     CallOut,
@@ -383,8 +383,6 @@ async def delete_recording(
     session: SessionDep,
     platform: PlatformDep,
 ) -> Response:
-    from plugins.calls.recordings import delete_recordings
-
     recording = await _recording(session, call_id, recording_id)
     await delete_recordings(platform, session, [recording], reason="deleted over the API")
     return Response(status_code=204)

@@ -161,6 +161,9 @@ class PhoneNumber(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     ivr_flow_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 
+DEFAULT_MAX_CONCURRENT_CALLS = 10
+
+
 class CallSettingsRow(TenantOwnedMixin, TimestampMixin, Base):
     """A tenant's call settings; no row means the defaults."""
 
@@ -168,7 +171,7 @@ class CallSettingsRow(TenantOwnedMixin, TimestampMixin, Base):
 
     primary_provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
     secondary_provider: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
+    max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_CONCURRENT_CALLS)
     calls_per_second: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     """Per provider; a provider not listed gets its usual limit."""
     recording_retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)

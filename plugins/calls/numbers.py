@@ -21,22 +21,14 @@ from kernel import (
 )
 from plugins.calls.models import PhoneNumber
 from plugins.calls.phone import to_e164
-from plugins.calls.problems import INVALID_NUMBER, NUMBER_EXISTS, NUMBER_NOT_FOUND, UNKNOWN_PROVIDER
-from plugins.calls.registry import calls_state
+from plugins.calls.problems import INVALID_NUMBER, NUMBER_EXISTS, NUMBER_NOT_FOUND
+from plugins.calls.registry import require_provider
 from plugins.calls.schemas import NumberCreate, NumberOut, NumberUpdate
 
 router = APIRouter(prefix="/numbers")
 
 Reader = Annotated[Principal, Depends(require("calls.numbers", "read"))]
 Writer = Annotated[Principal, Depends(require("calls.numbers", "write"))]
-
-
-def _check_provider(platform: PlatformDep, name: str) -> None:
-    providers = calls_state(platform).providers
-    if name not in providers:
-        raise ProblemError(
-            UNKNOWN_PROVIDER, f"no telephony provider {name!r}", providers=sorted(providers)
-        )
 
 
 def _check_route(number: PhoneNumber) -> None:
@@ -74,7 +66,7 @@ async def list_numbers(
 async def create_number(
     body: NumberCreate, _principal: Writer, session: SessionDep, platform: PlatformDep
 ) -> NumberOut:
-    _check_provider(platform, body.provider)
+    require_provider(platform, body.provider)
     number = PhoneNumber(
         number=to_e164(body.number, field="number"),
         provider=body.provider,
@@ -108,7 +100,7 @@ async def update_number(
     number = await _get(session, number_id)
     fields = body.model_fields_set
     if body.provider is not None:
-        _check_provider(platform, body.provider)
+        require_provider(platform, body.provider)
         number.provider = body.provider
     if body.label is not None:
         number.label = body.label

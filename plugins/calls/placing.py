@@ -34,7 +34,6 @@ from plugins.calls.problems import (
     PROVIDER_REFUSED,
     PROVIDER_UNAVAILABLE,
     RATE_LIMITED,
-    UNKNOWN_PROVIDER,
 )
 from plugins.calls.provider import (
     CallProgress,
@@ -45,7 +44,7 @@ from plugins.calls.provider import (
     ProviderRefused,
     Say,
 )
-from plugins.calls.registry import build_provider, calls_state
+from plugins.calls.registry import build_provider, calls_state, missing_secrets, require_provider
 from plugins.calls.routing import dump_instructions
 
 
@@ -87,16 +86,8 @@ def _default_provider(platform: Platform) -> str:
 
 
 async def _check_provider(platform: Platform, session: AsyncSession, name: str) -> None:
-    providers = calls_state(platform).providers
-    if name not in providers:
-        raise ProblemError(
-            UNKNOWN_PROVIDER, f"no telephony provider {name!r}", providers=sorted(providers)
-        )
-    missing = [
-        secret
-        for secret in providers.get(name).secrets
-        if await platform.vault.get(session, secret) is None
-    ]
+    require_provider(platform, name)
+    missing = await missing_secrets(platform, session, name)
     if missing:
         raise ProblemError(
             PROVIDER_NOT_CONFIGURED,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from kernel import Platform, PluginError, UniqueRegistry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel import Platform, PluginError, ProblemError, UniqueRegistry
 from plugins.calls.config import CallsSettings
+from plugins.calls.problems import UNKNOWN_PROVIDER
 from plugins.calls.provider import ProviderContext, ProviderSpec, TelephonyProvider
 
 
@@ -40,6 +43,22 @@ def configure(platform: Platform) -> CallsState:
 def calls_state(platform: Platform) -> CallsState:
     state: CallsState = platform.state["calls"]
     return state
+
+
+def require_provider(platform: Platform, name: str) -> ProviderSpec:
+    """The installed provider ``name``, or a 422 listing those that are installed."""
+    providers = calls_state(platform).providers
+    if name not in providers:
+        raise ProblemError(
+            UNKNOWN_PROVIDER, f"no telephony provider {name!r}", providers=sorted(providers)
+        )
+    return providers.get(name)
+
+
+async def missing_secrets(platform: Platform, session: AsyncSession, name: str) -> list[str]:
+    """The provider's vault secrets the tenant has not stored (empty: it is configured)."""
+    spec = calls_state(platform).providers.get(name)
+    return [secret for secret in spec.secrets if await platform.vault.get(session, secret) is None]
 
 
 def build_provider(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugins.calls.models import DEFAULT_MAX_CONCURRENT_CALLS
 from plugins.calls.provider import Instruction
 
 NUMBER = Field(
@@ -194,7 +195,7 @@ class SettingsBody(BaseModel):
 
     primary_provider: str | None = None
     secondary_provider: str | None = None
-    max_concurrent_calls: int = Field(default=10, ge=1, le=100000)
+    max_concurrent_calls: int = Field(default=DEFAULT_MAX_CONCURRENT_CALLS, ge=1, le=100000)
     calls_per_second: dict[str, Annotated[float, Field(gt=0, le=1000)]] = Field(
         default_factory=dict, description="Per provider; others get the provider's usual limit."
     )

@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError, utcnow
 from plugins.calls import events
-from plugins.calls.models import Call, CallEvent, CallSettingsRow, Recording, TranscriptSegmentRow
+from plugins.calls.models import (
+    DEFAULT_MAX_CONCURRENT_CALLS,
+    Call,
+    CallEvent,
+    CallSettingsRow,
+    Recording,
+    TranscriptSegmentRow,
+)
 from plugins.calls.problems import CALL_NOT_FOUND
 from plugins.calls.provider import (
     AnsweredBy,
@@ -162,7 +169,7 @@ async def call_settings(session: AsyncSession) -> CallSettingsRow:
     return CallSettingsRow(
         primary_provider=None,
         secondary_provider=None,
-        max_concurrent_calls=10,
+        max_concurrent_calls=DEFAULT_MAX_CONCURRENT_CALLS,
         calls_per_second={},
         recording_retention_days=None,
         recording_consent_message=None,

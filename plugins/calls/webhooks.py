@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -27,6 +26,7 @@ from kernel import (
     public,
     tenant_scope,
 )
+from plugins.calls.config import CallsSettings
 from plugins.calls.ingest import process
 from plugins.calls.problems import (
     WEBHOOK_MALFORMED,
@@ -108,7 +108,9 @@ async def _check_tenant(platform: Platform, tenant_id: uuid.UUID, provider: str)
         raise ProblemError(WEBHOOK_NOT_FOUND)
 
 
-def _webhook_request(request: Request, kind: str, body: bytes, settings: Any) -> WebhookRequest:
+def _webhook_request(
+    request: Request, kind: str, body: bytes, settings: CallsSettings
+) -> WebhookRequest:
     headers = {name.lower(): value for name, value in request.headers.items()}
     form: dict[str, str] | None = None
     if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -124,7 +126,7 @@ def _webhook_request(request: Request, kind: str, body: bytes, settings: Any) ->
     )
 
 
-def public_url(request: Request, settings: Any) -> str:
+def public_url(request: Request, settings: CallsSettings) -> str:
     """The URL the provider called, as it saw it (signatures cover it)."""
     base = settings.public_base_url.rstrip("/")
     if settings.trust_forwarded_headers and "x-forwarded-host" in request.headers:

@@ -30,6 +30,7 @@ from plugins.calls.placing import CallRequest, place_call
 from plugins.calls.problems import BAD_TAG, RECORDING_NOT_FOUND
 from plugins.calls.provider import Action, RecordingRef
 from plugins.calls.recordings import delete_recordings, stream_audio
+from plugins.calls.registry import check_handler
 from plugins.calls.schemas import (
     CallDetailOut,
     CallOut,
@@ -88,6 +89,16 @@ def _tags(tags: list[str]) -> list[str]:
     if bad:
         raise ProblemError(BAD_TAG, f"tags must be 1-40 of A-Z a-z 0-9 _ . : - ({bad[0]!r})")
     return list(dict.fromkeys(tags))
+
+
+async def _handler(
+    platform: PlatformDep, session: SessionDep, body: PlaceCallBody
+) -> dict[str, str | None]:
+    """The IVR flow the call runs once answered, checked now rather than at the answer."""
+    if body.flow_id is None:
+        return {}
+    await check_handler(platform, session, "ivr", str(body.flow_id), field="flow_id")
+    return {"handler": "ivr", "handler_target": str(body.flow_id)}
 
 
 def _actor(principal: Principal) -> str:
@@ -169,6 +180,7 @@ async def place(
             metadata=body.metadata,
             options=body.options,
             placed_by=_actor(principal),
+            **await _handler(platform, session, body),
         )
         call = await place_call(platform, session, request)
         return await claim.complete(

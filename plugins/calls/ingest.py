@@ -40,7 +40,7 @@ from plugins.calls.provider import (
     UnsupportedAction,
     WebhookAnswer,
 )
-from plugins.calls.routing import next_instructions
+from plugins.calls.routing import call_ended, next_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ async def _redelivered(
             continue
         call = await service.find_call(session, provider_name, event.provider_call_id, hint=hint)
         if call is not None and not CallStatus(call.status).terminal:
-            steps = await next_instructions(session, call, event)
+            steps = await next_instructions(platform, session, call, event)
             if steps:
                 to_run.append((call, steps))
     return await _run(session, provider, receipt, to_run)
@@ -287,7 +287,10 @@ async def _apply(
     platform: Platform, session: AsyncSession, call: Call, event: NormalizedEvent
 ) -> Sequence[Any] | None:
     if isinstance(event, CallProgress):
+        was_terminal = CallStatus(call.status).terminal
         await service.apply_progress(platform, session, call, event)
+        if not was_terminal and CallStatus(call.status).terminal and call.handler:
+            await call_ended(platform, session, call)
     elif isinstance(event, RecordingProgress):
         await service.apply_recording(platform, session, call, event)
     elif isinstance(event, TranscriptSegment):
@@ -297,9 +300,14 @@ async def _apply(
             return None
         if event.reason == "gathered":
             service.note(
-                session, call, "digits", source="provider", digits_count=len(event.digits or "")
+                session,
+                call,
+                "input",
+                source="provider",
+                digits_count=len(event.digits or ""),
+                speech=bool(event.speech) or None,
             )
-        return await next_instructions(session, call, event)
+        return await next_instructions(platform, session, call, event)
     return None
 
 

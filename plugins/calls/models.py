@@ -83,6 +83,10 @@ class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     recording: Mapped[str | None] = mapped_column(String(16), nullable=True)
     """``recording`` or ``paused`` while a recording runs."""
     placed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    handler: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The plugin driving the call (``plugins.calls.handlers``), e.g. ``ivr``."""
+    handler_target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """What the handler runs (the IVR: the flow id)."""
 
 
 class CallEvent(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):

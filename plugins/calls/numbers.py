@@ -22,7 +22,7 @@ from kernel import (
 from plugins.calls.models import PhoneNumber
 from plugins.calls.phone import to_e164
 from plugins.calls.problems import INVALID_NUMBER, NUMBER_EXISTS, NUMBER_NOT_FOUND
-from plugins.calls.registry import require_provider
+from plugins.calls.registry import check_handler, require_provider
 from plugins.calls.schemas import NumberCreate, NumberOut, NumberUpdate
 
 router = APIRouter(prefix="/numbers")
@@ -31,15 +31,19 @@ Reader = Annotated[Principal, Depends(require("calls.numbers", "read"))]
 Writer = Annotated[Principal, Depends(require("calls.numbers", "write"))]
 
 
-def _check_route(number: PhoneNumber) -> None:
+async def _check_route(platform: PlatformDep, session: SessionDep, number: PhoneNumber) -> None:
     if number.route == "forward" and not number.forward_to:
         raise ProblemError(
             INVALID_NUMBER, "forward_to: a forwarded number needs one", field="forward_to"
         )
-    if number.route == "ivr" and number.ivr_flow_id is None:
-        raise ProblemError(
-            INVALID_NUMBER, "ivr_flow_id: an IVR-routed number needs a flow", field="ivr_flow_id"
-        )
+    if number.route == "ivr":
+        if number.ivr_flow_id is None:
+            raise ProblemError(
+                INVALID_NUMBER,
+                "ivr_flow_id: an IVR-routed number needs a flow",
+                field="ivr_flow_id",
+            )
+        await check_handler(platform, session, "ivr", str(number.ivr_flow_id), field="ivr_flow_id")
 
 
 async def _get(session: SessionDep, number_id: uuid.UUID) -> PhoneNumber:
@@ -75,7 +79,7 @@ async def create_number(
         forward_to=to_e164(body.forward_to, field="forward_to") if body.forward_to else None,
         ivr_flow_id=body.ivr_flow_id,
     )
-    _check_route(number)
+    await _check_route(platform, session, number)
     session.add(number)
     try:
         await session.commit()
@@ -112,7 +116,7 @@ async def update_number(
         )
     if "ivr_flow_id" in fields:
         number.ivr_flow_id = body.ivr_flow_id
-    _check_route(number)
+    await _check_route(platform, session, number)
     await session.commit()
     return NumberOut.model_validate(number)
 

@@ -63,6 +63,9 @@ class CallRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     placed_by: str | None = None
+    handler: str | None = None
+    """The plugin that drives the call once answered (``plugins.calls.handlers``)."""
+    handler_target: str | None = None
 
 
 async def place_call(platform: Platform, session: AsyncSession, request: CallRequest) -> Call:
@@ -163,6 +166,8 @@ async def _admit(
         instructions=dump_instructions(instructions),
         notes="",
         placed_by=request.placed_by,
+        handler=request.handler,
+        handler_target=request.handler_target,
     )
     session.add(call)
     await session.flush()

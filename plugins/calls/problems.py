@@ -111,3 +111,10 @@ BAD_TAG = define_problem(
     422,
     "Tags are 1-40 characters of letters, digits and `_ . : -`.",
 )
+HANDLER_UNAVAILABLE = define_problem(
+    "calls-handler-unavailable",
+    "Call handler unavailable",
+    422,
+    "The route or flow names a call handler (such as the IVR) that is not installed or "
+    "cannot run this target; `detail` says why.",
+)

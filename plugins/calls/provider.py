@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kernel import Platform, SecretValue
 
@@ -113,6 +113,8 @@ class Capability(enum.StrEnum):
     """Whisper and barge into a conference (supervisor)."""
     SECURE_PAYMENTS = "secure-payments"
     """Capture card details over the phone without the platform hearing the digits (PCI)."""
+    SPEECH_RECOGNITION = "speech-recognition"
+    """A :class:`Gather` that listens for speech as well as (or instead of) digits."""
 
 
 # --- Instructions --------------------------------------------------------------------------
@@ -141,14 +143,32 @@ class Pause(_Instruction):
 
 
 class Gather(_Instruction):
-    """Collect digits (the prompt plays meanwhile); the result comes back as an
-    :class:`InstructionsNeeded` event carrying ``digits``."""
+    """Collect digits and/or speech (the prompt plays meanwhile); the result comes back as an
+    :class:`InstructionsNeeded` event carrying ``digits`` or ``speech`` (neither: no input).
+
+    Speech needs :attr:`Capability.SPEECH_RECOGNITION`."""
 
     kind: Literal["gather"] = "gather"
     prompt: list[Say | Play | Pause] = Field(default_factory=list)
     num_digits: int | None = Field(default=None, ge=1, le=64)
     finish_on_key: str = Field(default="#", pattern=r"^[0-9*#]?$")
     timeout_seconds: int = Field(default=5, ge=1, le=60)
+    dtmf: bool = True
+    """Listen for keys."""
+    speech: bool = False
+    """Listen for speech (the provider's recognizer turns it into text)."""
+    language: str = Field(default="en-US", max_length=16)
+    """The language the caller is expected to speak."""
+    hints: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    """Words or phrases the recognizer should expect (menu options)."""
+
+    @model_validator(mode="after")
+    def _listens(self) -> Gather:
+        if not (self.dtmf or self.speech):
+            raise ValueError("a gather listens for digits, speech or both")
+        return self
 
 
 class Dial(_Instruction):
@@ -324,12 +344,17 @@ class CallProgress:
 @dataclass(frozen=True, slots=True)
 class InstructionsNeeded:
     """The provider asks what the call does next: it was answered (or arrived, inbound), a
-    gather finished (``digits``), or a command-style provider finished a step and carries the
+    gather finished (``digits`` or ``speech``; neither: no input), a record or pay step
+    ended (document-style providers), or a command-style provider finished a step and carries the
     rest (``instructions``)."""
 
     provider_call_id: str
     reason: Literal["answered", "inbound", "gathered", "continue"]
     digits: str | None = None
+    speech: str | None = None
+    """``gathered``: what the caller said, as the provider's recognizer heard it."""
+    confidence: float | None = None
+    """The recognizer's confidence in ``speech`` (0 to 1), when it gives one."""
     instructions: tuple[Any, ...] | None = None
     """``continue``: the instructions still to run."""
     direction: Direction | None = None

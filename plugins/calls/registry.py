@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, PluginError, ProblemError, UniqueRegistry
 from plugins.calls.config import CallsSettings
-from plugins.calls.problems import UNKNOWN_PROVIDER
+from plugins.calls.handlers import CallHandler, HandlerSpec
+from plugins.calls.problems import HANDLER_UNAVAILABLE, UNKNOWN_PROVIDER
 from plugins.calls.provider import ProviderContext, ProviderSpec, TelephonyProvider
 
 
@@ -19,6 +20,13 @@ class CallsState:
 
     settings: CallsSettings
     providers: UniqueRegistry[ProviderSpec]
+    handlers: UniqueRegistry[HandlerSpec]
+
+    def handler(self, name: str | None) -> CallHandler | None:
+        """The installed handler ``name`` (None when there is no such handler)."""
+        if name is None or name not in self.handlers:
+            return None
+        return self.handlers.get(name).handler
 
 
 def configure(platform: Platform) -> CallsState:
@@ -35,9 +43,25 @@ def configure(platform: Platform) -> CallsState:
                     f"not {spec.name!r}"
                 )
             providers.register(spec.name, spec, plugin=plugin)
-    state = CallsState(settings=CallsSettings(), providers=providers)
+    state = CallsState(
+        settings=CallsSettings(), providers=providers, handlers=_collect_handlers(platform)
+    )
     platform.state["calls"] = state
     return state
+
+
+def _collect_handlers(platform: Platform) -> UniqueRegistry[HandlerSpec]:
+    handlers: UniqueRegistry[HandlerSpec] = UniqueRegistry("call handler")
+    for plugin, specs in platform.hooks.collect_now("kraliki_call_handlers"):
+        for spec in specs:
+            if not isinstance(spec, HandlerSpec) or not isinstance(spec.handler, CallHandler):
+                raise PluginError(f"plugin {plugin!r}: kraliki_call_handlers returned {spec!r}")
+            if spec.handler.name in ("none", "forward"):
+                raise PluginError(
+                    f"plugin {plugin!r}: {spec.handler.name!r} is a route of calls itself"
+                )
+            handlers.register(spec.handler.name, spec, plugin=plugin)
+    return handlers
 
 
 def calls_state(platform: Platform) -> CallsState:
@@ -78,3 +102,17 @@ def build_provider(
         call_id=call_id,
     )
     return spec.factory(context)
+
+
+async def check_handler(
+    platform: Platform, session: AsyncSession, name: str, target: str | None, *, field: str
+) -> None:
+    """A 422 unless handler ``name`` is installed and accepts ``target``."""
+    handler = calls_state(platform).handler(name)
+    if handler is None:
+        raise ProblemError(
+            HANDLER_UNAVAILABLE, f"no call handler {name!r} is installed", field=field
+        )
+    why = await handler.check_target(session, target or "")
+    if why is not None:
+        raise ProblemError(HANDLER_UNAVAILABLE, f"{field}: {why}", field=field)

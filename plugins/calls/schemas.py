@@ -42,6 +42,11 @@ class PlaceCallBody(BaseModel):
         description="What happens when the call is answered (say, play, gather, dial, "
         "conference, record, pay, hangup); none: the line stays open until hung up.",
     )
+    flow_id: uuid.UUID | None = Field(
+        default=None,
+        description="Run this IVR flow (its published version) when the call is answered, "
+        "instead of `instructions` (needs the ivr plugin).",
+    )
     record: bool = Field(default=False, description="Record the call from the answer.")
     machine_detection: bool = Field(
         default=False, description="Ask the provider whether a human or a machine answered."

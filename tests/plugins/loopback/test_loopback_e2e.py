@@ -143,7 +143,7 @@ async def test_instructions_from_the_request_run_and_gather_digits(api):
     script = ["answer", {"step": "press", "digits": "1234"}, {"step": "wait", "seconds": 60}]
     call = await place(api, instructions=instructions, options={"script": script})
     done = await until(api, call["id"])
-    [digits] = [e for e in done["timeline"] if e["kind"] == "digits"]
+    [digits] = [e for e in done["timeline"] if e["kind"] == "input"]
     assert digits["detail"]["digits_count"] == 4
     # Nothing more to run after the digits (no IVR yet): the platform's side hangs up.
     assert done["hangup_cause"] == "caller_hangup"

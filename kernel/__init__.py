@@ -34,6 +34,12 @@ from kernel._models import (
     UUIDPrimaryKeyMixin,
     utcnow,
 )
+from kernel._outbound import (
+    OutboundPolicy,
+    OutboundTarget,
+    UrlRefusedError,
+    check_outbound_url,
+)
 from kernel._pagination import CursorPage, PageParams, PageParamsDep, paginate
 from kernel._platform import Platform, get_platform, open_platform
 from kernel._principal import Principal
@@ -101,6 +107,8 @@ __all__ = [
     "KeyProviderError",
     "MigrationSource",
     "MissingRequirementError",
+    "OutboundPolicy",
+    "OutboundTarget",
     "PageParams",
     "PageParamsDep",
     "Permission",
@@ -133,6 +141,7 @@ __all__ = [
     "UUIDPrimaryKeyMixin",
     "UniqueRegistry",
     "UnknownRevisionError",
+    "UrlRefusedError",
     "UserExistsError",
     "ValidationResult",
     "Vault",
@@ -140,6 +149,7 @@ __all__ = [
     "WrappedKey",
     "__version__",
     "add_user",
+    "check_outbound_url",
     "create_app",
     "current_principal",
     "current_tenant_id",

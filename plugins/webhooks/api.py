@@ -17,6 +17,7 @@ from kernel import (
     Principal,
     ProblemError,
     SessionDep,
+    UrlRefusedError,
     paginate,
     record_audit_event,
     require,
@@ -40,7 +41,6 @@ from plugins.webhooks.schemas import (
     SecretRotated,
     TestResult,
 )
-from plugins.webhooks.urls import UrlRefusedError
 
 router = APIRouter()
 

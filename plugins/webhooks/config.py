@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kernel import OutboundPolicy
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 28800.0, 28800.0)
@@ -98,6 +100,14 @@ class WebhookSettings(BaseSettings):
         if any(wait < 0 for wait in value):
             raise ValueError("retry waits cannot be negative")
         return value
+
+    @property
+    def policy(self) -> OutboundPolicy:
+        """The kernel's SSRF policy with this operator's allowance for endpoint URLs."""
+        return OutboundPolicy(
+            allow_private_networks=self.allow_private_networks,
+            allowed_networks=tuple(self.allowed_networks),
+        )
 
     @property
     def attempts(self) -> int:

@@ -33,10 +33,12 @@ from kernel import (
     SecretUnavailableError,
     Tenant,
     TransientError,
+    UrlRefusedError,
+    check_outbound_url,
     current_tenant_id,
     utcnow,
 )
-from plugins.webhooks import signing, urls
+from plugins.webhooks import signing
 from plugins.webhooks.config import WebhookSettings
 from plugins.webhooks.events import TEST_EVENT_TYPE, DeliveryDead, EndpointDisabled
 from plugins.webhooks.models import (
@@ -304,13 +306,12 @@ async def send(
         return Outcome(ok, status, error, excerpt, latency)
 
     try:
-        target = await urls.check(endpoint.url, settings)
-    except urls.UrlRefusedError as exc:
+        target = await check_outbound_url(endpoint.url, settings.policy)
+    except UrlRefusedError as exc:
         return done(False, None, f"refused: {exc}")
     body = signing.body_of(envelope)
     headers = signing.headers(message_id=message_id, timestamp=utcnow(), body=body, secrets=keys)
     headers["host"] = target.host_header
-    extensions = {"sni_hostname": target.host} if target.https else {}
     answer: dict[str, Any] = {}
     http = platform.resilience.http
 
@@ -320,7 +321,7 @@ async def send(
             target.url,
             content=body.encode(),
             headers=headers,
-            extensions=extensions,
+            extensions=target.extensions(),
             timeout=settings.timeout_seconds,
         )
         response = await http.send(request, stream=True)

@@ -17,8 +17,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import DeliveredEvent, Platform, Principal, event_pattern, matches_event, utcnow
-from plugins.webhooks import signing, urls
+from kernel import (
+    DeliveredEvent,
+    Platform,
+    Principal,
+    check_outbound_url,
+    event_pattern,
+    matches_event,
+    utcnow,
+)
+from plugins.webhooks import signing
 from plugins.webhooks.config import WebhookSettings
 from plugins.webhooks.events import about_endpoint
 from plugins.webhooks.models import (
@@ -118,7 +126,7 @@ async def create_endpoint(
     """A new endpoint and its first secret (returned once, stored in the vault)."""
     settings = settings_of(platform)
     patterns = check_patterns(platform, event_types, principal)
-    await urls.check(url, settings)  # raises UrlRefusedError; before any write
+    await check_outbound_url(url, settings.policy)  # raises UrlRefusedError; before any write
     count = await session.scalar(select(func.count()).select_from(WebhookEndpoint))
     if (count or 0) >= settings.max_endpoints:
         raise TooManyEndpointsError(str(settings.max_endpoints))
@@ -158,7 +166,7 @@ async def update_endpoint(
             endpoint.event_types = patterns
             changed.append("event_types")
     if "url" in changes and changes["url"] != endpoint.url:
-        await urls.check(changes["url"], settings_of(platform))
+        await check_outbound_url(changes["url"], settings_of(platform).policy)
         endpoint.url = changes["url"]
         changed.append("url")
     if "description" in changes and changes["description"] != endpoint.description:

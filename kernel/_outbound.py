@@ -1,12 +1,17 @@
-"""Where webhooks may go: the SSRF policy, applied when an endpoint is saved and again right
-before every attempt (a name can be re-pointed at an internal address after it was checked).
+"""Where the platform may send requests on a tenant's behalf: the SSRF policy.
+
+Any URL a tenant chooses (a webhook endpoint, an IVR's lookup to the tenant's own system) makes
+the platform a client inside its own network unless it is checked. Check it when it is saved
+and again right before every request (a name can be re-pointed at an internal address after it
+was checked), then send to the pinned address the check returns.
 
 A URL is refused when it is not http(s), carries credentials, names ``localhost``, or when
 any address its host resolves to is not a public unicast address: loopback, private,
 link-local, shared (CGNAT), multicast, reserved, unspecified, and IPv6 forms that embed such
-an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64). The operator may allow non-public
-addresses (``KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`` or ``..._ALLOWED_NETWORKS``); plain
-http is accepted only towards such allowed addresses, public receivers must use https.
+an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64). The operator (never a tenant) may allow
+non-public addresses through the caller's :class:`OutboundPolicy` (e.g. the webhooks plugin's
+``KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS`` or ``..._ALLOWED_NETWORKS``); plain http is
+accepted only towards such allowed addresses, public receivers must use https.
 """
 
 from __future__ import annotations
@@ -18,9 +23,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from plugins.webhooks.config import WebhookSettings
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Reason = Literal["invalid-url", "https-required", "private-address", "unresolvable"]
 
 RESOLVE_TIMEOUT = 5.0
@@ -29,8 +33,8 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UrlRefusedError(Exception):
-    """The URL may not receive webhooks. The message names the reason, never the URL (its
-    query string may carry the receiver's token)."""
+    """The platform may not send requests to the URL. The message names the reason, never the
+    URL (its query string may carry the receiver's token)."""
 
     def __init__(self, reason: Reason, message: str) -> None:
         self.reason = reason
@@ -38,22 +42,42 @@ class UrlRefusedError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class OutboundPolicy:
+    """The operator's allowance for non-public destinations (the default allows none).
+
+    Built from operator settings, never from anything a tenant can set: it decides whether
+    the platform may be made to reach its own network.
+    """
+
+    allow_private_networks: bool = False
+    """Every non-public address, ``localhost`` included (tests, single-host setups)."""
+    allowed_networks: tuple[IPNetwork, ...] = ()
+    """Only these ranges although not public (an internal receiver)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundTarget:
     """A checked destination: connect to ``address``, present ``host`` (Host, TLS SNI)."""
 
     url: str
     """The URL to request, with the host replaced by the checked address."""
     host: str
+    """The host name of the URL (lower case, no trailing dot): what TLS must verify."""
     host_header: str
+    """The ``Host`` header to send (the URL's host and port as written)."""
     address: IPAddress
     https: bool
 
+    def extensions(self) -> dict[str, str]:
+        """httpx request extensions so TLS names ``host`` although ``url`` holds the address."""
+        return {"sni_hostname": self.host} if self.https else {}
 
-def is_public(address: IPAddress) -> bool:
-    """A public unicast address (what a webhook receiver on the internet has)."""
+
+def _is_public(address: IPAddress) -> bool:
+    """A public unicast address (what a receiver on the internet has)."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(address)
-        if embedded is not None and not is_public(embedded):
+        if embedded is not None and not _is_public(embedded):
             return False
     return address.is_global and not (
         address.is_multicast
@@ -77,9 +101,9 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     return None
 
 
-def allowed_privately(address: IPAddress, settings: WebhookSettings) -> bool:
+def _allowed_privately(address: IPAddress, policy: OutboundPolicy) -> bool:
     """The operator's allowance covers this (non-public) address."""
-    if settings.allow_private_networks:
+    if policy.allow_private_networks:
         return True
     candidates = [address]
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -87,11 +111,11 @@ def allowed_privately(address: IPAddress, settings: WebhookSettings) -> bool:
     return any(
         candidate.version == network.version and candidate in network
         for candidate in candidates
-        for network in settings.allowed_networks
+        for network in policy.allowed_networks
     )
 
 
-def parse(url: str) -> SplitResult:
+def _parse(url: str) -> SplitResult:
     """Syntax checks that need no DNS: scheme, host, no credentials, no fragment."""
     if len(url) > MAX_URL_LENGTH:
         raise UrlRefusedError("invalid-url", f"the URL is longer than {MAX_URL_LENGTH} characters")
@@ -113,7 +137,7 @@ def parse(url: str) -> SplitResult:
     return parts
 
 
-async def resolve(host: str, port: int) -> list[IPAddress]:
+async def _resolve(host: str, port: int) -> list[IPAddress]:
     """Every address ``host`` resolves to (an IP literal resolves to itself)."""
     try:
         return [ipaddress.ip_address(host)]
@@ -138,18 +162,18 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-async def check(url: str, settings: WebhookSettings) -> Target:
-    """Apply the policy; returns where to connect. Raises :class:`UrlRefusedError`."""
-    parts = parse(url)
+async def check_outbound_url(url: str, policy: OutboundPolicy) -> OutboundTarget:
+    """Apply the rules; returns where to connect. Raises :class:`UrlRefusedError`."""
+    parts = _parse(url)
     host = (parts.hostname or "").rstrip(".").lower()
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    if (host == "localhost" or host.endswith(".localhost")) and not settings.allow_private_networks:
+    if (host == "localhost" or host.endswith(".localhost")) and not policy.allow_private_networks:
         raise UrlRefusedError("private-address", "the URL names this machine (localhost)")
-    addresses = await resolve(host, port)
-    private = [a for a in addresses if not is_public(a)]
+    addresses = await _resolve(host, port)
+    private = [a for a in addresses if not _is_public(a)]
     for address in private:
-        if not allowed_privately(address, settings):
+        if not _allowed_privately(address, policy):
             raise UrlRefusedError(
                 "private-address",
                 "the URL's host is or resolves to a loopback, private, link-local or other "
@@ -162,4 +186,6 @@ async def check(url: str, settings: WebhookSettings) -> Target:
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     host_header = parts.netloc.rsplit("@", 1)[-1]
     pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    return Target(url=pinned, host=host, host_header=host_header, address=address, https=https)
+    return OutboundTarget(
+        url=pinned, host=host, host_header=host_header, address=address, https=https
+    )

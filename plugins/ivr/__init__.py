@@ -1,0 +1,1 @@
+"""ivr: versioned call flows, their runtime and simulator."""

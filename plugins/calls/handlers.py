@@ -104,3 +104,37 @@ class HandlerSpec:
 
     handler: CallHandler
     description: str = ""
+
+
+async def routed_numbers(session: AsyncSession, route: str, target: str) -> list[str]:
+    """The organization's numbers whose calls go to handler ``route`` with ``target``."""
+    from sqlalchemy import select
+
+    from plugins.calls.models import PhoneNumber
+
+    rows = await session.scalars(select(PhoneNumber).where(PhoneNumber.route == route))
+    return sorted(n.number for n in rows if str(n.ivr_flow_id) == target)
+
+
+async def target_providers(
+    platform: Platform, session: AsyncSession, route: str, target: str
+) -> dict[str, frozenset[Capability]]:
+    """The providers a handler target's calls can run on, with what each can do: those of
+    the numbers routed to it, and the organization's primary and secondary providers
+    (outbound calls placed with it)."""
+    from sqlalchemy import select
+
+    from plugins.calls.models import PhoneNumber
+    from plugins.calls.registry import calls_state
+    from plugins.calls.service import call_settings
+
+    state = calls_state(platform)
+    numbers = await session.scalars(select(PhoneNumber).where(PhoneNumber.route == route))
+    names = {n.provider for n in numbers if str(n.ivr_flow_id) == target}
+    settings = await call_settings(session)
+    names.add(settings.primary_provider or state.settings.default_provider)
+    if settings.secondary_provider:
+        names.add(settings.secondary_provider)
+    return {
+        name: state.providers.get(name).capabilities for name in names if name in state.providers
+    }

@@ -149,6 +149,7 @@ def _event(item: dict[str, Any]) -> NormalizedEvent:
             provider_call_id=call,
             reason=item["reason"],
             digits=item.get("digits"),
+            speech=item.get("speech"),
             direction=Direction(item["direction"]) if "direction" in item else None,
             from_number=item.get("from"),
             to_number=item.get("to"),

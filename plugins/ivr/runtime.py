@@ -1,0 +1,223 @@
+"""The IVR as a call handler of ``calls``: a call routed to a flow runs the flow's published
+version (pinned for the whole call), one turn per provider webhook, its state saved in
+``ivr_sessions`` after each so any worker can take the next turn. Every step becomes an
+``ivr.step.*`` event and a timeline entry of the call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel import Tenant, utcnow
+from plugins.calls.handlers import CallHandler, CallTurn, HandledCall
+from plugins.calls.provider import Direction, Hangup, Say
+from plugins.ivr import events
+from plugins.ivr.engine import FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
+from plugins.ivr.flowdoc import Fallback
+from plugins.ivr.lookups import performer
+from plugins.ivr.models import Flow, FlowSession, FlowVersion
+from plugins.ivr.nodes import CallerInput, CallFacts
+from plugins.ivr.registry import ivr_state
+from plugins.ivr.store import DatabaseLoader, parse_version
+
+TIMELINE_KIND = "ivr.step"
+
+
+def facts(call: HandledCall) -> CallFacts:
+    """The caller is whoever is on the line: the one who called in, or the one called out."""
+    inbound = call.direction is Direction.INBOUND
+    return CallFacts(
+        caller=call.from_number if inbound else call.to_number,
+        called=call.to_number if inbound else call.from_number,
+        direction=call.direction.value,
+        call_id=call.id,
+        provider=call.provider,
+        capabilities=call.capabilities,
+    )
+
+
+def _runner(turn: CallTurn, loader: DatabaseLoader) -> FlowRunner:
+    ivr = ivr_state(turn.platform)
+    env = RunEnv(
+        call=facts(turn.call),
+        clock=utcnow,
+        lookup=performer(turn.platform, turn.call.tenant_id, ivr.settings.lookup_policy),
+        max_steps=ivr.settings.max_steps_per_turn,
+        max_depth=ivr.settings.max_subflow_depth,
+    )
+    return FlowRunner(loader, env)
+
+
+def _apology() -> list[Any]:
+    return [Say(text=Fallback().message), Hangup()]
+
+
+class IvrHandler(CallHandler):
+    name = "ivr"
+
+    async def check_target(self, session: AsyncSession, target: str) -> str | None:
+        try:
+            flow_id = uuid.UUID(target)
+        except ValueError:
+            return "not a flow id"
+        flow = await session.scalar(select(Flow).where(Flow.id == flow_id))
+        if flow is None:
+            return "no flow of the organization has this id"
+        if flow.current_version_id is None:
+            return "the flow has no published version yet"
+        return None
+
+    async def start(self, turn: CallTurn) -> Sequence[Any]:
+        session = turn.session
+        if await _disabled(session, turn.call.tenant_id):
+            turn.note("ivr.unavailable", reason="the IVR is turned off for the organization")
+            return _apology()
+        try:
+            flow_id = uuid.UUID(turn.call.target or "")
+        except ValueError:
+            flow_id = None
+        row = None
+        if flow_id is not None:
+            row = (
+                await session.execute(
+                    select(FlowVersion)
+                    .join(Flow, Flow.current_version_id == FlowVersion.id)
+                    .where(Flow.id == flow_id)
+                )
+            ).scalar_one_or_none()
+        if row is None:
+            turn.note("ivr.unavailable", reason="the flow does not exist or is not published")
+            return _apology()
+        ivr = ivr_state(turn.platform)
+        parsed = parse_version(ivr, row)
+        loader = DatabaseLoader(ivr, session, turn.call.tenant_id)
+        result = await _runner(turn, loader).start(parsed)
+        flow_session = FlowSession(
+            call_id=turn.call.id,
+            flow_id=row.flow_id,
+            version_id=row.id,
+            version=row.number,
+            state={},
+        )
+        session.add(flow_session)
+        await turn.platform.events.publish(
+            session,
+            events.SessionStarted(
+                call_id=turn.call.id,
+                flow_id=row.flow_id,
+                flow_version=row.number,
+                caller=facts(turn.call).caller,
+                called=facts(turn.call).called,
+            ),
+        )
+        turn.note("ivr.started", flow_id=str(row.flow_id), version=row.number)
+        await _record(turn, flow_session, result)
+        return result.instructions
+
+    async def resume(self, turn: CallTurn) -> Sequence[Any] | None:
+        flow_session = await _session_of(turn)
+        if flow_session is None or flow_session.status != "active":
+            return None
+        ivr = ivr_state(turn.platform)
+        loader = DatabaseLoader(ivr, turn.session, turn.call.tenant_id)
+        got = CallerInput(
+            digits=turn.input.digits, speech=turn.input.speech, confidence=turn.input.confidence
+        )
+        state = FlowState.model_validate(flow_session.state)
+        result = await _runner(turn, loader).resume(state, got)
+        if result is None:
+            return None
+        await _record(turn, flow_session, result)
+        return result.instructions
+
+    async def ended(self, turn: CallTurn) -> None:
+        flow_session = await _session_of(turn)
+        if flow_session is None or flow_session.status != "active":
+            return
+        state = FlowState.model_validate(flow_session.state)
+        waiting = state.waiting
+        state.outcome = Outcome(
+            kind=(waiting.ends_as if waiting else None) or "caller-hangup",
+            node=waiting.node if waiting else (state.stack[-1].node if state.stack else None),
+        )
+        state.waiting = None
+        await _finish(turn, flow_session, state)
+
+
+async def _disabled(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    disabled = await session.scalar(select(Tenant.disabled_plugins).where(Tenant.id == tenant_id))
+    return "ivr" in (disabled or ())
+
+
+async def _session_of(turn: CallTurn) -> FlowSession | None:
+    flow_session: FlowSession | None = await turn.session.scalar(
+        select(FlowSession).where(FlowSession.call_id == turn.call.id).with_for_update()
+    )
+    return flow_session
+
+
+async def _record(turn: CallTurn, flow_session: FlowSession, result: Turn) -> None:
+    """Save the state, and tell the timeline and the event bus what the turn did."""
+    for step in result.steps:
+        await _publish_step(turn, flow_session, step)
+    if result.ended:
+        await _finish(turn, flow_session, result.state)
+    else:
+        flow_session.state = result.state.model_dump(mode="json")
+
+
+async def _publish_step(turn: CallTurn, flow_session: FlowSession, step: Step) -> None:
+    base: dict[str, Any] = {
+        "call_id": turn.call.id,
+        "flow_id": step.flow_id or flow_session.flow_id,
+        "flow_version": step.version or flow_session.version,
+        "node": step.node,
+        "node_type": step.node_type,
+        "depth": step.depth,
+    }
+    event: events.StepEvent | None = None
+    if step.event == "completed":
+        event = events.StepCompleted(**base, exit=step.exit or "", detail=step.detail)
+    elif step.event == "waiting":
+        event = events.StepWaiting(**base, detail=step.detail)
+    elif step.event == "failed":
+        event = events.StepFailed(
+            **base,
+            error=str(step.detail.get("error", "")),
+            fallback=str(step.detail.get("fallback", "")),
+        )
+    if event is not None:
+        await turn.platform.events.publish(turn.session, event)
+    turn.note(
+        TIMELINE_KIND,
+        node=step.node,
+        type=step.node_type or None,
+        step=step.event,
+        exit=step.exit,
+        depth=step.depth or None,
+        error=step.detail.get("error"),
+    )
+
+
+async def _finish(turn: CallTurn, flow_session: FlowSession, state: FlowState) -> None:
+    outcome = state.outcome or Outcome(kind="caller-hangup")
+    flow_session.state = state.model_dump(mode="json")
+    flow_session.status = "ended"
+    flow_session.outcome = outcome.kind[:32]
+    flow_session.ended_at = utcnow()
+    await turn.platform.events.publish(
+        turn.session,
+        events.SessionEnded(
+            call_id=turn.call.id,
+            flow_id=flow_session.flow_id,
+            flow_version=flow_session.version,
+            outcome=outcome.kind,
+            node=outcome.node,
+            path=state.path,
+        ),
+    )
+    turn.note("ivr.ended", outcome=outcome.kind, node=outcome.node)

@@ -140,9 +140,15 @@ class IvrHandler(CallHandler):
             return
         state = FlowState.model_validate(flow_session.state)
         waiting = state.waiting
+        node = waiting.node if waiting else (state.stack[-1].node if state.stack else None)
+        if waiting is not None and waiting.ends_as:
+            # The wait ended the flow (a voicemail left, then the provider hung up after
+            # the goodbye it already had): as if the node had finished.
+            depth = len(state.stack) - 1
+            state.path.append(f"{waiting.node if depth == 0 else f'{depth}/{waiting.node}'}:ended")
+            turn.note(TIMELINE_KIND, node=waiting.node, step="ended", depth=depth or None)
         state.outcome = Outcome(
-            kind=(waiting.ends_as if waiting else None) or "caller-hangup",
-            node=waiting.node if waiting else (state.stack[-1].node if state.stack else None),
+            kind=(waiting.ends_as if waiting else None) or "caller-hangup", node=node
         )
         state.waiting = None
         await _finish(turn, flow_session, state)

@@ -240,8 +240,10 @@ def _gathered(event: Incoming) -> list[NormalizedEvent]:
     if event.payload.get("status") in ENDED_STATUSES:
         return []
     digits = event.text("digits") or ""
-    if not digits and event.state.on == event.type:  # nothing pressed: the script goes on
-        return event.continuation()
+    if not digits and event.state.on == event.type and event.state.rest:
+        return event.continuation()  # nothing pressed: the script goes on
+    # Digits, or silence with nothing after the gather: the platform decides (an IVR asks
+    # again), as Twilio's actionOnEmptyResult lets it.
     return [InstructionsNeeded(event.call, "gathered", digits=digits)]
 
 

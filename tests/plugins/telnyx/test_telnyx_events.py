@@ -174,6 +174,15 @@ def test_a_gather_without_digits_goes_on_with_the_script(double):
     assert needed == InstructionsNeeded("v3:me", "continue", instructions=as_json(*REST))
 
 
+def test_a_gather_last_in_its_script_reports_silence(double):
+    """Nothing after the gather to go on with: the platform hears the silence (an IVR asks
+    again) instead of the call waiting without instructions."""
+    last = encode(CallState("c-1", "call.gather.ended", (), "v3:me"), max_length=4096)
+    call = dialled(double, last)
+    [needed] = parsed(double, call, "call.gather.ended", digits="", status="timeout").events
+    assert needed == InstructionsNeeded(call, "gathered", digits="")
+
+
 def test_a_gather_not_started_by_a_script_reports_empty_digits(double):
     call = dialled(double)
     [needed] = parsed(double, call, "call.gather.ended", status="timeout").events

@@ -1,0 +1,120 @@
+"""The same flow answering Telnyx's real-format webhooks (the Telnyx double signs them with
+Ed25519); the platform answers with Call Control commands."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from ivr_calls import CALLER, NUMBER, SALES, flow_sessions, publish_and_route
+from ivr_helpers import IVR_ALL
+
+from kernel import tenant_scope
+from kernel.testing import app_client, create_tenant, serve_app
+from plugins.calls.models import CallSettingsRow
+from plugins.calls.permissions import PERMISSIONS
+from plugins.calls.testing import use_public_base_url
+from plugins.telnyx.testing import TelnyxDouble
+
+CALLS_ALL = tuple(p.key for p in PERMISSIONS)
+
+
+@pytest.fixture
+async def telnyx() -> AsyncIterator[TelnyxDouble]:
+    async with TelnyxDouble() as double:
+        yield double
+
+
+@pytest.fixture
+async def app(kraliki_make_app, telnyx, monkeypatch):
+    monkeypatch.setenv("KRALIKI_TELNYX_API_BASE_URL", telnyx.api_base_url)
+    app = await kraliki_make_app(background_workers=False)
+    async with serve_app(app) as url:
+        use_public_base_url(app.state.platform, url)
+        app.state.public_url = url
+        yield app
+
+
+@pytest.fixture
+async def tenant(app, telnyx, kraliki_authenticate) -> uuid.UUID:
+    platform = app.state.platform
+    tenant_id = await create_tenant(platform, "acme")
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            for name, value in {
+                "telnyx.api_key": telnyx.api_key,
+                "telnyx.public_key": telnyx.public_key,
+                "telnyx.connection_id": telnyx.connection_id,
+            }.items():
+                await platform.vault.put(session, name, value, actor="test")
+            session.add(CallSettingsRow(primary_provider="telnyx", max_concurrent_calls=10))
+            await session.commit()
+    kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
+    return tenant_id
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(app) as http:
+        yield http
+
+
+def actions(telnyx: TelnyxDouble, control_id: str) -> list[str]:
+    return [command.action for command in telnyx.commands(control_id)]
+
+
+async def test_a_caller_goes_through_the_menu_to_sales(client, tenant, telnyx, app):
+    await publish_and_route(client, "telnyx")
+    url = f"{app.state.public_url}/webhooks/telnyx/{tenant}/events"
+    control_id = telnyx.incoming_call(CALLER, NUMBER, webhook_url=url).call_control_id
+
+    assert (await telnyx.send_event(control_id, "call.initiated")).status == 200
+    assert actions(telnyx, control_id) == ["answer"]
+    await telnyx.send_event(control_id, "call.answered")
+    assert actions(telnyx, control_id)[-1] == "speak"
+    await telnyx.send_event(control_id, "call.speak.ended")
+    gather = telnyx.commands(control_id)[-1]
+    assert gather.action == "gather_using_speak"
+    assert gather.body["payload"] == "For sales, press 1. For a message, press 2."
+
+    # Silence: the flow asks again.
+    await telnyx.send_event(control_id, "call.gather.ended", digits="", status="timeout")
+    again = telnyx.commands(control_id)[-1]
+    assert again.action == "gather_using_speak"
+    assert again.body["payload"] == (
+        "<speak>Sorry, I did not get that. For sales, press 1. For a message, press 2.</speak>"
+    )
+
+    await telnyx.send_event(control_id, "call.gather.ended", digits="1", status="valid")
+    said = telnyx.commands(control_id)[-1]
+    assert (said.action, said.body["payload"]) == ("speak", "Connecting you to sales.")
+    await telnyx.send_event(control_id, "call.speak.ended")
+    transfer = telnyx.commands(control_id)[-1]
+    assert (transfer.action, transfer.body["to"]) == ("transfer", SALES)
+
+    [kept] = await flow_sessions(app.state.platform, tenant)
+    assert (kept.status, kept.outcome) == ("ended", "transferred")
+    assert kept.state["path"] == ["hello:next", "menu:1", "sales:ended"]
+
+
+async def test_voicemail_through_telnyx_ends_when_the_call_does(client, tenant, telnyx, app):
+    await publish_and_route(client, "telnyx")
+    url = f"{app.state.public_url}/webhooks/telnyx/{tenant}/events"
+    control_id = telnyx.incoming_call(CALLER, NUMBER, webhook_url=url).call_control_id
+    await telnyx.send_event(control_id, "call.initiated")
+    await telnyx.send_event(control_id, "call.answered")
+    await telnyx.send_event(control_id, "call.speak.ended")
+    await telnyx.send_event(control_id, "call.gather.ended", digits="2", status="valid")
+    await telnyx.send_event(control_id, "call.speak.ended")
+    assert telnyx.commands(control_id)[-1].action == "record_start"
+    recording = telnyx.add_recording(control_id)
+    await telnyx.send_event(control_id, "call.recording.saved", recording=recording)
+    # Telnyx goes on with the goodbye by itself.
+    assert telnyx.commands(control_id)[-1].action == "speak"
+    await telnyx.send_event(control_id, "call.speak.ended")
+    assert telnyx.commands(control_id)[-1].action == "hangup"
+    await telnyx.send_event(control_id, "call.hangup")
+    [kept] = await flow_sessions(app.state.platform, tenant)
+    assert (kept.status, kept.outcome) == ("ended", "voicemail")

@@ -90,7 +90,8 @@ async def test_a_caller_goes_through_the_menu_to_sales(client, tenant, double, a
     chosen = await double.press(call.sid, "1")
     assert verbs(chosen) == [("Say", "Connecting you to sales."), ("Dial", SALES)]
     dial = ET.fromstring(chosen.content).find("Dial")
-    assert dial is not None and dial.attrib["callerId"] == CALLER
+    assert dial is not None
+    assert dial.attrib["callerId"] == CALLER
 
     [kept] = await flow_sessions(app.state.platform, tenant)
     assert (kept.status, kept.outcome) == ("ended", "transferred")

@@ -32,12 +32,13 @@ from __future__ import annotations
 import ast
 import functools
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import simpleeval
+
+from plugins.ivr.patterns import PatternError, compile_pattern
 
 __all__ = ["Expression", "ExpressionError", "compile_expression", "truthy"]
 
@@ -104,15 +105,14 @@ def _contains(haystack: Any, needle: Any) -> bool:
     return needle in haystack
 
 
-@functools.lru_cache(maxsize=256)
-def _pattern(regex: Any) -> re.Pattern[str]:
+def _pattern(regex: Any) -> Any:
     if not isinstance(regex, str):
         raise ExpressionError(f"matches() needs a string pattern, not {_type_name(regex)}")
     if len(regex) > MAX_PATTERN_LENGTH:
         raise ExpressionError(f"matches() pattern is longer than {MAX_PATTERN_LENGTH} characters")
     try:
-        return re.compile(regex)
-    except re.error as exc:
+        return compile_pattern(regex)
+    except PatternError as exc:
         raise ExpressionError(f"matches() pattern {regex!r} is invalid: {exc}") from None
 
 

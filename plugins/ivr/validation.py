@@ -89,10 +89,15 @@ def _exits(flow: ParsedFlow) -> list[Issue]:
 
 
 def _edges(flow: ParsedFlow) -> dict[str, list[str]]:
-    return {
-        node_id: [t for t in config.exits.values() if t in flow.nodes]
-        for node_id, config in flow.nodes.items()
-    }
+    """Exits between nodes; a node that failed to parse still leads where its ``exits`` say
+    (so its targets are not reported unreachable on top of its own problem)."""
+    edges: dict[str, list[str]] = {}
+    for node_id, raw in flow.document.nodes.items():
+        config = flow.nodes.get(node_id)
+        exits = config.exits if config is not None else raw.get("exits")
+        targets = exits.values() if isinstance(exits, dict) else []
+        edges[node_id] = [t for t in targets if isinstance(t, str) and t in flow.nodes]
+    return edges
 
 
 def _stops(flow: ParsedFlow, node_id: str) -> bool:
@@ -104,7 +109,7 @@ def _stops(flow: ParsedFlow, node_id: str) -> bool:
 def _reachability(flow: ParsedFlow) -> list[Issue]:
     edges = _edges(flow)
     reached: set[str] = set()
-    todo = [flow.document.start] if flow.document.start in flow.nodes else []
+    todo = [flow.document.start] if flow.document.start in flow.document.nodes else []
     while todo:
         node_id = todo.pop()
         if node_id not in reached:
@@ -119,7 +124,8 @@ def _reachability(flow: ParsedFlow) -> list[Issue]:
     backwards: dict[str, list[str]] = {node_id: [] for node_id in flow.nodes}
     for source, targets in edges.items():
         for target in targets:
-            backwards[target].append(source)
+            if source in flow.nodes:
+                backwards[target].append(source)
     settles = {node_id for node_id in flow.nodes if _stops(flow, node_id)}
     todo = list(settles)
     while todo:

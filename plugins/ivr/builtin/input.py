@@ -24,6 +24,7 @@ from plugins.ivr.nodes import (
     Template,
     Wait,
 )
+from plugins.ivr.patterns import PatternError, compile_pattern, fullmatch
 
 InputMode = Literal["dtmf", "speech", "dtmf speech"]
 VARIABLE = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
@@ -49,9 +50,9 @@ class Branch(BaseModel):
     def _compiles(cls, regex: str | None) -> str | None:
         if regex is not None:
             try:
-                re.compile(regex)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
+                compile_pattern(regex)
+            except PatternError as exc:
+                raise ValueError(f"not a regular expression RE2 accepts: {exc}") from None
         return regex
 
     @model_validator(mode="after")
@@ -64,7 +65,7 @@ class Branch(BaseModel):
         if self.digits is not None and got.digits == self.digits:
             return True
         value = got.digits or got.speech or ""
-        if self.regex is not None and value and re.fullmatch(self.regex, value.strip()):
+        if self.regex is not None and value and fullmatch(self.regex, value.strip()):
             return True
         spoken = _words(got.speech)
         return any(

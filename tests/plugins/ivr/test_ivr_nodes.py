@@ -340,3 +340,15 @@ async def test_lookup_canned_answers(answer, exit_):
     assert sim.path[0] == f"crm:{exit_}"
     if exit_ == "next":
         assert sim.variables["tier"] == "gold"
+
+
+async def test_a_pathological_pattern_cannot_stall_the_worker():
+    """RE2 matches in linear time: with Python's re this takes longer than the universe."""
+    document = gather_flow(
+        input="speech",
+        branches=[{"name": "evil", "regex": "(a+)+$"}],
+        exits={"evil": "ok", "no_match": "bad", "no_input": "none"},
+        retries=0,
+    )
+    sim = await run(document, {"speech": "a" * 400 + "!"})
+    assert sim.path[0] == "ask:no_match"

@@ -173,3 +173,17 @@ def test_subflows_must_exist_published_and_not_be_itself():
 def test_a_gather_needs_a_prompt():
     document = flow("g", g={"type": "gather", "exits": {"next": "e", "no_input": "e"}}, e=HANGUP)
     assert issues(document) == [("invalid", "g", "prompt")]
+
+
+def test_patterns_re2_cannot_run_are_refused():
+    document = flow(
+        "g",
+        g={
+            "type": "gather",
+            "prompt": "x",
+            "branches": [{"name": "twice", "regex": r"(\d)\1"}],
+            "exits": {"twice": "e", "no_match": "e", "no_input": "e"},
+        },
+        e={"type": "hangup"},
+    )
+    assert issues(document) == [("schema", "g", "branches[0].regex")]

@@ -65,12 +65,28 @@ class Recording:
         return 2 if self.source == "call" else 1
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What answered a gather: keys (``digits``) or words (``speech``), and the simulated
+    time the callee finished keying or speaking."""
+
+    result: Literal["digits", "speech"]
+    value: str
+    at: float
+
+
 @dataclass
 class Listening:
-    """A gather waiting for keys: ``keys`` gets (digits, simulated time they were pressed)."""
+    """An open gather: ``heard`` gets the callee's answer. It takes keys when ``dtmf``,
+    speech when ``speech``; ``speaking`` is set while the callee talks into it (the gather
+    then waits for the end of the sentence, however long its window)."""
 
     opened_at: float
-    keys: asyncio.Future[tuple[str, float]]
+    heard: asyncio.Future[Heard]
+    dtmf: bool = True
+    speech: bool = False
+    speaking: bool = False
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass

@@ -85,18 +85,25 @@ class VoiceBody(_Body):
 
 
 class GatherBody(_Body):
-    """A gather ended: with the digits keyed in, or with none (``no-input``: it timed out,
-    or only the finish key was pressed)."""
+    """A gather ended: with the digits keyed in, with what the callee said (``speech``, a
+    gather that listens for it), or with nothing (``no-input``: it timed out, or only the
+    finish key was pressed)."""
 
     kind: Literal["gather"] = "gather"
-    result: Literal["digits", "no-input"]
+    result: Literal["digits", "speech", "no-input"]
     digits: str = Field(default="", pattern=r"^[0-9*#]{0,64}$")
+    speech: str | None = Field(default=None, min_length=1, max_length=4000)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    """The recognizer's confidence in ``speech`` (loopback's: 1.0)."""
 
     def event(self) -> InstructionsNeeded:
+        said = self.result == "speech"
         return InstructionsNeeded(
             provider_call_id=self.call_id,
             reason="gathered",
             digits=self.digits if self.result == "digits" else None,
+            speech=self.speech if said else None,
+            confidence=self.confidence if said and self.speech else None,
         )
 
 

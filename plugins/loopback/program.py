@@ -1,6 +1,19 @@
 """Both ends of an answered loopback call: the platform's instructions as the carrier runs
-them, and the scripted callee. They meet in gathers (the callee's ``press`` answers the
-platform's ``Gather``), in recordings and in hangups."""
+them, and the scripted callee. They meet in gathers, in recordings and in hangups.
+
+A gather listens while its prompt plays and ``timeout_seconds`` after it, for what its
+``dtmf`` and ``speech`` say:
+
+* The callee's ``press`` answers the first gather that listens for keys (barge-in allowed);
+  it waits for one, so a press while only a speech gather is open goes to a later gather.
+* The callee's ``say`` answers the gather open when it starts speaking if that gather
+  listens for speech: result ``speech``, the text as said, confidence 1.0 (loopback's
+  recognizer is perfect). The gather waits for the end of the sentence even past its window,
+  as a recognizer waits for the caller to stop. A ``say`` never waits for a gather: one said
+  while no speech gather is open answers nothing. Either way it is a transcript segment, sent
+  before the gather's webhook. A muted callee is not heard: it answers no gather (one it was
+  answering when muted ends with no input).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +40,7 @@ from plugins.loopback.clock import Timeline
 from plugins.loopback.payloads import GatherBody
 
 if TYPE_CHECKING:
-    from plugins.loopback.carrier import CarrierCall, Instructions
+    from plugins.loopback.carrier import CarrierCall, Heard, Instructions
 
 logger = logging.getLogger(__name__)
 
@@ -99,26 +112,36 @@ def received_digits(pressed: str, step: Gather) -> str:
 
 
 async def gather(call: CarrierCall, side: Timeline, step: Gather) -> Instructions | None:
-    """Listen while the prompt plays and ``timeout_seconds`` after it; the callee may key in
+    """Listen while the prompt plays and ``timeout_seconds`` after it; the callee may answer
     at any time (barge-in). Then ask the ``gather`` webhook what comes next."""
     from plugins.loopback.carrier import Listening
 
-    listening = sum(prompt_seconds(part) for part in step.prompt) + step.timeout_seconds
-    keys: asyncio.Future[tuple[str, float]] = asyncio.get_running_loop().create_future()
-    call.gather = Listening(opened_at=side.t, keys=keys)
+    window = sum(prompt_seconds(part) for part in step.prompt) + step.timeout_seconds
+    heard: asyncio.Future[Heard] = asyncio.get_running_loop().create_future()
+    listening = Listening(opened_at=side.t, heard=heard, dtmf=step.dtmf, speech=step.speech)
+    call.gather = listening
     call.gather_open.set()
     try:
-        pressed = ""
-        if await side.wait(keys, listening):
-            pressed, at = keys.result()
-            side.catch_up(at)
+        answered = await side.wait(heard, window)
+        if not answered and listening.speaking:  # mid-sentence: hear the callee out
+            await heard
+            answered = True
+        if answered:
+            side.catch_up(heard.result().at)
     finally:
         call.gather = None
         call.gather_open.clear()
-        keys.cancel()
-    digits = received_digits(pressed, step)
-    body = GatherBody(**call.header(), result="digits" if digits else "no-input", digits=digits)
+        listening.closed.set()
+        heard.cancel()
+    body = gather_body(call, step, heard.result() if answered else None)
     return await call.ask(body, at=side.t)
+
+
+def gather_body(call: CarrierCall, step: Gather, heard: Heard | None) -> GatherBody:
+    if heard is not None and heard.result == "speech" and heard.value:
+        return GatherBody(**call.header(), result="speech", speech=heard.value, confidence=1.0)
+    digits = received_digits(heard.value, step) if heard is not None else ""
+    return GatherBody(**call.header(), result="digits" if digits else "no-input", digits=digits)
 
 
 async def record(call: CarrierCall, side: Timeline, step: Record) -> None:
@@ -140,12 +163,7 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         if isinstance(step, script.Wait):
             await callee.sleep(step.seconds)
         elif isinstance(step, script.Say):
-            start = callee.t
-            await callee.sleep(speech_seconds(step.text))
-            if call.muted:  # nobody hears a muted callee
-                call.log.append(("unheard", step.text))
-            else:
-                call.transcribe(step.text, start=start, end=callee.t)
+            await say(call, callee, step.text)
         elif isinstance(step, script.Press):
             await press(call, callee, step.digits)
         elif isinstance(step, script.Hangup):
@@ -154,14 +172,46 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
     call.callee_idle.set_result(callee.t)
 
 
+async def say(call: CarrierCall, callee: Timeline, text: str) -> None:
+    """Speak: a transcript segment, and the answer to the gather open now if it listens for
+    speech (a ``say`` never waits for one)."""
+    from plugins.loopback.carrier import Heard
+
+    listening = call.gather
+    if listening is None or listening.heard.done() or listening.speaking or call.muted:
+        listening = None
+    elif listening.speech:
+        callee.catch_up(listening.opened_at)
+        listening.speaking = True
+    else:
+        listening = None  # keys only: what is said is just a transcript
+    start = callee.t
+    await callee.sleep(speech_seconds(text))
+    heard = not call.muted  # nobody hears a muted callee
+    if heard:
+        call.transcribe(text, start=start, end=callee.t)
+    else:
+        call.log.append(("unheard", text))
+    if listening is not None and not listening.heard.done():
+        listening.heard.set_result(Heard("speech", text if heard else "", callee.t))
+        if heard:
+            call.log.append(("said", text))
+
+
 async def press(call: CarrierCall, callee: Timeline, digits: str) -> None:
-    """Key in ``digits`` once a gather listens (a person waits for the menu)."""
+    """Key in ``digits`` once a gather listens for keys (a person waits for the menu; a
+    gather that listens for speech only ignores keys, so the press waits for the next)."""
+    from plugins.loopback.carrier import Heard
+
     while True:
         await call.gather_open.wait()
         listening = call.gather
-        if listening is not None and not listening.keys.done():
+        if listening is not None and (not listening.dtmf or listening.speaking):
+            await listening.closed.wait()
+            continue
+        if listening is not None and not listening.heard.done():
             callee.catch_up(listening.opened_at)
-            listening.keys.set_result((digits, callee.t))
+            listening.heard.set_result(Heard("digits", digits, callee.t))
             call.gather = None
             call.gather_open.clear()
             call.log.append(("pressed", digits))

@@ -53,6 +53,7 @@ CAPABILITIES = frozenset(
         Capability.MACHINE_DETECTION,
         Capability.CONFERENCING,
         Capability.COACHING,
+        Capability.SPEECH_RECOGNITION,
     }
 )
 """Everything but secure payments (loopback has no payment connector)."""

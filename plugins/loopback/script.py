@@ -3,9 +3,10 @@
 A script is a list of steps, given per call (``options={"script": [...]}``) or chosen by the
 destination number (:func:`script_for_number`). Before the answer the callee may ``ring`` and
 ``wait``, then it ends the attempt with exactly one of ``answer``, ``busy``, ``no_answer`` or
-``fail``. After ``answer`` it may ``wait``, ``say`` something (a transcript segment), ``press``
-digits (they answer the platform's next gather) and ``hangup``; a callee whose script runs
-out stays on the line, silent, until the platform hangs up.
+``fail``. After ``answer`` it may ``wait``, ``say`` something (a transcript segment, and the
+answer to a gather listening for speech at that moment), ``press`` digits (they answer the
+platform's next gather that listens for keys) and ``hangup``; a callee whose script runs out
+stays on the line, silent, until the platform hangs up. See :mod:`plugins.loopback.program`.
 """
 
 from __future__ import annotations
@@ -63,14 +64,16 @@ class Wait(_Step):
 
 
 class Press(_Step):
-    """Key in digits as the answer to the platform's next gather (waits until one listens)."""
+    """Key in digits as the answer to the platform's next gather that listens for keys
+    (waits until one does)."""
 
     step: Literal["press"] = "press"
     digits: str = Field(pattern=r"^[0-9*#]{1,64}$")
 
 
 class Say(_Step):
-    """Speak: the carrier reports it as a transcript segment of the ``callee``."""
+    """Speak: the carrier reports it as a transcript segment of the ``callee``; it also
+    answers a gather that listens for speech if one is open when the callee starts."""
 
     step: Literal["say"] = "say"
     text: str = Field(min_length=1, max_length=2000)

@@ -51,6 +51,7 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
                     Capability.CONFERENCING,
                     Capability.COACHING,
                     Capability.SECURE_PAYMENTS,
+                    # No SPEECH_RECOGNITION: Call Control's gather commands collect DTMF only.
                 }
             ),
             secrets=("telnyx.api_key", "telnyx.public_key", "telnyx.connection_id"),

@@ -149,6 +149,9 @@ class Commands:
         )
 
     def _gather(self, gather: Gather, rest: Sequence[Instruction]) -> Operation:
+        """Keys only: Call Control's gather commands have no speech recognition, so a gather
+        that also listens for speech collects digits (speech-only ones never get here:
+        ``script.refuse_unsupported``); ``language`` and ``hints`` are not used."""
         state = self.state("call.gather.ended", rest)
         actions = self.client.calls.actions
         timeout = gather.timeout_seconds * 1000

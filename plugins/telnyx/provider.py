@@ -126,7 +126,9 @@ class TelnyxProvider(TelephonyProvider):
         return events.parse(webhook.body)
 
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
-        steps = script.normalize(script.parse(instructions))
+        parsed = script.parse(instructions)
+        script.refuse_unsupported(parsed)
+        steps = script.normalize(parsed)
         if not steps:
             return self.empty_answer()
         call_control_id = _call_control_id(call)

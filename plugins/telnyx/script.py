@@ -4,6 +4,10 @@ Telnyx speaks at most 3,000 characters per command and gathers with one prompt (
 or one audio file), so long texts are split and a mixed gather prompt is run as steps of its
 own before a gather that keeps only its last prompt. What remains travels in
 ``client_state`` in a compact JSON form (defaults left out).
+
+Call Control's gather commands collect DTMF only: a gather that listens for keys and speech
+gathers keys, and one that listens for speech alone is refused before anything is sent
+(:func:`refuse_unsupported`), so a script never stops halfway at a step Telnyx cannot run.
 """
 
 from __future__ import annotations
@@ -12,7 +16,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-from plugins.calls.provider import Gather, Instruction, InstructionList, Pause, Play, Say
+from plugins.calls.provider import (
+    Gather,
+    Instruction,
+    InstructionList,
+    Pause,
+    Play,
+    ProviderRefused,
+    Say,
+)
 
 MAX_SPEECH = 3000
 """Telnyx's limit on a ``speak`` or ``gather_using_speak`` payload, in characters."""
@@ -23,6 +35,18 @@ MAX_SSML_BREAK = 10
 def parse(instructions: Sequence[Any]) -> list[Instruction]:
     """Instruction models or their JSON, validated."""
     return list(InstructionList.model_validate({"steps": list(instructions)}).steps)
+
+
+def refuse_unsupported(steps: Iterable[Instruction]) -> None:
+    """Raise :class:`ProviderRefused` for a gather that listens for speech only: Telnyx has no
+    speech recognition in its gather commands (no ``speech-recognition`` capability)."""
+    for index, step in enumerate(steps):
+        if isinstance(step, Gather) and not step.dtmf:
+            raise ProviderRefused(
+                f"step {index + 1}: Telnyx gathers digits only, not speech; "
+                "let the gather listen for keys (dtmf) too",
+                code="speech-not-supported",
+            )
 
 
 def normalize(steps: Iterable[Instruction]) -> list[Instruction]:

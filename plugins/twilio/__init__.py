@@ -22,7 +22,8 @@ def kraliki_plugin_info() -> PluginInfo:
         version=__version__,
         requires=("calls",),
         description="Twilio Programmable Voice as a telephony provider: calls, control, "
-        "recordings, real-time transcripts, machine detection, secure payments.",
+        "recordings, real-time transcripts, machine detection, secure payments, speech "
+        "recognition.",
     )
 
 
@@ -61,6 +62,7 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
                     Capability.CONFERENCING,
                     Capability.COACHING,
                     Capability.SECURE_PAYMENTS,
+                    Capability.SPEECH_RECOGNITION,
                 }
             ),
             secrets=(ACCOUNT_SID, AUTH_TOKEN),

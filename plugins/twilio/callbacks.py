@@ -1,9 +1,9 @@
 """Twilio's webhooks (form posts) as normalized events.
 
 Kinds, the last segment of ``/webhooks/twilio/<tenant id>/<kind>``: ``voice`` (the call was
-answered, or arrived: what now?), ``status`` (call progress), ``gather`` (a ``<Gather>``,
-``<Record>`` or ``<Pay>`` finished), ``recording``, ``transcription`` (real-time
-transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
+answered, or arrived: what now?), ``status`` (call progress), ``gather`` (a ``<Gather>``
+with keys or speech, a ``<Record>`` or a ``<Pay>`` finished), ``recording``, ``transcription``
+(real-time transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
 """
 
 from __future__ import annotations
@@ -122,11 +122,16 @@ def _status(form: Form, call_sid: str, _: str) -> Parsed:
 
 
 def _gather(form: Form, call_sid: str, _: str) -> Parsed:
+    """Keys (``Digits``) or speech (``SpeechResult`` with its ``Confidence``); Twilio
+    sends one or the other, or neither when nothing came in."""
     digits = form.get("Digits", "")
+    speech = form.get("SpeechResult", "").strip()
     needed = InstructionsNeeded(
         provider_call_id=call_sid,
         reason="gathered",
         digits=digits if DIGITS.match(digits) else None,  # not "hangup" (after <Record>)
+        speech=speech or None,
+        confidence=_confidence(form.get("Confidence")) if speech else None,
     )
     return (needed,), None
 
@@ -238,6 +243,15 @@ def _int(form: Form, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise WebhookMalformed(f"{name} is not a number") from None
+
+
+def _confidence(value: str | None) -> float | None:
+    """Twilio's 0-1 score; an unreadable one is left out rather than losing what was said."""
+    try:
+        score = float(value or "")
+    except ValueError:
+        return None
+    return score if 0.0 <= score <= 1.0 else None
 
 
 def _time(value: str | None) -> datetime | None:

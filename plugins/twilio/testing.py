@@ -11,6 +11,8 @@ gave when it created the call::
         call = double.last_call()
         await double.send_status(call.sid, "ringing")
         answer = await double.answer(call.sid)          # POSTs the voice URL, keeps the TwiML
+        await double.press(call.sid, "1")               # keys into the latest <Gather>
+        await double.speak(call.sid, "billing")         # or speech, when it listens for it
         await double.send_status(call.sid, "completed", duration=42)
         double.fail_next(2, status=503)                  # the next two REST requests fail
         double.hang_next()                               # the next one never answers
@@ -217,11 +219,31 @@ class TwilioDouble:
 
     async def press(self, call_sid: str, digits: str) -> httpx.Response:
         """The caller keys ``digits`` into the latest ``<Gather>``: POST its action URL."""
+        call, action = self._gather_action(call_sid, "dtmf")
+        form = call.base_form() | {"CallStatus": call.status, "Digits": digits}
+        return await self._fetch_twiml(call, action, form)
+
+    async def speak(self, call_sid: str, text: str, *, confidence: float = 0.92) -> httpx.Response:
+        """The caller says ``text`` to the latest ``<Gather>`` that listens for speech: POST
+        its action URL with what Twilio's recognizer heard (``SpeechResult``, ``Confidence``;
+        no ``Digits``, as Twilio sends it)."""
+        call, action = self._gather_action(call_sid, "speech")
+        form = call.base_form() | {
+            "CallStatus": call.status,
+            "SpeechResult": text,
+            "Confidence": str(confidence),
+        }
+        return await self._fetch_twiml(call, action, form)
+
+    def _gather_action(self, call_sid: str, input_: str) -> tuple[Call, str]:
+        """The call and the action URL of its latest ``<Gather>``, which must accept
+        ``input_`` (Twilio ignores keys or speech a gather does not listen for)."""
         call = self.state.calls[call_sid]
         gather = self.last_twiml(call_sid).find(".//Gather")
         assert gather is not None, "the call's TwiML has no <Gather>"
-        form = call.base_form() | {"CallStatus": call.status, "Digits": digits}
-        return await self._fetch_twiml(call, gather.attrib["action"], form)
+        accepted = gather.attrib.get("input", "dtmf").split()
+        assert input_ in accepted, f"the <Gather> listens for {accepted}, not {input_}"
+        return call, gather.attrib["action"]
 
     async def _fetch_twiml(self, call: Call, url: str, form: dict[str, str]) -> httpx.Response:
         response = await self._deliver(call, url, form)

@@ -4,7 +4,8 @@ Twilio runs a document top to bottom. A step that waits for the caller (``<Gathe
 ``<Record>``, ``<Pay>``) posts its result to the ``gather`` webhook, whose answer is the next
 document: steps after it in the same list are not reached. ``<Gather>`` reports an empty
 result too (``actionOnEmptyResult``), so the platform always hears how a prompt ended, as it
-does from command-style providers.
+does from command-style providers. A gather that listens for speech posts what Twilio's
+recognizer heard (``SpeechResult``, ``Confidence``) to the same webhook.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ WebhookUrl = Callable[[str], str]
 """``ProviderContext.webhook_url``: the URL Twilio calls back for a kind of callback."""
 
 RECORDING_EVENTS = "in-progress completed absent"
+HINT_SEPARATOR = ", "
+"""Twilio reads ``hints`` as one comma-separated list of words and phrases."""
 
 
 def document(instructions: Sequence[Any], webhook_url: WebhookUrl) -> bytes:
@@ -86,17 +89,30 @@ def _pause(parent: Any, step: Pause, _: WebhookUrl) -> None:
 
 
 def _gather(parent: Any, step: Gather, webhook_url: WebhookUrl) -> None:
+    options: dict[str, Any] = {}
+    if step.dtmf:
+        options |= {"num_digits": step.num_digits, "finish_on_key": step.finish_on_key}
+    if step.speech:
+        # ``auto``: the recognizer decides when the caller stopped speaking; ``timeout``
+        # stays the wait for any input at all.
+        options |= {"language": step.language, "speech_timeout": "auto"}
+        if step.hints:
+            options["hints"] = HINT_SEPARATOR.join(step.hints)
     gather = parent.gather(
-        input="dtmf",
+        input=gather_input(step),
         action=webhook_url("gather"),
         method="POST",
-        num_digits=step.num_digits,
-        finish_on_key=step.finish_on_key,
         timeout=step.timeout_seconds,
         action_on_empty_result=True,
+        **options,
     )
     for prompt in step.prompt:
         _RENDER[type(prompt)](gather, prompt, webhook_url)
+
+
+def gather_input(step: Gather) -> str:
+    """``<Gather input>``: ``dtmf``, ``speech`` or ``dtmf speech``."""
+    return " ".join(name for name, on in (("dtmf", step.dtmf), ("speech", step.speech)) if on)
 
 
 def _dial(parent: Any, step: Dial, _: WebhookUrl) -> None:

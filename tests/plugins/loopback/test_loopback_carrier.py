@@ -172,6 +172,101 @@ async def test_the_callee_of_0005_presses_1(carrier, receiver):
     assert receiver.of("gather")[0].event.digits == "1"
 
 
+SPEECH_MENU = Gather(dtmf=False, speech=True, prompt=[Say(text="How can we help?")])
+
+
+async def test_a_speech_gather_is_answered_by_what_the_callee_says(carrier, receiver):
+    receiver.answer([SPEECH_MENU, Say(text="not reached")], [Hangup()])
+    script = [
+        "answer",
+        {"step": "wait", "seconds": 1},
+        {"step": "say", "text": "I have a billing question"},
+        {"step": "wait", "seconds": 100},
+        "hangup",
+    ]
+    call_id = await call(carrier, receiver, place(options={"script": script}))
+    [gather] = receiver.of("gather")
+    assert (gather.body["result"], gather.body["speech"], gather.body["confidence"]) == (
+        "speech",
+        "I have a billing question",
+        1.0,
+    )
+    assert (gather.event.speech, gather.event.confidence, gather.event.digits) == (
+        "I have a billing question",
+        1.0,
+        None,
+    )
+    [segment] = receiver.of("transcription")  # still part of the transcript, sent first
+    assert segment.event.text == "I have a billing question"
+    assert segment.body["sequence"] < gather.body["sequence"]
+    assert final(receiver, call_id)["hangup_cause"] == "caller_hangup"
+    assert final(receiver, call_id)["duration_seconds"] == 3  # 1 s waited, 2 s spoken
+    assert ("said", "I have a billing question") in call_log(carrier.context.platform, call_id)
+
+
+async def test_a_speech_gather_hears_the_callee_out(carrier, receiver):
+    receiver.answer([Gather(speech=True, timeout_seconds=2)], [Hangup()])
+    sentence = " ".join(["word"] * 20)  # 8 s: longer than the gather's window
+    script = ["answer", {"step": "wait", "seconds": 1}, {"step": "say", "text": sentence}]
+    call_id = await call(carrier, receiver, place(options={"script": script}))
+    [gather] = receiver.of("gather")
+    assert gather.event.speech == sentence
+    assert final(receiver, call_id)["duration_seconds"] == 9
+
+
+async def test_a_speech_only_gather_ignores_presses(carrier, receiver):
+    speech_only = Gather(dtmf=False, speech=True, timeout_seconds=3)
+    receiver.answer([speech_only], [Gather(num_digits=1)], [Hangup()])
+    script = ["answer", {"step": "press", "digits": "5"}, {"step": "wait", "seconds": 100}]
+    await call(carrier, receiver, place(options={"script": script}))
+    first, second = receiver.of("gather")
+    assert (first.body["result"], first.event.digits, first.event.speech) == (
+        "no-input",
+        None,
+        None,
+    )
+    assert (second.body["result"], second.event.digits) == ("digits", "5")  # the next menu's
+
+
+@pytest.mark.parametrize(
+    ("step", "result", "digits", "speech"),
+    [
+        ({"step": "press", "digits": "2"}, "digits", "2", None),
+        ({"step": "say", "text": "Support"}, "speech", None, "Support"),
+    ],
+)
+async def test_a_gather_for_keys_and_speech_takes_either(
+    carrier, receiver, step, result, digits, speech
+):
+    receiver.answer([Gather(speech=True, num_digits=1, timeout_seconds=5)], [Hangup()])
+    script = ["answer", {"step": "wait", "seconds": 1}, step, {"step": "wait", "seconds": 100}]
+    await call(carrier, receiver, place(options={"script": script}))
+    [gather] = receiver.of("gather")
+    assert (gather.body["result"], gather.event.digits, gather.event.speech) == (
+        result,
+        digits,
+        speech,
+    )
+
+
+async def test_a_gather_for_keys_only_does_not_take_speech(carrier, receiver):
+    receiver.answer([Gather(timeout_seconds=5)], [Hangup()])
+    script = ["answer", {"step": "wait", "seconds": 1}, {"step": "say", "text": "Operator"}]
+    await call(carrier, receiver, place(options={"script": script}))
+    [gather] = receiver.of("gather")
+    assert (gather.body["result"], gather.event.speech) == ("no-input", None)
+    [segment] = receiver.of("transcription")
+    assert segment.event.text == "Operator"
+
+
+async def test_speech_before_the_gather_opens_answers_nothing(carrier, receiver):
+    receiver.answer([Pause(seconds=3), SPEECH_MENU], [Hangup()])
+    script = ["answer", {"step": "say", "text": "Hello?"}, {"step": "wait", "seconds": 100}]
+    await call(carrier, receiver, place(options={"script": script}))
+    [gather] = receiver.of("gather")
+    assert gather.body["result"] == "no-input"
+
+
 async def test_callee_speech_becomes_transcript_segments(carrier, receiver):
     receiver.default = LONG
     script = [

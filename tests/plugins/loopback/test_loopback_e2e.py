@@ -149,6 +149,31 @@ async def test_instructions_from_the_request_run_and_gather_digits(api):
     assert done["hangup_cause"] == "caller_hangup"
 
 
+async def test_a_gather_hears_the_callee_speak(api):
+    instructions = [
+        {
+            "kind": "gather",
+            "dtmf": False,
+            "speech": True,
+            "hints": ["order"],
+            "prompt": [{"kind": "say", "text": "What is it about?"}],
+        },
+    ]
+    script = [
+        "answer",
+        {"step": "wait", "seconds": 1},  # the gather opens once the voice webhook answers
+        {"step": "say", "text": "My order please"},
+        {"step": "wait", "seconds": 60},
+    ]
+    call = await place(api, instructions=instructions, options={"script": script})
+    done = await until(api, call["id"])
+    [said] = [e for e in done["timeline"] if e["kind"] == "input"]
+    assert said["detail"] == {"digits_count": 0, "speech": True}
+    [segment] = done["transcript"]
+    assert segment["text"] == "My order please"
+    assert done["hangup_cause"] == "caller_hangup"
+
+
 async def test_a_recorded_call_with_callee_speech(api):
     call = await place(api, "+14155550006", record=True)
     done = await until(api, call["id"])

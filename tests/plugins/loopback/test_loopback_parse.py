@@ -9,6 +9,7 @@ import wave
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from plugins.calls.provider import (
     AnsweredBy,
@@ -140,6 +141,35 @@ def test_voice(provider):
 def test_gather(provider, result, digits, expected):
     _, events, _ = parse(provider, GatherBody(**COMMON, result=result, digits=digits))
     assert events == [InstructionsNeeded(provider_call_id=CALL, reason="gathered", digits=expected)]
+
+
+def test_gathered_speech(provider):
+    body = GatherBody(**COMMON, result="speech", speech="Billing please", confidence=1.0)
+    _, events, _ = parse(provider, body)
+    assert events == [
+        InstructionsNeeded(
+            provider_call_id=CALL, reason="gathered", speech="Billing please", confidence=1.0
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"result": "speech", "speech": ""},
+        {"result": "speech", "speech": "hi", "confidence": 1.5},
+        {"result": "words", "speech": "hi"},
+    ],
+)
+def test_a_malformed_speech_result(fields):
+    with pytest.raises(ValidationError):
+        GatherBody(**COMMON, **fields)
+
+
+def test_speech_is_read_only_from_a_speech_result(provider):
+    body = GatherBody(**COMMON, result="no-input", speech="ignored", confidence=0.5)
+    _, events, _ = parse(provider, body)
+    assert events == [InstructionsNeeded(provider_call_id=CALL, reason="gathered")]
 
 
 def test_recording(provider):
@@ -311,4 +341,5 @@ async def test_recording_audio_refuses_what_it_did_not_make(provider, ref, code)
 
 
 def test_capabilities_are_all_but_payments():
+    assert Capability.SPEECH_RECOGNITION in CAPABILITIES  # the callee's say answers gathers
     assert set(Capability) - CAPABILITIES == {Capability.SECURE_PAYMENTS}

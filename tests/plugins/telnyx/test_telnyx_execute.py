@@ -207,6 +207,34 @@ async def test_a_gather_without_a_prompt(provider, telnyx):
     assert command.body["inter_digit_timeout_millis"] == 3000
 
 
+async def test_a_gather_for_keys_and_speech_gathers_keys(provider, telnyx):
+    call_control_id = await dialled(provider)
+    gather = Gather(prompt=[Say(text="Say or press 1")], num_digits=1, speech=True, hints=["one"])
+    await provider.execute(call_ref(call_control_id), [gather])
+    [command] = telnyx.commands(call_control_id, "gather_using_speak")
+    assert (command.body["payload"], command.body["maximum_digits"]) == ("Say or press 1", 1)
+    assert not {"hints", "language_code", "speech"} & set(command.body)
+    assert command.body["language"] == "en-US"  # the prompt's voice, not a recognizer's
+    [needed] = arrives(telnyx, call_control_id, "call.gather.ended", digits="1")
+    assert needed == InstructionsNeeded(call_control_id, "gathered", digits="1")
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [Gather(dtmf=False, speech=True)],
+        [Say(text="Hello"), Gather(dtmf=False, speech=True, prompt=[Say(text="Speak")])],
+    ],
+)
+async def test_a_gather_for_speech_only_is_refused(provider, telnyx, steps):
+    call_control_id = await dialled(provider)
+    sent = len(telnyx.requests)
+    with pytest.raises(ProviderRefused, match="digits only") as caught:
+        await provider.execute(call_ref(call_control_id), steps)
+    assert caught.value.code == "speech-not-supported"
+    assert len(telnyx.requests) == sent  # nothing of the script was started
+
+
 async def test_a_mixed_prompt_plays_its_first_parts_as_steps(provider, telnyx):
     call_control_id = await dialled(provider)
     gather = Gather(prompt=[Say(text="Listen:"), Play(url=MUSIC)], num_digits=2)

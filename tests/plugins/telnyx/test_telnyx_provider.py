@@ -43,6 +43,7 @@ def test_the_provider_is_registered_with_its_capabilities_and_secrets(platform):
     spec = calls_state(platform).providers.get("telnyx")
     assert spec.secrets == ("telnyx.api_key", "telnyx.public_key", "telnyx.connection_id")
     assert Capability.MUTE not in spec.capabilities
+    assert Capability.SPEECH_RECOGNITION not in spec.capabilities  # gathers collect DTMF only
     assert {Capability.TRANSFER, Capability.RECORDING, Capability.SECURE_PAYMENTS} <= (
         spec.capabilities
     )

@@ -201,6 +201,31 @@ def test_gathered_digits(digits, expected):
     assert needed == InstructionsNeeded(provider_call_id=SID, reason="gathered", digits=expected)
 
 
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [("0.9138919", 0.9138919), ("1", 1.0), ("", None), ("high", None), ("1.5", None)],
+)
+def test_gathered_speech(confidence, expected):
+    form = call_form(CallStatus="in-progress", SpeechResult="Billing, please.")
+    [needed] = parse("gather", form | {"Confidence": confidence}).events
+    assert needed == InstructionsNeeded(
+        provider_call_id=SID, reason="gathered", speech="Billing, please.", confidence=expected
+    )
+
+
+@pytest.mark.parametrize("fields", [{"SpeechResult": ""}, {"SpeechResult": "  "}, {}])
+def test_no_speech_is_no_input(fields):
+    form = call_form(CallStatus="in-progress", Digits="", Confidence="0.5", **fields)
+    [needed] = parse("gather", form).events
+    assert needed == InstructionsNeeded(provider_call_id=SID, reason="gathered")
+
+
+def test_keys_and_speech_are_both_passed_on():
+    form = call_form(Digits="2", SpeechResult="two", Confidence="0.8")
+    [needed] = parse("gather", form).events
+    assert (needed.digits, needed.speech, needed.confidence) == ("2", "two", 0.8)
+
+
 # --- recordings ----------------------------------------------------------------------------
 
 

@@ -280,6 +280,25 @@ async def test_a_live_transcript(client, acme, double):
     )
 
 
+async def test_speech_reaches_the_platform(client, acme, double):
+    gather = {"kind": "gather", "speech": True, "hints": ["parcel", "invoice"]}
+    call = await place(client, instructions=[gather])
+    sid = call["provider_call_id"]
+    await double.answer(sid)
+    await double.send_status(sid, "in-progress")
+    [rendered] = double.last_twiml(sid)
+    assert (rendered.attrib["input"], rendered.attrib["hints"]) == (
+        "dtmf speech",
+        "parcel, invoice",
+    )
+
+    response = await double.speak(sid, "Where is my parcel", confidence=0.9)
+
+    assert response.status_code == 200
+    [entry] = [e for e in (await detail(client, call))["timeline"] if e["kind"] == "input"]
+    assert entry["detail"] == {"digits_count": 0, "speech": True}  # what was said is not kept
+
+
 async def test_an_inbound_call_is_forwarded(client, acme, double, app):
     platform = app.state.platform
     with tenant_scope(acme.id):

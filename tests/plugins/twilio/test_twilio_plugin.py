@@ -22,6 +22,7 @@ async def test_the_provider_is_registered(platform: Platform):
     assert spec.secrets == ("twilio.account_sid", "twilio.auth_token")
     assert spec.default_calls_per_second == 1.0
     assert Capability.MUTE not in spec.capabilities  # single calls cannot be muted
+    assert Capability.SPEECH_RECOGNITION in spec.capabilities  # <Gather input="speech">
     assert spec.capabilities == set(Capability) - {Capability.MUTE}
     assert TwilioProvider.style == "document"
     assert platform.plugins.get("twilio").info.requires == ("calls",)

@@ -85,6 +85,50 @@ async def test_gather_defaults():
     assert list(gather) == []
 
 
+@pytest.mark.parametrize(
+    ("dtmf", "speech", "expected"),
+    [(True, False, "dtmf"), (False, True, "speech"), (True, True, "dtmf speech")],
+)
+async def test_gather_listens_for_keys_speech_or_both(dtmf, speech, expected):
+    [gather] = await render(Gather(dtmf=dtmf, speech=speech, num_digits=2))
+    assert gather.attrib["input"] == expected
+    assert ("numDigits" in gather.attrib) is dtmf  # key settings only when keys count
+    assert ("finishOnKey" in gather.attrib) is dtmf
+    assert ("speechTimeout" in gather.attrib) is speech
+    assert ("language" in gather.attrib) is speech
+
+
+async def test_a_speech_gather_with_language_and_hints():
+    [gather] = await render(
+        Gather(
+            dtmf=False,
+            speech=True,
+            language="cs-CZ",
+            hints=["billing", "technical support", "sales"],
+            timeout_seconds=4,
+            prompt=[Say(text="How can we help?")],
+        )
+    )
+    assert gather.attrib == {
+        "action": offline_url("gather"),
+        "method": "POST",
+        "input": "speech",
+        "timeout": "4",
+        "actionOnEmptyResult": "true",
+        "language": "cs-CZ",
+        "speechTimeout": "auto",
+        "hints": "billing, technical support, sales",
+    }
+    assert [child.tag for child in gather] == ["Say"]
+
+
+async def test_a_speech_gather_without_hints_sends_none():
+    [gather] = await render(Gather(speech=True))
+    assert gather.attrib["input"] == "dtmf speech"
+    assert gather.attrib["language"] == "en-US"
+    assert "hints" not in gather.attrib
+
+
 async def test_dial():
     dial_step = Dial(number="+420777000111", caller_id="+14155550100", timeout_seconds=20)
     [dial] = await render(dial_step)

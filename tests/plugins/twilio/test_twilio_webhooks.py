@@ -65,6 +65,29 @@ async def test_a_call_from_start_to_end(double: TwilioDouble, receiver, sid):
     assert [e.sequence for e in receiver.parsed[-1][1].events] == [2]
 
 
+async def test_speech_answers_a_gather_that_listens_for_it(double: TwilioDouble, receiver, sid):
+    receiver.instructions = [
+        Gather(dtmf=False, speech=True, hints=["billing"], prompt=[Say(text="How can we help?")])
+    ]
+    await double.answer(sid)
+    [gather] = double.last_twiml(sid)
+    assert (gather.tag, gather.attrib["input"]) == ("Gather", "speech")
+    with pytest.raises(AssertionError, match="listens for"):
+        await double.press(sid, "1")  # Twilio ignores keys a speech-only gather is not after
+
+    spoken = await double.speak(sid, "Billing, please", confidence=0.87)
+
+    assert spoken.status_code == 200
+    assert "Digits" not in double.callbacks[-1].form
+    assert double.callbacks[-1].headers["X-Twilio-Signature"]
+    kind, parsed = receiver.parsed[-1]
+    assert kind == "gather"
+    [needed] = parsed.events
+    assert needed == InstructionsNeeded(
+        provider_call_id=sid, reason="gathered", speech="Billing, please", confidence=0.87
+    )
+
+
 async def test_an_inbound_call(double, receiver, tenant):
     receiver.instructions = [Say(text="Thanks for calling")]
     call, answer = await double.inbound_call(

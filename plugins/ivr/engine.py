@@ -81,6 +81,9 @@ class FlowState(BaseModel):
     steps: int = 0
     path: list[str] = Field(default_factory=list)
     """``node:exit`` of every step taken, in order (sub-flow nodes as ``<depth>/node``)."""
+    pins: dict[str, uuid.UUID] = Field(default_factory=dict)
+    """Sub-flow id -> the version this call runs of it: the one current when the call
+    started, so a call never mixes versions published while it is in progress."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,27 @@ class FlowRunner:
             language=flow.document.language,
             voice=flow.document.voice,
         )
+        await self._pin(flow, state)
         return await self._run(Turn(state), None)
+
+    async def _pin(self, flow: ParsedFlow, state: FlowState) -> None:
+        """Fix now the versions of every sub-flow the flow may run (transitively)."""
+        todo = [(flow, 1)]
+        while todo:
+            parent, depth = todo.pop()
+            if depth >= self.env.max_depth:
+                continue
+            for node_id, config in parent.nodes.items():
+                for flow_id in parent.types[node_id].flows(config):
+                    if str(flow_id) in state.pins:
+                        continue
+                    try:
+                        sub = await self.loader.published(flow_id)
+                    except FlowError:
+                        continue  # entering it will fail then, into the fallback
+                    if sub.version_id is not None:
+                        state.pins[str(flow_id)] = sub.version_id
+                        todo.append((sub, depth + 1))
 
     async def resume(self, state: FlowState, got: CallerInput) -> Turn | None:
         """The wait ended; None when the flow was not waiting (a late or repeated result)."""
@@ -244,7 +267,11 @@ class FlowRunner:
                 elif isinstance(result, EnterFlow):
                     if len(state.stack) >= self.env.max_depth:
                         raise FlowError(f"sub-flows nested deeper than {self.env.max_depth}")
-                    sub = await self.loader.published(result.flow_id)
+                    pinned = state.pins.get(str(result.flow_id))
+                    if pinned is not None:
+                        sub = await self.loader.version(result.flow_id, pinned)
+                    else:
+                        sub = await self.loader.published(result.flow_id)
                     step("entered", None, result.detail)
                     state.stack.append(
                         Frame(

@@ -210,13 +210,25 @@ async def rollback(
 async def users_of(session: AsyncSession, flow: Flow) -> list[str]:
     """What routes calls to the flow: numbers, and other flows running it as a sub-flow."""
     used = [f"number {n}" for n in await routed_numbers(session, "ivr", str(flow.id))]
-    others = await session.scalars(select(Flow).where(Flow.id != flow.id))
-    target = str(flow.id)
+    current = {
+        version.id: version.document
+        for version in await session.scalars(
+            select(FlowVersion).join(Flow, Flow.current_version_id == FlowVersion.id)
+        )
+    }
+    others = await session.scalars(select(Flow).where(Flow.id != flow.id).order_by(Flow.name))
     for other in others:
-        nodes = (other.draft or {}).get("nodes", {})
-        if any(isinstance(node, dict) and node.get("flow_id") == target for node in nodes.values()):
+        documents = [other.draft, current.get(other.current_version_id or flow.id)]
+        if any(_runs(document, flow.id) for document in documents if document):
             used.append(f"flow {other.name}")
     return used
+
+
+def _runs(document: dict[str, Any], flow_id: uuid.UUID) -> bool:
+    """Whether a flow document (a draft or a published version) runs ``flow_id``."""
+    nodes = document.get("nodes", {})
+    target = str(flow_id)
+    return any(isinstance(node, dict) and node.get("flow_id") == target for node in nodes.values())
 
 
 async def check_unused(session: AsyncSession, flow: Flow) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from plugins.calls.provider import Capability
 from plugins.ivr.flowdoc import Issue, ParsedFlow
@@ -95,7 +96,7 @@ def _edges(flow: ParsedFlow) -> dict[str, list[str]]:
     for node_id, raw in flow.document.nodes.items():
         config = flow.nodes.get(node_id)
         exits = config.exits if config is not None else raw.get("exits")
-        targets = exits.values() if isinstance(exits, dict) else []
+        targets: list[Any] = list(exits.values()) if isinstance(exits, dict) else []
         edges[node_id] = [t for t in targets if isinstance(t, str) and t in flow.nodes]
     return edges
 

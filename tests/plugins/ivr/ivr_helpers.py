@@ -32,13 +32,15 @@ class StaticLoader:
     def __init__(self, draft: ParsedFlow, published: dict[uuid.UUID, ParsedFlow] | None = None):
         self.draft = draft
         self.published_flows = published or {}
+        self.versions = {p.version_id: p for p in self.published_flows.values()}
+        """Every version ever published here (versions are kept when a new one is)."""
 
     async def version(self, flow_id: uuid.UUID | None, version_id: uuid.UUID | None) -> ParsedFlow:
         if version_id is None:
             return self.draft
-        for parsed in self.published_flows.values():
-            if parsed.version_id == version_id:
-                return parsed
+        self.versions.update({p.version_id: p for p in self.published_flows.values()})
+        if version_id in self.versions:
+            return self.versions[version_id]
         raise FlowError("no such version")
 
     async def published(self, flow_id: uuid.UUID) -> ParsedFlow:

@@ -244,3 +244,19 @@ async def test_a_number_cannot_route_to_an_unpublished_or_unknown_flow(client):
     assert "no published version" in response.json()["detail"]
     body["ivr_flow_id"] = "00000000-0000-0000-0000-000000000000"
     assert (await client.post("/api/v1/calls/numbers", json=body)).status_code == 422
+
+
+async def test_a_flow_run_by_another_flows_published_version_is_in_use(client):
+    sub = await create(client, "Sub", GREETING)
+    await publish(client, sub["id"])
+    runs_it = flow(
+        "go",
+        go={"type": "subflow", "flow_id": sub["id"], "exits": {"next": "end"}},
+        end={"type": "hangup"},
+    )
+    main = await create(client, "Main", runs_it)
+    await publish(client, main["id"])
+    await client.patch(f"/api/v1/ivr/flows/{main['id']}", json={"draft": GREETING})
+    refused = await client.delete(f"/api/v1/ivr/flows/{sub['id']}")
+    assert refused.status_code == 409
+    assert refused.json()["used_by"] == ["flow Main"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from ivr_helpers import MONDAY_10AM, flow, published_version, run
 
@@ -352,3 +354,41 @@ async def test_a_pathological_pattern_cannot_stall_the_worker():
     )
     sim = await run(document, {"speech": "a" * 400 + "!"})
     assert sim.path[0] == "ask:no_match"
+
+
+async def test_a_call_keeps_the_subflow_version_current_when_it_started():
+    from ivr_helpers import StaticLoader, parse
+
+    from plugins.ivr.engine import FlowRunner, RunEnv
+    from plugins.ivr.nodes import CallerInput, CallFacts
+
+    def sub(text: str) -> dict:
+        return flow(
+            "hi",
+            hi={"type": "say", "text": text, "exits": {"next": "back"}},
+            back={"type": "return"},
+        )
+
+    sub_id, first = published_version(sub("Version one."))
+    _, second = published_version(sub("Version two."))
+    document = menu_flow()
+    document["nodes"]["sales"] = {
+        "type": "subflow",
+        "flow_id": str(sub_id),
+        "exits": {"next": "bye"},
+    }
+    main = parse(document)
+    loader = StaticLoader(main, {sub_id: first})
+
+    async def no_lookup(node, request):
+        raise AssertionError("no lookups here")
+
+    now = datetime.now(UTC)
+    env = RunEnv(call=CallFacts("+15550100", "+15550199"), clock=lambda: now, lookup=no_lookup)
+    runner = FlowRunner(loader, env)
+    started = await runner.start(main)
+    assert started.state.pins == {str(sub_id): first.version_id}
+    loader.published_flows[sub_id] = second  # published while the call listens to the menu
+    resumed = await runner.resume(started.state, CallerInput(digits="1"))
+    assert resumed is not None
+    assert resumed.instructions[0].text == "Version one."

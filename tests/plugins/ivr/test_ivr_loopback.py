@@ -4,6 +4,7 @@ and the simulator's result for the same caller script equal to what the call did
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -126,3 +127,22 @@ async def test_a_callee_hanging_up_mid_menu(api, app):
     call = await call_with(api, flow_id, ["answer", {"step": "wait", "seconds": 1}, "hangup"])
     kept = await session_of(app, call["id"])
     assert (kept.outcome, kept.state["outcome"]["node"]) == ("caller-hangup", "menu")
+
+
+async def test_a_speech_menu_on_a_loopback_call_matches_the_simulator(api, app):
+    speech_menu = json.loads(json.dumps(MENU))
+    speech_menu["nodes"]["menu"]["input"] = "dtmf speech"
+    created = await api.post("/api/v1/ivr/flows", json={"name": "Speech", "draft": speech_menu})
+    flow_id = created.json()["id"]
+    assert (await api.post(f"/api/v1/ivr/flows/{flow_id}/publish", json={})).status_code == 201
+    call = await call_with(
+        api,
+        flow_id,
+        ["answer", {"step": "wait", "seconds": 5}, {"step": "say", "text": "sales please"}],
+    )
+    kept = await session_of(app, call["id"])
+    simulated = await api.post(
+        f"/api/v1/ivr/flows/{flow_id}/simulate",
+        json={"version": "current", "direction": "outbound", "steps": [{"speech": "sales please"}]},
+    )
+    assert kept.state["path"] == simulated.json()["path"] == ["hello:next", "menu:1", "sales:ended"]

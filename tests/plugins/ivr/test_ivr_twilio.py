@@ -3,6 +3,7 @@ signs them like Twilio; the platform answers TwiML)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from ivr_calls import CALLER, NUMBER, SALES, flow_sessions, publish_and_route
+from ivr_calls import CALLER, MENU, NUMBER, SALES, flow_sessions, publish_and_route
 from ivr_helpers import IVR_ALL
 
 from kernel import tenant_scope
@@ -129,3 +130,17 @@ async def test_a_forged_gather_changes_nothing(client, tenant, double, app):
     [kept] = await flow_sessions(app.state.platform, tenant)
     assert kept.status == "active"
     assert kept.state["path"] == ["hello:next"]
+
+
+async def test_a_speech_menu_through_twilio(client, tenant, double, app):
+    speech_menu = json.loads(json.dumps(MENU))
+    speech_menu["nodes"]["menu"]["input"] = "dtmf speech"
+    speech_menu["nodes"]["menu"]["options"][0]["keywords"] = ["sales", "buy"]
+    await publish_and_route(client, "twilio", speech_menu)
+    voice = f"{app.state.public_url}/webhooks/twilio/{tenant}/voice"
+    call, first = await double.inbound_call(voice, from_=CALLER, to=NUMBER)
+    gather = ET.fromstring(first.content).find("Gather")
+    assert gather is not None
+    assert gather.attrib["input"] == "dtmf speech"
+    said = await double.speak(call.sid, "I would like to buy something")
+    assert verbs(said) == [("Say", "Connecting you to sales."), ("Dial", SALES)]

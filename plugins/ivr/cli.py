@@ -10,7 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from kernel import open_platform, tenant_scope
+from kernel import Platform, Tenant, open_platform, tenant_scope
 from plugins.ivr import service
 from plugins.ivr.models import Flow
 
@@ -21,7 +21,7 @@ def ivr() -> None:
 
 
 @ivr.command("test")
-@click.option("--tenant", "tenant_id", required=True, type=click.UUID, help="Organization id.")
+@click.option("--tenant", "tenant", required=True, help="The organization: its slug or id.")
 @click.option("--flow", "flow_id", type=click.UUID, help="One flow (default: every flow).")
 @click.option(
     "--version",
@@ -31,12 +31,12 @@ def ivr() -> None:
     help="draft, current (what calls run now) or a version number.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def test(tenant_id: uuid.UUID, flow_id: uuid.UUID | None, ref: str, as_json: bool) -> None:
+def test(tenant: str, flow_id: uuid.UUID | None, ref: str, as_json: bool) -> None:
     """Run flows' saved tests in the simulator; exit 1 when one fails."""
     version: Any = int(ref) if ref.isdigit() else ref
     if version not in ("draft", "current") and not isinstance(version, int):
         raise click.BadParameter("draft, current or a version number", param_hint="--version")
-    reports = asyncio.run(_run(tenant_id, flow_id, version))
+    reports = asyncio.run(_run(tenant, flow_id, version))
     failed = 0
     if as_json:
         click.echo(json.dumps(reports, indent=2, default=str))
@@ -58,12 +58,22 @@ def test(tenant_id: uuid.UUID, flow_id: uuid.UUID | None, ref: str, as_json: boo
         raise SystemExit(1)
 
 
-async def _run(
-    tenant_id: uuid.UUID, flow_id: uuid.UUID | None, ref: Any
-) -> dict[str, dict[str, Any]]:
+async def _tenant_id(platform: Platform, tenant: str) -> uuid.UUID:
+    try:
+        wanted = Tenant.id == uuid.UUID(tenant)
+    except ValueError:
+        wanted = Tenant.slug == tenant
+    async with platform.database.session() as session:
+        found = await session.scalar(select(Tenant.id).where(wanted))
+    if found is None:
+        raise click.ClickException(f"no tenant {tenant!r}")
+    return found
+
+
+async def _run(tenant: str, flow_id: uuid.UUID | None, ref: Any) -> dict[str, dict[str, Any]]:
     reports: dict[str, dict[str, Any]] = {}
     async with open_platform() as platform:
-        with tenant_scope(tenant_id):
+        with tenant_scope(await _tenant_id(platform, tenant)):
             async with platform.database.session() as session:
                 query = select(Flow).order_by(Flow.name)
                 if flow_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
@@ -19,6 +20,7 @@ from plugins.ivr.nodes import (
     NodeType,
     Template,
 )
+from plugins.ivr.templates import render
 
 VARIABLE = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 JSON_PATH = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,15}$"
@@ -73,6 +75,18 @@ def pick(document: Any, path: str) -> Any:
     return value
 
 
+def _quoted(value: Any) -> Any:
+    """Variables as they may appear in a URL: every text percent-encoded (``+44...`` must not
+    arrive as a space, ``&`` must not start a new parameter)."""
+    if isinstance(value, dict):
+        return {key: _quoted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_quoted(item) for item in value]
+    if isinstance(value, str):
+        return quote(value, safe="")
+    return value
+
+
 class LookupNode(NodeType):
     name = "http_lookup"
     config = LookupConfig
@@ -87,7 +101,7 @@ class LookupNode(NodeType):
     async def enter(self, ctx: NodeContext, config: LookupConfig) -> NodeResult:
         request = LookupRequest(
             method=config.method,
-            url=ctx.render(config.url),
+            url=render(config.url, _quoted(ctx.scope())),
             headers=dict(config.headers),
             json={key: ctx.render(value) for key, value in config.body.items()}
             if config.method == "POST"

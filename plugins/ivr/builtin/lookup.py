@@ -43,6 +43,16 @@ class LookupConfig(NodeConfig):
     assign: dict[str, str] = Field(default_factory=dict, max_length=50)
     """Variable -> path into the JSON answer (``customer.tier``, ``items.0.id``)."""
 
+    @field_validator("url")
+    @classmethod
+    def _fixed_host(cls, url: str) -> str:
+        authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+        if "{{" in authority or not authority:
+            raise ValueError("the URL's host is written out; only path and query take variables")
+                "the URL's host is written out; only its path and query take variables"
+            )
+        return url
+
     @field_validator("headers")
     @classmethod
     def _headers(cls, headers: dict[str, str]) -> dict[str, str]:

@@ -187,3 +187,16 @@ def test_patterns_re2_cannot_run_are_refused():
         e={"type": "hangup"},
     )
     assert issues(document) == [("schema", "g", "branches[0].regex")]
+
+
+def test_a_lookup_host_cannot_come_from_variables():
+    document = flow(
+        "l",
+        l={
+            "type": "http_lookup",
+            "url": "https://{{ host }}/x",
+            "exits": {"next": "e", "error": "e"},
+        },
+        e={"type": "hangup"},
+    )
+    assert issues(document) == [("schema", "l", "url")]

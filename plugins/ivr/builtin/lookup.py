@@ -49,8 +49,6 @@ class LookupConfig(NodeConfig):
         authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
         if "{{" in authority or not authority:
             raise ValueError("the URL's host is written out; only path and query take variables")
-                "the URL's host is written out; only its path and query take variables"
-            )
         return url
 
     @field_validator("headers")

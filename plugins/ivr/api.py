@@ -196,17 +196,7 @@ async def publish_flow(
     version = await service.publish(
         platform, session, flow, note=body.note, actor=principal.subject
     )
-    record_audit_event(
-        session,
-        principal,
-        "ivr.flow.published",
-        request=request,
-        target_type="ivr_flow",
-        target_id=flow.id,
-        details={"version": version.number},
-    )
-    await session.commit()
-    return _version_out(version, current=True)
+    return await _made_current(session, principal, request, "ivr.flow.published", flow, version)
 
 
 @router.get("/{flow_id}/versions", response_model=list[VersionOut], summary="List versions")
@@ -247,17 +237,7 @@ async def rollback_flow(
 ) -> VersionOut:
     flow = await get_flow(session, flow_id, for_update=True)
     version = await service.rollback(platform, session, flow, body.version, actor=principal.subject)
-    record_audit_event(
-        session,
-        principal,
-        "ivr.flow.rolled-back",
-        request=request,
-        target_type="ivr_flow",
-        target_id=flow.id,
-        details={"version": version.number},
-    )
-    await session.commit()
-    return _version_out(version, current=True)
+    return await _made_current(session, principal, request, "ivr.flow.rolled-back", flow, version)
 
 
 @router.post(
@@ -276,6 +256,28 @@ async def simulate_flow(
     parsed = await service.resolve(platform, session, flow, body.version)
     script = Script.model_validate(body.model_dump(exclude={"version"}, by_alias=True))
     return await service.run_simulation(platform, session, flow, parsed, script)
+
+
+async def _made_current(
+    session: SessionDep,
+    principal: Principal,
+    request: Request,
+    action: str,
+    flow: Flow,
+    version: FlowVersion,
+) -> VersionOut:
+    """Audit and commit a version becoming the one new calls run."""
+    record_audit_event(
+        session,
+        principal,
+        action,
+        request=request,
+        target_type="ivr_flow",
+        target_id=flow.id,
+        details={"version": version.number},
+    )
+    await session.commit()
+    return _version_out(version, current=True)
 
 
 def _version_out(version: FlowVersion, *, current: bool) -> VersionOut:

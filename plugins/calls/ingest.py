@@ -73,7 +73,10 @@ async def process(
             _keep_answer(receipt, answer)
             await session.commit()
             return answer
-        await session.commit()
+        if provider.style == "commands":  # commands go out after the effects are kept
+            await session.commit()
+        # A document-style answer (TwiML) is made here, without the network: it is kept in
+        # the same transaction as the webhook's effects.
         return await _run(session, provider, receipt, applied.to_run)
 
 
@@ -136,8 +139,9 @@ async def _run(
     receipt: WebhookReceipt,
     to_run: list[tuple[Call, Sequence[Any]]],
 ) -> WebhookAnswer:
-    """Run the instructions (outside any transaction: Telnyx gets commands here) and keep
-    the answer; on failure mark the receipt so that the provider's redelivery retries."""
+    """Run the instructions and keep the answer (a command-style provider's commands are
+    sent outside any transaction); on failure mark the receipt so that the provider's
+    redelivery retries."""
     answer = provider.empty_answer()
     try:
         for call, steps in to_run:

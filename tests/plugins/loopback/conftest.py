@@ -7,13 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from loopback_helpers import Receiver
+from loopback_helpers import Receiver, provider_for
 
 import plugins.calls
 import plugins.loopback
-from kernel import Platform, tenant_scope
+from kernel import Platform
 from kernel.testing import create_tenant, serve_app
-from plugins.calls.registry import build_provider, calls_state
+from plugins.calls.testing import use_public_base_url
 from plugins.loopback.provider import LoopbackProvider
 
 
@@ -52,26 +52,13 @@ async def other_tenant(platform: Platform) -> uuid.UUID:
     return await create_tenant(platform, "globex")
 
 
-def point_calls_at(platform: Platform, url: str) -> None:
-    """Make providers reach ``url`` (CallsSettings is frozen: replace it)."""
-    state = calls_state(platform)
-    state.settings = state.settings.model_copy(update={"public_base_url": url})
-
-
 @pytest.fixture
 async def receiver(platform: Platform) -> AsyncIterator[Receiver]:
     receiver = Receiver(platform)
     async with serve_app(receiver.app()) as url:
         receiver.url = url
-        point_calls_at(platform, url)
+        use_public_base_url(platform, url)
         yield receiver
-
-
-def provider_for(platform: Platform, tenant_id: uuid.UUID) -> LoopbackProvider:
-    with tenant_scope(tenant_id):
-        provider = build_provider(platform, tenant_id, "loopback")
-    assert isinstance(provider, LoopbackProvider)
-    return provider
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from plugins.calls.provider import (
     WebhookRequest,
 )
 from plugins.calls.registry import build_provider
+from plugins.loopback.provider import LoopbackProvider
 
 Answer = bytes | Sequence[Any] | Callable[[InstructionsNeeded], Sequence[Any]]
 """Instructions for a voice/gather webhook, a function of its event giving them, or a raw
@@ -146,3 +147,11 @@ class Receiver:
             )
             document = await provider.execute(call, list(steps))
             return Response(document.body, media_type=document.content_type)
+
+
+def provider_for(platform: Platform, tenant_id: uuid.UUID) -> LoopbackProvider:
+    """The loopback provider object of a tenant, as ``calls`` builds it."""
+    with tenant_scope(tenant_id):
+        provider = build_provider(platform, tenant_id, "loopback")
+    assert isinstance(provider, LoopbackProvider)
+    return provider

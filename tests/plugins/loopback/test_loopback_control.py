@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from conftest import provider_for
+from loopback_helpers import provider_for
 
 from kernel.testing import wait_until
 from plugins.calls.provider import (

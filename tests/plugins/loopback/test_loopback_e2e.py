@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import point_calls_at
 from sqlalchemy import select, update
 
 from kernel import Tenant, tenant_scope
@@ -21,6 +20,7 @@ from kernel.testing import serve_app
 from plugins.calls.models import WebhookReceipt
 from plugins.calls.permissions import PERMISSIONS
 from plugins.calls.provider import CallStatus
+from plugins.calls.testing import use_public_base_url
 from plugins.loopback.testing import live_call, send_signed, status_body, tenant_secret
 
 ALL = tuple(p.key for p in PERMISSIONS)
@@ -32,7 +32,7 @@ TERMINAL = {s.value for s in CallStatus if s.terminal}
 async def platform_url(app, platform) -> AsyncIterator[str]:
     """The platform itself, served; providers are told to call it back there."""
     async with serve_app(app) as url:
-        point_calls_at(platform, url)
+        use_public_base_url(platform, url)
         yield url
 
 

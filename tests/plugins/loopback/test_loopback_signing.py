@@ -8,7 +8,7 @@ import hmac
 import time
 
 import pytest
-from conftest import provider_for
+from loopback_helpers import provider_for
 from sqlalchemy import select
 
 from kernel import tenant_scope

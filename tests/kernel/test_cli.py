@@ -67,6 +67,7 @@ def test_plugins_list_reports_a_bad_allowlist_instead_of_crashing(cli_env, monke
     assert "'nonexistent', which is not installed" in listing["error"]
     assert [row["name"] for row in listing["plugins"]] == [
         "calls",
+        "ivr",
         "loopback",
         "system",
         "telnyx",

@@ -244,3 +244,11 @@ async def test_a_number_cannot_route_to_an_unpublished_or_unknown_flow(client):
     assert "no published version" in response.json()["detail"]
     body["ivr_flow_id"] = "00000000-0000-0000-0000-000000000000"
     assert (await client.post("/api/v1/calls/numbers", json=body)).status_code == 422
+
+
+async def test_importing_a_sample_twice_is_a_conflict_not_an_error(client):
+    assert (await client.post("/api/v1/ivr/samples/front-desk/import")).status_code == 201
+    again = await client.post("/api/v1/ivr/samples/front-desk/import")
+    assert again.status_code == 409, again.text
+    assert again.json()["type"] == "/problems/ivr-flow-exists"
+    assert len((await client.get("/api/v1/ivr/flows")).json()["items"]) == 1

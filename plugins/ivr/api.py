@@ -338,7 +338,11 @@ async def import_sample(
         draft_revision=1,
     )
     session.add(flow)
-    await session.flush()
+    try:
+        await session.flush()  # the tests need the flow's id; a taken name fails here
+    except IntegrityError:
+        await session.rollback()
+        raise ProblemError(FLOW_EXISTS, f"a flow named {sample.title!r} exists") from None
     for test in sample.tests():
         session.add(FlowTest(flow_id=flow.id, **test))
     await _commit_named(session, sample.title)

@@ -174,6 +174,7 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     agent = await login(client, f"agent@{slug}.example.com", PASSWORD, tenant=slug)
     await client.get("/api/v1/auth/me", headers=agent)  # a second login session
     await _seed_calls(client, tenant)
+    await _seed_ivr(client, tenant)
     return tenant
 
 
@@ -209,6 +210,58 @@ async def _seed_calls(client, tenant: Tenant) -> None:
     hook = await fakeline_webhook(client, tenant.id, secret, events)
     assert hook.status_code == 200, hook.text
     # Dispatch what the call published now, so the walk finds B's outbox at rest.
+    drained = await client.post("/api/v1/walkvault/events", headers=h)
+    assert drained.status_code == 200, drained.text
+
+
+IVR_FLOW = {
+    "start": "menu",
+    "nodes": {
+        "menu": {
+            "type": "menu",
+            "greeting": "Welcome.",
+            "options": [{"key": "1", "label": "sales"}],
+            "exits": {"1": "sales", "no_input": "bye", "no_match": "bye"},
+        },
+        "sales": {"type": "transfer", "number": "+15551230001"},
+        "bye": {"type": "hangup", "message": "Goodbye."},
+    },
+}
+
+
+async def _seed_ivr(client, tenant: Tenant) -> None:
+    """IVR settings, a flow with a saved test and a published version, and a call placed
+    with the flow (answered, so the flow runs and keeps its state in a session row)."""
+    h, secret = tenant.headers, f"fl_{tenant.slug}_signing"
+    settings = await client.put(
+        "/api/v1/ivr/settings", headers=h, json={"require_passing_tests": True}
+    )
+    assert settings.status_code == 200, settings.text
+    created = await client.post(
+        "/api/v1/ivr/flows",
+        headers=h,
+        json={"name": f"Main {tenant.slug}", "draft": IVR_FLOW},
+    )
+    assert created.status_code == 201, created.text
+    flow_id = created.json()["id"]
+    test = {
+        "name": f"sales {tenant.slug}",
+        "script": {"steps": [{"digits": "1"}]},
+        "expect": {"outcome": "transferred", "transferred_to": "+15551230001"},
+    }
+    setup = [
+        ("POST", f"/api/v1/ivr/flows/{flow_id}/tests", test),
+        ("POST", f"/api/v1/ivr/flows/{flow_id}/publish", {"note": f"first {tenant.slug}"}),
+        ("POST", "/api/v1/calls", {"to": "+14155550101", "flow_id": flow_id}),
+    ]
+    for method, path, body in setup:
+        response = await client.request(method, path, headers=h, json=body)
+        assert response.status_code in (200, 201), (path, response.text)
+    sid = response.json()["provider_call_id"]
+    answered = [{"type": "needs", "call": sid, "reason": "answered"}]
+    hook = await fakeline_webhook(client, tenant.id, secret, answered, kind="voice")
+    assert hook.status_code == 200, hook.text
+    assert b"Welcome." in hook.content  # the flow runs and waits for the caller
     drained = await client.post("/api/v1/walkvault/events", headers=h)
     assert drained.status_code == 200, drained.text
 
@@ -302,7 +355,8 @@ async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
     targets = [*sorted({i for ids in ids_by_table.values() for i in sorted(ids)[:2]}), str(b.id)]
     role_b = f"qa-{b.slug}"
     victim = {"user_id": sorted(ids_by_table["users"])[0], "tenant_hex": b.id.hex}
-    fixed = {"name": role_b, "permission": "users:read", "action": "reset"}
+    # A flow's version `{number}` is B's first one: only the flow id in front of it varies.
+    fixed = {"name": role_b, "permission": "users:read", "action": "reset", "number": "1"}
     spec = app.openapi()
     checked = 0
     for route in api_routes(app):

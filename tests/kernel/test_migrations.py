@@ -52,6 +52,7 @@ CALLS_TABLES = {
     "calls_settings",
     "calls_webhook_receipts",
 }
+IVR_TABLES = {"ivr_flows", "ivr_flow_versions", "ivr_sessions", "ivr_tests", "ivr_settings"}
 
 
 @pytest.fixture
@@ -67,15 +68,32 @@ async def tables(database) -> set[str]:
     return names - {"alembic_version"}
 
 
+async def calls_columns(database) -> set[str]:
+    engine = make_engine(database.owner_url, schema=database.schema)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns("calls_calls")}
+        )
+    await engine.dispose()
+    return names
+
+
 async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_installed_plugins):
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
-    everything = CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES | {"acme_blocklist_numbers"}
+    telephony = CALLS_TABLES | IVR_TABLES
+    everything = CORE_TABLES | WEBHOOKS_TABLES | telephony | {"acme_blocklist_numbers"}
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
+    assert await calls_columns(kraliki_database) >= {"handler", "handler_target"}
     await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | telephony
+    await downgrade(settings, plugins, "ivr@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES
+    await downgrade(settings, plugins, "calls@calls_0001")  # the call handler columns go
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES
+    assert not await calls_columns(kraliki_database) & {"handler", "handler_target"}
     await downgrade(settings, plugins, "calls@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES
     await downgrade(settings, plugins, "webhooks@base")
@@ -84,6 +102,7 @@ async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_in
     assert await tables(kraliki_database) == set()
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
+    assert await calls_columns(kraliki_database) >= {"handler", "handler_target"}
     await upgrade(settings, plugins)  # idempotent at head
     assert await tables(kraliki_database) == everything
 

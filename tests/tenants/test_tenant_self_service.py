@@ -113,6 +113,7 @@ async def test_a_disabled_plugin_answers_404_for_that_tenant_only(
     states = (await kraliki_client.get("/api/v1/tenant/plugins", headers=acme)).json()
     assert {s["name"]: s["enabled"] for s in states} == {
         "calls": True,
+        "ivr": True,
         "system": True,
         "loopback": True,
         "telnyx": True,

@@ -260,3 +260,11 @@ async def test_a_flow_run_by_another_flows_published_version_is_in_use(client):
     refused = await client.delete(f"/api/v1/ivr/flows/{sub['id']}")
     assert refused.status_code == 409
     assert refused.json()["used_by"] == ["flow Main"]
+
+
+async def test_importing_a_sample_twice_is_a_conflict_not_an_error(client):
+    assert (await client.post("/api/v1/ivr/samples/front-desk/import")).status_code == 201
+    again = await client.post("/api/v1/ivr/samples/front-desk/import")
+    assert again.status_code == 409, again.text
+    assert again.json()["type"] == "/problems/ivr-flow-exists"
+    assert len((await client.get("/api/v1/ivr/flows")).json()["items"]) == 1

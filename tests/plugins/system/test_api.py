@@ -57,5 +57,15 @@ async def test_lists_plugins_with_versions_permissions_and_hook_failures(
         "hook_failures": {"kraliki_startup": 1},
     }
     assert plugins["tenants"]["core"] is True
-    order = ["calls", "system", "tenants", "webhooks", "flaky", "loopback", "telnyx", "twilio"]
+    order = [
+        "calls",
+        "system",
+        "tenants",
+        "webhooks",
+        "flaky",
+        "ivr",  # requires calls
+        "loopback",
+        "telnyx",
+        "twilio",
+    ]
     assert list(plugins) == order, "dependency order"

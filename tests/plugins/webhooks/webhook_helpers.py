@@ -39,6 +39,7 @@ ALL = (
     "webhooks.deliveries:replay",
     "shop.orders:read",  # the shop's events: subscribing to them needs it
     "calls:read",  # the installed calls plugin's events (patterns like `*` match them)
+    "ivr.flows:read",  # and the installed ivr plugin's
 )
 
 

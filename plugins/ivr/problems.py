@@ -36,8 +36,8 @@ FLOW_IN_USE = define_problem(
     "ivr-flow-in-use",
     "Flow in use",
     409,
-    "Phone numbers route to this flow, or other flows run it as a sub-flow (`used_by`); "
-    "point them elsewhere first.",
+    "Phone numbers route to this flow, other flows run it as a sub-flow, or calls are in it "
+    "(`used_by`); point them elsewhere (or let the calls end) first.",
 )
 DRAFT_CHANGED = define_problem(
     "ivr-draft-changed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError, utcnow
@@ -13,7 +13,7 @@ from plugins.calls.handlers import routed_numbers, target_providers
 from plugins.ivr import events
 from plugins.ivr.flowdoc import Issue, ParsedFlow
 from plugins.ivr.lookups import performer
-from plugins.ivr.models import Flow, FlowTest, FlowVersion, IvrSettingsRow
+from plugins.ivr.models import Flow, FlowSession, FlowTest, FlowVersion, IvrSettingsRow
 from plugins.ivr.problems import FLOW_IN_USE, FLOW_INVALID, FLOW_NOT_PUBLISHED, TESTS_FAILED
 from plugins.ivr.registry import ivr_state
 from plugins.ivr.schemas import VersionRef
@@ -208,8 +208,16 @@ async def rollback(
 
 
 async def users_of(session: AsyncSession, flow: Flow) -> list[str]:
-    """What routes calls to the flow: numbers, and other flows running it as a sub-flow."""
+    """What routes calls to the flow: numbers, other flows running it as a sub-flow, and
+    calls in it right now (they would lose their version mid-call)."""
     used = [f"number {n}" for n in await routed_numbers(session, "ivr", str(flow.id))]
+    live = await session.scalar(
+        select(func.count())
+        .select_from(FlowSession)
+        .where(FlowSession.flow_id == flow.id, FlowSession.status == "active")
+    )
+    if live:
+        used.append(f"{live} call(s) in progress")
     current = {
         version.id: version.document
         for version in await session.scalars(

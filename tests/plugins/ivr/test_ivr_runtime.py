@@ -300,3 +300,16 @@ async def test_speech_reaches_the_flow(client, tenant):
     assert first[0]["speech"] is True
     said = steps_of(await answer(client, tenant, "FL-1", speech="about my invoice"))
     assert said[0]["text"] == "Billing it is."
+
+
+async def test_a_flow_with_a_call_in_progress_cannot_be_deleted(client, tenant):
+    flow_id = await published_flow(client, MENU)
+    await route_number(client, flow_id)
+    await ring(client, tenant, "FL-1")
+    [number] = (await client.get("/api/v1/calls/numbers")).json()["items"]
+    await client.delete(f"/api/v1/calls/numbers/{number['id']}")
+    refused = await client.delete(f"/api/v1/ivr/flows/{flow_id}")
+    assert refused.status_code == 409
+    assert refused.json()["used_by"] == ["1 call(s) in progress"]
+    await hang_up(client, tenant, "FL-1")
+    assert (await client.delete(f"/api/v1/ivr/flows/{flow_id}")).status_code == 204

@@ -45,11 +45,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
 import json
 import os
-import pstats
 import secrets
 import threading
 import time
@@ -81,16 +78,16 @@ from webhook_ingest import (
     Delivery,
     Servers,
     Stages,
-    Statements,
     Target,
-    cpu_by_package,
     database_version,
-    instrument,
+    in_process_app,
     listening_socket,
     machine,
     measure,
     new_sid,
+    print_in_process,
     report,
+    run_in_process,
 )
 
 from kernel import Settings, Tenant, create_app, tenant_scope
@@ -556,123 +553,26 @@ def instrument_ivr(stages: Stages) -> None:
 
 async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture) -> None:
     """The kernel app in this process, one request at a time: stages, SQL, cProfile."""
-    from sqlalchemy import event
-
     public_base = "http://ivr.bench"
-    os.environ["KRALIKI_CALLS_PUBLIC_BASE_URL"] = public_base
-    app = create_app(
-        Settings(
-            _env_file=None,
-            **{**settings.model_dump(), "background_workers": False, "log_level": "WARNING"},
-        ),
-        plugins=plugin_list(),
-    )
-    platform = app.state.platform
+    app = in_process_app(settings, public_base, plugin_list())
     chains = plan(public_base, fixture, fixture.kernel_sids, args.turns)
     half = args.warmup + args.calls // 2
-    warm, timed, profiled = chains[: args.warmup], chains[args.warmup : half], chains[half:]
-    stages, statements = Stages(), Statements()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=public_base) as client:
-
-            async def send(chain_list: Sequence[Sequence[Delivery]], timer: Stages | None) -> int:
-                sent = 0
-                for chain in chain_list:
-                    for delivery in chain:
-                        if timer is None:
-                            response = await client.post(
-                                delivery.path, content=delivery.body, headers=delivery.headers
-                            )
-                        else:
-                            statements.log.append([])
-                            with timer.stage("rest: httpx, ASGI, middleware, routing, answer"):
-                                response = await client.post(
-                                    delivery.path, content=delivery.body, headers=delivery.headers
-                                )
-                        if response.status_code != 200 or b"<Gather" not in response.content:
-                            raise SystemExit(f"{response.status_code} {response.text[:300]}")
-                        sent += 1
-                return sent
-
-            await send(voice_deliveries(public_base, fixture), None)  # the calls start
-            await send(warm, None)
-            instrument(platform, stages)
-            instrument_ivr(stages)
-            engine = platform.database.engine.sync_engine
-            event.listen(engine, "before_cursor_execute", statements.before)
-            event.listen(engine, "after_cursor_execute", statements.after)
-            cpu, wall = time.process_time(), time.perf_counter()
-            timed_requests = await send(timed, stages)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            event.remove(engine, "before_cursor_execute", statements.before)
-            event.remove(engine, "after_cursor_execute", statements.after)
-            stages.enabled = False
-            profiler = cProfile.Profile(time.process_time)
-            profiler.enable()
-            profiled_requests = await send(profiled, None)
-            profiler.disable()
-    total = sum(stages.seconds.values())
-    print(
-        f"Kernel IVR turn in one process ({platform.database.dialect}), one request at a time: "
-        f"{timed_requests} gather callbacks, {wall / timed_requests * 1e3:.2f} ms wall and "
-        f"{cpu / timed_requests * 1e3:.2f} ms CPU per request (this process; with SQLite that "
-        "includes the database's work)"
+    run = await run_in_process(
+        app,
+        public_base,
+        prelude=voice_deliveries(public_base, fixture),  # the calls start
+        phases=(chains[: args.warmup], chains[args.warmup : half], chains[half:]),
+        accepted=lambda response: response.status_code == 200 and b"<Gather" in response.content,
+        instrument_stages=instrument_ivr,
     )
-    print()
     print(
-        f"{'stage (exclusive of nested stages)':<56} {'wall ms':>8} {'share':>6} "
-        f"{'CPU ms':>7} {'per req':>7}"
+        f"Kernel IVR turn in one process ({app.state.platform.database.dialect}), one request "
+        f"at a time: {run.timed_requests} gather callbacks, "
+        f"{run.wall / run.timed_requests * 1e3:.2f} ms wall and "
+        f"{run.cpu / run.timed_requests * 1e3:.2f} ms CPU per request (this process; with "
+        "SQLite that includes the database's work)"
     )
-    for label, seconds in sorted(stages.seconds.items(), key=lambda item: -item[1]):
-        print(
-            f"{label[:56]:<56} {seconds / timed_requests * 1e3:8.3f} {seconds / total:6.1%} "
-            f"{stages.cpu[label] / timed_requests * 1e3:7.3f} "
-            f"{stages.counts[label] / timed_requests:7.2f}"
-        )
-    print(
-        f"{'all':<56} {total / timed_requests * 1e3:8.3f} {1:6.1%} "
-        f"{sum(stages.cpu.values()) / timed_requests * 1e3:7.3f}"
-    )
-    print()
-    print(f"{'SQL statement (driver round trip)':<52} {'ms/request':>10} {'per request':>11}")
-    for kind, seconds in sorted(statements.seconds.items(), key=lambda item: -item[1]):
-        print(
-            f"{kind[:52]:<52} {seconds / timed_requests * 1e3:10.3f} "
-            f"{statements.counts[kind] / timed_requests:11.2f}"
-        )
-    print(
-        f"{'all statements':<52} {sum(statements.seconds.values()) / timed_requests * 1e3:10.3f} "
-        f"{sum(statements.counts.values()) / timed_requests:11.2f}"
-    )
-    print("(BEGIN, COMMIT and the pool's pre-ping are not cursor statements: in the stages.)")
-    print()
-    print("statements of one gather callback, in order:")
-    for kind in statements.log[0]:
-        print(f"  {kind}")
-    print()
-    output = io.StringIO()
-    stats = pstats.Stats(profiler, stream=output)
-    by_package = cpu_by_package(stats)
-    cpu_total = sum(by_package.values())
-    print(
-        f"cProfile, {profiled_requests} requests: own CPU time by package "
-        f"({cpu_total / profiled_requests * 1e3:.2f} ms per request in all, the httpx client "
-        "and the profiler's own cost included)"
-    )
-    for package, seconds in by_package.most_common(16):
-        print(
-            f"  {package:<50} {seconds / profiled_requests * 1e3:8.3f} ms "
-            f"{seconds / cpu_total:6.1%}"
-        )
-    if args.profile_top:
-        stats.sort_stats("tottime").print_stats(args.profile_top)
-        print()
-        print(f"top {args.profile_top} functions by own CPU time:")
-        print("\n".join(output.getvalue().splitlines()[4:]))
-    if args.profile_out:
-        stats.dump_stats(args.profile_out)
-        print(f"full profile: {args.profile_out} (python -m pstats)")
+    print_in_process(run, args, first_request="gather callback", label_width=56, packages=16)
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -816,30 +816,42 @@ def cpu_by_package(stats: pstats.Stats) -> Counter[str]:
     return seconds
 
 
-async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture) -> None:
-    """The kernel app in this process, one request at a time: stages, SQL, cProfile."""
+@dataclass
+class InProcessRun:
+    """What :func:`run_in_process` measured: stage and statement timers over the timed
+    requests, and a CPU profile over the profiled ones."""
+
+    stages: Stages
+    statements: Statements
+    profiler: cProfile.Profile
+    timed_requests: int
+    profiled_requests: int
+    cpu: float
+    wall: float
+
+
+async def run_in_process(
+    app: FastAPI,
+    base_url: str,
+    *,
+    phases: tuple[
+        Sequence[Sequence[Delivery]], Sequence[Sequence[Delivery]], Sequence[Sequence[Delivery]]
+    ],
+    accepted: Callable[[httpx.Response], bool],
+    instrument_stages: Callable[[Stages], None],
+    prelude: Sequence[Sequence[Delivery]] = (),
+) -> InProcessRun:
+    """Send the warm-up, timed and profiled deliveries of ``phases`` one at a time through
+    ``app`` in this process (after ``prelude``, untimed): stage timers and SQL statements over
+    the timed ones, cProfile over the profiled ones. A response ``accepted`` refuses stops."""
     from sqlalchemy import event
 
-    public_base = "http://ingest.bench"
-    os.environ["KRALIKI_CALLS_PUBLIC_BASE_URL"] = public_base
-    app = create_app(
-        Settings(
-            _env_file=None,
-            **{**settings.model_dump(), "background_workers": False, "log_level": "WARNING"},
-        ),
-        plugins=plugin_list(),
-    )
+    warm, timed, profiled = phases
     platform = app.state.platform
-    chains = plan(public_base, fixture, fixture.kernel_calls, args.duplicates, args.seed)
-    warm, timed, profiled = (
-        chains[: args.warmup],
-        chains[args.warmup : args.warmup + args.calls // 2],
-        chains[args.warmup + args.calls // 2 : args.warmup + args.calls],
-    )
     stages, statements = Stages(), Statements()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=public_base) as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
 
             async def send(chain_list: Sequence[Sequence[Delivery]], timer: Stages | None) -> int:
                 sent = 0
@@ -855,13 +867,15 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
                                 response = await client.post(
                                     delivery.path, content=delivery.body, headers=delivery.headers
                                 )
-                        if response.status_code != 200:
+                        if not accepted(response):
                             raise SystemExit(f"{response.status_code} {response.text[:300]}")
                         sent += 1
                 return sent
 
+            await send(prelude, None)
             await send(warm, None)
             instrument(platform, stages)
+            instrument_stages(stages)
             engine = platform.database.engine.sync_engine
             event.listen(engine, "before_cursor_execute", statements.before)
             event.listen(engine, "after_cursor_execute", statements.after)
@@ -875,27 +889,35 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
             profiler.enable()
             profiled_requests = await send(profiled, None)
             profiler.disable()
-    _, unique, duplicates = expected_counts(timed)
+    return InProcessRun(stages, statements, profiler, timed_requests, profiled_requests, cpu, wall)
+
+
+def print_in_process(
+    run: InProcessRun,
+    args: argparse.Namespace,
+    *,
+    first_request: str,
+    label_width: int = 50,
+    packages: int = 14,
+) -> None:
+    """The tables of an :class:`InProcessRun`: stages, SQL statements (and those of the
+    ``first_request`` in order), CPU by package, and the top functions when asked."""
+    stages, statements, timed_requests = run.stages, run.statements, run.timed_requests
     total = sum(stages.seconds.values())
-    print(
-        f"Kernel ingest in one process ({platform.database.dialect}), one request at a time: "
-        f"{timed_requests} requests ({unique} unique, {duplicates} redeliveries), "
-        f"{wall / timed_requests * 1e3:.2f} ms wall and {cpu / timed_requests * 1e3:.2f} ms "
-        "CPU per request (this process; with SQLite that includes the database's work)"
-    )
+    width = label_width
     print()
     print(
-        f"{'stage (exclusive of nested stages)':<50} {'wall ms':>8} {'share':>6} "
+        f"{'stage (exclusive of nested stages)':<{width}} {'wall ms':>8} {'share':>6} "
         f"{'CPU ms':>7} {'per req':>7}"
     )
     for label, seconds in sorted(stages.seconds.items(), key=lambda item: -item[1]):
         print(
-            f"{label:<50} {seconds / timed_requests * 1e3:8.3f} {seconds / total:6.1%} "
-            f"{stages.cpu[label] / timed_requests * 1e3:7.3f} "
+            f"{label[:width]:<{width}} {seconds / timed_requests * 1e3:8.3f} "
+            f"{seconds / total:6.1%} {stages.cpu[label] / timed_requests * 1e3:7.3f} "
             f"{stages.counts[label] / timed_requests:7.2f}"
         )
     print(
-        f"{'all':<50} {total / timed_requests * 1e3:8.3f} {1:6.1%} "
+        f"{'all':<{width}} {total / timed_requests * 1e3:8.3f} {1:6.1%} "
         f"{sum(stages.cpu.values()) / timed_requests * 1e3:7.3f}"
     )
     print()
@@ -911,20 +933,21 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
     )
     print("(BEGIN, COMMIT and the pool's pre-ping are not cursor statements: in the stages.)")
     print()
-    print("statements of one first delivery, in order:")
+    print(f"statements of one {first_request}, in order:")
     for kind in statements.log[0]:
         print(f"  {kind}")
     print()
     output = io.StringIO()
-    stats = pstats.Stats(profiler, stream=output)
+    stats = pstats.Stats(run.profiler, stream=output)
     by_package = cpu_by_package(stats)
     cpu_total = sum(by_package.values())
+    profiled_requests = run.profiled_requests
     print(
         f"cProfile, {profiled_requests} requests: own CPU time by package "
         f"({cpu_total / profiled_requests * 1e3:.2f} ms per request in all, the httpx client "
         "and the profiler's own cost included)"
     )
-    for package, seconds in by_package.most_common(14):
+    for package, seconds in by_package.most_common(packages):
         print(
             f"  {package:<50} {seconds / profiled_requests * 1e3:8.3f} ms "
             f"{seconds / cpu_total:6.1%}"
@@ -937,6 +960,43 @@ async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture
     if args.profile_out:
         stats.dump_stats(args.profile_out)
         print(f"full profile: {args.profile_out} (python -m pstats)")
+
+
+def in_process_app(settings: Settings, public_base: str, plugins: list[object]) -> FastAPI:
+    """The kernel app for a profile in this process: no background workers, quiet logs."""
+    os.environ["KRALIKI_CALLS_PUBLIC_BASE_URL"] = public_base
+    return create_app(
+        Settings(
+            _env_file=None,
+            **{**settings.model_dump(), "background_workers": False, "log_level": "WARNING"},
+        ),
+        plugins=plugins,
+    )
+
+
+async def profile(args: argparse.Namespace, settings: Settings, fixture: Fixture) -> None:
+    """The kernel app in this process, one request at a time: stages, SQL, cProfile."""
+    public_base = "http://ingest.bench"
+    app = in_process_app(settings, public_base, plugin_list())
+    chains = plan(public_base, fixture, fixture.kernel_calls, args.duplicates, args.seed)
+    half = args.warmup + args.calls // 2
+    timed = chains[args.warmup : half]
+    run = await run_in_process(
+        app,
+        public_base,
+        phases=(chains[: args.warmup], timed, chains[half : args.warmup + args.calls]),
+        accepted=lambda response: response.status_code == 200,
+        instrument_stages=lambda _stages: None,
+    )
+    _, unique, duplicates = expected_counts(timed)
+    print(
+        f"Kernel ingest in one process ({app.state.platform.database.dialect}), one request "
+        f"at a time: {run.timed_requests} requests ({unique} unique, {duplicates} "
+        f"redeliveries), {run.wall / run.timed_requests * 1e3:.2f} ms wall and "
+        f"{run.cpu / run.timed_requests * 1e3:.2f} ms CPU per request (this process; with "
+        "SQLite that includes the database's work)"
+    )
+    print_in_process(run, args, first_request="first delivery")
 
 
 # --- main -------------------------------------------------------------------------------------

@@ -282,6 +282,26 @@ async def _rows(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str,
     return snapshot
 
 
+async def _primary_keys(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, str]:
+    """One ``id`` of the tenant's rows in each table that has an ``id`` column."""
+    keys: dict[str, str] = {}
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            for model in models:
+                mapper = model.__mapper__
+                if "id" in mapper.columns:
+                    first = await session.scalar(select(mapper.class_.id).limit(1))
+                    if first is not None:
+                        keys[mapper.local_table.name] = str(first)
+    return keys
+
+
+def _parent_of(param: str, keys: dict[str, str]) -> str | None:
+    """An id of the table a path parameter names (``call_id`` -> ``calls_calls``)."""
+    stem = param.removesuffix("_id") + "s"
+    return next((key for table, key in keys.items() if table.split("_")[-1] == stem), None)
+
+
 def _ids(snapshot: dict[str, list[str]], tenant_id: uuid.UUID) -> dict[str, set[str]]:
     """The ids in each table's rows (the tenant's own id left out)."""
     return {
@@ -344,8 +364,10 @@ async def _operator(platform, client) -> dict[str, str]:
 
 async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
     """Call every route as A's owner with B's ids; fail on anything of B coming back or
-    changing. Returns the number of requests made."""
+    changing. A route with a child under a parent (``/calls/{call_id}/recordings/{id}``) is
+    also called with A's own parent and B's child. Returns the number of requests made."""
     platform = app.state.platform
+    a_keys = await _primary_keys(platform, models, a.id)
     before = await _rows(platform, models, b.id)
     empty = sorted(table for table, rows in before.items() if not rows)
     assert not empty, f"seed these tenant-owned tables in this test: {empty}"
@@ -370,6 +392,11 @@ async def walk(app, client, models: list[type], a: Tenant, b: Tenant) -> int:
             combos = [{p: fixed.get(p, value) for p in params} for value in targets]
             if all(p in fixed for p in params):
                 combos = combos[:1]
+            child, leading = params[-1], params[:-1]
+            parents = {p: fixed.get(p) or _parent_of(p, a_keys) for p in leading}
+            mixed = any(p not in fixed for p in leading) and child not in fixed
+            if mixed and all(parents.values()):
+                combos += [{**parents, child: value} for value in targets]
         for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
             operation = spec["paths"].get(route.path, {}).get(method.lower(), {})
             content = operation.get("requestBody", {}).get("content", {})

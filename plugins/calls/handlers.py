@@ -5,8 +5,9 @@ campaigns will), contributed through the ``kraliki_call_handlers`` hook.
 handler when a phone number routes to it (inbound, ``route`` = the handler's name) or when it
 is placed with one (outbound, ``flow_id`` for the IVR). From then on ``calls`` asks the handler
 for instructions at every turn: the call starts (answered or arrived), a gather / record / pay
-step ends, and tells it once when the call ends. The handler answers with provider-neutral
-instructions (:mod:`plugins.calls.provider`) that the call's provider executes.
+step ends, a dial that reports its outcome ends; and tells it once when the call ends. The
+handler answers with provider-neutral instructions (:mod:`plugins.calls.provider`) that the
+call's provider executes.
 
 Each turn runs inside the webhook's transaction, under a savepoint: a handler that raises
 changes nothing it wrote, and the caller hears an apology instead of dead air.
@@ -48,11 +49,15 @@ class HandledCall:
 
 @dataclass(frozen=True, slots=True)
 class CallInput:
-    """How the step the call waited on ended (a gather, a record, a pay step)."""
+    """How the step the call waited on ended (a gather, a record, a pay step, a dial that
+    reports its outcome)."""
 
     digits: str | None = None
     speech: str | None = None
     confidence: float | None = None
+    dial_status: CallStatus | None = None
+    """A :class:`~plugins.calls.provider.Dial` with ``report_outcome`` ended: ``completed``
+    (answered), ``busy``, ``no-answer``, ``failed`` or ``canceled``."""
 
 
 @dataclass

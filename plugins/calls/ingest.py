@@ -311,6 +311,9 @@ async def _apply(
                 digits_count=len(event.digits or ""),
                 speech=bool(event.speech) or None,
             )
+        elif event.reason == "dialed":
+            status = event.dial_status.value if event.dial_status else None
+            service.note(session, call, "dialed", source="provider", status=status)
         return await next_instructions(platform, session, call, event)
     return None
 

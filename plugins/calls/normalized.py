@@ -28,6 +28,7 @@ TYPES: dict[str, type[Any]] = {
 }
 ENUMS: dict[str, type[enum.Enum]] = {
     "status": CallStatus,
+    "dial_status": CallStatus,
     "direction": Direction,
     "answered_by": AnsweredBy,
 }

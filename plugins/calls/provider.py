@@ -172,12 +172,21 @@ class Gather(_Instruction):
 
 
 class Dial(_Instruction):
-    """Connect the call to another number (a blind transfer when sent to a live call)."""
+    """Connect the call to another number (a blind transfer when sent to a live call).
+
+    With ``report_outcome``, the call stays with the platform: when the dialled leg ends
+    (answered and hung up, busy, not answered, failed) the provider reports it as an
+    :class:`InstructionsNeeded` ``dialed`` with :attr:`~InstructionsNeeded.dial_status`, and
+    the answer to that report is what the caller hears next (an IVR takes its "no answer"
+    branch). Steps after such a dial in the same list are not run. Without it, steps after
+    the dial run when the dialled leg ends, whatever the outcome (command-style providers
+    and TwiML alike)."""
 
     kind: Literal["dial"] = "dial"
     number: str
     caller_id: str | None = None
     timeout_seconds: int = Field(default=30, ge=5, le=600)
+    report_outcome: bool = False
 
 
 class Conference(_Instruction):
@@ -345,11 +354,12 @@ class CallProgress:
 class InstructionsNeeded:
     """The provider asks what the call does next: it was answered (or arrived, inbound), a
     gather finished (``digits`` or ``speech``; neither: no input), a record or pay step
-    ended (document-style providers), or a command-style provider finished a step and carries the
-    rest (``instructions``)."""
+    ended (document-style providers), a :class:`Dial` with ``report_outcome`` ended
+    (``dialed``, with ``dial_status``), or a command-style provider finished a step and
+    carries the rest (``instructions``)."""
 
     provider_call_id: str
-    reason: Literal["answered", "inbound", "gathered", "continue"]
+    reason: Literal["answered", "inbound", "gathered", "dialed", "continue"]
     digits: str | None = None
     speech: str | None = None
     """``gathered``: what the caller said, as the provider's recognizer heard it."""
@@ -357,6 +367,9 @@ class InstructionsNeeded:
     """The recognizer's confidence in ``speech`` (0 to 1), when it gives one."""
     instructions: tuple[Any, ...] | None = None
     """``continue``: the instructions still to run."""
+    dial_status: CallStatus | None = None
+    """``dialed``: how the dialled leg ended: ``completed`` (it answered; the conversation
+    is over), ``busy``, ``no-answer``, ``failed`` or ``canceled``."""
     direction: Direction | None = None
     from_number: str | None = None
     to_number: str | None = None

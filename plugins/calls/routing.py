@@ -63,8 +63,13 @@ async def next_instructions(
         logger.warning("call %s: its handler %r is not installed", call.id, call.handler)
         return [Say(text=UNAVAILABLE), Hangup()]
     if handler is not None:
-        if need.reason == "gathered":
-            got = CallInput(digits=need.digits, speech=need.speech, confidence=need.confidence)
+        if need.reason in ("gathered", "dialed"):
+            got = CallInput(
+                digits=need.digits,
+                speech=need.speech,
+                confidence=need.confidence,
+                dial_status=need.dial_status,
+            )
             return await take_turn(platform, session, call, handler, "input", got)
         return await take_turn(platform, session, call, handler, "start")
     if need.reason == "answered":
@@ -150,5 +155,7 @@ async def _inbound_without_handler(session: AsyncSession, call: Call) -> list[An
     if number is None:
         return [Say(text=NOT_IN_SERVICE), Hangup()]
     if number.route == "forward" and number.forward_to:
-        return [Dial(number=number.forward_to, caller_id=call.from_number)]
+        # Hung up when the forwarded leg ends, answered or not: never a caller left on an
+        # open line (a command-style provider keeps the caller's leg after a failed dial).
+        return [Dial(number=number.forward_to, caller_id=call.from_number), Hangup()]
     return [Say(text=UNAVAILABLE), Hangup()]

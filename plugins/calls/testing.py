@@ -150,6 +150,7 @@ def _event(item: dict[str, Any]) -> NormalizedEvent:
             reason=item["reason"],
             digits=item.get("digits"),
             speech=item.get("speech"),
+            dial_status=CallStatus(item["dial_status"]) if "dial_status" in item else None,
             direction=Direction(item["direction"]) if "direction" in item else None,
             from_number=item.get("from"),
             to_number=item.get("to"),

@@ -33,6 +33,7 @@ from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.media import WAV_CONTENT_TYPE, Media
 from plugins.loopback.outbox import Outbox
 from plugins.loopback.payloads import (
+    DialBody,
     GatherBody,
     RecordingBody,
     StatusBody,
@@ -288,10 +289,13 @@ class CarrierCall:
             )
         )
 
-    async def ask(self, body: VoiceBody | GatherBody, *, at: float) -> Instructions | None:
-        """Send a webhook whose answer is the next instructions. None when the platform could
-        not be reached or answered nonsense: the call then ends at ``at``, as on a real
-        carrier that plays its "application error" message."""
+    async def ask(
+        self, body: VoiceBody | GatherBody | DialBody, *, at: float
+    ) -> Instructions | None:
+        """Send a webhook whose answer is the next instructions (``voice``, ``gather``,
+        ``dial``). None when the platform could not be reached or answered nonsense: the
+        call then ends at ``at``, as on a real carrier that plays its "application error"
+        message."""
         response = await self.outbox.send(body)
         if response is None:
             self.end(CallStatus.COMPLETED, "application_error", at=at)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from plugins.calls.provider import (
     AnsweredBy,
@@ -107,6 +115,42 @@ class GatherBody(_Body):
         )
 
 
+DIAL_OUTCOMES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+    }
+)
+"""How a dialled leg can end."""
+
+
+class DialBody(_Body):
+    """A ``dial`` with ``report_outcome`` ended: ``status`` says how the dialled leg did
+    (``completed``: it answered and the conversation is over; ``busy``, ``no-answer``,
+    ``failed``, ``canceled``: it never answered). The answer holds the instructions to run
+    instead of what was left."""
+
+    kind: Literal["dial"] = "dial"
+    status: CallStatus
+    duration_seconds: int = Field(default=0, ge=0)
+    """Simulated seconds the dialled leg talked, from its answer (0 when it did not answer)."""
+
+    @field_validator("status")
+    @classmethod
+    def _an_ending(cls, status: CallStatus) -> CallStatus:
+        if status not in DIAL_OUTCOMES:
+            raise ValueError(f"a dialled leg cannot end as {status.value!r}")
+        return status
+
+    def event(self) -> InstructionsNeeded:
+        return InstructionsNeeded(
+            provider_call_id=self.call_id, reason="dialed", dial_status=self.status
+        )
+
+
 class RecordingBody(_Body):
     kind: Literal["recording"] = "recording"
     recording_id: str = Field(pattern=RECORDING_ID)
@@ -153,10 +197,10 @@ class TranscriptionBody(_Body):
 
 
 Body = Annotated[
-    StatusBody | VoiceBody | GatherBody | RecordingBody | TranscriptionBody,
+    StatusBody | VoiceBody | GatherBody | DialBody | RecordingBody | TranscriptionBody,
     Field(discriminator="kind"),
 ]
-KINDS = ("status", "voice", "gather", "recording", "transcription")
+KINDS = ("status", "voice", "gather", "dial", "recording", "transcription")
 _ADAPTER: TypeAdapter[Body] = TypeAdapter(Body)
 
 

@@ -13,6 +13,16 @@ A gather listens while its prompt plays and ``timeout_seconds`` after it, for wh
   while no speech gather is open answers nothing. Either way it is a transcript segment, sent
   before the gather's webhook. A muted callee is not heard: it answers no gather (one it was
   answering when muted ends with no input).
+
+A ``dial`` hands the call over: the platform's leg ends as ``transferred``. A ``dial`` with
+``report_outcome`` keeps it. The number dialled gets the party :func:`script.script_for_number`
+gives it, played on the platform's own timeline while the callee holds the line (its script
+goes on: it may still hang up, which ends the call as usual): a busy or failing party ends
+the leg after its ring, if any (``busy``, ``failed``); one that never answers rings until the
+dial's ``timeout_seconds`` (``no-answer``, as does a ring longer than that); one that answers
+talks for its waits and sentences, then hangs up (``completed``). The ``dial`` webhook then
+reports the status and how long the party talked, and its answer replaces whatever was left,
+as a gather's does.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from plugins.calls.provider import (
 )
 from plugins.loopback import script
 from plugins.loopback.clock import Timeline
-from plugins.loopback.payloads import GatherBody
+from plugins.loopback.payloads import DialBody, GatherBody
 
 if TYPE_CHECKING:
     from plugins.loopback.carrier import CarrierCall, Heard, Instructions
@@ -66,7 +76,8 @@ def prompt_seconds(step: Say | Play | Pause) -> float:
 
 async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -> None:
     """Run the platform's instructions on its side of the call until they run out or end
-    it. A gather's answer replaces whatever was left (as TwiML's ``action`` does)."""
+    it. The answer to a gather, or to a dial that reports its outcome, replaces whatever was
+    left (as TwiML's ``action`` does)."""
     queue = deque(steps)
     while queue:
         await held(call, side)
@@ -80,8 +91,13 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
             queue = deque(following)
         elif isinstance(step, Dial):
             call.log.append(("dial", step.number))
-            call.end(CallStatus.COMPLETED, "transferred", at=side.t)
-            return
+            if not step.report_outcome:
+                call.end(CallStatus.COMPLETED, "transferred", at=side.t)
+                return
+            following = await dial(call, side, step)
+            if following is None:
+                return
+            queue = deque(following)
         elif isinstance(step, Conference):
             call.log.append(("conference", step.name))
             await asyncio.get_running_loop().create_future()  # in the room until the end
@@ -142,6 +158,45 @@ def gather_body(call: CarrierCall, step: Gather, heard: Heard | None) -> GatherB
         return GatherBody(**call.header(), result="speech", speech=heard.value, confidence=1.0)
     digits = received_digits(heard.value, step) if heard is not None else ""
     return GatherBody(**call.header(), result="digits" if digits else "no-input", digits=digits)
+
+
+async def dial(call: CarrierCall, side: Timeline, step: Dial) -> Instructions | None:
+    """Call the number a ``dial`` with ``report_outcome`` names, then ask the ``dial``
+    webhook what comes next."""
+    party = script.script_for_number(step.number, call.settings)
+    status, talked = await dialled_leg(side, party, float(step.timeout_seconds))
+    call.log.append(("dialed", status.value))
+    body = DialBody(**call.header(), status=status, duration_seconds=round(talked))
+    return await call.ask(body, at=side.t)
+
+
+async def dialled_leg(
+    side: Timeline, party: script.Script, gives_up_after: float
+) -> tuple[CallStatus, float]:
+    """How the dialled ``party`` ends its leg, on ``side``'s time (it waits as long as the
+    leg lasts), and how many seconds it talked after answering."""
+    started = side.t
+    for before in party.before:  # rings and waits
+        seconds = before.seconds if isinstance(before, script.Ring | script.Wait) else 0.0
+        if side.t - started + seconds >= gives_up_after:  # the dial gives up first
+            await side.sleep(gives_up_after - (side.t - started))
+            return CallStatus.NO_ANSWER, 0.0
+        await side.sleep(seconds)
+    outcome = party.outcome
+    if isinstance(outcome, script.Busy):
+        return CallStatus.BUSY, 0.0
+    if isinstance(outcome, script.Fail):
+        return CallStatus.FAILED, 0.0
+    if isinstance(outcome, script.NoAnswer):
+        await side.sleep(gives_up_after - (side.t - started))
+        return CallStatus.NO_ANSWER, 0.0
+    answered = side.t
+    for after in party.after:  # nobody listens for its keys: only its time counts
+        if isinstance(after, script.Wait):
+            await side.sleep(after.seconds)
+        elif isinstance(after, script.Say):
+            await side.sleep(speech_seconds(after.text))
+    return CallStatus.COMPLETED, side.t - answered
 
 
 async def record(call: CarrierCall, side: Timeline, step: Record) -> None:

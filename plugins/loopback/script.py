@@ -7,6 +7,10 @@ destination number (:func:`script_for_number`). Before the answer the callee may
 answer to a gather listening for speech at that moment), ``press`` digits (they answer the
 platform's next gather that listens for keys) and ``hangup``; a callee whose script runs out
 stays on the line, silent, until the platform hangs up. See :mod:`plugins.loopback.program`.
+
+The number a ``dial`` with ``report_outcome`` calls gets a party the same way
+(:func:`script_for_number`): its ring, busy, no answer or failure decide the dial's outcome,
+and once it answers only its waits and sentences count (the length of the conversation).
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ class Busy(_Step):
 
 
 class NoAnswer(_Step):
-    """Keep ringing until the caller gives up (``PlaceCall.timeout_seconds``)."""
+    """Keep ringing until the caller gives up (``PlaceCall.timeout_seconds``, or the
+    ``timeout_seconds`` of the ``dial`` that called the number)."""
 
     step: Literal["no_answer"] = "no_answer"
 
@@ -193,12 +198,14 @@ MAGIC_NUMBERS: dict[str, str] = {
     "0005": "a human who presses 1 at the first menu, then listens and hangs up",
     "0006": "a human who says a sentence, then listens and hangs up",
 }
-"""Destination numbers ending in these digits get these callees; any other number answers
-after the default ring, stays on the line for the default talk time and hangs up."""
+"""Destination numbers ending in these digits get these callees (placed calls, and the
+numbers a ``dial`` that reports its outcome calls); any other number answers after the
+default ring, stays on the line for the default talk time and hangs up."""
 
 
 def script_for_number(number: str, settings: LoopbackSettings) -> Script:
-    """The callee a destination number gets when the call gives no script."""
+    """The callee a destination number gets when the call gives no script (and the party
+    a ``dial`` that reports its outcome reaches)."""
     ring = Ring(seconds=settings.default_ring_seconds)
     talk = Wait(seconds=settings.default_talk_seconds)
     suffix = number[-4:]

@@ -55,13 +55,15 @@ class Commands:
     webhook_url: str
     command_id: str
 
-    def state(self, on: str, rest: Sequence[Instruction]) -> str:
-        """The ``client_state`` that continues with ``rest`` when ``on`` arrives."""
+    def state(self, on: str, rest: Sequence[Instruction], *, report: str | None = None) -> str:
+        """The ``client_state`` that continues with ``rest`` when ``on`` arrives (or, with
+        ``report``, reports ``on`` to the platform as that reason)."""
         state = CallState(
             call_id=str(self.call.id),
             on=on,
             rest=tuple(compact(step) for step in rest),
             call_control_id=self.call_control_id,
+            report=report,
         )
         try:
             return encode(state, max_length=self.settings.client_state_max_length)
@@ -195,11 +197,18 @@ class Commands:
 
     def _dial(self, dial: Dial, rest: Sequence[Instruction]) -> Operation:
         """A transfer. With steps after it, the caller is parked when the callee's leg ends
-        (unanswered or hung up), and that leg's ``call.hangup`` carries the rest back."""
+        (unanswered or hung up), and that leg's ``call.hangup`` carries the rest back.
+
+        With ``report_outcome`` the caller is parked too, and the callee's ``call.hangup``
+        is reported as ``dialed`` (its cause as the dial's status): the platform's answer is
+        what the caller hears next, so steps after the dial are not run."""
         options: dict[str, Any] = {}
         if dial.caller_id:
             options["from_"] = dial.caller_id
-        if rest:
+        if dial.report_outcome:
+            options["target_leg_client_state"] = self.state("call.hangup", (), report="dialed")
+            options["park_after_unbridge"] = "self"
+        elif rest:
             options["target_leg_client_state"] = self.state("call.hangup", rest)
             options["park_after_unbridge"] = "self"
         actions = self.client.calls.actions

@@ -17,6 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from plugins.calls.provider import (
+    Dial,
     Gather,
     Instruction,
     InstructionList,
@@ -50,7 +51,8 @@ def refuse_unsupported(steps: Iterable[Instruction]) -> None:
 
 
 def normalize(steps: Iterable[Instruction]) -> list[Instruction]:
-    """Steps that each map to exactly one command."""
+    """Steps that each map to exactly one command; none after a dial that reports its
+    outcome (the platform's answer to that report is what runs next)."""
     out: list[Instruction] = []
     for step in steps:
         if isinstance(step, Say):
@@ -59,6 +61,8 @@ def normalize(steps: Iterable[Instruction]) -> list[Instruction]:
             out.extend(_expand_gather(step))
         else:
             out.append(step)
+            if isinstance(step, Dial) and step.report_outcome:
+                break
     return out
 
 

@@ -6,6 +6,10 @@ in the call's later webhooks) is that place. A command that ends with a webhook 
 ``{"call_id", "on": <that event type>, "rest": [...]}``; when exactly that event arrives, the
 parser hands ``rest`` back to ``calls`` as ``InstructionsNeeded("continue")``. Naming the
 event guards against the state being echoed by unrelated webhooks of the same call.
+
+A state with ``"report"`` asks for that report instead of a continuation: a dial that reports
+its outcome leaves ``{"on": "call.hangup", "report": "dialed", ...}`` on the callee's leg, and
+that leg's hangup becomes ``InstructionsNeeded("dialed")`` for the caller.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 _ZLIB_FIRST_BYTE = 0x78
 """zlib streams start with 0x78 and JSON objects with ``{``: the two forms cannot be confused."""
 _MAX_DECODED = 1024 * 1024
+REPORTS = frozenset({"dialed"})
+"""What a state may ask ``on`` to be reported as; anything else reads as no report."""
 
 
 class StateTooLarge(ValueError):
@@ -39,6 +45,9 @@ class CallState:
     call_control_id: str | None = None
     """The Telnyx call the script runs on: a transfer's callee reports for its caller, and
     older ``call.recording.saved`` payloads name no call."""
+    report: str | None = None
+    """``dialed``: when ``on`` arrives, report how the dialled leg ended (for the call
+    ``call_control_id``) instead of continuing with ``rest``. Absent in older states."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -49,6 +58,8 @@ class CallState:
             data["rest"] = list(self.rest or ())
         if self.call_control_id is not None:
             data["call_control_id"] = self.call_control_id
+        if self.report is not None:
+            data["report"] = self.report
         return data
 
 
@@ -98,6 +109,7 @@ def _from_json(data: Mapping[str, Any]) -> CallState:
         on=_text(data.get("on")),
         rest=steps,
         call_control_id=_text(data.get("call_control_id")),
+        report=report if (report := _text(data.get("report"))) in REPORTS else None,
     )
 
 

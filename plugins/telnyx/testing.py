@@ -13,6 +13,13 @@ and sends webhooks exactly as Telnyx does, to the ``webhook_url`` the platform g
         telnyx.fail_next(2, status=503)       # the next two requests fail
         [speak] = telnyx.commands(action="speak")
 
+A transfer creates the callee's leg and sends no webhook by itself (as before: tests of the
+command alone see no traffic); ``end_transfer`` plays that leg's webhooks, ending as chosen
+per number beforehand::
+
+        telnyx.transfer_outcomes["+420777000111"] = "no_answer"   # default: "answered"
+        await telnyx.end_transfer(caller_call_control_id)
+
 Every request is kept in ``requests``; events sent in ``sent``. Duplicates, out-of-order
 delivery, stale timestamps and forged signatures are the test's to stage: ``build_event``
 then ``deliver`` in any order, ``resend`` (same event id), ``send_event(timestamp=...)``,
@@ -42,6 +49,7 @@ from fastapi import FastAPI, Request, Response
 
 from plugins.telnyx.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_message
 from plugins.telnyx.testing_rest import (
+    TRANSFER_OUTCOMES,
     ApiError,
     DoubleCall,
     DoubleRecording,
@@ -51,9 +59,40 @@ from plugins.telnyx.testing_rest import (
     now,
 )
 
-__all__ = ["DoubleCall", "DoubleRecording", "RecordedRequest", "SentEvent", "TelnyxDouble"]
+__all__ = [
+    "TRANSFER_OUTCOMES",
+    "DoubleCall",
+    "DoubleRecording",
+    "RecordedRequest",
+    "SentEvent",
+    "TelnyxDouble",
+]
 
 DEFAULT_API_KEY = "KEY0123456789ABCDEF0123456789ABCD_telnyxdoubletestkey"
+CALLEE_HANGUPS: dict[str, dict[str, str]] = {
+    "answered": {
+        "hangup_cause": "normal_clearing",
+        "sip_hangup_cause": "200",
+        "hangup_source": "callee",
+    },
+    "busy": {"hangup_cause": "user_busy", "sip_hangup_cause": "486", "hangup_source": "callee"},
+    "no_answer": {
+        "hangup_cause": "timeout",
+        "sip_hangup_cause": "unspecified",
+        "hangup_source": "unknown",
+    },
+    "failed": {
+        "hangup_cause": "call_rejected",
+        "sip_hangup_cause": "603",
+        "hangup_source": "callee",
+    },
+    "canceled": {
+        "hangup_cause": "originator_cancel",
+        "sip_hangup_cause": "487",
+        "hangup_source": "caller",
+    },
+}
+"""The callee leg's ``call.hangup`` for each way a transfer ends, as Telnyx words it."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +173,16 @@ class TelnyxDouble:
     @property
     def calls(self) -> dict[str, DoubleCall]:
         return self.api.calls
+
+    @property
+    def transfer_outcomes(self) -> dict[str, str]:
+        """Number -> how a transfer to it ends (one of ``TRANSFER_OUTCOMES``), read when the
+        transfer is made; a number not listed answers. ``end_transfer`` plays it."""
+        return self.api.transfer_outcomes
+
+    @transfer_outcomes.setter
+    def transfer_outcomes(self, outcomes: dict[str, str]) -> None:
+        self.api.transfer_outcomes = outcomes
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -243,6 +292,54 @@ class TelnyxDouble:
         )
         self.api.calls[call.call_control_id] = call
         return call
+
+    def transfer_leg(self, call_control_id: str) -> DoubleCall:
+        """The callee's leg of the call's latest transfer (``call_control_id`` may name the
+        transferred call or the leg itself)."""
+        call = self.call(call_control_id)
+        if call.transfer_of is not None:
+            return call
+        legs = [leg for leg in self.calls.values() if leg.transfer_of == call_control_id]
+        if not legs:
+            raise LookupError(f"call {call_control_id} was not transferred")
+        return legs[-1]
+
+    async def end_transfer(
+        self, call_control_id: str, outcome: str | None = None
+    ) -> list[SentEvent]:
+        """Play how the call's latest transfer ends, as Telnyx reports it to the transfer's
+        ``webhook_url``: the callee leg's ``call.initiated``, its ``call.answered`` when it
+        answers, then its ``call.hangup`` (cause as in ``CALLEE_HANGUPS``), each with the
+        transfer's ``target_leg_client_state`` as the leg's ``client_state``.
+
+        ``outcome`` (one of ``TRANSFER_OUTCOMES``) overrides the one ``transfer_outcomes``
+        chose for the number. The caller's leg does what Telnyx does with it: an answered
+        transfer that ends hangs the caller up too (its ``call.hangup`` follows) unless the
+        transfer parked it (``park_after_unbridge=self``); a caller who gives up while the
+        callee rings (``canceled``) hangs up first; otherwise the caller stays, parked."""
+        leg = self.transfer_leg(call_control_id)
+        ending = outcome or leg.outcome or "answered"
+        if ending not in TRANSFER_OUTCOMES:
+            raise ValueError(f"{ending!r} is not one of {', '.join(TRANSFER_OUTCOMES)}")
+        if not leg.alive:
+            raise ValueError(f"the transfer leg {leg.call_control_id} has ended already")
+        assert leg.transfer_of is not None
+        caller = self.call(leg.transfer_of)
+        sent = [await self.send_event(leg.call_control_id, "call.initiated")]
+        if ending == "answered":
+            sent.append(await self.send_event(leg.call_control_id, "call.answered"))
+        if ending == "canceled" and caller.alive:
+            sent.append(
+                await self.send_event(caller.call_control_id, "call.hangup", hangup_source="caller")
+            )
+        sent.append(
+            await self.send_event(leg.call_control_id, "call.hangup", CALLEE_HANGUPS[ending])
+        )
+        if ending == "answered" and not leg.parks_caller and caller.alive:
+            sent.append(
+                await self.send_event(caller.call_control_id, "call.hangup", hangup_source="callee")
+            )
+        return sent
 
     def add_recording(
         self, call_control_id: str, content: bytes = b"ID3 fake mp3", **fields: Any

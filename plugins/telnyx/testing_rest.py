@@ -53,6 +53,11 @@ ACTIONS = frozenset(
 )
 
 
+TRANSFER_OUTCOMES = ("answered", "busy", "no_answer", "failed", "canceled")
+"""How a transfer's callee leg may end: answered (then hung up), busy, not answered within
+the ring timeout, refused by the network, or abandoned by the caller while it rang."""
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -95,6 +100,12 @@ class DoubleCall:
     start_time: datetime = field(default_factory=now)
     alive: bool = True
     answered: bool = False
+    transfer_of: str | None = None
+    """A transfer's callee leg: the call_control_id of the call transferred (the caller)."""
+    parks_caller: bool = False
+    """The transfer asked ``park_after_unbridge=self``: the caller stays when this leg ends."""
+    outcome: str | None = None
+    """A transfer's callee leg: how it ends when the test plays it (``TRANSFER_OUTCOMES``)."""
 
 
 @dataclass
@@ -156,6 +167,8 @@ class TelnyxApi:
     clock: Callable[[], float] = time.monotonic
     """Measures the ``command_id`` window (tests may move it by hand)."""
     calls: dict[str, DoubleCall] = field(default_factory=dict)
+    transfer_outcomes: dict[str, str] = field(default_factory=dict)
+    """Number -> how a transfer to it ends (``TRANSFER_OUTCOMES``); others are answered."""
     recordings: dict[str, DoubleRecording] = field(default_factory=dict)
     conferences: dict[str, dict[str, Any]] = field(default_factory=dict)
     _commands: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -278,6 +291,9 @@ class TelnyxApi:
             webhook_url=body.get("webhook_url") or call.webhook_url,
             client_state=self._client_state(body, "target_leg_client_state"),
             call_session_id=call.call_session_id,
+            transfer_of=call.call_control_id,
+            parks_caller=body.get("park_after_unbridge") == "self",
+            outcome=self.transfer_outcomes.get(body["to"], "answered"),
         )
         self.calls[callee.call_control_id] = callee
 

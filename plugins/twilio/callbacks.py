@@ -2,7 +2,8 @@
 
 Kinds, the last segment of ``/webhooks/twilio/<tenant id>/<kind>``: ``voice`` (the call was
 answered, or arrived: what now?), ``status`` (call progress), ``gather`` (a ``<Gather>``
-with keys or speech, a ``<Record>`` or a ``<Pay>`` finished), ``recording``, ``transcription``
+with keys or speech, a ``<Record>`` or a ``<Pay>`` finished, or the dialled leg of a
+``<Dial>`` that reports its outcome ended: ``DialCallStatus``), ``recording``, ``transcription``
 (real-time transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
 """
 
@@ -59,6 +60,15 @@ REDACTED = frozenset(
 )
 """``<Pay>`` fields kept out of stored payloads (Twilio masks the card number; drop it all)."""
 DIGITS = re.compile(r"^[0-9*#]+$")
+DIAL_STATUSES = {
+    "completed": CallStatus.COMPLETED,
+    "answered": CallStatus.COMPLETED,  # the callee answered; the caller hung up first
+    "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER,
+    "failed": CallStatus.FAILED,
+    "canceled": CallStatus.CANCELED,
+}
+"""``DialCallStatus`` (a ``<Dial action>`` request) -> how the dialled leg ended."""
 
 
 def parse(webhook: WebhookRequest, *, recording_type: str) -> ParsedWebhook:
@@ -123,7 +133,10 @@ def _status(form: Form, call_sid: str, _: str) -> Parsed:
 
 def _gather(form: Form, call_sid: str, _: str) -> Parsed:
     """Keys (``Digits``) or speech (``SpeechResult`` with its ``Confidence``); Twilio
-    sends one or the other, or neither when nothing came in."""
+    sends one or the other, or neither when nothing came in. With ``DialCallStatus``, a
+    ``<Dial>``'s action: how the dialled leg ended."""
+    if "DialCallStatus" in form:
+        return _dialed(form, call_sid)
     digits = form.get("Digits", "")
     speech = form.get("SpeechResult", "").strip()
     needed = InstructionsNeeded(
@@ -134,6 +147,20 @@ def _gather(form: Form, call_sid: str, _: str) -> Parsed:
         confidence=_confidence(form.get("Confidence")) if speech else None,
     )
     return (needed,), None
+
+
+def _dialed(form: Form, call_sid: str) -> Parsed:
+    """A ``<Dial action>`` request. Its identity is the dialled leg (``DialCallSid``, signed)
+    and how it ended, so a redelivery is a duplicate; without a ``DialCallSid`` (no leg was
+    created) Twilio's idempotency token tells deliveries apart, as two failed dials of one
+    call would otherwise look the same."""
+    raw = form["DialCallStatus"]
+    status = DIAL_STATUSES.get(raw)
+    if status is None:
+        raise WebhookMalformed(f"unknown DialCallStatus {raw!r}")
+    needed = InstructionsNeeded(provider_call_id=call_sid, reason="dialed", dial_status=status)
+    dial_sid = form.get("DialCallSid", "")
+    return (needed,), ("dial", dial_sid, raw) if dial_sid else None
 
 
 def _recording(form: Form, call_sid: str, recording_type: str) -> Parsed:

@@ -138,6 +138,8 @@ class Call:
     updates: list[dict[str, str]] = field(default_factory=list)
     """The REST updates received (Status, Twiml, Url...)."""
     recordings: list[str] = field(default_factory=list)
+    dialled: list[tuple[str, str]] = field(default_factory=list)
+    """The ``<Dial action>`` legs the double played: (number, ``DialCallStatus``), in order."""
     sequence: int = -1
     """The last SequenceNumber sent on a status callback."""
 

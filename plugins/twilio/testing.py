@@ -13,6 +13,7 @@ gave when it created the call::
         answer = await double.answer(call.sid)          # POSTs the voice URL, keeps the TwiML
         await double.press(call.sid, "1")               # keys into the latest <Gather>
         await double.speak(call.sid, "billing")         # or speech, when it listens for it
+        double.dial_outcomes["+420777000111"] = "no-answer"  # how a <Dial action> ends
         await double.send_status(call.sid, "completed", duration=42)
         double.fail_next(2, status=503)                  # the next two REST requests fail
         double.hang_next()                               # the next one never answers
@@ -52,6 +53,15 @@ SIGN = "sign"
 """``send_raw(signature=SIGN)``: sign the request as Twilio would (the default)."""
 STATUS_EVENTS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
 """The StatusCallbackEvent that asks for each status (any ending is ``completed``)."""
+DIAL_OUTCOMES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
+"""The ``DialCallStatus`` values Twilio posts to a ``<Dial>``'s action."""
+DIAL_SECONDS = 27
+"""``DialCallDuration`` of a dialled leg that answered (0 for one that did not)."""
+MAX_DIALS = 20
+"""``<Dial action>`` answers followed in a row before the double calls it a loop."""
+WAITS = frozenset({"Gather", "Record", "Pay", "Hangup", "Reject", "Redirect", "Connect"})
+"""Verbs the double does not play past when it looks for a ``<Dial action>`` to run: they wait
+for the caller (driven with ``press``, ``speak``, ``send_raw``) or end the document."""
 
 
 class TwilioDouble:
@@ -59,12 +69,25 @@ class TwilioDouble:
 
     One account exists from the start (``account_sid``, ``auth_token``); ``add_account``
     makes more (one per tenant in multi-tenant tests).
+
+    The double plays a ``<Dial action=...>`` it reaches in a document it fetched (the answer
+    to ``answer``, ``inbound_call``, ``press``, ``speak``, or to an earlier dial): the dialled
+    party ends as ``dial_outcomes`` says, and the double POSTs the action, signed, with
+    ``DialCallStatus``, ``DialCallSid`` and ``DialCallDuration``. The answer is the call's
+    next document, played the same way. Those methods still return the first answer; the
+    dial requests are in ``callbacks`` and ``Call.dialled``. A ``<Dial>`` without an action
+    is not played and posts nothing (as before): the double reads on past it, as Twilio
+    does once that leg ends.
     """
 
     def __init__(self) -> None:
         self.state = State()
         account = self.add_account()
         self.account_sid, self.auth_token = account.sid, account.auth_token
+        self.dial_outcomes: dict[str, str] = {}
+        """Number dialled -> the ``DialCallStatus`` its ``<Dial action>`` ends with
+        (``completed``, ``answered``, ``busy``, ``no-answer``, ``failed``, ``canceled``);
+        a number not listed answers, talks and hangs up: ``completed``."""
         self.url = ""
         self._released = asyncio.Event()
         self._stack = contextlib.AsyncExitStack()
@@ -245,11 +268,36 @@ class TwilioDouble:
         assert input_ in accepted, f"the <Gather> listens for {accepted}, not {input_}"
         return call, gather.attrib["action"]
 
-    async def _fetch_twiml(self, call: Call, url: str, form: dict[str, str]) -> httpx.Response:
+    async def _fetch_twiml(
+        self, call: Call, url: str, form: dict[str, str], *, dials: int = 0
+    ) -> httpx.Response:
+        """POST a webhook whose answer is TwiML, keep the document and play the
+        ``<Dial action>`` it reaches, if any."""
         response = await self._deliver(call, url, form)
         if response.status_code == 200 and response.content:
             call.twiml.append(response.text)
+            dial = _reached_dial(response.text)
+            if dial is not None:
+                assert dials < MAX_DIALS, f"{MAX_DIALS} dials in a row: a loop?"
+                await self._play_dial(call, dial, dials=dials + 1)
         return response
+
+    async def _play_dial(self, call: Call, dial: ET.Element, *, dials: int) -> None:
+        """The dialled party ends as ``dial_outcomes`` says; Twilio posts the dial's action."""
+        number = (dial.text or "").strip() or "".join((child.text or "").strip() for child in dial)
+        outcome = self.dial_outcomes.get(number, "completed")
+        assert outcome in DIAL_OUTCOMES, f"not a DialCallStatus: {outcome!r}"
+        assert dial.attrib.get("method", "POST") == "POST", "the double POSTs dial actions"
+        call.dialled.append((number, outcome))
+        talked = outcome in ("completed", "answered")
+        form = call.base_form() | {
+            "CallStatus": call.status,
+            "DialCallStatus": outcome,
+            "DialCallSid": new_sid("CA"),
+            "DialCallDuration": str(DIAL_SECONDS if talked else 0),
+            "DialBridged": "true" if talked else "false",
+        }
+        await self._fetch_twiml(call, dial.attrib["action"], form, dials=dials)
 
     async def send_recording(
         self,
@@ -333,6 +381,16 @@ class TwilioDouble:
             }
         return await self._deliver(call, target, form)
 
+    def last_dial_callback(self, call_sid: str) -> SentCallback:
+        """The latest ``<Dial>`` action request the double sent for the call."""
+        sent = [
+            c
+            for c in self.state.callbacks
+            if c.form.get("CallSid") == call_sid and "DialCallStatus" in c.form
+        ]
+        assert sent, "the double played no <Dial action> for the call"
+        return sent[-1]
+
     def _twiml_attribute(self, call: Call, path: str, attribute: str) -> str:
         for document in reversed(call.twiml):
             element = ET.fromstring(document).find(path)  # noqa: S314 (the platform's)
@@ -372,3 +430,18 @@ class TwilioDouble:
     def environment(self) -> dict[str, str]:
         """Environment for a platform that should talk to this double."""
         return {"KRALIKI_TWILIO_API_BASE_URL": self.url}
+
+
+def _reached_dial(document: str) -> ET.Element | None:
+    """The ``<Dial action>`` Twilio reaches when it runs ``document`` top to bottom, if any:
+    verbs before it play and go on (a ``<Dial>`` without an action too), ``WAITS`` stop."""
+    try:
+        root = ET.fromstring(document)  # noqa: S314 (the platform's)
+    except ET.ParseError:
+        return None  # not TwiML: nothing to play
+    for verb in root:
+        if verb.tag in WAITS:
+            return None
+        if verb.tag == "Dial" and "action" in verb.attrib:
+            return verb
+    return None

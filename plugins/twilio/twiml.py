@@ -5,7 +5,9 @@ Twilio runs a document top to bottom. A step that waits for the caller (``<Gathe
 document: steps after it in the same list are not reached. ``<Gather>`` reports an empty
 result too (``actionOnEmptyResult``), so the platform always hears how a prompt ended, as it
 does from command-style providers. A gather that listens for speech posts what Twilio's
-recognizer heard (``SpeechResult``, ``Confidence``) to the same webhook.
+recognizer heard (``SpeechResult``, ``Confidence``) to the same webhook. So does a ``<Dial>``
+that reports its outcome (``Dial.report_outcome``): its ``action`` posts ``DialCallStatus``
+when the dialled leg ends, and steps after it are not rendered (Twilio would not reach them).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def document(instructions: Sequence[Any], webhook_url: WebhookUrl) -> bytes:
     response = VoiceResponse()
     for step in InstructionList(steps=list(instructions)).steps:
         _RENDER[type(step)](response, step, webhook_url)
+        if isinstance(step, Dial) and step.report_outcome:
+            break  # the answer to the dial's action is what runs next
     return xml(response)
 
 
@@ -115,8 +119,13 @@ def gather_input(step: Gather) -> str:
     return " ".join(name for name, on in (("dtmf", step.dtmf), ("speech", step.speech)) if on)
 
 
-def _dial(parent: Any, step: Dial, _: WebhookUrl) -> None:
-    parent.dial(step.number, caller_id=step.caller_id, timeout=step.timeout_seconds)
+def _dial(parent: Any, step: Dial, webhook_url: WebhookUrl) -> None:
+    options: dict[str, Any] = {}
+    if step.report_outcome:
+        # Twilio posts how the dialled leg ended (``DialCallStatus``) to the action, and
+        # its answer is what the caller hears next.
+        options = {"action": webhook_url("gather"), "method": "POST"}
+    parent.dial(step.number, caller_id=step.caller_id, timeout=step.timeout_seconds, **options)
 
 
 def _conference(parent: Any, step: Conference, _: WebhookUrl) -> None:

@@ -101,6 +101,16 @@ def test_instructions_carried_by_a_provider_survive_the_receipt():
     )
 
 
+def test_a_dial_outcome_survives_the_receipt():
+    from plugins.calls.normalized import dump_events, load_events
+    from plugins.calls.provider import CallStatus, InstructionsNeeded
+
+    need = InstructionsNeeded("CA1", "dialed", dial_status=CallStatus.NO_ANSWER)
+    [dumped] = dump_events([need])
+    assert dumped["dial_status"] == "no-answer"
+    assert load_events([dumped]) == [need]
+
+
 async def test_a_webhook_is_kept_only_with_its_effects(place, send, client, platform, tenant):
     """The receipt commits with what the webhook changed: when applying it fails, nothing
     is kept, and the provider's redelivery is applied instead of being taken for a

@@ -208,12 +208,14 @@ async def test_inbound_calls_follow_their_number(client, send, platform, tenant)
     ]
     response = await send(arrival, kind="voice")
     assert response.status_code == 200
-    [dial] = json.loads(response.content)["steps"]
+    [dial, hangup] = json.loads(response.content)["steps"]
+    assert hangup == {"kind": "hangup"}
     assert dial == {
         "kind": "dial",
         "number": "+14155550188",
         "caller_id": "+14155550111",
         "timeout_seconds": 30,
+        "report_outcome": False,  # a forward: the call is the target's now
     }
     unknown_number = [
         {

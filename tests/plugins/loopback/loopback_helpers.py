@@ -19,6 +19,7 @@ from plugins.calls.provider import (
     Direction,
     InstructionsNeeded,
     NormalizedEvent,
+    PlaceCall,
     WebhookRejected,
     WebhookRequest,
 )
@@ -26,8 +27,8 @@ from plugins.calls.registry import build_provider
 from plugins.loopback.provider import LoopbackProvider
 
 Answer = bytes | Sequence[Any] | Callable[[InstructionsNeeded], Sequence[Any]]
-"""Instructions for a voice/gather webhook, a function of its event giving them, or a raw
-answer body (nonsense the carrier must survive)."""
+"""Instructions for a voice/gather/dial webhook, a function of its event giving them, or a
+raw answer body (nonsense the carrier must survive)."""
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Receiver:
     rejected: list[str] = field(default_factory=list)
     """Why deliveries were refused (403)."""
     answers: deque[Answer] = field(default_factory=deque)
-    """Instructions for the next voice/gather webhooks, in order; then ``default``."""
+    """Instructions for the next voice/gather/dial webhooks, in order; then ``default``."""
     default: Answer = ()
     fail: deque[int] = field(default_factory=deque)
     """Status codes to answer the next deliveries with, before looking at them."""
@@ -155,3 +156,22 @@ def provider_for(platform: Platform, tenant_id: uuid.UUID) -> LoopbackProvider:
         provider = build_provider(platform, tenant_id, "loopback")
     assert isinstance(provider, LoopbackProvider)
     return provider
+
+
+def place(to: str = "+15005550199", **kwargs: Any) -> PlaceCall:
+    """A call for the carrier to place, to ``to`` (its last digits choose the callee)."""
+    return PlaceCall(call_id=uuid.uuid4(), from_number="+15005550100", to_number=to, **kwargs)
+
+
+async def call(carrier: LoopbackProvider, receiver: Any, request: PlaceCall) -> str:
+    """Place the call and wait until the receiver heard how it ended."""
+    from kernel.testing import wait_until
+
+    placed = await carrier.place_call(request)
+    await wait_until(lambda: receiver.ended(placed.provider_call_id))
+    return placed.provider_call_id
+
+
+def final(receiver: Any, call_id: str) -> dict[str, Any]:
+    """The last status report of the call."""
+    return dict([b for b in receiver.bodies("status") if b["call_id"] == call_id][-1])

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import uuid
 import wave
 
 import pytest
+from loopback_helpers import call, final, place
 
 from kernel.testing import wait_until
 from plugins.calls.provider import (
@@ -17,7 +17,6 @@ from plugins.calls.provider import (
     Gather,
     Hangup,
     Pause,
-    PlaceCall,
     Record,
     RecordingRef,
     Say,
@@ -26,21 +25,6 @@ from plugins.loopback.testing import call_log, ended_status, live_call
 
 LONG = [Pause(seconds=600)]
 """Instructions that keep the platform's side on the line: the callee ends the call."""
-
-
-def place(to: str = "+15005550199", **kwargs) -> PlaceCall:
-    return PlaceCall(call_id=uuid.uuid4(), from_number="+15005550100", to_number=to, **kwargs)
-
-
-async def call(carrier, receiver, request: PlaceCall) -> str:
-    """Place the call and wait until the receiver heard how it ended."""
-    placed = await carrier.place_call(request)
-    await wait_until(lambda: receiver.ended(placed.provider_call_id))
-    return placed.provider_call_id
-
-
-def final(receiver, call_id: str) -> dict:
-    return [b for b in receiver.bodies("status") if b["call_id"] == call_id][-1]
 
 
 async def test_answer_talk_hangup(carrier, receiver, platform):

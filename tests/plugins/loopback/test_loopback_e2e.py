@@ -174,6 +174,30 @@ async def test_a_gather_hears_the_callee_speak(api):
     assert done["hangup_cause"] == "caller_hangup"
 
 
+@pytest.mark.parametrize(
+    ("to", "status", "duration"),
+    [("+14155550002", "no-answer", 5), ("+14155550123", "completed", 12)],
+    ids=["no-answer", "answered"],
+)
+async def test_a_dial_that_reports_its_outcome_reaches_the_timeline(
+    api, platform, tenant, to, status, duration
+):
+    instructions = [
+        {"kind": "dial", "number": to, "timeout_seconds": 5, "report_outcome": True},
+        {"kind": "say", "text": "never reached"},
+    ]
+    call = await place(api, instructions=instructions, options={"script": ON_THE_LINE})
+    done = await until(api, call["id"])
+    [dialed] = [e for e in done["timeline"] if e["kind"] == "dialed"]
+    assert (dialed["source"], dialed["status"]) == ("provider", status)
+    # No handler listens to the call: the platform adds nothing and its side hangs up.
+    assert (done["status"], done["hangup_cause"]) == ("completed", "caller_hangup")
+    assert done["duration_seconds"] == duration
+    kept = await receipts(platform, tenant)
+    assert [r.kind for r in kept][-2:] == ["dial", "status"]
+    assert {r.outcome for r in kept} == {"processed"}
+
+
 async def test_a_recorded_call_with_callee_speech(api):
     call = await place(api, "+14155550006", record=True)
     done = await until(api, call["id"])

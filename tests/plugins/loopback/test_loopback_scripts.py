@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
+from loopback_helpers import place
 
-from plugins.calls.provider import PlaceCall, ProviderRefused
+from plugins.calls.provider import ProviderRefused
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.script import (
     MAGIC_NUMBERS,
@@ -108,10 +107,6 @@ def test_magic_numbers(number, outcome, after):
 
 def test_the_documented_magic_numbers_are_the_ones_used():
     assert sorted(MAGIC_NUMBERS) == ["0001", "0002", "0003", "0004", "0005", "0006"]
-
-
-def place(to: str = "+15005550199", **kwargs) -> PlaceCall:
-    return PlaceCall(call_id=uuid.uuid4(), from_number="+15005550100", to_number=to, **kwargs)
 
 
 async def test_place_call_refuses_a_bad_script_clearly(provider):

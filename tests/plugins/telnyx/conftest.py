@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import stamina
-from telnyx_helpers import PUBLIC_BASE_URL, provider_for, store_secrets, with_telnyx
+from telnyx_helpers import PUBLIC_BASE_URL, provider_for, store_secrets, telnyx_tenant, with_telnyx
 
 from kernel import Platform
-from kernel.testing import create_tenant
+from kernel.testing import create_tenant, serve_app
+from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls.testing import use_public_base_url
 from plugins.telnyx.provider import TelnyxProvider
 from plugins.telnyx.testing import TelnyxDouble
 
@@ -61,3 +64,26 @@ async def tenant(platform: Platform, telnyx: TelnyxDouble) -> uuid.UUID:
 @pytest.fixture
 def provider(platform: Platform, tenant: uuid.UUID) -> TelnyxProvider:
     return provider_for(platform, tenant)
+
+
+# --- end to end: the app served on loopback, an organization calling through the double ---
+
+
+@pytest.fixture
+async def served(app, platform) -> AsyncIterator[str]:
+    async with serve_app(app) as url:
+        use_public_base_url(platform, url)
+        yield url
+
+
+@pytest.fixture
+async def acme(app, platform, telnyx, kraliki_authenticate) -> uuid.UUID:
+    tenant_id = await telnyx_tenant(platform, "acme", telnyx)
+    kraliki_authenticate(app, *(p.key for p in CALLS_PERMISSIONS), kind="user", tenant_id=tenant_id)
+    return tenant_id
+
+
+@pytest.fixture
+async def api(served, acme) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=served) as client:
+        yield client

@@ -47,6 +47,26 @@ async def store_secrets(
             await session.commit()
 
 
+async def telnyx_tenant(platform: Platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
+    """An organization whose calls go out through ``double`` (its account in the vault)."""
+    from kernel.testing import create_tenant
+    from plugins.calls.models import CallSettingsRow
+
+    tenant_id = await create_tenant(platform, slug)
+    await store_secrets(platform, tenant_id, double)
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            session.add(
+                CallSettingsRow(
+                    primary_provider="telnyx",
+                    max_concurrent_calls=10,
+                    calls_per_second={"telnyx": 100.0},
+                )
+            )
+            await session.commit()
+    return tenant_id
+
+
 def provider_for(platform: Platform, tenant_id: uuid.UUID) -> TelnyxProvider:
     with tenant_scope(tenant_id):
         provider = build_provider(platform, tenant_id, "telnyx")

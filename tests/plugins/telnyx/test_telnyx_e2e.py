@@ -6,59 +6,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from telnyx_helpers import CALLEE, CALLER, store_secrets
+from telnyx_helpers import CALLEE, CALLER, telnyx_tenant
 
-from kernel import tenant_scope
-from kernel.testing import create_tenant, serve_app
-from plugins.calls.models import CallSettingsRow
-from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.testing import use_public_base_url
 from plugins.telnyx.testing import TelnyxDouble
 from plugins.telnyx.testing_rest import now
 
-ALL = tuple(permission.key for permission in PERMISSIONS)
 SCRIPT = [{"kind": "say", "text": "Your order has shipped."}, {"kind": "hangup"}]
-
-
-@pytest.fixture
-async def served(app, platform) -> AsyncIterator[str]:
-    async with serve_app(app) as url:
-        use_public_base_url(platform, url)
-        yield url
-
-
-async def telnyx_tenant(platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
-    tenant_id = await create_tenant(platform, slug)
-    await store_secrets(platform, tenant_id, double)
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            session.add(
-                CallSettingsRow(
-                    primary_provider="telnyx",
-                    max_concurrent_calls=10,
-                    calls_per_second={"telnyx": 100.0},
-                )
-            )
-            await session.commit()
-    return tenant_id
-
-
-@pytest.fixture
-async def acme(app, platform, telnyx, kraliki_authenticate) -> uuid.UUID:
-    tenant_id = await telnyx_tenant(platform, "acme", telnyx)
-    kraliki_authenticate(app, *ALL, kind="user", tenant_id=tenant_id)
-    return tenant_id
-
-
-@pytest.fixture
-async def api(served, acme) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served) as client:
-        yield client
 
 
 async def place(api: httpx.AsyncClient, **body) -> dict:

@@ -317,9 +317,44 @@ async def test_an_inbound_call_is_forwarded(client, acme, double, app):
     twilio_call, answer = await double.inbound_call(voice, from_=CALLEE, to=ACME_NUMBER)
 
     assert answer.status_code == 200
-    [dial] = ET.fromstring(answer.content)
-    assert (dial.tag, dial.text) == ("Dial", "+420777000222")
+    [dial, hangup] = ET.fromstring(answer.content)
+    assert (dial.tag, dial.text, hangup.tag) == ("Dial", "+420777000222", "Hangup")
+    assert "action" not in dial.attrib  # the call is the callee's from here on
     calls = (await client.get("/api/v1/calls")).json()["items"]
     assert [(c["direction"], c["provider_call_id"]) for c in calls] == [
         ("inbound", twilio_call.sid)
     ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [("completed", "completed"), ("busy", "busy"), ("no-answer", "no-answer")],
+)
+async def test_a_dial_that_reports_its_outcome(client, acme, double, outcome, status):
+    target = "+420777000333"
+    dial = {"kind": "dial", "number": target, "report_outcome": True, "timeout_seconds": 15}
+    call = await place(client, instructions=[{"kind": "say", "text": "Connecting"}, dial])
+    sid = call["provider_call_id"]
+    double.dial_outcomes[target] = outcome
+
+    answer = await double.answer(sid)
+
+    said, rendered = ET.fromstring(answer.content)
+    assert (said.tag, rendered.tag, rendered.text) == ("Say", "Dial", target)
+    assert rendered.attrib["action"].endswith(f"/webhooks/twilio/{acme.id}/gather")
+    assert double.calls[sid].dialled == [(target, outcome)]
+    sent = double.last_dial_callback(sid)
+    assert (sent.status_code, sent.form["DialCallStatus"]) == (200, outcome)
+    assert list(ET.fromstring(sent.body)) == []  # no handler on the call: nothing to add
+    [entry] = [e for e in (await detail(client, call))["timeline"] if e["kind"] == "dialed"]
+    assert (entry["status"], entry["source"]) == (status, "provider")
+
+    again = await double.send_raw(
+        sent.url,
+        sent.form,
+        auth_token=acme.auth_token,
+        idempotency_token=sent.headers["I-Twilio-Idempotency-Token"],
+    )
+    assert again.status_code == 200
+    timeline = (await detail(client, call))["timeline"]
+    assert [e["kind"] for e in timeline].count("dialed") == 1  # a redelivery is a duplicate

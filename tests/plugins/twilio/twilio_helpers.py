@@ -69,6 +69,9 @@ class Receiver:
         self.platform: Platform | None = None
         self.parsed: list[tuple[str, ParsedWebhook]] = []
         self.instructions: Sequence[Any] = ()
+        self.gather_answers: list[Sequence[Any]] = []
+        """The answers to ``gather`` callbacks (a gather's or a dial's end), one each in
+        order, the last one repeating; none: ``instructions``, as for voice."""
         self.app = FastAPI()
         self.app.post("/webhooks/twilio/{tenant_id}/{kind}")(self.handle)
 
@@ -93,8 +96,12 @@ class Receiver:
             except WebhookMalformed:
                 return Response(status_code=400)
             self.parsed.append((kind, parsed))
-            if kind in ("voice", "gather") and self.instructions:
-                answer = await provider.execute(call_ref(), self.instructions)
+            instructions = self.instructions
+            if kind == "gather" and self.gather_answers:
+                answers = self.gather_answers
+                instructions = answers.pop(0) if len(answers) > 1 else answers[0]
+            if kind in ("voice", "gather") and instructions:
+                answer = await provider.execute(call_ref(), instructions)
             else:
                 answer = provider.empty_answer()
         return Response(answer.body, answer.status_code, media_type=answer.content_type)

@@ -327,9 +327,10 @@ class FlowRunner:
             message, transfer_to = Fallback().message, None
         said = Say(text=message, language=state.language, voice=state.voice)
         if transfer_to:
-            turn.instructions.extend(
-                [said, Dial(number=transfer_to, caller_id=self.env.call.caller)]
-            )
+            # The hangup runs when the transferred leg ends, so a target that does not answer
+            # leaves no caller in silence (a command-style provider would keep the line open).
+            dial = Dial(number=transfer_to, caller_id=self.env.call.caller)
+            turn.instructions.extend([said, dial, Hangup()])
         else:
             turn.instructions.extend([said, Hangup()])
         action = "transfer" if transfer_to else "hangup"

@@ -70,11 +70,15 @@ NONE = ExitSpec()
 
 @dataclass(frozen=True, slots=True)
 class CallerInput:
-    """How a wait ended: digits keyed, words said, or nothing (silence, timeout)."""
+    """How a wait ended: digits keyed, words said, or nothing (silence, timeout); for a
+    transfer, how the dialled number's leg ended (``dialed``)."""
 
     digits: str | None = None
     speech: str | None = None
     confidence: float | None = None
+    dialed: str | None = None
+    """A transfer's outcome: ``completed`` (answered; the conversation is over), ``busy``,
+    ``no-answer``, ``failed`` or ``canceled``. None from a provider that does not say."""
 
     @property
     def empty(self) -> bool:

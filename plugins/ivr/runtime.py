@@ -124,8 +124,12 @@ class IvrHandler(CallHandler):
             return None
         ivr = ivr_state(turn.platform)
         loader = DatabaseLoader(ivr, turn.session, turn.call.tenant_id)
+        dialed = turn.input.dial_status
         got = CallerInput(
-            digits=turn.input.digits, speech=turn.input.speech, confidence=turn.input.confidence
+            digits=turn.input.digits,
+            speech=turn.input.speech,
+            confidence=turn.input.confidence,
+            dialed=dialed.value if dialed is not None else None,
         )
         state = FlowState.model_validate(flow_session.state)
         result = await _runner(turn, loader).resume(state, got)

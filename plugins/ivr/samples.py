@@ -77,11 +77,13 @@ FRONT_DESK: dict[str, Any] = {
             "type": "transfer",
             "number": "+15551230001",
             "message": "Connecting you to sales.",
+            "exits": {"failed": "voicemail"},
         },
         "support": {
             "type": "transfer",
             "number": "+15551230002",
             "message": "Connecting you to support.",
+            "exits": {"failed": "voicemail"},
         },
         "vip_line": {
             "type": "transfer",
@@ -154,6 +156,38 @@ FRONT_DESK_TESTS: list[dict[str, Any]] = [
         },
     },
     {
+        "name": "nobody answers in support: leave a message",
+        "script": {
+            "at": MONDAY_10AM,
+            "lookups": {"lookup": {"status": 404}},
+            "steps": [{"digits": "2"}, {"transfer": "no-answer"}],
+        },
+        "expect": {
+            "outcome": "voicemail",
+            "visits": ["menu", "support", "voicemail"],
+            "prompts_include": ["Connecting you to support.", "after the tone"],
+        },
+    },
+    {
+        "name": "sales is busy: leave a message",
+        "script": {
+            "at": MONDAY_10AM,
+            "lookups": {"lookup": {"status": 404}},
+            "steps": [{"digits": "1"}, {"transfer": "busy"}],
+        },
+        "expect": {
+            "path": [
+                "hours:open",
+                "lookup:not_found",
+                "welcome:next",
+                "menu:1",
+                "sales:failed",
+                "voicemail:ended",
+            ],
+            "outcome": "voicemail",
+        },
+    },
+    {
         "name": "a wrong key twice reaches the operator",
         "script": {
             "at": MONDAY_10AM,
@@ -207,7 +241,7 @@ SAMPLES = {
         name="front-desk",
         title="Front desk",
         description="Business hours, a customer lookup in your CRM, a menu, transfers and "
-        "voicemail, with seven saved tests.",
+        "voicemail, with nine saved tests.",
         _document=FRONT_DESK,
         _tests=FRONT_DESK_TESTS,
     )

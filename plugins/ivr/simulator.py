@@ -1,11 +1,13 @@
 """The simulator: a flow run against a scripted caller, with no provider and no call.
 
 It drives the same engine a real call does. Each time the flow listens (a gather or a menu)
-the next script step answers: digits, speech, silence, or a hang-up. Other waits (recording
-a voicemail) go on without using a step. HTTP lookups are answered from the script's
-``lookups`` when it has an answer for the node, and made for real otherwise (the platform's
-outbound rules apply). The result is the path, the prompts spoken, the variables and the
-outcome, which saved tests compare with what they expect."""
+the next script step answers: digits, speech, silence, or a hang-up. A transfer takes the
+next step when it is a ``transfer`` outcome (answered, busy, no-answer, failed), and is
+answered otherwise. Other waits (recording a voicemail) go on without using a step. HTTP
+lookups are answered from the script's ``lookups`` when it has an answer for the node, and
+made for real otherwise (the platform's outbound rules apply). The result is the path, the
+prompts spoken, the variables and the outcome, which saved tests compare with what they
+expect."""
 
 from __future__ import annotations
 
@@ -25,8 +27,19 @@ MAX_TURNS = 200
 E164ISH = r"^\+?[0-9]{3,15}$|^anonymous$"
 
 
+TransferOutcome = Literal["answered", "busy", "no-answer", "failed"]
+DIALED: dict[str, str] = {
+    "answered": "completed",
+    "busy": "busy",
+    "no-answer": "no-answer",
+    "failed": "failed",
+}
+"""A script's transfer outcome -> what a provider reports of the dialled leg."""
+
+
 class ScriptStep(BaseModel):
-    """What the caller does the next time the flow listens: exactly one of the fields."""
+    """What the caller does the next time the flow listens, or how the next transfer goes:
+    exactly one of the fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,12 +47,21 @@ class ScriptStep(BaseModel):
     speech: str | None = Field(default=None, min_length=1, max_length=500)
     silence: bool = False
     hangup: bool = False
+    transfer: TransferOutcome | None = None
+    """The transfer target: ``answered`` (the default when the script says nothing),
+    ``busy``, ``no-answer`` or ``failed``."""
 
     @model_validator(mode="after")
     def _one(self) -> ScriptStep:
-        chosen = [self.digits is not None, self.speech is not None, self.silence, self.hangup]
+        chosen = [
+            self.digits is not None,
+            self.speech is not None,
+            self.silence,
+            self.hangup,
+            self.transfer is not None,
+        ]
         if sum(chosen) != 1:
-            raise ValueError("a script step is one of digits, speech, silence or hangup")
+            raise ValueError("a script step is one of digits, speech, silence, hangup or transfer")
         return self
 
 
@@ -155,24 +177,32 @@ async def simulate(
         if state.outcome is not None or state.waiting is None:
             break
         got = CallerInput()
-        if state.waiting.step == "gather":
-            if used >= len(script.steps):
+        waiting = state.waiting
+        upcoming = script.steps[used] if used < len(script.steps) else None
+        if waiting.step == "gather":
+            if upcoming is None or upcoming.transfer is not None:
+                reason = (
+                    "the script ended while the flow listened"
+                    if upcoming is None
+                    else f"script step {used + 1} is a transfer outcome, but the flow listens"
+                )
                 state.outcome = Outcome(
-                    kind="incomplete",
-                    node=state.waiting.node,
-                    detail={"reason": "the script ended while the flow listened"},
+                    kind="incomplete", node=waiting.node, detail={"reason": reason}
                 )
                 break
-            item = script.steps[used]
             used += 1
-            if item.hangup:
-                waiting = state.waiting
+            if upcoming.hangup:
                 state.outcome = Outcome(kind="caller-hangup", node=waiting.node)
                 break
-            got = CallerInput(digits=item.digits, speech=item.speech)
+            got = CallerInput(digits=upcoming.digits, speech=upcoming.speech)
+        elif waiting.step == "dial":
+            outcome: str = "answered"
+            if upcoming is not None and upcoming.transfer is not None:
+                outcome, used = upcoming.transfer, used + 1
+            got = CallerInput(dialed=DIALED[outcome])
         # What follows a wait other than a gather (a voicemail's goodbye) was heard already:
         # it came with the wait, as on a provider that goes on by itself.
-        replayed = bool(state.waiting.then)
+        replayed = bool(waiting.then)
         next_turn: Turn | None = await runner.resume(state, got)
         if next_turn is None:
             break

@@ -10,9 +10,11 @@ from pydantic import Field
 from plugins.calls.provider import Capability, Dial, Hangup, Record
 from plugins.ivr.nodes import (
     NONE,
+    CallerInput,
     End,
     EnterFlow,
     ExitSpec,
+    Go,
     NodeConfig,
     NodeContext,
     NodeResult,
@@ -33,6 +35,13 @@ class TransferConfig(NodeConfig):
     caller_id: Literal["caller", "called"] = "caller"
     """The number the transfer target sees: the caller's, or the number they called."""
     timeout_seconds: int = Field(default=30, ge=5, le=600)
+    unreached_message: Template = Field(
+        default="Sorry, we could not connect your call. Please try again later. Goodbye.",
+        min_length=1,
+        max_length=1000,
+    )
+    """Said before hanging up when the target does not take the call and no exit says
+    where to go instead."""
 
 
 class VoicemailConfig(NodeConfig):
@@ -61,14 +70,22 @@ class ReturnConfig(NodeConfig):
     type: Literal["return"] = "return"
 
 
+UNREACHED_EXITS = {"busy": "busy", "no-answer": "no_answer"}
+"""A transfer's outcome -> its own exit; ``failed`` takes every outcome without one."""
+
+
 class TransferNode(NodeType):
     name = "transfer"
     config = TransferConfig
-    description = "Connect the caller to a number; the flow ends (outcome transferred)."
+    description = (
+        "Connect the caller to a number; the flow ends when they talked (outcome "
+        "transferred), or goes on through busy / no_answer / failed when nobody took the call."
+    )
+    waits = True
     ends = True
 
     def exits(self, config: TransferConfig) -> ExitSpec:
-        return NONE
+        return ExitSpec(optional=frozenset({"busy", "no_answer", "failed"}))
 
     def capabilities(self, config: TransferConfig) -> frozenset[Capability]:
         return frozenset({Capability.TRANSFER})
@@ -77,9 +94,25 @@ class TransferNode(NodeType):
         said = [ctx.say(config.message)] if config.message else []
         caller_id = ctx.call.caller if config.caller_id == "caller" else ctx.call.called
         dial = Dial(
-            number=config.number, caller_id=caller_id, timeout_seconds=config.timeout_seconds
+            number=config.number,
+            caller_id=caller_id,
+            timeout_seconds=config.timeout_seconds,
+            report_outcome=True,
         )
-        return End("transferred", [*said, dial], detail={"to": config.number})
+        return Wait(dial, said, detail={"to": config.number}, ends_as="transferred")
+
+    async def resume(
+        self, ctx: NodeContext, config: TransferConfig, got: CallerInput
+    ) -> NodeResult:
+        status = got.dialed
+        if status in (None, "completed"):  # they talked (or the provider does not say)
+            return End("transferred", [Hangup()], detail={"to": config.number})
+        detail = {"to": config.number, "status": status}
+        for exit_ in (UNREACHED_EXITS.get(status), "failed"):
+            if exit_ is not None and exit_ in config.exits:
+                return Go(exit_, detail=detail)
+        said = ctx.say(config.unreached_message)
+        return End("transfer-failed", [said, Hangup()], detail=detail)
 
 
 class VoicemailNode(NodeType):

@@ -131,10 +131,10 @@ async def test_the_sample_imports_and_its_tests_pass(client):
     assert imported.status_code == 201, imported.text
     flow_id = imported.json()["id"]
     tests = (await client.get(f"/api/v1/ivr/flows/{flow_id}/tests")).json()
-    assert len(tests) == 7
+    assert len(tests) == 9
     report = (await client.post(f"/api/v1/ivr/flows/{flow_id}/tests/run", json={})).json()
     assert report["failed"] == 0, report
-    assert report["passed"] == 7
+    assert report["passed"] == 9
     assert report["coverage"]["nodes"]["percent"] == 100.0
     assert report["coverage"]["branches"]["covered"] >= 12
     tests = (await client.get(f"/api/v1/ivr/flows/{flow_id}/tests")).json()

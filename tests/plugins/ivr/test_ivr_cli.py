@@ -63,13 +63,13 @@ def test_saved_tests_run_from_the_cli(kraliki_database, monkeypatch, tmp_path):
     asyncio.run(import_sample("Front desk", broken=False))
     passed = run("ivr", "test", "--tenant", "acme")
     assert passed.exit_code == 0, passed.output
-    assert "Front desk (draft): 7 passed, 0 failed; nodes 100.0%" in passed.output
+    assert "Front desk (draft): 9 passed, 0 failed; nodes 100.0%" in passed.output
     as_json = run("ivr", "test", "--tenant", "acme", "--json")
-    assert json.loads(as_json.output)["Front desk"]["passed"] == 7
+    assert json.loads(as_json.output)["Front desk"]["passed"] == 9
 
     asyncio.run(import_sample("Broken desk", broken=True))
     failed = run("ivr", "test", "--tenant", "acme")
     assert failed.exit_code == 1, failed.output
-    assert "Broken desk (draft): 5 passed, 2 failed" in failed.output
+    assert "Broken desk (draft): 7 passed, 2 failed" in failed.output
     assert "FAIL closed on Christmas Day" in failed.output
     assert "outcome is 'voicemail', expected 'hangup'" in failed.output

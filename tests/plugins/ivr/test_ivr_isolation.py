@@ -131,6 +131,16 @@ async def ring(client, org: Org, sid: str) -> list[dict[str, Any]]:
 
 async def answer(client, org: Org, sid: str, digits: str) -> list[dict[str, Any]]:
     event = {"type": "needs", "call": sid, "reason": "gathered", "digits": digits}
+    return await _step_ended(client, org, event)
+
+
+async def transferred(client, org: Org, sid: str) -> list[dict[str, Any]]:
+    """The provider reports that the transfer target answered and the conversation ended."""
+    event = {"type": "needs", "call": sid, "reason": "dialed", "dial_status": "completed"}
+    return await _step_ended(client, org, event)
+
+
+async def _step_ended(client, org: Org, event: dict[str, Any]) -> list[dict[str, Any]]:
     response = await fakeline_webhook(client, org.id, org.secret, [event], kind="gather")
     assert response.status_code == 200, response.text
     return list(json.loads(response.content)["steps"])
@@ -280,6 +290,7 @@ async def test_calls_of_each_tenant_run_only_their_own_flow_and_session(client, 
     done = await answer(client, a, "FL-1", "1")
     assert done[0]["kind"] == "dial"
     assert done[0]["number"] == "+15551230001"  # A's transfer target, not B's
+    assert await transferred(client, a, "FL-1") == [{"kind": "hangup"}]
     assert await snapshot(platform, b) == b_waiting
     [kept_a] = await sessions_of(platform, a)
     assert str(kept_a.flow_id) == a.flow_id
@@ -289,6 +300,7 @@ async def test_calls_of_each_tenant_run_only_their_own_flow_and_session(client, 
 
     later = await answer(client, b, "FL-1", "1")
     assert later[0]["number"] == "+15551230002"
+    await transferred(client, b, "FL-1")
     [kept_b] = await sessions_of(platform, b)
     assert (kept_b.status, kept_b.outcome) == ("ended", "transferred")
 

@@ -41,8 +41,22 @@ async def api(app, kraliki_authenticate) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def published(api: httpx.AsyncClient) -> str:
-    created = await api.post("/api/v1/ivr/flows", json={"name": "Main", "draft": MENU})
+ANSWERS = "+15551239999"
+"""A transfer target loopback answers (any number but those ending 0001-0006)."""
+NOBODY = "+15551230002"
+"""Loopback rings this one until the transfer gives up."""
+
+
+def menu_with(sales: str, **exits: str) -> dict[str, Any]:
+    """The menu flow with its sales transfer going to ``sales`` (and these exits)."""
+    document = json.loads(json.dumps(MENU))
+    document["nodes"]["sales"]["number"] = sales
+    document["nodes"]["sales"]["exits"] = exits
+    return dict(document)
+
+
+async def published(api: httpx.AsyncClient, document: dict[str, Any] = MENU) -> str:
+    created = await api.post("/api/v1/ivr/flows", json={"name": "Main", "draft": document})
     flow_id = str(created.json()["id"])
     assert (await api.post(f"/api/v1/ivr/flows/{flow_id}/publish", json={})).status_code == 201
     return flow_id
@@ -69,26 +83,48 @@ async def session_of(app, call_id: str):
 
 
 @pytest.mark.parametrize(
-    ("callee", "caller_script"),
+    ("document", "callee", "caller_script"),
     [
-        (["answer", {"step": "press", "digits": "1"}], [{"digits": "1"}]),
+        (menu_with(ANSWERS), ["answer", {"step": "press", "digits": "1"}], [{"digits": "1"}]),
         (
+            MENU,  # sales (+1...0001) is busy on loopback; no exit: an apology
+            ["answer", {"step": "press", "digits": "1"}],
+            [{"digits": "1"}, {"transfer": "busy"}],
+        ),
+        (
+            menu_with(NOBODY, no_answer="message"),
+            ["answer", {"step": "press", "digits": "1"}, {"step": "say", "text": "Call me."}],
+            [{"digits": "1"}, {"transfer": "no-answer"}],
+        ),
+        (
+            MENU,
             ["answer", {"step": "press", "digits": "7"}, {"step": "press", "digits": "9"}],
             [{"digits": "7"}, {"digits": "9"}],
         ),
         (
+            menu_with(ANSWERS),
             ["answer", {"step": "wait", "seconds": 15}, {"step": "press", "digits": "1"}],
             [{"silence": True}, {"digits": "1"}],
         ),
         (
+            MENU,
             ["answer", {"step": "press", "digits": "2"}, {"step": "say", "text": "Hi, call me."}],
             [{"digits": "2"}],
         ),
     ],
-    ids=["sales", "wrong-twice", "silence-then-sales", "voicemail"],
+    ids=[
+        "sales",
+        "sales-busy",
+        "sales-no-answer-to-voicemail",
+        "wrong-twice",
+        "silence-then-sales",
+        "voicemail",
+    ],
 )
-async def test_the_simulator_does_what_a_loopback_call_does(api, app, callee, caller_script):
-    flow_id = await published(api)
+async def test_the_simulator_does_what_a_loopback_call_does(
+    api, app, document, callee, caller_script
+):
+    flow_id = await published(api, document)
     call = await call_with(api, flow_id, callee)
     kept = await session_of(app, call["id"])
     simulated = await api.post(
@@ -113,13 +149,16 @@ async def test_the_simulator_does_what_a_loopback_call_does(api, app, callee, ca
 
 
 async def test_a_call_placed_with_a_flow_is_transferred(api, app):
-    flow_id = await published(api)
+    flow_id = await published(api, menu_with(ANSWERS))
     call = await call_with(api, flow_id, ["answer", {"step": "press", "digits": "1"}])
-    assert (call["status"], call["hangup_cause"]) == ("completed", "transferred")
+    # Sales answered and talked; when they hung up, the flow hung the caller's leg up.
+    assert (call["status"], call["hangup_cause"]) == ("completed", "caller_hangup")
     kept = await session_of(app, call["id"])
     assert kept.outcome == "transferred"
     kinds = [e["kind"] for e in call["timeline"]]
-    assert kinds.index("ivr.started") < kinds.index("ivr.ended")
+    assert kinds.index("ivr.started") < kinds.index("dialed") < kinds.index("ivr.ended")
+    [dialed] = [e for e in call["timeline"] if e["kind"] == "dialed"]
+    assert dialed["status"] == "completed"
 
 
 async def test_a_callee_hanging_up_mid_menu(api, app):

@@ -207,7 +207,7 @@ async def test_language_switch_changes_prompts_and_gathers():
     assert sim.instructions[1]["prompt"][0]["language"] == "es-ES"
 
 
-async def test_transfer_ends_with_a_dial():
+async def test_transfer_dials_and_ends_when_the_target_answered():
     document = flow(
         "t",
         t={
@@ -220,12 +220,90 @@ async def test_transfer_ends_with_a_dial():
     sim = await run(document, caller="+15550100", called="+15550199")
     assert sim.outcome.kind == "transferred"
     assert sim.outcome.detail == {"to": "+15551230001"}
-    assert sim.instructions[-1] == {
-        "kind": "dial",
+    assert sim.instructions[-2:] == [
+        {
+            "kind": "dial",
+            "number": "+15551230001",
+            "caller_id": "+15550199",
+            "timeout_seconds": 30,
+            "report_outcome": True,
+        },
+        {"kind": "hangup"},
+    ]
+    assert sim.prompts == ["Connecting.", "[transfer to +15551230001]", "[hangup]"]
+    assert (sim.path, sim.used_steps) == (["t:ended"], 0)
+
+
+TRANSFER_WITH_EXITS = flow(
+    "t",
+    t={
+        "type": "transfer",
         "number": "+15551230001",
-        "caller_id": "+15550199",
-        "timeout_seconds": 30,
-    }
+        "exits": {"no_answer": "vm", "busy": "later", "failed": "sorry"},
+    },
+    vm={"type": "voicemail"},
+    later={"type": "hangup", "message": "They are busy. Call later."},
+    sorry={"type": "hangup", "message": "Sorry."},
+)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "path", "kind"),
+    [
+        ("answered", ["t:ended"], "transferred"),
+        ("no-answer", ["t:no_answer", "vm:ended"], "voicemail"),
+        ("busy", ["t:busy", "later:ended"], "hangup"),
+        ("failed", ["t:failed", "sorry:ended"], "hangup"),
+    ],
+)
+async def test_transfer_outcomes_take_their_exits(outcome, path, kind):
+    sim = await run(TRANSFER_WITH_EXITS, {"transfer": outcome})
+    assert (sim.path, sim.outcome.kind, sim.used_steps) == (path, kind, 1)
+    if outcome != "answered":
+        [waited] = [s for s in sim.steps if s.node == "t" and s.exit]
+        assert waited.detail == {"to": "+15551230001", "status": outcome}
+
+
+async def test_failed_is_the_exit_of_an_unreached_transfer_without_its_own():
+    document = flow(
+        "t",
+        t={"type": "transfer", "number": "+15551230001", "exits": {"failed": "sorry"}},
+        sorry={"type": "hangup", "message": "Sorry."},
+    )
+    for outcome in ("busy", "no-answer", "failed"):
+        sim = await run(document, {"transfer": outcome})
+        assert sim.path == ["t:failed", "sorry:ended"]
+
+
+async def test_an_unreached_transfer_without_exits_apologizes_and_hangs_up():
+    document = flow(
+        "t",
+        t={"type": "transfer", "number": "+15551230001", "unreached_message": "No luck, {{ n }}."},
+    )
+    sim = await run(document, {"transfer": "no-answer"}, variables={"n": "Ada"})
+    assert sim.outcome.kind == "transfer-failed"
+    assert sim.outcome.detail == {"to": "+15551230001", "status": "no-answer"}
+    assert sim.prompts[-2:] == ["No luck, Ada.", "[hangup]"]
+
+
+async def test_a_transfer_outcome_where_the_flow_listens_leaves_the_script_incomplete():
+    document = flow(
+        "g",
+        g={"type": "gather", "prompt": "Key?", "exits": {"default": "h"}},
+        h={"type": "hangup"},
+    )
+    sim = await run(document, {"transfer": "busy"})
+    assert sim.outcome.kind == "incomplete"
+    assert "transfer outcome" in sim.outcome.detail["reason"]
+
+
+def test_a_script_step_is_exactly_one_thing():
+    from pydantic import ValidationError
+
+    from plugins.ivr.simulator import ScriptStep
+
+    with pytest.raises(ValidationError, match="transfer"):
+        ScriptStep.model_validate({"digits": "1", "transfer": "busy"})
 
 
 async def test_voicemail_records_then_says_goodbye():
@@ -273,7 +351,7 @@ async def test_a_missing_subflow_ends_in_the_fallback():
     sim = await run(document)
     assert sim.outcome.kind == "error"
     assert sim.outcome.detail["fallback"] == "transfer"
-    assert sim.prompts == ["Sorry.", "[transfer to +15551230000]"]
+    assert sim.prompts == ["Sorry.", "[transfer to +15551230000]", "[hangup]"]
 
 
 async def test_an_expression_error_ends_in_the_apology():

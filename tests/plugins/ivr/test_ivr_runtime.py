@@ -138,6 +138,12 @@ async def sessions(platform, tenant) -> list[FlowSession]:
             return list(await session.scalars(select(FlowSession)))
 
 
+async def dialed(client, tenant, sid: str, status: str) -> httpx.Response:
+    """The provider reports how a transfer's dialled leg ended."""
+    event = {"type": "needs", "call": sid, "reason": "dialed", "dial_status": status}
+    return await fakeline_webhook(client, tenant, SECRET, [event], kind="gather")
+
+
 async def test_an_inbound_call_runs_the_flow_to_a_transfer(client, tenant, app):
     flow_id = await published_flow(client, MENU)
     await route_number(client, flow_id)
@@ -148,27 +154,84 @@ async def test_an_inbound_call_runs_the_flow_to_a_transfer(client, tenant, app):
 
     second = steps_of(await answer(client, tenant, "FL-1", digits="1"))
     assert second == [
-        {"kind": "dial", "number": "+15551230001", "caller_id": CALLER, "timeout_seconds": 30}
+        {
+            "kind": "dial",
+            "number": "+15551230001",
+            "caller_id": CALLER,
+            "timeout_seconds": 30,
+            "report_outcome": True,
+        }
     ]
+    # The target answered, they talked, the target hung up: the caller's leg is hung up.
+    third = steps_of(await dialed(client, tenant, "FL-1", "completed"))
+    assert third == [{"kind": "hangup"}]
     call = await only_call(client)
     ivr = [(e["kind"], e["detail"]) for e in call["timeline"] if e["kind"].startswith("ivr")]
     assert ivr == [
         ("ivr.started", {"flow_id": flow_id, "version": 1}),
         ("ivr.step", {"node": "menu", "type": "menu", "step": "waiting"}),
         ("ivr.step", {"node": "menu", "type": "menu", "step": "completed", "exit": "1"}),
+        ("ivr.step", {"node": "sales", "type": "transfer", "step": "waiting"}),
         ("ivr.step", {"node": "sales", "type": "transfer", "step": "ended"}),
         ("ivr.ended", {"outcome": "transferred", "node": "sales"}),
     ]
+    [report] = [e for e in call["timeline"] if e["kind"] == "dialed"]
+    assert (report["source"], report["status"]) == ("provider", "completed"), report
     assert await event_names(app.state.platform, tenant) == [
         "ivr.flow.published",
         "ivr.session.started",
         "ivr.step.waiting",
         "ivr.step.completed",
+        "ivr.step.waiting",
         "ivr.session.ended",
     ]
     [kept] = await sessions(app.state.platform, tenant)
     assert (kept.status, kept.outcome, kept.version) == ("ended", "transferred", 1)
     assert kept.state["path"] == ["menu:1", "sales:ended"]
+
+
+async def test_a_transfer_nobody_answers_takes_its_no_answer_exit(client, tenant, app):
+    document = json.loads(json.dumps(MENU))
+    document["nodes"]["sales"]["exits"] = {"no_answer": "billing"}
+    flow_id = await published_flow(client, document)
+    await route_number(client, flow_id)
+    await ring(client, tenant, "FL-1")
+    await answer(client, tenant, "FL-1", digits="1")
+
+    after = steps_of(await dialed(client, tenant, "FL-1", "no-answer"))
+    assert [step["kind"] for step in after] == ["say", "record", "say", "hangup"]
+    assert after[0]["text"] == "Leave a message for billing."
+    [kept] = await sessions(app.state.platform, tenant)
+    assert kept.status == "active"
+    assert kept.state["path"] == ["menu:1", "sales:no_answer"]
+
+
+async def test_a_busy_target_without_an_exit_hears_an_apology_not_silence(client, tenant, app):
+    flow_id = await published_flow(client, MENU)
+    await route_number(client, flow_id)
+    await ring(client, tenant, "FL-1")
+    await answer(client, tenant, "FL-1", digits="1")
+
+    after = steps_of(await dialed(client, tenant, "FL-1", "busy"))
+    assert [step["kind"] for step in after] == ["say", "hangup"]
+    assert after[0]["text"].startswith("Sorry, we could not connect your call.")
+    [kept] = await sessions(app.state.platform, tenant)
+    assert (kept.status, kept.outcome) == ("ended", "transfer-failed")
+    assert kept.state["outcome"]["detail"] == {"to": "+15551230001", "status": "busy"}
+
+
+async def test_a_caller_hanging_up_during_a_transfer_ends_it_transferred(client, tenant, app):
+    flow_id = await published_flow(client, MENU)
+    await route_number(client, flow_id)
+    await ring(client, tenant, "FL-1")
+    await answer(client, tenant, "FL-1", digits="1")
+    await hang_up(client, tenant, "FL-1")
+
+    [kept] = await sessions(app.state.platform, tenant)
+    assert (kept.status, kept.outcome) == ("ended", "transferred")
+    assert kept.state["path"] == ["menu:1", "sales:ended"]
+    late = await dialed(client, tenant, "FL-1", "completed")  # after the end: nothing to do
+    assert late.status_code == 200, late.text
 
 
 async def test_a_call_in_progress_finishes_on_its_version(client, tenant):

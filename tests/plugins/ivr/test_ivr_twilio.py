@@ -144,3 +144,36 @@ async def test_a_speech_menu_through_twilio(client, tenant, double, app):
     assert gather.attrib["input"] == "dtmf speech"
     said = await double.speak(call.sid, "I would like to buy something")
     assert verbs(said) == [("Say", "Connecting you to sales."), ("Dial", SALES)]
+
+
+async def test_a_transfer_nobody_answers_takes_the_no_answer_branch(client, tenant, double, app):
+    document = json.loads(json.dumps(MENU))
+    document["nodes"]["sales"]["exits"] = {"no_answer": "message"}
+    await publish_and_route(client, "twilio", document)
+    double.dial_outcomes[SALES] = "no-answer"
+    voice = f"{app.state.public_url}/webhooks/twilio/{tenant}/voice"
+    call, _ = await double.inbound_call(voice, from_=CALLER, to=NUMBER)
+
+    chosen = await double.press(call.sid, "1")
+    assert verbs(chosen) == [("Say", "Connecting you to sales."), ("Dial", SALES)]
+    dial = ET.fromstring(chosen.content).find("Dial")
+    assert dial is not None
+    assert dial.attrib["action"].endswith("/gather")
+    # The double rang sales for nobody and posted the <Dial action>: the answer is the
+    # voicemail node's TwiML.
+    assert double.state.calls[call.sid].dialled == [(SALES, "no-answer")]
+    reported = double.last_dial_callback(call.sid)
+    assert reported.form["DialCallStatus"] == "no-answer"
+    assert [tag for tag, _ in verbs_of(double.state.calls[call.sid].twiml[-1])] == [
+        "Say",
+        "Record",
+        "Say",
+        "Hangup",
+    ]
+    [kept] = await flow_sessions(app.state.platform, tenant)
+    assert kept.status == "active"
+    assert kept.state["path"] == ["hello:next", "menu:1", "sales:no_answer"]
+
+
+def verbs_of(document: str) -> list[tuple[str, str]]:
+    return [(verb.tag, (verb.text or "").strip()) for verb in ET.fromstring(document)]

@@ -30,17 +30,19 @@ from plugins.calls.provider import (
     CallProgress,
     CallStatus,
     Direction,
+    Hangup,
     InstructionsNeeded,
     NormalizedEvent,
     ParsedWebhook,
     ProviderRefused,
     RecordingProgress,
+    Say,
     TelephonyProvider,
     TranscriptSegment,
     UnsupportedAction,
     WebhookAnswer,
 )
-from plugins.calls.routing import call_ended, next_instructions
+from plugins.calls.routing import UNAVAILABLE, call_ended, next_instructions
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +150,13 @@ async def _run(
             try:
                 answer = await provider.execute(service.call_ref(call), steps)
             except (ProviderRefused, UnsupportedAction) as exc:
-                # Redelivering would not help: keep the webhook, say why in the timeline.
+                # Redelivering would not help: keep the webhook, say why in the timeline, and
+                # let the caller hear an apology rather than silence.
                 service.note(
                     session, call, "instructions-refused", source="provider", reason=str(exc)[:300]
                 )
                 receipt.error = f"instructions refused: {exc}"[:500]
+                answer = await _apologize(provider, call, answer)
     except (DependencyError, CircuitOpenError) as exc:
         receipt.outcome, receipt.error = "failed", f"running instructions: {exc}"[:500]
         await session.commit()
@@ -162,6 +166,18 @@ async def _run(
     _keep_answer(receipt, answer)
     await session.commit()
     return answer
+
+
+async def _apologize(
+    provider: TelephonyProvider, call: Call, answer: WebhookAnswer
+) -> WebhookAnswer:
+    """Say the line cannot take the call and hang up (after instructions the provider
+    refused); ``answer`` when even that is refused."""
+    try:
+        return await provider.execute(service.call_ref(call), [Say(text=UNAVAILABLE), Hangup()])
+    except (ProviderRefused, UnsupportedAction):
+        logger.warning("call %s: the provider refused the apology too", call.id)
+        return answer
 
 
 def _keep_answer(receipt: WebhookReceipt, answer: WebhookAnswer) -> None:

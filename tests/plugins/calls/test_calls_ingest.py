@@ -86,6 +86,22 @@ async def test_refused_instructions_are_noted_not_redelivered_forever(
     timeline = (await client.get(f"/api/v1/calls/{call['id']}")).json()["timeline"]
     [refused] = [e for e in timeline if e["kind"] == "instructions-refused"]
     assert refused["detail"]["reason"] == "only usd payments"
+    # Not silence: the caller hears that the line cannot take the call, and is hung up.
+    said, hangup = json.loads(response.content)["steps"]
+    assert said["text"].startswith("This line cannot take your call right now.")
+    assert hangup == {"kind": "hangup"}
+
+
+async def test_a_refused_apology_leaves_the_answer_empty(place, send, platform):
+    from plugins.calls.provider import ProviderRefused
+
+    call = await place(instructions=[{"kind": "say", "text": "Hi"}])
+    answered = [{"type": "needs", "call": call["provider_call_id"], "reason": "answered"}]
+    log = fakeline_log(platform)
+    log.fail_next.extend([ProviderRefused("no"), ProviderRefused("still no")])
+    response = await send(answered, kind="voice")
+    assert (response.status_code, response.content) == (200, b"")
+    assert log.executed == []
 
 
 def test_instructions_carried_by_a_provider_survive_the_receipt():

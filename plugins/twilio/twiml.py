@@ -101,7 +101,7 @@ def _gather(parent: Any, step: Gather, webhook_url: WebhookUrl) -> None:
         # stays the wait for any input at all.
         options |= {"language": step.language, "speech_timeout": "auto"}
         if step.hints:
-            options["hints"] = HINT_SEPARATOR.join(step.hints)
+            options["hints"] = hints(step.hints)
     gather = parent.gather(
         input=gather_input(step),
         action=webhook_url("gather"),
@@ -112,6 +112,13 @@ def _gather(parent: Any, step: Gather, webhook_url: WebhookUrl) -> None:
     )
     for prompt in step.prompt:
         _RENDER[type(prompt)](gather, prompt, webhook_url)
+
+
+def hints(phrases: Sequence[str]) -> str:
+    """``<Gather hints>``: the phrases in one comma-separated list. A comma inside a phrase
+    would split it in two, so it becomes a space; empty and repeated phrases are left out."""
+    cleaned = (" ".join(phrase.replace(",", " ").split()) for phrase in phrases)
+    return HINT_SEPARATOR.join(dict.fromkeys(phrase for phrase in cleaned if phrase))
 
 
 def gather_input(step: Gather) -> str:

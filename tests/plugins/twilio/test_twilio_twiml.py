@@ -122,6 +122,12 @@ async def test_a_speech_gather_with_language_and_hints():
     assert [child.tag for child in gather] == ["Say"]
 
 
+def test_a_hint_with_a_comma_stays_one_phrase():
+    from plugins.twilio.twiml import hints
+
+    assert hints(["yes, please", "no", " , ", "no", "new  order"]) == "yes please, no, new order"
+
+
 async def test_a_speech_gather_without_hints_sends_none():
     [gather] = await render(Gather(speech=True))
     assert gather.attrib["input"] == "dtmf speech"

@@ -350,6 +350,18 @@ class CallProgress:
     parent_provider_call_id: str | None = None
 
 
+DIAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+    }
+)
+"""How a dialled leg can end (:attr:`InstructionsNeeded.dial_status`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class InstructionsNeeded:
     """The provider asks what the call does next: it was answered (or arrived, inbound), a

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from plugins.calls.provider import (
+    DIAL_STATUSES,
     AnsweredBy,
     CallProgress,
     CallStatus,
@@ -115,18 +116,6 @@ class GatherBody(_Body):
         )
 
 
-DIAL_OUTCOMES = frozenset(
-    {
-        CallStatus.COMPLETED,
-        CallStatus.BUSY,
-        CallStatus.NO_ANSWER,
-        CallStatus.FAILED,
-        CallStatus.CANCELED,
-    }
-)
-"""How a dialled leg can end."""
-
-
 class DialBody(_Body):
     """A ``dial`` with ``report_outcome`` ended: ``status`` says how the dialled leg did
     (``completed``: it answered and the conversation is over; ``busy``, ``no-answer``,
@@ -141,7 +130,7 @@ class DialBody(_Body):
     @field_validator("status")
     @classmethod
     def _an_ending(cls, status: CallStatus) -> CallStatus:
-        if status not in DIAL_OUTCOMES:
+        if status not in DIAL_STATUSES:
             raise ValueError(f"a dialled leg cannot end as {status.value!r}")
         return status
 

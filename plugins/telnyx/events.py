@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from plugins.calls.provider import (
+    DIAL_STATUSES,
     CallProgress,
     CallStatus,
     Direction,
@@ -51,17 +52,6 @@ SENSITIVE_KEYS = frozenset(
 """Card data (PCI) and pre-signed media URLs (they work as credentials until they expire)."""
 ENDED_STATUSES = frozenset({"call_hangup", "cancelled", "cancelled_amd"})
 """A media command that ended this way was interrupted: the script does not go on."""
-DIAL_STATUSES = frozenset(
-    {
-        CallStatus.COMPLETED,
-        CallStatus.BUSY,
-        CallStatus.NO_ANSWER,
-        CallStatus.FAILED,
-        CallStatus.CANCELED,
-    }
-)
-"""How a dial that reports its outcome may end (``completed``: it answered, and the
-conversation is over); any other status of the callee's hangup reads as ``failed``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +224,7 @@ def _hangup(event: Incoming) -> list[NormalizedEvent]:
     caller = event.state.call_control_id
     if caller is not None and caller != event.call:  # a transfer's callee left
         if event.state.report == "dialed" and event.state.on == event.type:
+            # Any other status of the callee's hangup reads as a failed dial.
             dialed = status if status in DIAL_STATUSES else CallStatus.FAILED
             events.append(InstructionsNeeded(caller, "dialed", dial_status=dialed))
         else:

@@ -60,7 +60,7 @@ REDACTED = frozenset(
 )
 """``<Pay>`` fields kept out of stored payloads (Twilio masks the card number; drop it all)."""
 DIGITS = re.compile(r"^[0-9*#]+$")
-DIAL_STATUSES = {
+DIAL_CALL_STATUSES = {
     "completed": CallStatus.COMPLETED,
     "answered": CallStatus.COMPLETED,  # the callee answered; the caller hung up first
     "busy": CallStatus.BUSY,
@@ -155,7 +155,7 @@ def _dialed(form: Form, call_sid: str) -> Parsed:
     created) Twilio's idempotency token tells deliveries apart, as two failed dials of one
     call would otherwise look the same."""
     raw = form["DialCallStatus"]
-    status = DIAL_STATUSES.get(raw)
+    status = DIAL_CALL_STATUSES.get(raw)
     if status is None:
         raise WebhookMalformed(f"unknown DialCallStatus {raw!r}")
     needed = InstructionsNeeded(provider_call_id=call_sid, reason="dialed", dial_status=status)

@@ -22,7 +22,7 @@ LAST_OWNER = define_problem(
     "last-owner",
     "The organization needs an owner",
     409,
-    "The change would leave the organization without an active owner.",
+    "The change would leave the organization without an active owner who can log in.",
 )
 
 
@@ -83,7 +83,11 @@ def check_can_grant(principal: Principal, keys: Iterable[str]) -> None:
 async def check_owner_remains(
     session: AsyncSession, tenant_id: uuid.UUID, *, losing: uuid.UUID
 ) -> None:
-    """Refuse a change that takes the last active owner away (``losing`` is that user).
+    """Refuse a change that takes the last owner able to log in away (``losing`` is that
+    user).
+
+    Only an active owner with a password counts: an invitee who never accepted (no password
+    yet, and maybe never will) cannot sign in to run the organization.
 
     Concurrent changes must not both pass (two owners demoting each other at once): the
     tenant row is locked first (the policy-version bump is an UPDATE, held until commit), then
@@ -104,7 +108,13 @@ async def check_owner_remains(
     others = owners - {losing}
     if others:
         active = await session.scalar(
-            select(User.id).where(User.id.in_(others), User.is_active.is_(True)).limit(1)
+            select(User.id)
+            .where(
+                User.id.in_(others),
+                User.is_active.is_(True),
+                User.password_hash.is_not(None),
+            )
+            .limit(1)
         )
         if active is not None:
             return

@@ -365,6 +365,41 @@ async def test_an_inactive_owner_does_not_count_as_the_remaining_owner(
     )
 
 
+async def test_an_invited_owner_who_never_accepted_does_not_count(kraliki_client, owner, owner_id):
+    invited = await create(kraliki_client, owner, email="heir@example.com", roles=["owner"])
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["invitation_pending"] is True
+    problem(
+        await kraliki_client.post(f"{USERS}/{owner_id}/deactivate", headers=owner),
+        409,
+        "last-owner",
+    )
+    problem(
+        await kraliki_client.put(
+            f"{USERS}/{owner_id}/roles", headers=owner, json={"roles": ["admin"]}
+        ),
+        409,
+        "last-owner",
+    )
+    problem(
+        await kraliki_client.delete(f"{ROLES}/owner/members/{owner_id}", headers=owner),
+        409,
+        "last-owner",
+    )
+    # The organization still has an owner who can log in.
+    assert (await kraliki_client.get(ME, headers=owner)).json()["roles"] == ["owner"]
+
+    # Once the invitee has set a password, the first owner may step down.
+    accepted = await kraliki_client.post(
+        ACCEPT, json={"token": invited.json()["invitation_token"], "password": NEW_PASSWORD}
+    )
+    assert accepted.status_code == 204, accepted.text
+    deactivate = await kraliki_client.post(f"{USERS}/{owner_id}/deactivate", headers=owner)
+    assert deactivate.status_code == 200, deactivate.text
+    heir = await headers_for(kraliki_client, "heir@example.com", NEW_PASSWORD)
+    assert (await kraliki_client.get(ME, headers=heir)).json()["roles"] == ["owner"]
+
+
 async def test_user_changes_are_audited(kraliki_client, admin, admin_id, agent_id):
     created = (
         await create(kraliki_client, admin, email="bob@example.com", password=NEW_PASSWORD)

@@ -38,6 +38,10 @@ async def create(name: str) -> None:
         f"export KRALIKI_TEST_MIGRATION_DATABASE_URL="
         f"postgresql+asyncpg://{name}_owner@{host}/{name}"
     )
+    # Tests that must act as a superuser (terminating the app's connections, proving that
+    # a superuser is refused) opt in through this one.
+    admin_user = ADMIN_URL.split("://", 1)[1].split("@", 1)[0]
+    print(f"export KRALIKI_TEST_ADMIN_DATABASE_URL=postgresql+asyncpg://{admin_user}@{host}/{name}")
 
 
 async def drop(name: str) -> None:

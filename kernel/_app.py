@@ -18,6 +18,7 @@ from kernel._auth import (
     route_access,
     websocket_routes,
 )
+from kernel._dbrole import check_database_role
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._observability.metrics import install_request_metrics, metrics_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await check_database_role(platform.database, platform.settings)
         await platform.vault.provider()  # a missing or broken master key shows at start
         await platform.hooks.startup(platform)
         platform.realtime.start()  # listens to dispatches before the workers make any

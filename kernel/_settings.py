@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="PostgreSQL schema to use (search_path); default: the server's default.",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    allow_rls_bypass: bool = Field(
+        default=False,
+        description="Start even when the PostgreSQL role of KRALIKI_DATABASE_URL is a "
+        "superuser or has BYPASSRLS (row-level security then keeps no tenant apart).",
+    )
     database_echo: bool = Field(default=False, description="Log every SQL statement.")
     plugins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,

@@ -54,6 +54,7 @@ def dispatch() -> None:
 @click.command()
 def worker() -> None:
     """Run the event dispatcher and the job workers (no web server) until SIGTERM/SIGINT."""
+    from kernel._dbrole import UnsafeDatabaseRoleError, check_database_role
     from kernel._platform import open_platform
 
     async def main() -> None:
@@ -62,6 +63,10 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with open_platform() as platform:
+            try:
+                await check_database_role(platform.database, platform.settings)
+            except UnsafeDatabaseRoleError as exc:
+                raise click.ClickException(str(exc)) from None
             await platform.start_background(run_workers=True)
             click.echo("worker started: dispatching events and running jobs", err=True)
             try:

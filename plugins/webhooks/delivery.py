@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +58,11 @@ RUN_BUDGET_SECONDS = 120.0
 the job lease, ``KRALIKI_JOBS_LEASE_SECONDS``)."""
 CONCURRENT_ENDPOINTS = 8
 VAULT_RETRY = timedelta(seconds=60)
+BREAKER_FORCED_RECHECK = 60.0
+"""Seconds a delivery held by a breaker forced open waits before it looks again."""
+HELD_JITTER = 0.2
+"""Spread of the wake-up of deliveries held by one open breaker, as a fraction of the wait,
+so that they do not all line up behind its trial call at once."""
 _random = secrets.SystemRandom()
 
 
@@ -99,6 +104,9 @@ class Outcome:
     error: str | None
     excerpt: str
     latency_ms: int
+    held_for: float | None = None
+    """Not sent because the endpoint's breaker is open: seconds until it lets a trial call
+    through. Such a skip is not an attempt (it uses no step of the retry schedule)."""
 
 
 def next_wait(settings: WebhookSettings, step: int) -> float | None:
@@ -342,8 +350,11 @@ async def send(
             timeout=settings.timeout_seconds,
             attempts=1,  # the retry schedule is ours
         )
-    except CircuitOpenError:
-        return done(False, None, "not sent: the endpoint's circuit breaker is open")
+    except CircuitOpenError as exc:
+        outcome = done(False, None, "not sent: the endpoint's circuit breaker is open")
+        # Forced open by an administrator: no known end, look again in a while.
+        wait = BREAKER_FORCED_RECHECK if exc.retry_after is None else exc.retry_after
+        return replace(outcome, held_for=wait)
     except TransientError as exc:
         if "status" in answer:
             return done(False, answer["status"], None, answer.get("excerpt", ""))
@@ -381,6 +392,11 @@ async def _record(
         if delivery is None or endpoint is None:
             return  # deleted meanwhile
         now = utcnow()
+        test = delivery.event_type == TEST_EVENT_TYPE
+        if outcome.held_for is not None and not test:
+            _hold(delivery, outcome, now)
+            await session.commit()
+            return
         delivery.attempt_count += 1
         delivery.schedule_step += 1
         session.add(
@@ -399,7 +415,6 @@ async def _record(
         delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
         delivery.updated_at = now
-        test = delivery.event_type == TEST_EVENT_TYPE
         if outcome.ok:
             delivery.status = DeliveryStatus.SUCCEEDED.value
             delivery.next_attempt_at = None
@@ -446,6 +461,17 @@ async def _record(
                 )
                 logger.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
         await session.commit()
+
+
+def _hold(delivery: WebhookDelivery, outcome: Outcome, now: datetime) -> None:
+    """A delivery its endpoint's open breaker kept back: no attempt is recorded and no step
+    of its schedule is used, so a receiver that comes back still gets it; it is looked at
+    again when the breaker lets a trial call through."""
+    assert outcome.held_for is not None
+    wait = outcome.held_for * _random.uniform(1, 1 + HELD_JITTER)
+    delivery.next_attempt_at = now + timedelta(seconds=max(wait, 0.05))
+    delivery.last_error = outcome.error
+    delivery.updated_at = now
 
 
 def _disable_reason(

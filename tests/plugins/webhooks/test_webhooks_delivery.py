@@ -373,10 +373,44 @@ async def test_one_failing_endpoint_opens_only_its_own_circuit(
             (await client.get(f"/api/v1/webhooks/deliveries/{d['id']}")).json()
             for d in await deliveries(client, endpoint_id=bad["id"])
         ]
-    errors = [a["error"] for d in detail for a in d["attempts"]]
-    assert any(e and "circuit breaker is open" in e for e in errors)
     assert len(receiver.to("/bad")) == 2  # then the circuit opened: no more calls
+    by_order = {d["envelope"]["data"]["order_id"]: d for d in detail}
+    # Held back by the open breaker: not attempts, so no step of the schedule is used up.
+    assert [a["status_code"] for a in by_order["o-1"]["attempts"]] == [500, 500]
+    assert by_order["o-1"]["status"] == "failed"
+    assert by_order["o-2"]["attempts"] == []
+    assert by_order["o-2"]["status"] == "pending"
+    for delivery in detail:
+        assert "circuit breaker is open" in delivery["last_error"]
     assert [e["data"]["order_id"] for e in receiver.events("/good")] == ["o-1", "o-2"]
+
+
+async def test_a_receiver_back_after_its_breaker_opened_still_gets_the_delivery(
+    kraliki_make_app, kraliki_authenticate, webhook_settings, receiver
+):
+    from kernel.testing import app_client
+
+    webhook_settings(retry_schedule="0,0")  # three attempts in all
+    app = await kraliki_make_app(
+        background_workers=False, breaker_failure_threshold=2, breaker_reset_seconds=0.3
+    )
+    platform = app.state.platform
+    tenant = await make_tenant(platform, "acme")
+    kraliki_authenticate(app, *ALL, kind="user", tenant_id=tenant)
+    async with app_client(app) as client:
+        await create_endpoint(client, receiver.url + "/hook")
+        receiver.fail_next(2, status=503)  # opens the breaker; the receiver is back after
+        await publish(platform, tenant, OrderPlaced(order_id="o-1"))
+        await settle(platform)
+        [held] = await deliveries(client)
+        assert held["status"] == "failed"
+        assert held["attempt_count"] == 2
+        # The third try comes while the breaker is open: held, not spent and dead-lettered.
+        await settle(platform, lambda: len(receiver.processed) == 1)
+        [delivery] = await deliveries(client)
+        detail = (await client.get(f"/api/v1/webhooks/deliveries/{delivery['id']}")).json()
+    assert detail["status"] == "succeeded"
+    assert [a["status_code"] for a in detail["attempts"]] == [503, 503, 200]
 
 
 async def test_secrets_appear_nowhere_but_in_two_answers(

@@ -45,15 +45,22 @@ from kernel._identity.provisioning import add_user
 from kernel._migrations import upgrade
 from kernel._models import Base
 from kernel._platform import Platform, resolve_plugins
-from kernel._plugins import installed_plugins, select_plugins
+from kernel._plugins import PluginSet, installed_plugins, select_plugins
 from kernel._principal import Principal
-from kernel._settings import Settings
+from kernel._settings import Settings, sqlite_path
 from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
+from kernel._testdb import MigratedTemplates, TemplateKey, template_key
 from kernel._vault.keys import new_master_key
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"
 DEFAULT_TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 (test fixture)
 TEST_MIGRATION_DATABASE_ENV = "KRALIKI_TEST_MIGRATION_DATABASE_URL"
+TEST_ADMIN_DATABASE_ENV = "KRALIKI_TEST_ADMIN_DATABASE_URL"
+"""Optional: a superuser on the test database (faster clean-up of reused schemas; the few
+tests that must act as a superuser skip without it)."""
+
+_templates = MigratedTemplates(admin_url=os.environ.get(TEST_ADMIN_DATABASE_ENV) or None)
+"""This test process's migrated templates (``kernel._testdb``)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class TestDatabase:
     schema: str | None
     master_key: str = field(default_factory=new_master_key)
     """The vault master key of this database's platforms (never a file in the work tree)."""
+    migrated_with: list[TemplateKey] = field(default_factory=list, compare=False)
+    """The branches :func:`migrate_test_database` last brought it to (kept for reuse)."""
 
     @property
     def dialect(self) -> str:
@@ -113,12 +122,49 @@ async def kraliki_database(tmp_path: Path) -> AsyncIterator[TestDatabase]:
         if app_role and app_role != owner_role:
             for statement in schema_grants(schema, app_role):
                 await connection.execute(text(statement))
+    database = TestDatabase(app_url, owner_url, schema)
     try:
-        yield TestDatabase(app_url, owner_url, schema)
+        yield database
     finally:
-        async with owner.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        kept = bool(database.migrated_with) and await _templates.recycle_postgres(
+            database.settings(), database.migrated_with[-1]
+        )
+        if not kept:
+            async with owner.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await owner.dispose()
+
+
+async def migrate_test_database(
+    database: TestDatabase, settings: Settings, plugins: PluginSet
+) -> None:
+    """Bring a test's database to the heads of ``plugins``' branches: from this process's
+    template when there is one for these branches, else by running the migrations (and
+    keeping the result as the template)."""
+    key = template_key(plugins)
+    if database.dialect == "sqlite":
+        path = sqlite_path(settings.owner_database_url)
+        fresh = path is not None and not path.exists()
+        if not _templates.restore_sqlite(settings, key):
+            await upgrade(settings, plugins)
+            if fresh:
+                _templates.keep_sqlite(settings, key)
+        return
+    state = await _templates.restore_postgres(settings, key)
+    if state != "restored":
+        await upgrade(settings, plugins)
+        if state == "empty":
+            await _templates.learn_postgres(settings, key)
+    database.migrated_with.append(key)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's spare schemas and template files."""
+    urls = postgres_test_urls()
+    if urls is not None:
+        owner = Settings(_env_file=None, database_url=urls[1])
+        asyncio.run(_templates.drop_spares(owner))
+    _templates.remove_files()
 
 
 def schema_grants(schema: str, app_role: str) -> list[str]:
@@ -189,7 +235,8 @@ async def kraliki_make_app(
             )
             settings = kraliki_database.settings(**overrides)
             if migrate:
-                await upgrade(settings, resolve_plugins(settings, list(chosen)))
+                plugin_set = resolve_plugins(settings, list(chosen))
+                await migrate_test_database(kraliki_database, settings, plugin_set)
             app = create_app(settings, plugins=list(chosen))
             await stack.enter_async_context(app.router.lifespan_context(app))
             return app

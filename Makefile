@@ -8,6 +8,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.synced-from-lock
 PYTEST_ARGS ?=
+# Tests run in parallel (one process per core; `make test PYTEST_WORKERS=0` runs them in
+# this process). worksteal keeps every worker busy to the end despite a few long tests.
+PYTEST_WORKERS ?= auto
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -22,7 +25,7 @@ run: $(STAMP)
 	$(VENV)/bin/kraliki serve
 
 test: $(STAMP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,6 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from kernel._cli import build_cli
+from kernel._migrations import upgrade
+from kernel._platform import resolve_plugins
+from kernel._settings import Settings
 
 KRALIKI = Path(sys.executable).parent / "kraliki"
 TOKEN = "scrape-token-for-tests-0123456789"
@@ -43,10 +47,9 @@ def test_serve_with_a_metrics_port(tmp_path):
         "KRALIKI_METRICS_TOKEN": TOKEN,
         "KRALIKI_LOG_FORMAT": "json",
     }
-    migrated = subprocess.run(
-        [str(KRALIKI), "migrate"], env=env, cwd=tmp_path, capture_output=True, timeout=180
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    # Migrated in this process (the `kraliki migrate` process is tested in tests/e2e).
+    settings = Settings(_env_file=None, database_url=env["KRALIKI_DATABASE_URL"])
+    asyncio.run(upgrade(settings, resolve_plugins(settings)))
     server = subprocess.Popen(
         [str(KRALIKI), "serve", "--port", str(api_port), "--no-bootstrap"],
         env=env,

@@ -44,6 +44,10 @@ class Listener:
                     try:
                         self.on_connect()
                         await lost.wait()
+                        logger.warning(
+                            "the event listener's database connection was closed; "
+                            "reconnecting (what was announced meanwhile is swept)"
+                        )
                     finally:
                         # Never hand a listening connection back to the pool.
                         raw.invalidate()

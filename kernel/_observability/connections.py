@@ -31,8 +31,8 @@ def watch_connections(engine: AsyncEngine, metrics: Metrics) -> None:
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _disconnected(context: ExceptionContext) -> None:
-        if not context.is_disconnect:
-            return
+        if not context.is_disconnect or not isinstance(context.original_exception, Exception):
+            return  # a cancelled or interrupted statement: dropped on purpose, not lost
         if context.is_pre_ping:
             when = CHECKOUT
         elif context.connection is not None:

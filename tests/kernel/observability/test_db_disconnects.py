@@ -102,3 +102,23 @@ async def test_a_dropped_listener_connection_is_logged_and_reopened(
                     await asyncio.sleep(0.05)
     finally:
         await engine.dispose()
+
+
+async def test_a_cancelled_statement_is_not_a_lost_connection(kraliki_make_app, caplog):
+    app = await kraliki_make_app(background_workers=False)
+    engine = app.state.platform.database.engine
+
+    async def slow() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_sleep(5)"))
+
+    with caplog.at_level(logging.WARNING, logger="kraliki.db"):
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.2)
+        task.cancel()  # a request whose client went away, a shutdown: dropped on purpose
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert [r for r in caplog.records if r.name == "kraliki.db"] == []
+    assert app.state.platform.metrics.registry.get_sample_value(
+        "kraliki_db_disconnects_total", {"detected_at": "statement"}
+    ) in (None, 0)

@@ -6,16 +6,20 @@ sweep (``events_sweep_seconds`` is an hour here)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import ledger_plugin
 import pytest
 import pytest_asyncio
 from ledger_plugin import RECEIVED, entry
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import JobTopic, tenant_scope
 from kernel._db import call_after_commit
+from kernel._jobs.models import Wakeup
+from kernel._platform import build_platform
 from kernel.testing import create_tenant, wait_until
 
 PROMPTLY = 5.0
@@ -27,6 +31,11 @@ def _clear_received():
     RECEIVED.clear()
     yield
     RECEIVED.clear()
+
+
+@pytest.fixture
+def kraliki_installed_plugins():
+    return []
 
 
 @pytest.fixture
@@ -44,6 +53,11 @@ async def woken_too_early_looked(platform) -> None:
     finds nothing: the commit must wake it again."""
     dispatcher = platform.dispatcher
     await wait_until(lambda: not dispatcher._wake.is_set() and not dispatcher._lock.locked())
+
+
+async def wakeups(platform) -> int:
+    async with platform.database.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(Wakeup)) or 0)
 
 
 class Calls:
@@ -159,3 +173,27 @@ async def test_events_a_job_publishes_through_a_savepoint_are_dispatched_at_once
             await session.commit()
     await wait_until(lambda: len(RECEIVED) == 2, within=PROMPTLY)
     assert [e.payload["account"] for e in RECEIVED] == ["job", "job-turn"]
+    async with asyncio.timeout(PROMPTLY):  # the worker has let the job go: a quiet shutdown
+        while await wakeups(platform):  # noqa: ASYNC110 (rows in the database)
+            await asyncio.sleep(0.01)
+
+
+async def test_an_event_another_process_commits_is_dispatched_at_once(
+    kraliki_make_app, kraliki_database
+):
+    """A CLI command publishes from a process that runs no dispatcher: PostgreSQL's NOTIFY
+    wakes the server's, and on SQLite the server notices the commit in the database file."""
+    app = await kraliki_make_app(plugins=[ledger_plugin], events_sweep_seconds=3600)
+    tenant = await create_tenant(app.state.platform, "acme")
+    await woken_too_early_looked(app.state.platform)  # the start-up sweep is over
+    cli = build_platform(kraliki_database.settings(), [ledger_plugin])
+    try:
+        with tenant_scope(tenant):
+            async with cli.database.session() as session:
+                event_id = await cli.events.publish(session, entry("from-the-cli"))
+                await session.commit()
+        await wait_until(lambda: RECEIVED, within=PROMPTLY)
+        assert [e.id for e in RECEIVED] == [event_id]
+    finally:
+        await cli.database.dispose()
+        cli.tracing.shutdown()

@@ -100,7 +100,10 @@ class Served:
 
     async def started(self, workers: int) -> None:
         deadline = time.monotonic() + STARTUP
-        while self.output.count("Application startup complete") < workers:
+        listening = f"Uvicorn running on http://127.0.0.1:{self.port}"  # after the startup
+        while self.output.count("Application startup complete") < workers or (
+            listening not in self.output
+        ):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"kraliki serve did not start:\n{self.output}")
             await asyncio.sleep(0.05)

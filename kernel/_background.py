@@ -9,7 +9,8 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kernel._events.listener import Listener
+from kernel._events.listener import Listener, SqliteCommits
+from kernel._settings import sqlite_path
 
 if TYPE_CHECKING:
     from kernel._platform import Platform
@@ -46,6 +47,10 @@ class BackgroundWorkers:
             self.tasks.append(asyncio.create_task(self.listener.run(), name="kraliki-listener"))
             # Commits made after start must not go unheard.
             await asyncio.wait_for(self.listener.connected.wait(), 10)
+        elif run_workers and sqlite_path(platform.settings.database_url) is not None:
+            # Another process's commits (a CLI command's events): no NOTIFY on SQLite.
+            watcher = SqliteCommits(platform.database.engine, platform.dispatcher.request_sweep)
+            self.tasks.append(asyncio.create_task(watcher.run(), name="kraliki-sqlite-commits"))
 
     async def stop(self) -> None:
         for task in self.tasks:

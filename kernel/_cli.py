@@ -54,9 +54,8 @@ def cli() -> None:
 )
 def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> None:
     """Serve the API with uvicorn."""
-    import uvicorn
-
     from kernel._observability.logging import logging_config
+    from kernel._serve import run_api, serve_with_metrics_port
 
     settings = _settings()
     if settings.metrics_port is not None and workers != 1:
@@ -75,42 +74,9 @@ def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> 
         "log_level": settings.log_level.lower(),
     }
     if settings.metrics_port is None:
-        uvicorn.run("kernel._app:create_app", factory=True, workers=workers, **options)
+        run_api(settings, workers=workers, **options)
         return
-    asyncio.run(_serve_with_metrics_port(settings, options, settings.metrics_port))
-
-
-async def _serve_with_metrics_port(settings: Settings, options: dict[str, Any], port: int) -> None:
-    """The API and, in the same process (its metrics live there), a second listener that
-    serves only ``/metrics``; it stops when the API does."""
-    from contextlib import contextmanager
-
-    import uvicorn
-
-    from kernel._app import create_app
-    from kernel._observability.metrics import metrics_listener_app
-
-    class MetricsServer(uvicorn.Server):
-        @contextmanager
-        def capture_signals(self) -> Any:  # the API server handles the signals
-            yield
-
-    app = create_app(settings)
-    api = uvicorn.Server(uvicorn.Config(app, **options))
-    # log_config None: the API's config already set up logging for the process (uvicorn's
-    # access logger is process-wide, so scrapes get access lines too).
-    config = uvicorn.Config(
-        metrics_listener_app(app.state.platform),
-        lifespan="off",
-        **{**options, "port": port, "log_config": None},
-    )
-    metrics = MetricsServer(config)
-    listener = asyncio.create_task(metrics.serve())
-    try:
-        await api.serve()
-    finally:
-        metrics.should_exit = True
-        await listener
+    asyncio.run(serve_with_metrics_port(settings, settings.metrics_port, **options))
 
 
 def _bootstrap(settings: Settings) -> None:

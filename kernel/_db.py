@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from kernel._settings import sqlite_path
 from kernel._tenancy import KralikiSession
@@ -101,26 +102,70 @@ def serving_request(session: AsyncSession) -> Iterator[None]:
 _AFTER_COMMIT = "kraliki_after_commit"
 
 
+@dataclass(slots=True)
+class _Waiting:
+    """A callback waiting for a commit, and the transaction (the root or a savepoint) that
+    must survive for it to run."""
+
+    callback: Callable[[], None]
+    scope: SessionTransaction | None
+
+
 def call_after_commit(session: AsyncSession, key: object, callback: Callable[[], None]) -> bool:
-    """Run ``callback`` once if the session's current transaction commits (never if it rolls
-    back); a second registration under the same ``key`` in one transaction is ignored
-    (returns False)."""
-    callbacks: dict[object, Callable[[], None]] = session.info.setdefault(_AFTER_COMMIT, {})
-    if key in callbacks:
+    """Run ``callback`` once when the session's transaction commits (never if it rolls back,
+    nor if the savepoint it was registered in rolls back); a second registration under the
+    same ``key`` in one transaction is ignored (returns False).
+
+    Releasing a savepoint is not the commit: SQLAlchemy reports it with the same
+    ``after_commit`` event, but nothing is visible to other connections until the
+    enclosing transaction commits, so a wake-up sent then finds nothing and the real commit
+    would go unannounced.
+    """
+    sync = session.sync_session
+    if not isinstance(sync, KralikiSession):
+        # Its commits would never run the callback: say so rather than lose wake-ups.
+        raise TypeError("call_after_commit needs a session from platform.database.session()")
+    waiting: dict[object, _Waiting] = sync.info.setdefault(_AFTER_COMMIT, {})
+    if key in waiting:
         return False
-    callbacks[key] = callback
+    waiting[key] = _Waiting(callback, sync.get_nested_transaction() or sync.get_transaction())
     return True
+
+
+def _boundary(transaction: SessionTransaction) -> SessionTransaction:
+    """The root transaction or savepoint that ``transaction`` commits or rolls back with."""
+    while transaction.parent is not None and not transaction.nested:
+        transaction = transaction.parent
+    return transaction
 
 
 @event.listens_for(KralikiSession, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
+    waiting: dict[object, _Waiting] = session.info.get(_AFTER_COMMIT, {})
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # RELEASE SAVEPOINT: what it registered now rides on its parent
+        assert savepoint.parent is not None
+        parent = _boundary(savepoint.parent)
+        for item in waiting.values():
+            if item.scope is savepoint:
+                item.scope = parent
+        return
+    for item in session.info.pop(_AFTER_COMMIT, {}).values():
         try:
-            callback()
+            item.callback()
         except Exception:
             logger.exception("an after-commit callback failed")
 
 
-@event.listens_for(KralikiSession, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(KralikiSession, "after_transaction_end")
+def _drop_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ends without having run its callbacks never will (rolled back, or
+    closed); a savepoint that ends still holding some was rolled back."""
+    waiting: dict[object, _Waiting] | None = session.info.get(_AFTER_COMMIT)
+    if not waiting:
+        return
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+    elif transaction.nested:
+        for key in [key for key, item in waiting.items() if item.scope is transaction]:
+            del waiting[key]

@@ -98,3 +98,10 @@ class Metrics:
             ["topic", "outcome"],
             registry=self.registry,
         )
+        self.db_disconnects = Counter(
+            "kraliki_db_disconnects",
+            "Database connections found dead and replaced, per where it was noticed "
+            "(checkout: by the pool's pre-ping; statement: under a statement, which failed).",
+            ["detected_at"],
+            registry=self.registry,
+        )

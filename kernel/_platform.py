@@ -20,6 +20,7 @@ from kernel._idempotency.service import Idempotency
 from kernel._identity.service import Identity
 from kernel._jobs.service import Jobs, build_topics
 from kernel._metrics import Metrics
+from kernel._observability.connections import watch_connections
 from kernel._observability.tracing import (
     Tracing,
     build_tracing,
@@ -227,6 +228,7 @@ def build_platform(settings: Settings, plugins: list[object] | None = None) -> P
     hook_failures = platform.metrics.hook_failures
     plugin_set.hooks.on_failure = lambda plugin, hook: hook_failures.labels(plugin, hook).inc()
     instrument_engine(engine, platform.tracing)
+    watch_connections(engine, platform.metrics)
     try:
         plugin_set.hooks.configure(platform)
         # Declarations are checked at start, not on first use.

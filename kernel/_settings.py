@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `kraliki serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `kraliki serve` binds.")
+    shutdown_timeout_seconds: int = Field(
+        default=8,
+        ge=1,
+        description="How long `kraliki serve`, told to stop (SIGTERM, SIGINT), lets requests "
+        "still running finish before it cancels them; real-time streams are closed at once. "
+        "Keep it below the process manager's stop timeout (Docker's is 10 s).",
+    )
     bootstrap_email: str = Field(
         default="operator@localhost",
         description="E-mail of the platform operator account created on first start.",

@@ -1,4 +1,5 @@
-"""PostgreSQL LISTEN on a dedicated connection: how one worker hears another's commits."""
+"""How one process hears another's commits: PostgreSQL LISTEN on a dedicated connection, or
+on SQLite, the database file's change counter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger("kraliki.events")
@@ -44,6 +46,10 @@ class Listener:
                     try:
                         self.on_connect()
                         await lost.wait()
+                        logger.warning(
+                            "the event listener's database connection was closed; "
+                            "reconnecting (what was announced meanwhile is swept)"
+                        )
                     finally:
                         # Never hand a listening connection back to the pool.
                         raw.invalidate()
@@ -65,3 +71,39 @@ class Listener:
             logger.warning("ignored a malformed %s notification", channel)
             return
         callback(tenant)
+
+
+SQLITE_POLL_SECONDS = 0.5
+
+
+class SqliteCommits:
+    """SQLite has no NOTIFY: another process's commit (a CLI command's events) is noticed by
+    ``PRAGMA data_version``, which changes on a dedicated connection whenever any other
+    connection commits; ``on_change`` is then called (this process's own commits count too,
+    already announced; the dispatcher's sweep that follows finds little)."""
+
+    def __init__(self, engine: AsyncEngine, on_change: Callable[[], None]) -> None:
+        self.engine = engine
+        self.on_change = on_change
+
+    async def run(self) -> None:
+        last: int | None = None
+        while True:
+            try:
+                async with self.engine.connect() as connection:
+                    while True:
+                        version = await connection.scalar(text("PRAGMA data_version"))
+                        await connection.rollback()  # hold no read transaction in between
+                        if last is not None and version != last:
+                            self.on_change()
+                        last = version
+                        await asyncio.sleep(SQLITE_POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning(
+                    "watching the SQLite file for commits failed; retrying", exc_info=True
+                )
+                last = None  # another connection: its counter starts elsewhere
+                self.on_change()
+                await asyncio.sleep(SQLITE_POLL_SECONDS)

@@ -81,8 +81,7 @@ def test_serve_with_a_metrics_port(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
-    # uvicorn re-raises the signal it handled once shut down gracefully.
-    assert server.returncode in (0, -signal.SIGTERM), stderr
+    assert server.returncode == 0, stderr  # a stop asked for and carried out
     assert "Application shutdown complete." in stderr
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert lines, stderr

@@ -111,9 +111,12 @@ def pytest_report_header() -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     skip = pytest.mark.skip(reason="needs PostgreSQL (set KRALIKI_TEST_DATABASE_URL)")
+    once = pytest.mark.skip(reason="uses a SQLite file of its own: runs on the SQLite run")
     for item in items:
         if item.get_closest_marker("postgres_only") and not ON_POSTGRES:
             item.add_marker(skip)
+        if item.get_closest_marker("own_sqlite_database") and ON_POSTGRES:
+            item.add_marker(once)
 
 
 @pytest.fixture(autouse=True)

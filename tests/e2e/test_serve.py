@@ -50,6 +50,7 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+@pytest.mark.own_sqlite_database
 def test_migrate_then_serve_with_a_one_time_operator_password(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("KRALIKI_")}
     env["KRALIKI_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'kraliki.db'}"
@@ -85,6 +86,7 @@ def test_migrate_then_serve_with_a_one_time_operator_password(tmp_path):
     assert key_file.read_text() == key
 
 
+@pytest.mark.own_sqlite_database
 def test_serve_on_an_unmigrated_database_says_to_migrate(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("KRALIKI_")}
     env["KRALIKI_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"

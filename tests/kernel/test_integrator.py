@@ -77,6 +77,7 @@ def run_kraliki(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.own_sqlite_database
 def test_command_line_sees_migrates_and_runs_the_plugin(acme_distribution_paths, tmp_path):
     site, src = acme_distribution_paths
     env = {key: value for key, value in os.environ.items() if not key.startswith("KRALIKI_")}

@@ -38,6 +38,7 @@ def test_metrics_port_needs_one_worker(monkeypatch):
     assert "--workers 1" in result.output
 
 
+@pytest.mark.own_sqlite_database
 def test_serve_with_a_metrics_port(tmp_path):
     api_port, metrics_port = free_port(), free_port()
     env = {

@@ -14,7 +14,7 @@ import hmac
 import json
 import types
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,9 @@ class FakelineLog:
     deleted: list[str] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     """Exceptions raised, one per call, before doing anything (first in, first raised)."""
+    on_place: Callable[[PlaceCall, str], Awaitable[None]] | None = None
+    """Run with the request and the new provider call id before ``place_call`` answers
+    (a provider whose first webhook beats its REST answer)."""
 
     def maybe_fail(self) -> None:
         if self.fail_next:
@@ -80,9 +83,13 @@ class FakelineProvider(TelephonyProvider):
 
     async def place_call(self, request: PlaceCall) -> PlacedCall:
         async def attempt() -> PlacedCall:
-            self._log().maybe_fail()
-            self._log().placed.append(request)
-            return PlacedCall(provider_call_id=f"TL{uuid.uuid4().hex}")
+            log = self._log()
+            log.maybe_fail()
+            log.placed.append(request)
+            placed = PlacedCall(provider_call_id=f"TL{uuid.uuid4().hex}")
+            if log.on_place is not None:
+                await log.on_place(request, placed.provider_call_id)
+            return placed
 
         return await self.context.call(attempt, attempts=1)
 

@@ -61,6 +61,11 @@ class FakelineLog:
     deleted: list[str] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     """Exceptions raised, one per call, before doing anything (first in, first raised)."""
+    states: dict[str, CallProgress | BaseException | None] = field(default_factory=dict)
+    """What ``call_state`` answers per provider call id (an exception is raised); a call
+    not listed is as the platform has it."""
+    asked: list[CallRef] = field(default_factory=list)
+    """The calls ``call_state`` was asked about."""
     on_place: Callable[[PlaceCall, str], Awaitable[None]] | None = None
     """Run with the request and the new provider call id before ``place_call`` answers
     (a provider whose first webhook beats its REST answer)."""
@@ -99,6 +104,21 @@ class FakelineProvider(TelephonyProvider):
             self._log().controls.append(request)
 
         await self.context.call(attempt, attempts=1)
+
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        async def attempt() -> CallProgress | None:
+            log = self._log()
+            log.maybe_fail()
+            log.asked.append(call)
+            key = call.provider_call_id or ""
+            if key not in log.states:
+                return CallProgress(provider_call_id=key, status=call.status)
+            state = log.states[key]
+            if isinstance(state, BaseException):
+                raise state
+            return state
+
+        return await self.context.call(attempt, attempts=1)
 
     async def verify_webhook(self, webhook: WebhookRequest) -> None:
         secret = await self.context.secret(

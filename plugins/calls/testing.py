@@ -16,11 +16,12 @@ import types
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
+from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl, tenant_scope, utcnow
 from plugins.calls.provider import (
     AnsweredBy,
     CallProgress,
@@ -261,6 +262,39 @@ async def fakeline_webhook(
             SIGNATURE_HEADER: signature if signature is not None else sign(secret, body),
         },
     )
+
+
+async def age_calls(
+    platform: Platform, tenant_id: uuid.UUID, seconds: float, *, call_id: uuid.UUID | None = None
+) -> None:
+    """Make the tenant's unended calls (or one) unheard of for ``seconds``, as when the
+    process that carried them died that long ago (``plugins.calls.stale``)."""
+    from sqlalchemy import update
+
+    from plugins.calls.models import Call
+    from plugins.calls.status import ACTIVE_STATUSES
+
+    query = update(Call).where(Call.status.in_(ACTIVE_STATUSES))
+    if call_id is not None:
+        query = query.where(Call.id == call_id)
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            await session.execute(
+                query.values(heard_at=utcnow() - timedelta(seconds=seconds)).execution_options(
+                    synchronize_session=False
+                )
+            )
+            await session.commit()
+
+
+async def run_reconciliation(platform: Platform, tenant_id: uuid.UUID) -> None:
+    """Make the tenant's ``calls.reconcile`` job due and run the due jobs once, as a job
+    worker would (for apps built without background workers)."""
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            await platform.jobs.wake(session, "calls.reconcile")
+            await session.commit()
+    await platform.jobs.run_due(platform)
 
 
 def use_public_base_url(platform: Platform, url: str) -> None:

@@ -101,13 +101,17 @@ class Lease:
             await session.commit()
         self._renewed = time.monotonic()
 
-    async def release(self, platform: Platform) -> None:
-        """This carrier stops (shutdown): its calls are lost to the others at once."""
+    async def stop_renewing(self) -> None:
+        """No more renewals: the row stays until the lease runs out (a crash, in tests)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def release(self, platform: Platform) -> None:
+        """This carrier stops (shutdown): its calls are lost to the others at once."""
+        await self.stop_renewing()
         if self._renewed is None:
             return  # it never ran a call
         try:

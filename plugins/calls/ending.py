@@ -34,7 +34,7 @@ from plugins.calls.provider import (
     ProviderRefused,
     UnsupportedAction,
 )
-from plugins.calls.registry import build_provider
+from plugins.calls.registry import build_provider, calls_state
 from plugins.calls.routing import call_ended
 from plugins.calls.status import Verdict
 
@@ -126,13 +126,17 @@ async def _hang_up_at_provider(
 ) -> None:
     """Best effort: the call has ended here whatever the provider answers; the timeline
     says whether the provider took the hang-up."""
-    provider = build_provider(platform, call.tenant_id, call.provider, call_id=call.id)
     request = ControlCall(call=before, action=Action.HANGUP, command_id=uuid.uuid4().hex)
     error: str | None = None
-    try:
-        await provider.control(request)
-    except (ProviderRefused, UnsupportedAction, DependencyError) as exc:
-        error = str(exc)[:300]
+    if call.provider not in calls_state(platform).providers:
+        error = f"the provider {call.provider} is not installed"
+    else:
+        provider = build_provider(platform, call.tenant_id, call.provider, call_id=call.id)
+        try:
+            await provider.control(request)
+        except (ProviderRefused, UnsupportedAction, DependencyError) as exc:
+            error = str(exc)[:300]
+    if error is not None:
         logger.info("call %s: the provider did not take the forced hang-up: %s", call.id, error)
     service.note(
         session,

@@ -71,6 +71,8 @@ class Report:
     moved: int = 0
     unreachable: int = 0
     """Calls left as they were: their provider did not answer (asked again later)."""
+    unsettled: int = 0
+    """Calls still stale after the run: unreachable, or their provider could not say."""
 
     def summary(self) -> str:
         return (
@@ -89,8 +91,8 @@ async def reconcile_job(platform: Platform, tenant_id: uuid.UUID) -> datetime | 
         due = await next_stale_at(session, settings)
     if due is None or due > now:
         return due
-    if full and not report.unreachable:
-        return now  # more stale calls than one batch: go on
+    if full and not report.unsettled:
+        return now  # more stale calls than one batch, and this one settled: go on
     return now + timedelta(seconds=settings.reconcile_retry_seconds)
 
 
@@ -110,6 +112,7 @@ async def reconcile(platform: Platform, *, everything: bool = False) -> tuple[Re
     for call_id, provider in candidates:
         if provider in unreachable:
             report.unreachable += 1
+            report.unsettled += 1
             continue
         try:
             outcome = await check_call(platform, call_id)
@@ -117,12 +120,15 @@ async def reconcile(platform: Platform, *, everything: bool = False) -> tuple[Re
             logger.info("reconciling call %s: %s did not answer: %s", call_id, provider, exc)
             unreachable.add(provider)
             report.unreachable += 1
+            report.unsettled += 1
             continue
         report.checked += 1
         if outcome is Outcome.ENDED:
             report.ended += 1
         elif outcome is Outcome.MOVED:
             report.moved += 1
+        elif outcome is Outcome.UNCHANGED:
+            report.unsettled += 1
     return report, len(candidates) >= BATCH
 
 

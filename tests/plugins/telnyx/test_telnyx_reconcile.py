@@ -5,12 +5,10 @@ its end; a Telnyx that does not answer leaves the call for the retry."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 from telnyx_helpers import CALLEE, CALLER
 
@@ -19,14 +17,6 @@ from plugins.calls.testing import age_calls, run_reconciliation
 
 STALE = 1000  # seconds unheard of: past every status's threshold
 ATTEMPTS = 3  # per REST request, as this directory's conftest sets stamina
-
-
-@pytest.fixture
-async def api(served, acme) -> AsyncIterator[httpx.AsyncClient]:
-    """As the directory's, with time for a worker's first call: importing the Telnyx SDK
-    takes seconds."""
-    async with httpx.AsyncClient(base_url=served, timeout=30) as client:
-        yield client
 
 
 async def place(api: httpx.AsyncClient) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from kernel._settings import sqlite_path
 from kernel._tenancy import KralikiSession
@@ -169,3 +169,19 @@ def _drop_after_commit(session: Session, transaction: SessionTransaction) -> Non
     elif transaction.nested:
         for key in [key for key, item in waiting.items() if item.scope is transaction]:
             del waiting[key]
+
+
+@event.listens_for(KralikiSession, "do_orm_execute")
+def _refresh_locked_rows(state: ORMExecuteState) -> None:
+    """A row read under a lock (``FOR UPDATE``, ``with_for_update=`` in ``Session.get``)
+    is read as the database has it now, also when the session loaded it before.
+
+    Sessions do not expire objects on commit, and the identity map keeps an object's loaded
+    attributes when a later query returns its row again. Without this, a transaction that
+    waited for another's lock would take the row lock and still read the status it had
+    before (a provider's webhook racing the request that placed the call published the
+    same transition twice). Pending changes are flushed before the query runs (autoflush),
+    so none is lost.
+    """
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        state.update_execution_options(populate_existing=True)

@@ -92,6 +92,7 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.calls.reconcile import reconcile_job
     from plugins.calls.recordings import retention_job
 
     return [
@@ -99,8 +100,22 @@ def kraliki_jobs() -> Sequence[JobTopic]:
             "calls.retention",
             retention_job,
             "Delete recordings past the tenant's retention and old webhook receipts (daily).",
-        )
+        ),
+        JobTopic(
+            "calls.reconcile",
+            reconcile_job,
+            "Ask the providers of stale unended calls where they are, and settle them (when "
+            "a call could go stale, at start-up, and while unended calls remain).",
+        ),
     ]
+
+
+@hookimpl
+async def kraliki_startup(platform: Platform) -> None:
+    """Calls a dead process left unended are reconciled now, not at their next wake-up."""
+    from plugins.calls.reconcile import wake_everywhere
+
+    await wake_everywhere(platform)
 
 
 @hookimpl

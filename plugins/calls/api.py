@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import String, cast, or_, select
 
@@ -24,6 +24,7 @@ from kernel import (
     utcnow,
 )
 from plugins.calls import control, events, service
+from plugins.calls.ending import force_end
 from plugins.calls.models import Call, CallEvent, Recording, TranscriptSegmentRow
 from plugins.calls.phone import to_e164
 from plugins.calls.placing import CallRequest, place_call
@@ -36,6 +37,7 @@ from plugins.calls.schemas import (
     CallOut,
     CallUpdate,
     DigitsBody,
+    ForceEndBody,
     PlaceCallBody,
     RecordingOut,
     SegmentOut,
@@ -50,6 +52,7 @@ Creator = Annotated[Principal, Depends(require("calls", "create"))]
 Updater = Annotated[Principal, Depends(require("calls", "update"))]
 Controller = Annotated[Principal, Depends(require("calls", "control"))]
 Transferrer = Annotated[Principal, Depends(require("calls", "transfer"))]
+ForceEnder = Annotated[Principal, Depends(require("calls", "force-end"))]
 Recorder = Annotated[Principal, Depends(require("calls", "record"))]
 RecordingsReader = Annotated[Principal, Depends(require("calls.recordings", "read"))]
 RecordingsDeleter = Annotated[Principal, Depends(require("calls.recordings", "delete"))]
@@ -270,6 +273,35 @@ async def hangup(
     call_id: uuid.UUID, principal: Controller, session: SessionDep, platform: PlatformDep
 ) -> CallOut:
     return await _act(platform, session, call_id, Action.HANGUP, principal)
+
+
+@router.post(
+    "/{call_id}/force-end",
+    response_model=CallOut,
+    summary="End a call here at once (a stuck call), then hang it up at the provider",
+    responses={409: {"description": "The call has ended already"}},
+)
+async def force_end_call(
+    call_id: uuid.UUID,
+    principal: ForceEnder,
+    request: Request,
+    session: SessionDep,
+    platform: PlatformDep,
+    body: Annotated[ForceEndBody | None, Body()] = None,
+) -> CallOut:
+    """For a call its provider or carrier cannot end (its process died, its provider lost
+    it): it ends now, `completed` if it was answered, else `canceled`, with `hangup_cause`
+    and the end event's `reason` `force-ended`; who did it goes to the timeline and the
+    audit log. The provider is then asked to hang up; its answer changes nothing here."""
+    call = await force_end(
+        platform,
+        session,
+        call_id,
+        principal=principal,
+        reason=body.reason if body is not None else None,
+        request=request,
+    )
+    return call_out(call)
 
 
 @router.post("/{call_id}/transfer", response_model=CallOut, summary="Blind-transfer to a number")

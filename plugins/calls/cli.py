@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import uuid
 from collections.abc import Awaitable, Callable
 
 import click
 from sqlalchemy import select
 
-from kernel import Platform, Tenant, open_platform, tenant_scope
+from kernel import Platform, Principal, ProblemError, Tenant, open_platform, tenant_scope
 
 
 @click.group()
 def calls() -> None:
-    """Calls housekeeping: recording retention, re-processing kept provider webhooks."""
+    """Calls housekeeping: recording retention, re-processing kept provider webhooks,
+    reconciling and force-ending stuck calls."""
 
 
 TENANT_OPTION = click.option(
@@ -62,5 +65,47 @@ def reprocess(slug: str | None) -> None:
     async def run(platform: Platform) -> str:
         done, left = await reprocess_receipts(platform)
         return f"{done} webhooks applied, {left} still about unknown calls"
+
+    _for_each_tenant(slug, run)
+
+
+@calls.command()
+@TENANT_OPTION
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Ask about every unended call, not only those not heard of for a while.",
+)
+def reconcile(slug: str | None, everything: bool) -> None:
+    """Ask the providers where stale unended calls are and settle them now (the
+    calls.reconcile job does the same when calls go stale)."""
+    from plugins.calls.reconcile import reconcile as reconcile_calls
+
+    async def run(platform: Platform) -> str:
+        report, _full = await reconcile_calls(platform, everything=everything)
+        return report.summary()
+
+    _for_each_tenant(slug, run)
+
+
+@calls.command("force-end")
+@click.argument("call_id", type=click.UUID)
+@click.option("--tenant", "slug", required=True, help="The organization (its slug).")
+@click.option("--reason", default=None, help="Why (kept in the timeline and the audit log).")
+def force_end(call_id: uuid.UUID, slug: str, reason: str | None) -> None:
+    """End a call at once, whatever its provider says, then ask the provider to hang it
+    up (recorded in the operator audit log)."""
+    from plugins.calls.ending import force_end as end_call
+
+    operator = Principal(subject="cli", kind="operator", label=f"cli ({getpass.getuser()})")
+
+    async def run(platform: Platform) -> str:
+        async with platform.database.session() as session:
+            try:
+                call = await end_call(platform, session, call_id, principal=operator, reason=reason)
+            except ProblemError as problem:
+                raise click.ClickException(str(problem)) from None
+        return f"call {call.id} ended ({call.status}, force-ended)"
 
     _for_each_tenant(slug, run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,3 +41,40 @@ class CallsSettings(BaseSettings):
     max_webhook_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Larger webhook bodies are refused (413)."
     )
+    stale_queued_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="A queued call not heard of for this long is stale: reconciliation "
+        "asks its provider where it is (one never handed to a provider is failed, "
+        "`placing-interrupted`), and it no longer counts toward the concurrent-call limit. "
+        "Keep it longer than placing a call can take (timeouts and retries).",
+    )
+    stale_ringing_seconds: int = Field(
+        default=180,
+        ge=1,
+        le=86400,
+        description="The same for an initiated or ringing call.",
+    )
+    stale_in_progress_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86400,
+        description="The same for an answered call (a live call whose provider confirms it "
+        "is heard of again, so it counts again).",
+    )
+    reconcile_retry_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=86400,
+        description="How soon reconciliation asks again about stale calls it could not "
+        "settle (the provider did not answer).",
+    )
+
+    def stale_after(self, status: str) -> timedelta:
+        """How long a call in ``status`` (not final) may go unheard of before it is stale."""
+        seconds = {
+            "queued": self.stale_queued_seconds,
+            "in-progress": self.stale_in_progress_seconds,
+        }.get(status, self.stale_ringing_seconds)
+        return timedelta(seconds=seconds)

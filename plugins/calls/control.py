@@ -26,6 +26,7 @@ from plugins.calls.provider import (
     ProviderRefused,
     UnsupportedAction,
 )
+from plugins.calls.reconcile import Outcome, check_call
 from plugins.calls.registry import build_provider, calls_state
 
 LIVE = frozenset({CallStatus.IN_PROGRESS})
@@ -104,8 +105,37 @@ async def act(
     await session.commit()  # no transaction (or lock) is held while the provider answers
     if action is Action.HANGUP and call.provider_call_id is None:
         return await _cancel_queued(platform, session, call_id, actor)
-    await _ask_provider(platform, call, action, target=target, digits=digits)
+    try:
+        await _ask_provider(platform, call, action, target=target, digits=digits)
+    except ProblemError as refused:
+        if action is not Action.HANGUP or refused.problem is not PROVIDER_REFUSED:
+            raise
+        return await _hang_up_gone(platform, session, call_id, actor, refused)
     return await _record(platform, session, call_id, action, actor, target, digits)
+
+
+async def _hang_up_gone(
+    platform: Platform,
+    session: AsyncSession,
+    call_id: uuid.UUID,
+    actor: str | None,
+    refused: ProblemError,
+) -> Call:
+    """The provider refused to hang the call up: if it no longer has the call (it ended
+    there unreported, or its carrier is gone), the call ends here as reconciliation would
+    end it, and the hang-up succeeds; otherwise the refusal stands."""
+    try:
+        outcome = await check_call(platform, call_id)
+    except DependencyError:
+        raise refused from None
+    call = await service.get_call(session, call_id, for_update=True)
+    if outcome is not Outcome.ENDED and not CallStatus(call.status).terminal:
+        raise refused
+    service.note(
+        session, call, "action", source="api", action="hangup", actor=actor, ended="already"
+    )
+    await session.commit()
+    return call
 
 
 async def _ask_provider(

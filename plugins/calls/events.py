@@ -52,6 +52,10 @@ class CallEnded(CallEvent):
 
     hangup_cause: str | None = None
     duration_seconds: int | None = None
+    reason: str | None = None
+    """Set when the platform ended the call itself rather than on a provider's report:
+    ``reconciled`` (its provider, asked, said it ended), ``carrier-lost``,
+    ``unknown-at-provider``, ``placing-interrupted``, ``force-ended``."""
 
 
 class CallCompleted(CallEnded):

@@ -299,7 +299,7 @@ async def _new_inbound(
         caller_id_valid=is_e164(event.from_number),
     )
     await service.publish(platform, session, service.STATUS_EVENTS[CallStatus.QUEUED], call)
-    await service.keep_retention_running(platform, session)
+    await service.schedule_upkeep(platform, session)
     return call
 
 

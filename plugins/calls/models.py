@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -87,6 +88,12 @@ class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     """The plugin driving the call (``plugins.calls.handlers``), e.g. ``ivr``."""
     handler_target: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """What the handler runs (the IVR: the flow id)."""
+    heard_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
+    )
+    """When the platform last heard of the call: created, placed, a provider webhook about
+    it, or its provider's answer to reconciliation. A call not final and not heard of for
+    longer than its status allows (``CallsSettings.stale_after``) is stale."""
 
 
 class CallEvent(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):

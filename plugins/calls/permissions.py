@@ -17,6 +17,12 @@ CALLS_UPDATE = Permission("calls", "update", "Set a call's disposition, notes an
 CALLS_CONTROL = Permission(
     "calls", "control", "Hang up, hold, mute and send digits on live calls.", _FLOOR
 )
+CALLS_FORCE_END = Permission(
+    "calls",
+    "force-end",
+    "End a call at once, whatever its provider says (a call stuck after an outage); audited.",
+    ("admin",),
+)
 CALLS_TRANSFER = Permission("calls", "transfer", "Transfer live calls to a number.", _FLOOR)
 CALLS_RECORD = Permission(
     "calls", "record", "Start, pause, resume and stop recording live calls.", _FLOOR
@@ -44,6 +50,7 @@ PERMISSIONS = (
     CALLS_CREATE,
     CALLS_UPDATE,
     CALLS_CONTROL,
+    CALLS_FORCE_END,
     CALLS_TRANSFER,
     CALLS_RECORD,
     RECORDINGS_READ,

@@ -126,7 +126,7 @@ async def _admit(
     """Check the limits and insert the queued call, holding the tenant's placing lock so two
     requests cannot both take the last slot."""
     await _placing_lock(session)
-    active = await service.active_calls(session)
+    active = await service.active_calls(platform, session)
     if active >= settings.max_concurrent_calls:
         raise ProblemError(
             CONCURRENCY_LIMIT,
@@ -174,7 +174,7 @@ async def _admit(
     service.traced(call)
     service.note(session, call, "created", source="api", provider=provider, actor=request.placed_by)
     await service.publish(platform, session, events.CallCreated, call)
-    await service.keep_retention_running(platform, session)
+    await service.schedule_upkeep(platform, session)
     return call
 
 

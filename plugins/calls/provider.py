@@ -14,7 +14,10 @@ a shared mutable singleton, and calls it to:
   a document-style provider answers the webhook with them (Twilio: TwiML), a command-style
   one issues commands (Telnyx Call Control) and answers the webhook with nothing,
 * stream a recording's audio with the tenant's credentials
-  (:meth:`TelephonyProvider.recording_audio`).
+  (:meth:`TelephonyProvider.recording_audio`),
+* say where a call is now (:meth:`TelephonyProvider.call_state`), when the platform has not
+  heard of it for a while (reconciliation: its webhooks went missing, or the process that
+  carried it died).
 
 Every REST call to the provider goes through :meth:`ProviderContext.call` (timeout, retries,
 the (tenant, provider) circuit breaker). See ``docs/providers.md``.
@@ -459,6 +462,13 @@ class UnsupportedAction(Exception):
     """The provider cannot do this (capability missing)."""
 
 
+class CallLost(ProviderRefused):
+    """The provider no longer has the call and cannot say how it ended: it never heard of
+    it, forgot it, or the carrier that ran it is gone (a loopback call whose process died).
+    ``calls`` then ends the call as failed, with ``code`` as its reason
+    (``unknown-at-provider``, ``carrier-lost``)."""
+
+
 # --- The provider --------------------------------------------------------------------------
 
 
@@ -547,6 +557,20 @@ class TelephonyProvider(abc.ABC):
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
         """Run instructions on the call: return them as the webhook answer (document style)
         or issue them as commands and return an empty answer (commands style)."""
+
+    @abc.abstractmethod
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        """Where the call is now, as the provider has it (reconciliation asks this of calls
+        it has not heard of for a while, and hang-up asks it of a call the provider refused
+        to hang up).
+
+        Return a :class:`CallProgress` (a final status when the call ended; the status
+        the call still has otherwise), or None when the provider holds the call but cannot
+        tell more from here (it is alive). Raise :class:`CallLost` when the provider no
+        longer has it; transient failures propagate through :meth:`ProviderContext.call`
+        (the call is left as it is and asked about again later). ``calls`` applies the
+        answer through the same status machine as a webhook: it never moves a call back.
+        """
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         """Stream a recording's media with the tenant's credentials."""

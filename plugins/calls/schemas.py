@@ -75,6 +75,17 @@ class TransferBody(BaseModel):
     to: str = NUMBER
 
 
+class ForceEndBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Why (kept in the call's timeline and the audit log).",
+        examples=["stuck ringing after the outage"],
+    )
+
+
 class DigitsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -34,6 +34,8 @@ from plugins.calls.provider import (
     RecordingProgress,
     TranscriptSegment,
 )
+from plugins.calls.registry import calls_state
+from plugins.calls.stale import heard_recently
 from plugins.calls.status import ACTIVE_STATUSES, Verdict, judge
 
 CALL_ID = "call.id"
@@ -144,7 +146,7 @@ async def find_call(
         .with_for_update()
     )
     if call is not None:
-        return traced(call)
+        return heard(call)
     if hint is None:
         return None
     call = await session.scalar(select(Call).where(Call.id == hint).with_for_update())
@@ -152,13 +154,25 @@ async def find_call(
         return None
     if call.provider_call_id is None:
         call.provider_call_id = provider_call_id
-        return traced(call)
-    return traced(call) if call.provider_call_id == provider_call_id else None
+        return heard(call)
+    return heard(call) if call.provider_call_id == provider_call_id else None
 
 
-async def keep_retention_running(platform: Platform, session: AsyncSession) -> None:
-    """Make sure the tenant's daily retention job is scheduled (it reschedules itself)."""
-    await platform.jobs.wake(session, "calls.retention", at=utcnow() + timedelta(days=1))
+def heard(call: Call) -> Call:
+    """The provider spoke of the call: it is not stale (``plugins.calls.stale``)."""
+    call.heard_at = utcnow()
+    return traced(call)
+
+
+async def schedule_upkeep(platform: Platform, session: AsyncSession) -> None:
+    """Make sure the tenant's upkeep jobs are scheduled when a call is created: the daily
+    retention, and reconciliation when the call could first go stale (both reschedule
+    themselves while there is work)."""
+    now = utcnow()
+    settings = calls_state(platform).settings
+    first_stale = min(settings.stale_after(status) for status in ACTIVE_STATUSES)
+    await platform.jobs.wake(session, "calls.retention", at=now + timedelta(days=1))
+    await platform.jobs.wake(session, "calls.reconcile", at=now + first_stale)
 
 
 async def call_settings(session: AsyncSession) -> CallSettingsRow:
@@ -176,10 +190,13 @@ async def call_settings(session: AsyncSession) -> CallSettingsRow:
     )
 
 
-async def active_calls(session: AsyncSession) -> int:
+async def active_calls(platform: Platform, session: AsyncSession) -> int:
+    """Calls that count toward the concurrent-call limit: not final and not stale (a call
+    left unended by a crash stops holding a slot once stale, before it is reconciled)."""
+    settings = calls_state(platform).settings
     return int(
         await session.scalar(
-            select(func.count()).select_from(Call).where(Call.status.in_(ACTIVE_STATUSES))
+            select(func.count()).select_from(Call).where(heard_recently(settings, utcnow()))
         )
         or 0
     )
@@ -192,14 +209,17 @@ async def apply_progress(
     progress: CallProgress,
     *,
     source: str = "provider",
+    reason: str | None = None,
 ) -> Verdict:
     """Move the call forward if the report does; otherwise record why it was ignored.
 
     Details a late report carries (an answer time, who answered) still fill fields that are
-    empty: a ringing report arriving after completion tells when it rang.
+    empty: a ringing report arriving after completion tells when it rang. ``reason`` says
+    why the platform ended the call itself (``CallEnded.reason``), when it did.
     """
     current = CallStatus(call.status)
     verdict = judge(current, progress.status)
+    call.heard_at = utcnow()
     at = progress.occurred_at or utcnow()
     if progress.sequence is not None:
         call.last_sequence = max(call.last_sequence or 0, progress.sequence)
@@ -236,12 +256,17 @@ async def apply_progress(
         answered_by=progress.answered_by.value if progress.answered_by else None,
         hangup_cause=progress.hangup_cause,
         duration_seconds=call.duration_seconds if progress.status.terminal else None,
+        reason=reason,
     )
     extra: dict[str, Any] = {}
     if progress.status is CallStatus.IN_PROGRESS:
         extra["answered_by"] = call.answered_by
     elif progress.status.terminal:
-        extra = {"hangup_cause": call.hangup_cause, "duration_seconds": call.duration_seconds}
+        extra = {
+            "hangup_cause": call.hangup_cause,
+            "duration_seconds": call.duration_seconds,
+            "reason": reason,
+        }
     await publish(platform, session, STATUS_EVENTS[progress.status], call, **extra)
     return verdict
 

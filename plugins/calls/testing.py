@@ -14,13 +14,14 @@ import hmac
 import json
 import types
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
+from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl, tenant_scope, utcnow
 from plugins.calls.provider import (
     AnsweredBy,
     CallProgress,
@@ -61,6 +62,14 @@ class FakelineLog:
     deleted: list[str] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     """Exceptions raised, one per call, before doing anything (first in, first raised)."""
+    states: dict[str, CallProgress | BaseException | None] = field(default_factory=dict)
+    """What ``call_state`` answers per provider call id (an exception is raised); a call
+    not listed is as the platform has it."""
+    asked: list[CallRef] = field(default_factory=list)
+    """The calls ``call_state`` was asked about."""
+    on_place: Callable[[PlaceCall, str], Awaitable[None]] | None = None
+    """Run with the request and the new provider call id before ``place_call`` answers
+    (a provider whose first webhook beats its REST answer)."""
 
     def maybe_fail(self) -> None:
         if self.fail_next:
@@ -80,9 +89,13 @@ class FakelineProvider(TelephonyProvider):
 
     async def place_call(self, request: PlaceCall) -> PlacedCall:
         async def attempt() -> PlacedCall:
-            self._log().maybe_fail()
-            self._log().placed.append(request)
-            return PlacedCall(provider_call_id=f"TL{uuid.uuid4().hex}")
+            log = self._log()
+            log.maybe_fail()
+            log.placed.append(request)
+            placed = PlacedCall(provider_call_id=f"TL{uuid.uuid4().hex}")
+            if log.on_place is not None:
+                await log.on_place(request, placed.provider_call_id)
+            return placed
 
         return await self.context.call(attempt, attempts=1)
 
@@ -92,6 +105,21 @@ class FakelineProvider(TelephonyProvider):
             self._log().controls.append(request)
 
         await self.context.call(attempt, attempts=1)
+
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        async def attempt() -> CallProgress | None:
+            log = self._log()
+            log.maybe_fail()
+            log.asked.append(call)
+            key = call.provider_call_id or ""
+            if key not in log.states:
+                return CallProgress(provider_call_id=key, status=call.status)
+            state = log.states[key]
+            if isinstance(state, BaseException):
+                raise state
+            return state
+
+        return await self.context.call(attempt, attempts=1)
 
     async def verify_webhook(self, webhook: WebhookRequest) -> None:
         secret = await self.context.secret(
@@ -234,6 +262,39 @@ async def fakeline_webhook(
             SIGNATURE_HEADER: signature if signature is not None else sign(secret, body),
         },
     )
+
+
+async def age_calls(
+    platform: Platform, tenant_id: uuid.UUID, seconds: float, *, call_id: uuid.UUID | None = None
+) -> None:
+    """Make the tenant's unended calls (or one) unheard of for ``seconds``, as when the
+    process that carried them died that long ago (``plugins.calls.stale``)."""
+    from sqlalchemy import update
+
+    from plugins.calls.models import Call
+    from plugins.calls.status import ACTIVE_STATUSES
+
+    query = update(Call).where(Call.status.in_(ACTIVE_STATUSES))
+    if call_id is not None:
+        query = query.where(Call.id == call_id)
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            await session.execute(
+                query.values(heard_at=utcnow() - timedelta(seconds=seconds)).execution_options(
+                    synchronize_session=False
+                )
+            )
+            await session.commit()
+
+
+async def run_reconciliation(platform: Platform, tenant_id: uuid.UUID) -> None:
+    """Make the tenant's ``calls.reconcile`` job due and run the due jobs once, as a job
+    worker would (for apps built without background workers)."""
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            await platform.jobs.wake(session, "calls.reconcile")
+            await session.commit()
+    await platform.jobs.run_due(platform)
 
 
 def use_public_base_url(platform: Platform, url: str) -> None:

@@ -8,9 +8,10 @@ through the same signed webhooks as a real carrier's. Hook implementations only;
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
+from kernel import MigrationSource, Platform, PluginInfo, SecretSpec, __version__, hookimpl
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -34,6 +35,18 @@ def kraliki_configure(platform: Platform) -> None:
     from plugins.loopback.state import configure
 
     configure(platform)
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.loopback.models import CarrierLease
+
+    return [CarrierLease]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
 
 
 @hookimpl
@@ -79,4 +92,6 @@ def kraliki_startup(platform: Platform) -> None:
 async def kraliki_shutdown(platform: Platform) -> None:
     from plugins.loopback.state import loopback_state
 
-    await loopback_state(platform).close()
+    state = loopback_state(platform)
+    await state.close()
+    await state.lease.release(platform)  # its calls are lost to the other processes at once

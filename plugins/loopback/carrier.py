@@ -107,7 +107,8 @@ class CarrierCall:
     secret: str = field(repr=False)
     script: Script
     request: PlaceCall
-    provider_call_id: str = field(default_factory=lambda: "LB" + uuid.uuid4().hex)
+    provider_call_id: str = ""
+    """``LB``, the carrier's instance, then the call's own 32 hex digits."""
     direction: Direction = Direction.OUTBOUND
     status: CallStatus = CallStatus.INITIATED
     on_hold: bool = False
@@ -131,6 +132,8 @@ class CarrierCall:
     _children: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
+        if not self.provider_call_id:
+            self.provider_call_id = f"LB{self.state.instance}{uuid.uuid4().hex}"
         loop = asyncio.get_running_loop()
         self.clock = Clock(self.settings.time_scale)
         self.outbox = Outbox(

@@ -63,3 +63,12 @@ class LoopbackSettings(BaseSettings):
         description="How long the carrier waits for the platform to answer one webhook "
         "(real seconds, not scaled).",
     )
+    carrier_lease_seconds: float = Field(
+        default=60.0,
+        ge=3,
+        le=3600,
+        description="A process running loopback calls renews its carrier's lease every "
+        "third of this (real seconds); a call whose carrier has not renewed it for this "
+        "long was left behind by a process that died, and reconciliation fails it "
+        "(`carrier-lost`).",
+    )

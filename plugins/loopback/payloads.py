@@ -33,7 +33,9 @@ from plugins.calls.provider import (
     TranscriptSegment,
 )
 
-CALL_ID = r"^LB[0-9a-f]{32}$"
+CALL_ID = r"^LB(?:[0-9a-f]{16})?[0-9a-f]{32}$"
+"""``LB``, the carrier's instance (calls placed before carriers were named have none), and
+the call's own 32 hex digits."""
 RECORDING_ID = r"^RE[0-9a-f]{32}$"
 
 

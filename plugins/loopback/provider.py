@@ -4,7 +4,9 @@ Placing a call starts a scripted callee in this process (:mod:`plugins.loopback.
 whose events come back through the platform's public webhook URLs, signed like a real
 carrier's, so verification, de-duplication and the status machine run exactly as with
 Twilio or Telnyx. Loopback calls live in the process that placed them: control actions
-reach them only there. It is a development and test provider.
+reach them only there, and when that process dies they are lost (its carrier's lease,
+:mod:`plugins.loopback.lease`, tells other processes so). It is a development and test
+provider.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from plugins.calls.provider import (
     Action,
+    CallLost,
+    CallProgress,
     CallRef,
     CallStatus,
     Capability,
@@ -36,6 +40,7 @@ from plugins.calls.provider import (
 )
 from plugins.loopback import control, signing
 from plugins.loopback.carrier import CarrierCall
+from plugins.loopback.lease import carrier_alive, carrier_of
 from plugins.loopback.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
 from plugins.loopback.payloads import PayloadError, events_of, parse_body
 from plugins.loopback.script import Script, ScriptError, parse_script, script_for_number
@@ -88,6 +93,10 @@ class LoopbackProvider(TelephonyProvider):
         call = CarrierCall(
             state=state, context=context, secret=secret, script=script, request=request
         )
+        # Other processes must see this carrier alive before they can see its call.
+        await state.lease.hold(self.context.platform, lambda: bool(state.calls))
+        if state.closed:  # while the lease was renewed
+            raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
         call.start()
         return PlacedCall(provider_call_id=call.provider_call_id, status=CallStatus.INITIATED)
 
@@ -119,10 +128,34 @@ class LoopbackProvider(TelephonyProvider):
                 raise ProviderRefused(f"loopback call {call_id} has ended", code="call-ended")
             raise ProviderRefused(
                 f"loopback call {call_id} is not running in this process (loopback calls "
-                "live in the process that placed them)",
+                "live in the process that placed them; force-end ends one anywhere)",
                 code="call-unknown",
             )
         control.apply(call, request)
+
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        """As the carrier of this process has the call; a call it does not run is alive
+        when its carrier (another process) renews its lease, else lost (``carrier-lost``)."""
+        state = self.state
+        call_id = call.provider_call_id or ""
+        live = state.calls.get(call_id)
+        if live is not None and live.context.tenant_id == self.context.tenant_id:
+            return CallProgress(provider_call_id=call_id, status=live.status)
+        if self._owns_ended(call_id):
+            return CallProgress(provider_call_id=call_id, status=state.ended[call_id].status)
+        carrier = carrier_of(call_id)
+        lease = state.settings.carrier_lease_seconds
+        if (
+            carrier is not None
+            and carrier != state.instance
+            and await carrier_alive(self.context.platform, carrier, lease)
+        ):
+            return None  # another worker's: alive there
+        raise CallLost(
+            f"the process that carried loopback call {call_id} is gone (loopback calls live "
+            "in the process that placed them)",
+            code="carrier-lost",
+        )
 
     def _owns_ended(self, call_id: str) -> bool:
         ended = self.state.ended.get(call_id)

@@ -1,5 +1,5 @@
 """What the loopback plugin keeps per platform (``platform.state["loopback"]``): the calls
-its carrier is running in this process and the tasks that run them."""
+its carrier is running in this process, the tasks that run them, and its lease."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kernel import Platform
 from plugins.calls.provider import CallStatus
 from plugins.loopback.config import LoopbackSettings
+from plugins.loopback.lease import INSTANCE_LENGTH, Lease
 
 if TYPE_CHECKING:
     from plugins.loopback.carrier import CarrierCall
@@ -36,6 +37,9 @@ class Ended:
 @dataclass
 class LoopbackState:
     settings: LoopbackSettings
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:INSTANCE_LENGTH])
+    """This process's carrier (the first part of its calls' ids: ``LB<instance>...``)."""
+    lease: Lease = field(init=False)
     calls: dict[str, CarrierCall] = field(default_factory=dict)
     """Live calls by provider call id."""
     ended: OrderedDict[str, Ended] = field(default_factory=OrderedDict)
@@ -43,6 +47,9 @@ class LoopbackState:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     closed: bool = False
     _secret_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lease = Lease(self.instance, self.settings.carrier_lease_seconds)
 
     def secret_lock(self, tenant_id: uuid.UUID) -> asyncio.Lock:
         """Serializes creating a tenant's signing secret within this process."""

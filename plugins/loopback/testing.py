@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -94,6 +94,31 @@ async def send_signed(
         return await client.post(url, content=raw, headers=headers, params=query)
     async with httpx.AsyncClient() as own:
         return await own.post(url, content=raw, headers=headers, params=query)
+
+
+async def crash_carrier(platform: Platform, *, died_ago: float | None = None) -> list[str]:
+    """Stop this platform's carrier as a crash of its process would: its calls stop without
+    a word to the platform, and its lease is no longer renewed. ``died_ago`` ages the lease
+    as if the process died that many seconds ago (past ``KRALIKI_LOOPBACK_CARRIER_LEASE_
+    SECONDS``, its calls are lost to the other processes). Returns the calls it dropped."""
+    from sqlalchemy import update
+
+    from kernel import utcnow
+    from plugins.loopback.models import CarrierLease
+
+    state = loopback_state(platform)
+    dropped = list(state.calls)
+    await state.lease.stop_renewing()
+    await state.close()
+    if died_ago is not None:
+        async with platform.database.session() as session:
+            await session.execute(
+                update(CarrierLease)
+                .where(CarrierLease.instance == state.instance)
+                .values(seen_at=utcnow() - timedelta(seconds=died_ago))
+            )
+            await session.commit()
+    return dropped
 
 
 def live_call(platform: Platform, provider_call_id: str) -> CarrierCall | None:

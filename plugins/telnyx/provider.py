@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from kernel import RejectedError, TransientError
 from plugins.calls.provider import (
+    CallProgress,
     CallRef,
     CallStatus,
     ControlCall,
@@ -43,6 +45,8 @@ from plugins.telnyx.state import CallState, encode
 logger = logging.getLogger("kraliki.telnyx")
 
 CHUNK = 64 * 1024
+ENDED_CODES = frozenset({"10005", "90018"})
+"""Resource not found (the status is gone ten minutes after the end), call has ended."""
 
 
 class TelnyxProvider(TelephonyProvider):
@@ -103,6 +107,34 @@ class TelnyxProvider(TelephonyProvider):
             return result
 
         await call_api(self.context, send)
+
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        """``GET /v2/calls/{call_control_id}``: whether the call is alive and, once it is
+        not, when it ended. Telnyx says nothing of how it ended: an answered call ended
+        ``completed``, one not answered ``failed``. Telnyx keeps the status ten minutes
+        after the end; after that (404) the call has ended all the same."""
+        call_control_id = _call_control_id(call)
+        calls = (await client_for(self.context, purpose="check a call's state")).calls
+        ended_at: datetime | None = None
+        duration: int | None = None
+        try:
+            answer = await call_api(self.context, lambda: calls.retrieve_status(call_control_id))
+        except ProviderRefused as exc:
+            if exc.code not in ENDED_CODES:
+                raise
+        else:
+            data = answer.data
+            if data is None or data.is_alive or not data.end_time:
+                return None  # alive (or still dialling): nothing more to learn
+            ended_at = _timestamp(data.end_time)
+            duration = data.call_duration
+        answered = call.status is CallStatus.IN_PROGRESS
+        return CallProgress(
+            provider_call_id=call_control_id,
+            status=CallStatus.COMPLETED if answered else CallStatus.FAILED,
+            occurred_at=ended_at,
+            duration_seconds=duration if answered else 0,
+        )
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -214,6 +246,14 @@ class TelnyxProvider(TelephonyProvider):
                 logger.info("telnyx recording %s was deleted already", recording_id)
 
         await call_api(self.context, delete)
+
+
+def _timestamp(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _call_control_id(call: CallRef) -> str:

@@ -293,6 +293,18 @@ class TelnyxDouble:
         self.api.calls[call.call_control_id] = call
         return call
 
+    def end_unreported(self, call_control_id: str) -> DoubleCall:
+        """The call ends at Telnyx, but its ``call.hangup`` never reaches the platform (lost,
+        or the platform was down): only ``GET /v2/calls/{id}`` tells (``is_alive`` false)."""
+        call = self.call(call_control_id)
+        call.end()
+        return call
+
+    def forget(self, call_control_id: str) -> None:
+        """Telnyx no longer knows the call (its status is kept ten minutes after it ended):
+        ``GET /v2/calls/{id}`` answers 404."""
+        del self.api.calls[call_control_id]
+
     def transfer_leg(self, call_control_id: str) -> DoubleCall:
         """The callee's leg of the call's latest transfer (``call_control_id`` may name the
         transferred call or the leg itself)."""

@@ -51,14 +51,14 @@ def _answered(call: DoubleCall) -> dict[str, Any]:
 
 
 def _hangup(call: DoubleCall) -> dict[str, Any]:
-    call.alive = False
+    call.end()
     return {
         "state": "hangup",
         "hangup_cause": "normal_clearing",
         "hangup_source": "caller",
         "sip_hangup_cause": "200",
         "start_time": iso(call.start_time),
-        "end_time": iso(now()),
+        "end_time": iso(call.end_time or now()),
     }
 
 

@@ -99,6 +99,7 @@ class DoubleCall:
     call_session_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     start_time: datetime = field(default_factory=now)
     alive: bool = True
+    end_time: datetime | None = None
     answered: bool = False
     transfer_of: str | None = None
     """A transfer's callee leg: the call_control_id of the call transferred (the caller)."""
@@ -106,6 +107,26 @@ class DoubleCall:
     """The transfer asked ``park_after_unbridge=self``: the caller stays when this leg ends."""
     outcome: str | None = None
     """A transfer's callee leg: how it ends when the test plays it (``TRANSFER_OUTCOMES``)."""
+
+    def end(self) -> None:
+        if self.alive:
+            self.alive, self.end_time = False, now()
+
+    def status_json(self) -> dict[str, Any]:
+        """``GET /v2/calls/{call_control_id}``'s ``data``."""
+        data: dict[str, Any] = {
+            "call_control_id": self.call_control_id,
+            "call_leg_id": self.call_leg_id,
+            "call_session_id": self.call_session_id,
+            "is_alive": self.alive,
+            "record_type": "call",
+            "start_time": iso(self.start_time),
+            "call_duration": int(((self.end_time or now()) - self.start_time).total_seconds()),
+            "client_state": self.client_state,
+        }
+        if self.end_time is not None:
+            data["end_time"] = iso(self.end_time)
+        return data
 
 
 @dataclass
@@ -190,6 +211,8 @@ class TelnyxApi:
         parts = path.strip("/").split("/")[1:]  # after "v2"
         if method == "POST" and parts == ["calls"]:
             return self._with_command("dial", body, self._dial)
+        if method == "GET" and len(parts) == 2 and parts[0] == "calls":
+            return self._call_status(parts[1])
         if len(parts) == 4 and parts[0] == "calls" and parts[2] == "actions":
             if method not in ("POST", "PUT"):
                 raise ApiError(405, "10016", "Method not allowed")
@@ -250,6 +273,12 @@ class TelnyxApi:
             }
         }
 
+    def _call_status(self, call_control_id: str) -> Answer:
+        call = self.calls.get(call_control_id)
+        if call is None:
+            raise not_found(f"no call {call_control_id}")
+        return 200, {"data": call.status_json()}, False
+
     def _live_call(self, call_control_id: str) -> DoubleCall:
         call = self.calls.get(call_control_id)
         if call is None:
@@ -274,7 +303,7 @@ class TelnyxApi:
                 raise ApiError(422, "90015", "Call already answered", "The call was answered.")
             call.answered = True
         elif action in ("hangup", "reject"):
-            call.alive = False
+            call.end()
         elif action == "transfer":
             self._transfer(call, body)
         if state is not None:

@@ -161,9 +161,9 @@ class RestApi:
         found.updates.append(form)
         status = form.get("Status")
         if status == "canceled" and found.status in NOT_ANSWERED:
-            found.status = "canceled"  # canceling an answered call does nothing, as at Twilio
+            found.finish("canceled")  # canceling an answered call does nothing, as at Twilio
         elif status == "completed" and found.status not in TERMINAL:
-            found.status = "completed"
+            found.finish("completed")
         if form.get("Twiml"):
             found.twiml.append(form["Twiml"])
         if form.get("Url"):

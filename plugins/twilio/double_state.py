@@ -142,6 +142,17 @@ class Call:
     """The ``<Dial action>`` legs the double played: (number, ``DialCallStatus``), in order."""
     sequence: int = -1
     """The last SequenceNumber sent on a status callback."""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
+    duration: int | None = None
+    """Seconds; Twilio reports it for a completed call only."""
+    answered_by: str | None = None
+
+    def finish(self, status: str, duration: int | None = None) -> None:
+        """The call ends at Twilio with ``status`` (a final one)."""
+        self.status = status
+        self.ended_at = datetime.now(UTC)
+        self.duration = (duration or 0) if status == "completed" else None
 
     def next_sequence(self) -> int:
         self.sequence += 1
@@ -172,13 +183,13 @@ class Call:
             "from_formatted": self.from_,
             "status": self.status,
             "direction": self.direction,
-            "answered_by": None,
+            "answered_by": self.answered_by,
             "api_version": API_VERSION,
-            "date_created": rfc2822(),
+            "date_created": rfc2822(self.started_at),
             "date_updated": rfc2822(),
-            "start_time": None,
-            "end_time": None,
-            "duration": None,
+            "start_time": rfc2822(self.started_at),
+            "end_time": rfc2822(self.ended_at) if self.ended_at else None,
+            "duration": str(self.duration) if self.duration is not None else None,
             "price": None,
             "price_unit": "USD",
             "queue_time": "0",

@@ -18,6 +18,8 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from kernel import RejectedError, TransientError
 from plugins.calls.provider import (
     Action,
+    CallLost,
+    CallProgress,
     CallRef,
     CallStatus,
     ControlCall,
@@ -60,6 +62,9 @@ RECORDING_STATUS = {
     Action.STOP_RECORDING: "stopped",
 }
 XML = "application/xml"
+NOT_FOUND = "20404"
+"""Twilio's error code for a resource it does not have."""
+UNKNOWN_AT_PROVIDER = "unknown-at-provider"
 CHUNK = 64 * 1024
 
 
@@ -201,6 +206,30 @@ class TwilioProvider(TelephonyProvider):
             return {}
         raise UnsupportedAction(f"Twilio cannot {action.value}")
 
+    async def call_state(self, call: CallRef) -> CallProgress | None:
+        """The Call resource (``GET Calls/{sid}``): Twilio's status is the platform's."""
+        sid = call.provider_call_id
+        if not sid:
+            raise CallLost("the call never reached Twilio", code=UNKNOWN_AT_PROVIDER)
+        client, http = await self._client("check a call's state")
+        try:
+            found = await self._rest(http, lambda: client.calls(sid).fetch_async())
+        except ProviderRefused as exc:
+            if exc.code == NOT_FOUND:  # another account's, or purged: nothing to ask for
+                raise CallLost(f"Twilio has no call {sid}", code=UNKNOWN_AT_PROVIDER) from exc
+            raise
+        status = callbacks.STATUSES.get(str(found.status or ""))
+        if status is None:
+            return None
+        duration = str(found.duration or "")
+        return CallProgress(
+            provider_call_id=sid,
+            status=status,
+            occurred_at=found.end_time if status.terminal else None,
+            duration_seconds=int(duration) if duration.isdigit() else None,
+            answered_by=callbacks.ANSWERED_BY.get(str(found.answered_by or "")),
+        )
+
     # --- webhooks --------------------------------------------------------------------------
 
     async def verify_webhook(self, webhook: WebhookRequest) -> None:
@@ -277,7 +306,7 @@ class TwilioProvider(TelephonyProvider):
                 http, lambda: client.recordings(recording.provider_recording_id).delete_async()
             )
         except ProviderRefused as exc:
-            if exc.code != "20404":  # already gone: what retention wanted
+            if exc.code != NOT_FOUND:  # already gone: what retention wanted
                 raise
 
 

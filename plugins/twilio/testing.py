@@ -15,6 +15,7 @@ gave when it created the call::
         await double.speak(call.sid, "billing")         # or speech, when it listens for it
         double.dial_outcomes["+420777000111"] = "no-answer"  # how a <Dial action> ends
         await double.send_status(call.sid, "completed", duration=42)
+        double.end_unreported(call.sid, "completed")   # ended, but no callback got through
         double.fail_next(2, status=503)                  # the next two REST requests fail
         double.hang_next()                               # the next one never answers
 """
@@ -202,7 +203,10 @@ class TwilioDouble:
         wanted = event == "completed" or event in call.status_callback_events
         if call.status_callback is None or not (wanted or force):
             return None
-        call.status = status
+        if event == "completed":
+            call.finish(status, duration)
+        else:
+            call.status = status
         form = call.base_form() | {
             "CallStatus": status,
             "CallbackSource": "call-progress-events",
@@ -220,6 +224,13 @@ class TwilioDouble:
             form["ErrorCode"] = str(error_code)
         return await self._deliver(call, call.status_callback, form | dict(extra or {}))
 
+    def end_unreported(
+        self, call_sid: str, status: str = "completed", *, duration: int = 0
+    ) -> None:
+        """The call ends at Twilio, but its status callback never reaches the platform (it
+        was lost, or the platform was down): only the REST API tells (``Calls(sid).fetch``)."""
+        self.state.calls[call_sid].finish(status, duration)
+
     async def answer(self, call_sid: str, *, answered_by: str | None = None) -> httpx.Response:
         """The callee picks up: POST the call's voice URL and keep the TwiML it answers."""
         call = self.state.calls[call_sid]
@@ -227,7 +238,7 @@ class TwilioDouble:
         call.status = "in-progress"
         form = call.base_form() | {"CallStatus": "in-progress"}
         if call.machine_detection or answered_by:
-            form["AnsweredBy"] = answered_by or "human"
+            form["AnsweredBy"] = call.answered_by = answered_by or "human"
         return await self._fetch_twiml(call, call.url, form)
 
     async def inbound_call(

@@ -53,6 +53,7 @@ CALLS_TABLES = {
     "calls_webhook_receipts",
 }
 IVR_TABLES = {"ivr_flows", "ivr_flow_versions", "ivr_sessions", "ivr_tests", "ivr_settings"}
+LOOPBACK_TABLES = {"loopback_carriers"}
 
 
 @pytest.fixture
@@ -81,16 +82,22 @@ async def calls_columns(database) -> set[str]:
 async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_installed_plugins):
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
-    telephony = CALLS_TABLES | IVR_TABLES
+    telephony = CALLS_TABLES | IVR_TABLES | LOOPBACK_TABLES
     everything = CORE_TABLES | WEBHOOKS_TABLES | telephony | {"acme_blocklist_numbers"}
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
-    assert await calls_columns(kraliki_database) >= {"handler", "handler_target"}
+    assert await calls_columns(kraliki_database) >= {"handler", "handler_target", "heard_at"}
     await downgrade(settings, plugins, "acme_blocklist@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | telephony
     await downgrade(settings, plugins, "ivr@base")
+    calls_and_loopback = CALLS_TABLES | LOOPBACK_TABLES
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | calls_and_loopback
+    await downgrade(settings, plugins, "loopback@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES
+    await downgrade(settings, plugins, "calls@calls_0002")  # when a call was heard of goes
+    assert "heard_at" not in await calls_columns(kraliki_database)
+    assert await calls_columns(kraliki_database) >= {"handler", "handler_target"}
     await downgrade(settings, plugins, "calls@calls_0001")  # the call handler columns go
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | CALLS_TABLES
     assert not await calls_columns(kraliki_database) & {"handler", "handler_target"}

@@ -85,5 +85,6 @@ async def acme(app, platform, telnyx, kraliki_authenticate) -> uuid.UUID:
 
 @pytest.fixture
 async def api(served, acme) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=served) as client:
+    # Time for a worker's first call: importing the Telnyx SDK takes seconds.
+    async with httpx.AsyncClient(base_url=served, timeout=30) as client:
         yield client

@@ -1,0 +1,53 @@
+"""A row read under a lock is read as committed, even when the session loaded it before
+(the identity map would otherwise keep the attributes it had)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from kernel import Tenant
+
+
+@pytest.fixture
+def kraliki_installed_plugins():
+    return []
+
+
+async def _rename_elsewhere(platform, tenant_id, name: str) -> None:
+    async with platform.database.session() as other:
+        await other.execute(update(Tenant).where(Tenant.id == tenant_id).values(name=name))
+        await other.commit()
+
+
+async def test_a_locked_select_and_a_locked_get_refresh_a_loaded_object(kraliki_platform):
+    async with kraliki_platform.database.session() as session:
+        tenant = Tenant(slug="acme", name="Acme")
+        session.add(tenant)
+        await session.commit()
+
+        await _rename_elsewhere(kraliki_platform, tenant.id, "Acme Corp")
+        plain = await session.scalar(select(Tenant).where(Tenant.id == tenant.id))
+        assert plain is tenant
+        assert plain.name == "Acme"  # an unlocked read keeps what the session had
+        locked = await session.scalar(
+            select(Tenant).where(Tenant.id == tenant.id).with_for_update()
+        )
+        assert locked is tenant
+        assert tenant.name == "Acme Corp"
+        await session.commit()
+
+        await _rename_elsewhere(kraliki_platform, tenant.id, "Acme Inc")
+        got = await session.get(Tenant, tenant.id, with_for_update=True)
+        assert got is tenant
+        assert tenant.name == "Acme Inc"
+
+
+async def test_pending_changes_are_flushed_before_a_locked_read(kraliki_platform):
+    async with kraliki_platform.database.session() as session:
+        tenant = Tenant(slug="acme", name="Acme")
+        session.add(tenant)
+        await session.commit()
+        tenant.name = "Changed here"
+        await session.scalar(select(Tenant).where(Tenant.id == tenant.id).with_for_update())
+        assert tenant.name == "Changed here"

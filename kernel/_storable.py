@@ -22,9 +22,12 @@ from __future__ import annotations
 import logging
 import math
 import re
+import uuid
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import event
@@ -33,7 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import (
-    JSON,
     BigInteger,
     Integer,
     LargeBinary,
@@ -154,11 +156,12 @@ class _Slot:
     field: str
     int_range: tuple[int, int] | None = None
     max_length: int | None = None
-    json: bool = False
     binary: bool = False
 
 
 _NO_RULES = _Slot("")
+_OPAQUE = frozenset({type(None), bool, bytes, uuid.UUID, datetime, date, time, timedelta, Decimal})
+"""Values no check applies to (skipped at the cost of one set lookup)."""
 _checked: weakref.WeakSet[ExecutionContext] = weakref.WeakSet()
 _slots_by_statement: weakref.WeakKeyDictionary[SQLCompiler, dict[str, _Slot]] = (
     weakref.WeakKeyDictionary()
@@ -188,8 +191,8 @@ def _check_parameters(
         slots = _slots_by_statement[compiled] = _slots(compiled)
     for row in getattr(context, "compiled_parameters", None) or ():
         for name, value in row.items():
-            if value is not None:
-                _check(_slot(slots, name), name, value)
+            if type(value) not in _OPAQUE:
+                _check(slots.get(name) or _expanded(slots, name), name, value)
 
 
 def _slots(compiled: SQLCompiler) -> dict[str, _Slot]:
@@ -213,20 +216,14 @@ def _rules(name: str, bind: BindParameter[Any]) -> _Slot:
         return _Slot(field, int_range=INT32)
     if isinstance(sql_type, String):
         return _Slot(field, max_length=sql_type.length if written else None)
-    if isinstance(sql_type, JSON):
-        return _Slot(field, json=True)
     if isinstance(sql_type, LargeBinary):
         return _Slot(field, binary=True)
     return _Slot(field)
 
 
-def _slot(slots: dict[str, _Slot], name: str) -> _Slot:
-    found = slots.get(name)
-    if found is not None:
-        return found
+def _expanded(slots: dict[str, _Slot], name: str) -> _Slot:
     # An expanded IN list sends name_1, name_2, ... for the bind "name".
-    base = name.rpartition("_")[0]
-    return slots.get(base, _NO_RULES)
+    return slots.get(name.rpartition("_")[0], _NO_RULES)
 
 
 def _check(slot: _Slot, name: str, value: Any) -> None:

@@ -90,7 +90,7 @@ def url_issues(scope: Scope) -> list[Issue]:
         for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             reason = text_issue(value) or text_issue(name)
             if reason:
-                issues.append(_issue(["query", name], reason))
+                issues.append(_issue(["query", _printable(name)], reason))
     return issues[:_MAX_ERRORS]
 
 
@@ -99,7 +99,7 @@ def form_issues(body: bytes) -> list[Issue]:
     if b"%00" not in body and b"\x00" not in body:
         return []
     return [
-        _issue(["body", name], reason)
+        _issue(["body", _printable(name)], reason)
         for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True)
         if (reason := text_issue(value) or text_issue(name))
     ][:_MAX_ERRORS]

@@ -59,6 +59,7 @@ from kernel._resilience.errors import (
 from kernel._resilience.helper import Resilience
 from kernel._rls import enable_tenant_rls
 from kernel._settings import Settings
+from kernel._storable import UnstorableValueError, storable_json, storable_text
 from kernel._tenancy import (
     TenancyError,
     Tenant,
@@ -141,6 +142,7 @@ __all__ = [
     "UUIDPrimaryKeyMixin",
     "UniqueRegistry",
     "UnknownRevisionError",
+    "UnstorableValueError",
     "UrlRefusedError",
     "UserExistsError",
     "ValidationResult",
@@ -166,6 +168,8 @@ __all__ = [
     "public",
     "record_audit_event",
     "require",
+    "storable_json",
+    "storable_text",
     "tenant_scope",
     "utcnow",
 ]

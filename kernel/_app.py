@@ -21,8 +21,10 @@ from kernel._auth import (
 from kernel._dbrole import check_database_role
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
+from kernel._input import InputGuardMiddleware
 from kernel._observability.metrics import install_request_metrics, metrics_router
 from kernel._observability.tracing import TraceContextMiddleware
+from kernel._openapi import install_problem_responses
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._realtime import sse as realtime_sse
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         telemetry=platform.tracing.fastapi_telemetry(),
     )
     app.state.platform = platform
+    # Innermost middleware: inside the problem handlers, so its own failures are problems too.
+    app.add_middleware(InputGuardMiddleware, exempt=(WEBHOOK_PREFIX + "/",))
     install_problem_handlers(app)
     app.add_exception_handler(DependencyError, handle_dependency_error)
     for vault_failure in (KeyProviderError, SecretUnavailableError):
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             app.include_router(router, prefix=prefix, tags=[plugin_name])
             mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
+    install_problem_responses(app)
     install_request_metrics(app, platform)
     app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
     return app

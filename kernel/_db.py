@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from kernel._settings import sqlite_path
+from kernel._storable import install_storage_guard
 from kernel._tenancy import KralikiSession
 
 logger = logging.getLogger("kraliki.db")
@@ -35,10 +36,12 @@ def make_engine(
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    if schema:
-        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kwargs)
+    else:
+        if schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kwargs)
+    install_storage_guard(engine)  # the same values refused on both databases
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

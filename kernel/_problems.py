@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel._storable import UnstorableValueError
+
 logger = logging.getLogger("kraliki.problems")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -92,6 +94,14 @@ INTERNAL_ERROR = define_problem(
 )
 SERVICE_UNAVAILABLE = define_problem(
     "service-unavailable", "Service unavailable", 503, "A dependency is not ready; try later."
+)
+UNSTORABLE_VALUE = define_problem(
+    "unstorable-value",
+    "Value cannot be stored",
+    422,
+    "A value does not fit where it is kept: a number beyond its field's range, text longer "
+    "than its field allows, or text or numbers no field holds (NUL, unpaired surrogates, "
+    "NaN, Infinity); `field` names the field when known, `reason` says why.",
 )
 INVALID_CURSOR = define_problem(
     "invalid-cursor",
@@ -202,6 +212,14 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+async def _handle_unstorable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnstorableValueError)
+    extensions: dict[str, Any] = {"reason": exc.reason}
+    if exc.field:
+        extensions["field"] = exc.field
+    return problem_response(UNSTORABLE_VALUE, str(exc), instance=request.url.path, **extensions)
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Never echo the rejected input: it may hold a password or an API key.
@@ -256,4 +274,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(UnstorableValueError, _handle_unstorable)
     app.add_middleware(UnhandledErrorMiddleware)

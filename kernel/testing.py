@@ -35,7 +35,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Connection, inspect, make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
 
@@ -104,34 +104,56 @@ def postgres_test_urls() -> tuple[str, str] | None:
 @pytest_asyncio.fixture
 async def kraliki_database(tmp_path: Path) -> AsyncIterator[TestDatabase]:
     """A fresh, empty database for this test (not migrated yet)."""
+    database = await create_test_database(tmp_path)
+    try:
+        yield database
+    finally:
+        await drop_test_database(database)
+
+
+async def create_test_database(directory: Path) -> TestDatabase:
+    """A fresh, empty database: a SQLite file in ``directory``, or with
+    ``KRALIKI_TEST_DATABASE_URL`` a PostgreSQL schema of its own (for fixtures of a wider
+    scope than ``kraliki_database``); drop it with :func:`drop_test_database`."""
     urls = postgres_test_urls()
     if urls is None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'kraliki.db'}"
-        yield TestDatabase(url, url, None)
-        return
+        url = f"sqlite+aiosqlite:///{directory / 'kraliki.db'}"
+        return TestDatabase(url, url, None)
     app_url, owner_url = urls
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    owner = create_async_engine(
-        Settings(_env_file=None, database_url=owner_url).database_url,
-        poolclass=NullPool,
-    )
     app_role = make_url(app_url).username
     owner_role = make_url(owner_url).username
-    async with owner.begin() as connection:
+    async with _owner_connection(owner_url) as connection:
         await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         if app_role and app_role != owner_role:
             for statement in schema_grants(schema, app_role):
                 await connection.execute(text(statement))
-    database = TestDatabase(app_url, owner_url, schema)
+    return TestDatabase(app_url, owner_url, schema)
+
+
+async def drop_test_database(database: TestDatabase) -> None:
+    """Remove what :func:`create_test_database` made (a SQLite file goes with its directory);
+    a schema whose structure is still what its migrations made is emptied and kept for a
+    later test of this process instead (``kernel._testdb``)."""
+    if database.schema is None:
+        return
+    if database.migrated_with and await _templates.recycle_postgres(
+        database.settings(), database.migrated_with[-1]
+    ):
+        return
+    async with _owner_connection(database.owner_url) as connection:
+        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{database.schema}" CASCADE'))
+
+
+@asynccontextmanager
+async def _owner_connection(owner_url: str) -> AsyncIterator[AsyncConnection]:
+    owner = create_async_engine(
+        Settings(_env_file=None, database_url=owner_url).database_url, poolclass=NullPool
+    )
     try:
-        yield database
+        async with owner.begin() as connection:
+            yield connection
     finally:
-        kept = bool(database.migrated_with) and await _templates.recycle_postgres(
-            database.settings(), database.migrated_with[-1]
-        )
-        if not kept:
-            async with owner.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await owner.dispose()
 
 

@@ -5,7 +5,9 @@ The receipt (unique per tenant, provider and provider delivery id) is written in
 transaction as the effects, so a redelivery is recognised and answered as the first time.
 Events about no known call are kept as ``pending`` on the receipt (``orphan``) and applied by
 :func:`reprocess` once the call exists; a failure to run instructions marks the receipt
-``failed`` and a redelivery runs them again.
+``failed`` and a redelivery runs them again. A webhook with a value no column can hold (see
+``plugins.calls.storable``) is kept as ``rejected``, with what it carried, and refused as
+malformed, now and on every redelivery.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import CircuitOpenError, DependencyError, Platform, current_tenant_id, utcnow
+from kernel import (
+    CircuitOpenError,
+    DependencyError,
+    Platform,
+    UnstorableValueError,
+    current_tenant_id,
+    storable_json,
+    utcnow,
+)
 from plugins.calls import service
 from plugins.calls.models import Call, WebhookReceipt
 from plugins.calls.normalized import dump_events, load_events
@@ -41,8 +51,10 @@ from plugins.calls.provider import (
     TranscriptSegment,
     UnsupportedAction,
     WebhookAnswer,
+    WebhookMalformed,
 )
 from plugins.calls.routing import UNAVAILABLE, call_ended, next_instructions
+from plugins.calls.storable import storable_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +69,28 @@ class Applied:
 
 
 async def process(
+    platform: Platform,
+    provider: TelephonyProvider,
+    provider_name: str,
+    kind: str,
+    parsed: ParsedWebhook,
+    call_hint: uuid.UUID | None,
+) -> WebhookAnswer:
+    """Keep and apply a verified webhook; :class:`WebhookMalformed` when a value it carries
+    cannot be stored (it is kept as ``rejected``)."""
+    parsed = storable_webhook(parsed)
+    try:
+        return await _process(platform, provider, provider_name, kind, parsed, call_hint)
+    except UnstorableValueError as exc:
+        error = f"a value cannot be stored: {exc}"
+        async with platform.database.session() as session:
+            await _claim(session, provider_name, kind, parsed, call_hint, rejected=error)
+            await session.commit()
+        logger.warning("%s webhook rejected: %s", provider_name, error)
+        raise WebhookMalformed(error) from None
+
+
+async def _process(
     platform: Platform,
     provider: TelephonyProvider,
     provider_name: str,
@@ -88,8 +122,11 @@ async def _claim(
     kind: str,
     parsed: ParsedWebhook,
     call_hint: uuid.UUID | None,
+    *,
+    rejected: str | None = None,
 ) -> WebhookReceipt | None:
-    """Keep the webhook; None when it was kept before (a redelivery).
+    """Keep the webhook (as ``rejected`` with that error, if given); None when it was kept
+    before (a redelivery).
 
     One ``INSERT ... ON CONFLICT DO NOTHING`` in the caller's transaction, not a savepoint
     that catches the unique violation: on SQLite a savepoint opened first in a transaction
@@ -113,10 +150,11 @@ async def _claim(
             payload=dict(parsed.payload),
             events={
                 "call": str(call_hint) if call_hint else None,
-                "items": dump_events(parsed.events),
+                "items": storable_json(dump_events(parsed.events)),
                 "pending": [],
             },
-            outcome="processed",
+            outcome="processed" if rejected is None else "rejected",
+            error=None if rejected is None else rejected[:500],
         )
         .on_conflict_do_nothing(index_elements=["tenant_id", "provider", "dedupe_key"])
         .returning(WebhookReceipt)
@@ -204,6 +242,8 @@ async def _redelivered(
     )
     if receipt is None:
         return provider.empty_answer()
+    if receipt.outcome == "rejected":
+        raise WebhookMalformed(receipt.error or "a value cannot be stored")
     if receipt.outcome != "failed":
         if receipt.answer_body is None:
             return provider.empty_answer()

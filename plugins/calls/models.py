@@ -207,7 +207,8 @@ class WebhookReceipt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     """The normalized events (``items``), those about no known call yet (``pending``) and
     the call id the URL carried (``call``), so the webhook can be applied again."""
     outcome: Mapped[str] = mapped_column(String(16), default="processed")
-    """``processed``, ``orphan`` (about no call we know) or ``failed`` (answer it again)."""
+    """``processed``, ``orphan`` (about no call we know), ``failed`` (answer it again) or
+    ``rejected`` (a value no column can hold: kept, answered 400, not applied)."""
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     answer_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answer_body: Mapped[str | None] = mapped_column(Text, nullable=True)

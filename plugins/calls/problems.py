@@ -91,7 +91,8 @@ WEBHOOK_MALFORMED = define_problem(
     "calls-webhook-malformed",
     "Webhook malformed",
     400,
-    "The provider webhook is authentic but cannot be understood; nothing was changed.",
+    "The provider webhook is authentic but cannot be understood, or carries a value no field "
+    "can hold (it is kept as rejected); nothing was changed.",
 )
 WEBHOOK_TOO_LARGE = define_problem(
     "calls-webhook-too-large",

@@ -3,8 +3,9 @@
 A provider plugin mounts :func:`provider_webhook_router` through ``kraliki_webhook_routes``;
 its callbacks arrive at ``/webhooks/<provider>/<tenant id>/<kind>``. Nothing changes before
 the request is verified with that tenant's secret (403 otherwise); an authentic request that
-cannot be understood gets 400; an accepted one is kept (redacted) with what it was answered,
-so a redelivery is recognised and answered the same, and nothing is lost.
+cannot be understood, or carries a value no column can hold, gets 400; an accepted one is
+kept (redacted) with what it was answered, so a redelivery is recognised and answered the
+same, and nothing is lost (a refused one is kept too, as ``rejected``).
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ async def ingest(
             raise ProblemError(WEBHOOK_SIGNATURE_INVALID) from None
         try:
             parsed = provider.parse_webhook(webhook)
-        except WebhookMalformed as exc:
+            call_hint = _call_hint(webhook)
+            answer = await process(platform, provider, provider_name, kind, parsed, call_hint)
+        except WebhookMalformed as exc:  # unreadable, or a value no column can hold (kept)
             raise ProblemError(WEBHOOK_MALFORMED, str(exc)[:300]) from None
-        call_hint = _call_hint(webhook)
-        answer = await process(platform, provider, provider_name, kind, parsed, call_hint)
     return Response(
         content=answer.body, status_code=answer.status_code, media_type=answer.content_type
     )

@@ -41,7 +41,8 @@ def verify_signature(
     timestamp = headers.get(TIMESTAMP_HEADER)
     if not signature or not timestamp:
         raise SignatureError("the webhook is not signed")
-    if not timestamp.isdigit():
+    # ASCII digits only, and few: str.isdigit() also takes "²", which int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise SignatureError("the webhook's timestamp is not a Unix time")
     skew = abs(int(time.time() if now is None else now) - int(timestamp))
     if skew > tolerance_seconds:

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from click.testing import CliRunner, Result
 from fastapi import APIRouter
 from flaky_upstream import FlakyServer
 
 import kernel._passwords
 from kernel import Permission, PluginInfo, hookimpl
+from kernel._cli import build_cli
 from kernel.testing import postgres_test_urls
 
 
@@ -141,3 +143,35 @@ async def upstream() -> AsyncIterator[FlakyServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def operator_cli(kraliki_database, monkeypatch, tmp_path) -> Callable[..., Result]:
+    """``kraliki ...`` run in this process as an operator at a shell would, against this
+    test's database, migrated, with an organization ``acme`` (owner
+    ``owner@acme.example.com``): ``result = operator_cli("calls", "reconcile")``."""
+    monkeypatch.delenv("KRALIKI_PLUGINS", raising=False)
+    monkeypatch.setenv("KRALIKI_DATABASE_URL", kraliki_database.url)
+    monkeypatch.setenv("KRALIKI_MIGRATION_DATABASE_URL", kraliki_database.owner_url)
+    monkeypatch.setenv("KRALIKI_MASTER_KEY_FILE", str(tmp_path / "master.key"))
+    if kraliki_database.schema:
+        monkeypatch.setenv("KRALIKI_DATABASE_SCHEMA", kraliki_database.schema)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(build_cli(), list(args))
+
+    assert run("migrate").exit_code == 0
+    created = run(
+        "tenants",
+        "create",
+        "--name",
+        "Acme",
+        "--slug",
+        "acme",
+        "--owner-email",
+        "owner@acme.example.com",
+        "--owner-password",
+        "a long enough password 1",
+    )
+    assert created.exit_code == 0, created.output
+    return run

@@ -7,40 +7,15 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from kernel import Tenant, open_platform, tenant_scope, utcnow
-from kernel._cli import build_cli
 
 GONE_CARRIER = "LB" + "f" * 16  # a loopback carrier with no lease: its process is gone
 
 
-def test_operators_reconcile_and_force_end_stuck_calls(kraliki_database, monkeypatch, tmp_path):
-    monkeypatch.delenv("KRALIKI_PLUGINS", raising=False)
-    monkeypatch.setenv("KRALIKI_DATABASE_URL", kraliki_database.url)
-    monkeypatch.setenv("KRALIKI_MIGRATION_DATABASE_URL", kraliki_database.owner_url)
-    monkeypatch.setenv("KRALIKI_MASTER_KEY_FILE", str(tmp_path / "master.key"))
-    if kraliki_database.schema:
-        monkeypatch.setenv("KRALIKI_DATABASE_SCHEMA", kraliki_database.schema)
-
-    def run(*args: str):
-        return CliRunner().invoke(build_cli(), list(args))
-
-    assert run("migrate").exit_code == 0
-    created = run(
-        "tenants",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--owner-email",
-        "owner@acme.example.com",
-        "--owner-password",
-        "a long enough password 1",
-    )
-    assert created.exit_code == 0, created.output
+def test_operators_reconcile_and_force_end_stuck_calls(operator_cli):
+    run = operator_cli
     stale, fresh = asyncio.run(_two_ringing_calls())
 
     reconciled = run("calls", "reconcile", "--tenant", "acme")

@@ -5,39 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-from click.testing import CliRunner
-
 from kernel import open_platform, tenant_scope
-from kernel._cli import build_cli
 from plugins.ivr.models import Flow, FlowTest
 from plugins.ivr.samples import SAMPLES
 
 
-def test_saved_tests_run_from_the_cli(kraliki_database, monkeypatch, tmp_path):
-    monkeypatch.delenv("KRALIKI_PLUGINS", raising=False)
-    monkeypatch.setenv("KRALIKI_DATABASE_URL", kraliki_database.url)
-    monkeypatch.setenv("KRALIKI_MIGRATION_DATABASE_URL", kraliki_database.owner_url)
-    monkeypatch.setenv("KRALIKI_MASTER_KEY_FILE", str(tmp_path / "master.key"))
-    if kraliki_database.schema:
-        monkeypatch.setenv("KRALIKI_DATABASE_SCHEMA", kraliki_database.schema)
-
-    def run(*args: str):
-        return CliRunner().invoke(build_cli(), list(args))
-
-    assert run("migrate").exit_code == 0
-    created = run(
-        "tenants",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--owner-email",
-        "owner@acme.example.com",
-        "--owner-password",
-        "a long enough password 1",
-    )
-    assert created.exit_code == 0, created.output
+def test_saved_tests_run_from_the_cli(operator_cli):
+    run = operator_cli
     assert "no tenant 'nope'" in run("ivr", "test", "--tenant", "nope").output
 
     async def import_sample(name: str, broken: bool) -> None:

@@ -94,7 +94,10 @@ class SqliteCommits:
                     while True:
                         version = await connection.scalar(text("PRAGMA data_version"))
                         await connection.rollback()  # hold no read transaction in between
-                        if last is not None and version != last:
+                        # The first reading after a (re)connect counts as a change:
+                        # whatever was committed before it (after the start-up sweep, or
+                        # while the watcher was down) is looked at, as after a LISTEN.
+                        if version != last:
                             self.on_change()
                         last = version
                         await asyncio.sleep(SQLITE_POLL_SECONDS)
@@ -105,5 +108,4 @@ class SqliteCommits:
                     "watching the SQLite file for commits failed; retrying", exc_info=True
                 )
                 last = None  # another connection: its counter starts elsewhere
-                self.on_change()
                 await asyncio.sleep(SQLITE_POLL_SECONDS)

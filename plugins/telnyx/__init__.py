@@ -3,6 +3,7 @@ Hook implementations only; see ``docs/providers.md``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,15 @@ def kraliki_configure(platform: Platform) -> None:
     from plugins.telnyx.config import TelnyxSettings
 
     platform.state["telnyx"] = TelnyxSettings()
+
+
+@hookimpl
+async def kraliki_startup() -> None:
+    """Load the Telnyx SDK while the worker starts (in a thread: the event loop stays free),
+    not during the first call's webhook."""
+    from plugins.telnyx.client import load_sdk
+
+    await asyncio.to_thread(load_sdk)
 
 
 @hookimpl

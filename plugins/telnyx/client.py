@@ -30,6 +30,12 @@ def settings_of(context: ProviderContext) -> TelnyxSettings:
     return settings
 
 
+def load_sdk() -> None:
+    """Import the SDK and the call-control resources it would otherwise import on first use
+    (about 4 s of CPU together: inside a webhook that would stall every call of the worker)."""
+    import telnyx.resources.calls.actions  # noqa: F401
+
+
 def make_client(api_key: str, *, base_url: str, http: httpx.AsyncClient) -> AsyncTelnyx:
     """An SDK client for one use. Empty OAuth and public-key arguments keep the SDK from
     reading ``TELNYX_*`` variables of the process: the tenant's key is the only credential."""

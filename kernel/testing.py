@@ -34,7 +34,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Connection, inspect, make_url, text
+from sqlalchemy import Connection, inspect, make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
@@ -449,6 +449,19 @@ def kraliki_authenticate() -> Iterator[Callable[..., Principal]]:
     yield authenticate
     for app in apps:
         app.dependency_overrides.pop(current_principal, None)
+
+
+async def published_events(
+    platform: Platform, tenant_id: uuid.UUID
+) -> list[tuple[str, dict[str, Any]]]:
+    """The tenant's events in the outbox, dispatched or not, in the order they were
+    published: ``(name, payload)`` pairs (what a test asserts a change published)."""
+    from kernel._events.models import EventRecord
+
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
+            return [(row.name, dict(row.payload)) for row in rows]
 
 
 async def wait_until(

@@ -264,6 +264,19 @@ async def fakeline_webhook(
     )
 
 
+async def call_events(
+    platform: Platform, tenant_id: uuid.UUID, call_id: uuid.UUID | str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The events published about one call, in order: ``(name, payload)`` pairs."""
+    from kernel.testing import published_events  # pytest's world: only tests call this
+
+    return [
+        (name, payload)
+        for name, payload in await published_events(platform, tenant_id)
+        if payload.get("call_id") == str(call_id)
+    ]
+
+
 async def age_calls(
     platform: Platform, tenant_id: uuid.UUID, seconds: float, *, call_id: uuid.UUID | None = None
 ) -> None:

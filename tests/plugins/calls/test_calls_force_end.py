@@ -11,7 +11,7 @@ from sqlalchemy import select
 from kernel import Tenant, add_user, tenant_scope
 from kernel.testing import login
 from plugins.calls.provider import Action, CallStatus, ProviderRefused
-from plugins.calls.testing import fakeline_log
+from plugins.calls.testing import call_events, fakeline_log
 
 
 async def _detail(client, call) -> dict:
@@ -30,13 +30,7 @@ async def _audit(platform, tenant_id) -> list:
 
 
 async def _end_event(platform, tenant_id, call_id) -> tuple[str, dict]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            found = [(r.name, r.payload) for r in rows if r.payload.get("call_id") == call_id]
-    return found[-1]
+    return (await call_events(platform, tenant_id, call_id))[-1]
 
 
 async def test_force_end_ends_an_answered_call_and_hangs_it_up(

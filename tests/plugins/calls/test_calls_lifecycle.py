@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-
 from kernel import tenant_scope
-from plugins.calls.testing import fakeline_log
+from plugins.calls.testing import call_events, fakeline_log
 
 
 async def _events(platform, tenant_id, call_id) -> list[str]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [row.name for row in rows if row.payload.get("call_id") == str(call_id)]
+    return [name for name, _ in await call_events(platform, tenant_id, call_id)]
 
 
 async def test_place_call_hands_it_to_the_provider(place, platform, tenant):

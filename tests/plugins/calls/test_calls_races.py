@@ -11,22 +11,16 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from kernel import tenant_scope
 from kernel.testing import wait_until
 from plugins.calls import service
 from plugins.calls.provider import CallProgress, CallStatus
-from plugins.calls.testing import fakeline_log
+from plugins.calls.testing import call_events, fakeline_log
 
 
 async def _events(platform, tenant_id, call_id) -> list[str]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [row.name for row in rows if row.payload.get("call_id") == str(call_id)]
+    return [name for name, _ in await call_events(platform, tenant_id, call_id)]
 
 
 BLOCKED_BY = "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from kernel import TransientError, tenant_scope, utcnow
+from kernel import TransientError, utcnow
 from plugins.calls.provider import Action, CallLost, CallProgress, CallStatus, ProviderRefused
-from plugins.calls.testing import age_calls, fakeline_log, run_reconciliation
+from plugins.calls.testing import age_calls, call_events, fakeline_log, run_reconciliation
 
 RINGING_STALE = 181  # seconds: past KRALIKI_CALLS_STALE_RINGING_SECONDS' default
 
@@ -23,16 +23,7 @@ async def _detail(client, call) -> dict:
 
 
 async def _events(platform, tenant_id, call_id) -> list[tuple[str, dict]]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [
-                (row.name, row.payload)
-                for row in rows
-                if row.payload.get("call_id") == str(call_id)
-            ]
+    return await call_events(platform, tenant_id, call_id)
 
 
 async def _wakeup(platform, tenant_id):

@@ -131,38 +131,10 @@ async def test_update_and_list_filters(client, place, send):
     assert any(e["kind"] == "updated" for e in timeline)
 
 
-def test_retention_cli_runs_for_every_tenant(kraliki_database, monkeypatch, tmp_path):
-    from click.testing import CliRunner
-
-    from kernel._cli import build_cli
-
-    monkeypatch.delenv("KRALIKI_PLUGINS", raising=False)
-    monkeypatch.setenv("KRALIKI_DATABASE_URL", kraliki_database.url)
-    monkeypatch.setenv("KRALIKI_MIGRATION_DATABASE_URL", kraliki_database.owner_url)
-    monkeypatch.setenv("KRALIKI_MASTER_KEY_FILE", str(tmp_path / "master.key"))
-    if kraliki_database.schema:
-        monkeypatch.setenv("KRALIKI_DATABASE_SCHEMA", kraliki_database.schema)
-
-    def run(*args: str):
-        return CliRunner().invoke(build_cli(), list(args))
-
-    assert run("migrate").exit_code == 0
-    unknown = run("calls", "retention", "--tenant", "nope")
+def test_retention_cli_runs_for_every_tenant(operator_cli):
+    unknown = operator_cli("calls", "retention", "--tenant", "nope")
     assert unknown.exit_code != 0
     assert "no tenant 'nope'" in unknown.output
-    created = run(
-        "tenants",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--owner-email",
-        "owner@acme.example.com",
-        "--owner-password",
-        "a long enough password 1",
-    )
-    assert created.exit_code == 0, created.output
-    result = run("calls", "retention")
+    result = operator_cli("calls", "retention")
     assert result.exit_code == 0, result.output
     assert "acme: retention applied" in result.output

@@ -14,8 +14,7 @@ from ivr_helpers import IVR_ALL, flow
 from sqlalchemy import select
 
 from kernel import Tenant, tenant_scope
-from kernel._events.models import EventRecord
-from kernel.testing import app_client, create_tenant
+from kernel.testing import app_client, create_tenant, published_events
 from plugins.calls.models import CallSettingsRow
 from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
 from plugins.calls.testing import fakeline_plugin, fakeline_webhook
@@ -126,10 +125,8 @@ async def only_call(client) -> dict[str, Any]:
 
 
 async def event_names(platform, tenant) -> list[str]:
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [row.name for row in rows if row.name.startswith("ivr.")]
+    events = await published_events(platform, tenant)
+    return [name for name, _ in events if name.startswith("ivr.")]
 
 
 async def sessions(platform, tenant) -> list[FlowSession]:

@@ -15,12 +15,11 @@ import pytest
 from sqlalchemy import select, update
 
 from kernel import Tenant, tenant_scope
-from kernel._events.models import EventRecord
 from kernel.testing import serve_app
 from plugins.calls.models import WebhookReceipt
 from plugins.calls.permissions import PERMISSIONS
 from plugins.calls.provider import CallStatus
-from plugins.calls.testing import use_public_base_url
+from plugins.calls.testing import call_events, use_public_base_url
 from plugins.loopback.testing import live_call, send_signed, status_body, tenant_secret
 
 ALL = tuple(p.key for p in PERMISSIONS)
@@ -75,10 +74,7 @@ def ignored(call: dict) -> list[str]:
 
 
 async def event_names(platform, tenant_id, call_id) -> list[str]:
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [row.name for row in rows if row.payload.get("call_id") == call_id]
+    return [name for name, _ in await call_events(platform, tenant_id, call_id)]
 
 
 async def receipts(platform, tenant_id) -> list[WebhookReceipt]:

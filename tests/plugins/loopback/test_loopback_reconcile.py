@@ -15,11 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 import plugins.loopback
-from kernel import tenant_scope
-from kernel.testing import app_client, serve_app, wait_until
+from kernel.testing import app_client, published_events, serve_app, wait_until
 from plugins.calls.permissions import PERMISSIONS
 from plugins.calls.provider import CallStatus
 from plugins.calls.testing import age_calls, run_reconciliation, use_public_base_url
@@ -92,16 +90,11 @@ async def calls_in_flight(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 
 async def end_events(platform, tenant_id) -> dict[str, tuple[str, dict]]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return {
-                row.payload["call_id"]: (row.name, row.payload)
-                for row in rows
-                if row.payload.get("reason") is not None
-            }
+    return {
+        payload["call_id"]: (name, payload)
+        for name, payload in await published_events(platform, tenant_id)
+        if payload.get("reason") is not None
+    }
 
 
 async def assert_carrier_lost(client, platform, tenant, calls) -> None:

@@ -9,11 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from telnyx_helpers import CALLEE, CALLER
 
-from kernel import tenant_scope
-from plugins.calls.testing import age_calls, run_reconciliation
+from plugins.calls.testing import age_calls, call_events, run_reconciliation
 
 STALE = 1000  # seconds unheard of: past every status's threshold
 ATTEMPTS = 3  # per REST request, as this directory's conftest sets stamina
@@ -30,12 +28,7 @@ async def detail(api: httpx.AsyncClient, call: dict[str, Any]) -> dict[str, Any]
 
 
 async def last_event(platform, tenant_id, call_id) -> tuple[str, dict]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [(r.name, r.payload) for r in rows if r.payload.get("call_id") == call_id][-1]
+    return (await call_events(platform, tenant_id, call_id))[-1]
 
 
 def status_requests(telnyx, control_id: str) -> list:

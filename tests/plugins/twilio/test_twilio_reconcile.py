@@ -9,14 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 from twilio_helpers import ACME_NUMBER, CALLEE
 
 from kernel import tenant_scope
 from kernel.testing import app_client
 from plugins.calls.models import CallSettingsRow
 from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.testing import age_calls, run_reconciliation
+from plugins.calls.testing import age_calls, call_events, run_reconciliation
 
 STALE = 1000  # seconds unheard of: past every status's threshold
 ATTEMPTS = 3  # per REST request, as this directory's conftest sets stamina
@@ -58,12 +57,7 @@ async def detail(client: httpx.AsyncClient, call: dict[str, Any]) -> dict[str, A
 
 
 async def end_event(platform, tenant_id, call_id) -> tuple[str, dict]:
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [(r.name, r.payload) for r in rows if r.payload.get("call_id") == call_id][-1]
+    return (await call_events(platform, tenant_id, call_id))[-1]
 
 
 def fetches(double, sid: str) -> list:

@@ -182,9 +182,9 @@ async def run_kernel(args: argparse.Namespace, backend: Backend, hooks: dict[str
         rate_limit_tenant_per_minute=0,
         realtime_buffer_events=max(1000, args.events * 2),
     )
-    import plugins.webhooks
+    import plugins.webhooks.plugin
 
-    plugin_list: list[object] = [BenchPlugin(), plugins.webhooks]
+    plugin_list: list[object] = [BenchPlugin(), plugins.webhooks.plugin]
     await upgrade(settings, resolve_plugins(settings, plugin_list))
     app = create_app(settings, plugins=plugin_list)
     platform = app.state.platform

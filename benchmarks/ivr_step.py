@@ -214,11 +214,11 @@ class IvrSpec:
 
 
 def plugin_list() -> list[object]:
-    import plugins.calls
-    import plugins.ivr
-    import plugins.twilio
+    import plugins.calls.plugin
+    import plugins.ivr.plugin
+    import plugins.twilio.plugin
 
-    return [plugins.calls, plugins.twilio, plugins.ivr]
+    return [plugins.calls.plugin, plugins.twilio.plugin, plugins.ivr.plugin]
 
 
 def serve_ivr(spec: IvrSpec, connection: Connection) -> None:

@@ -203,11 +203,11 @@ def serve_ingest(spec: IngestSpec, connection: Connection) -> None:
     public_base = f"http://{HOST}:{spec.port}"
     if spec.kind == "kernel":
         os.environ["KRALIKI_CALLS_PUBLIC_BASE_URL"] = public_base
-        import plugins.calls
-        import plugins.twilio
+        import plugins.calls.plugin
+        import plugins.twilio.plugin
 
         settings = Settings(_env_file=None, background_workers=spec.dispatch, **spec.settings)
-        app = create_app(settings, plugins=[plugins.calls, plugins.twilio])
+        app = create_app(settings, plugins=[plugins.calls.plugin, plugins.twilio.plugin])
     else:
         app = bare_app(
             spec.settings["database_url"],
@@ -265,10 +265,10 @@ class Fixture:
 
 
 def plugin_list() -> list[object]:
-    import plugins.calls
-    import plugins.twilio
+    import plugins.calls.plugin
+    import plugins.twilio.plugin
 
-    return [plugins.calls, plugins.twilio]
+    return [plugins.calls.plugin, plugins.twilio.plugin]
 
 
 def new_sid(prefix: str) -> str:

@@ -1,125 +1,155 @@
-"""calls: the voice domain core. Calls and their provider-neutral status machine, phone
-numbers, recordings, transcripts, call control, and the telephony provider contract
-(``plugins.calls.provider``) that Twilio, Telnyx and loopback implement. Hook
-implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``."""
+"""The public API of the ``calls`` plugin: what other plugins (and their tests) may import.
+
+Everything here is stable for plugin authors; every other module of ``plugins.calls`` is
+private and the import contract (``tests/test_import_contract.py``) refuses imports of it from
+outside the plugin. Three groups:
+
+* the telephony provider contract a provider plugin implements (Twilio, Telnyx, loopback,
+  yours) and :func:`build_provider` to get a provider for one tenant (a credential check);
+* the call handler contract a plugin implements to drive calls (the IVR, queues, campaigns);
+* the calls' own models and permissions, which plugins that build on calls read and grant.
+
+The hook implementations live in :mod:`plugins.calls.plugin` (the entry point); test helpers
+in :mod:`plugins.calls.testing`. See ``docs/plugins/calls.md`` and ``docs/providers.md``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
-
-import click
-from fastapi import APIRouter
-
-from kernel import (
-    Event,
-    JobTopic,
-    MigrationSource,
-    Permission,
-    Platform,
-    PluginInfo,
-    __version__,
-    hookimpl,
+from plugins.calls.handlers import (
+    CallHandler,
+    CallInput,
+    CallTurn,
+    HandledCall,
+    HandlerSpec,
+    TurnReason,
 )
+from plugins.calls.models import Call, CallEvent, PhoneNumber, Recording
+from plugins.calls.permissions import (
+    CALLS_CONTROL,
+    CALLS_CREATE,
+    CALLS_FORCE_END,
+    CALLS_READ,
+    CALLS_RECORD,
+    CALLS_TRANSFER,
+    CALLS_UPDATE,
+    NUMBERS_READ,
+    NUMBERS_WRITE,
+    RECORDINGS_DELETE,
+    RECORDINGS_READ,
+    SETTINGS_READ,
+    SETTINGS_WRITE,
+)
+from plugins.calls.provider import (
+    DIAL_STATUSES,
+    TERMINAL_STATUSES,
+    Action,
+    AnsweredBy,
+    CallLost,
+    CallProgress,
+    CallRef,
+    CallStatus,
+    Capability,
+    Conference,
+    ControlCall,
+    Dial,
+    Direction,
+    Gather,
+    Hangup,
+    Instruction,
+    InstructionList,
+    InstructionsNeeded,
+    NormalizedEvent,
+    ParsedWebhook,
+    Pause,
+    Pay,
+    PlaceCall,
+    PlacedCall,
+    Play,
+    ProviderContext,
+    ProviderRefused,
+    ProviderSpec,
+    Record,
+    RecordingAudio,
+    RecordingProgress,
+    RecordingRef,
+    RecordingStatus,
+    Say,
+    TelephonyProvider,
+    TranscriptSegment,
+    UnsupportedAction,
+    WebhookAnswer,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+)
+from plugins.calls.registry import build_provider
+from plugins.calls.webhooks import provider_webhook_router
 
-
-@hookimpl
-def kraliki_plugin_info() -> PluginInfo:
-    return PluginInfo(
-        name="calls",
-        version=__version__,
-        description="Calls over swappable telephony providers: placing, control, status, "
-        "recordings, transcripts, numbers.",
-    )
-
-
-@hookimpl
-def kraliki_add_hookspecs() -> ModuleType:
-    from plugins.calls import hookspecs
-
-    return hookspecs
-
-
-@hookimpl
-def kraliki_configure(platform: Platform) -> None:
-    from plugins.calls.registry import configure
-
-    configure(platform)
-
-
-@hookimpl
-def kraliki_models() -> Sequence[type]:
-    from plugins.calls import models
-
-    return [
-        models.Call,
-        models.CallEvent,
-        models.Recording,
-        models.TranscriptSegmentRow,
-        models.PhoneNumber,
-        models.CallSettingsRow,
-        models.WebhookReceipt,
-    ]
-
-
-@hookimpl
-def kraliki_migrations() -> MigrationSource:
-    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
-
-
-@hookimpl
-def kraliki_permissions() -> Sequence[Permission]:
-    from plugins.calls.permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-@hookimpl
-def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.calls import admin, api, numbers
-
-    # Fixed paths first: /numbers and /settings must not be taken for a call id.
-    return [numbers.router, admin.router, api.router]
-
-
-@hookimpl
-def kraliki_event_types() -> Sequence[type[Event]]:
-    from plugins.calls.events import EVENT_TYPES
-
-    return EVENT_TYPES
-
-
-@hookimpl
-def kraliki_jobs() -> Sequence[JobTopic]:
-    from plugins.calls.reconcile import reconcile_job
-    from plugins.calls.recordings import retention_job
-
-    return [
-        JobTopic(
-            "calls.retention",
-            retention_job,
-            "Delete recordings past the tenant's retention and old webhook receipts (daily).",
-        ),
-        JobTopic(
-            "calls.reconcile",
-            reconcile_job,
-            "Ask the providers of stale unended calls where they are, and settle them (when "
-            "a call could go stale, at start-up, and while unended calls remain).",
-        ),
-    ]
-
-
-@hookimpl
-async def kraliki_startup(platform: Platform) -> None:
-    """Calls a dead process left unended are reconciled now, not at their next wake-up."""
-    from plugins.calls.reconcile import wake_everywhere
-
-    await wake_everywhere(platform)
-
-
-@hookimpl
-def kraliki_cli(cli: click.Group) -> None:
-    from plugins.calls.cli import calls
-
-    cli.add_command(calls)
+__all__ = [
+    "CALLS_CONTROL",
+    "CALLS_CREATE",
+    "CALLS_FORCE_END",
+    "CALLS_READ",
+    "CALLS_RECORD",
+    "CALLS_TRANSFER",
+    "CALLS_UPDATE",
+    "DIAL_STATUSES",
+    "NUMBERS_READ",
+    "NUMBERS_WRITE",
+    "RECORDINGS_DELETE",
+    "RECORDINGS_READ",
+    "SETTINGS_READ",
+    "SETTINGS_WRITE",
+    "TERMINAL_STATUSES",
+    "Action",
+    "AnsweredBy",
+    "Call",
+    "CallEvent",
+    "CallHandler",
+    "CallInput",
+    "CallLost",
+    "CallProgress",
+    "CallRef",
+    "CallStatus",
+    "CallTurn",
+    "Capability",
+    "Conference",
+    "ControlCall",
+    "Dial",
+    "Direction",
+    "Gather",
+    "HandledCall",
+    "HandlerSpec",
+    "Hangup",
+    "Instruction",
+    "InstructionList",
+    "InstructionsNeeded",
+    "NormalizedEvent",
+    "ParsedWebhook",
+    "Pause",
+    "Pay",
+    "PhoneNumber",
+    "PlaceCall",
+    "PlacedCall",
+    "Play",
+    "ProviderContext",
+    "ProviderRefused",
+    "ProviderSpec",
+    "Record",
+    "Recording",
+    "RecordingAudio",
+    "RecordingProgress",
+    "RecordingRef",
+    "RecordingStatus",
+    "Say",
+    "TelephonyProvider",
+    "TranscriptSegment",
+    "TurnReason",
+    "UnsupportedAction",
+    "WebhookAnswer",
+    "WebhookMalformed",
+    "WebhookRejected",
+    "WebhookRequest",
+    "build_provider",
+    "provider_webhook_router",
+]

@@ -1,115 +1,53 @@
-"""ivr: call flows as versioned graphs of typed nodes, their runtime on every telephony
-provider (a call handler of ``calls``), a simulator and saved regression tests. Hook
-implementations only; see ``docs/plugins/ivr.md``."""
+"""The public API of the ``ivr`` plugin: the node-type contract another plugin implements to
+add a node to call flows (contributed through the ``kraliki_ivr_node_types`` hook).
+
+Every other module of ``plugins.ivr`` is private (enforced by the import contract,
+``tests/test_import_contract.py``). The hook implementations live in :mod:`plugins.ivr.plugin`
+(the entry point). See ``docs/plugins/ivr.md``, "Adding a node type".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
-
-import click
-from fastapi import APIRouter
-
-from kernel import (
-    Event,
-    MigrationSource,
-    Permission,
-    Platform,
-    PluginInfo,
-    SecretSpec,
-    __version__,
-    hookimpl,
+from plugins.ivr.nodes import (
+    EXIT_NAME,
+    NEXT,
+    NODE_ID,
+    NONE,
+    CallerInput,
+    CallFacts,
+    End,
+    EnterFlow,
+    ExitSpec,
+    Go,
+    LookupFailed,
+    LookupRequest,
+    LookupResponse,
+    NodeConfig,
+    NodeContext,
+    NodeResult,
+    NodeType,
+    Template,
+    Wait,
 )
 
-
-@hookimpl
-def kraliki_plugin_info() -> PluginInfo:
-    return PluginInfo(
-        name="ivr",
-        version=__version__,
-        description="IVR: versioned call flows, their runtime on every provider, a simulator "
-        "and regression tests.",
-        requires=("calls",),
-    )
-
-
-@hookimpl
-def kraliki_add_hookspecs() -> ModuleType:
-    from plugins.ivr import hookspecs
-
-    return hookspecs
-
-
-@hookimpl
-def kraliki_configure(platform: Platform) -> None:
-    from plugins.ivr.registry import configure
-
-    configure(platform)
-
-
-@hookimpl
-def kraliki_models() -> Sequence[type]:
-    from plugins.ivr import models
-
-    return [
-        models.Flow,
-        models.FlowVersion,
-        models.FlowSession,
-        models.FlowTest,
-        models.IvrSettingsRow,
-    ]
-
-
-@hookimpl
-def kraliki_migrations() -> MigrationSource:
-    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
-
-
-@hookimpl
-def kraliki_permissions() -> Sequence[Permission]:
-    from plugins.ivr.permissions import PERMISSIONS
-
-    return PERMISSIONS
-
-
-@hookimpl
-def kraliki_vault_secrets() -> Sequence[SecretSpec]:
-    return [
-        SecretSpec(
-            name="ivr.lookup_token",
-            description="Bearer token the IVR's HTTP lookup nodes (auth: bearer) send to "
-            "your own API.",
-            kind="auth_token",
-        )
-    ]
-
-
-@hookimpl
-def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.ivr import api, tests_api
-
-    # Fixed paths (/settings, /samples, /node-types) come before /flows/{id}.
-    return [api.fixed_router, tests_api.router, api.router]
-
-
-@hookimpl
-def kraliki_event_types() -> Sequence[type[Event]]:
-    from plugins.ivr.events import EVENT_TYPES
-
-    return EVENT_TYPES
-
-
-@hookimpl
-def kraliki_call_handlers() -> Sequence[object]:
-    from plugins.calls.handlers import HandlerSpec
-    from plugins.ivr.runtime import IvrHandler
-
-    return [HandlerSpec(IvrHandler(), "Runs the published version of an IVR flow.")]
-
-
-@hookimpl
-def kraliki_cli(cli: click.Group) -> None:
-    from plugins.ivr.cli import ivr
-
-    cli.add_command(ivr)
+__all__ = [
+    "EXIT_NAME",
+    "NEXT",
+    "NODE_ID",
+    "NONE",
+    "CallFacts",
+    "CallerInput",
+    "End",
+    "EnterFlow",
+    "ExitSpec",
+    "Go",
+    "LookupFailed",
+    "LookupRequest",
+    "LookupResponse",
+    "NodeConfig",
+    "NodeContext",
+    "NodeResult",
+    "NodeType",
+    "Template",
+    "Wait",
+]

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from loopback_helpers import Receiver, provider_for
 
-import plugins.calls
-import plugins.loopback
+import plugins.calls.plugin
+import plugins.loopback.plugin
 from kernel import Platform
 from kernel.testing import create_tenant, serve_app
 from plugins.calls.testing import use_public_base_url
@@ -27,7 +27,7 @@ def fast_carrier(monkeypatch: pytest.MonkeyPatch) -> None:
 def loopback_plugins(kraliki_installed_plugins: list[object]) -> list[object]:
     """The installed plugins, calls (should it not be installed) and loopback."""
     loaded = {getattr(p, "obj", p) for p in kraliki_installed_plugins}
-    extra = [p for p in (plugins.calls, plugins.loopback) if p not in loaded]
+    extra = [p for p in (plugins.calls.plugin, plugins.loopback.plugin) if p not in loaded]
     return [*kraliki_installed_plugins, *extra]
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-import plugins.loopback
+import plugins.loopback.plugin
 from kernel import MissingRequirementError, create_app
 from plugins.calls.provider import Capability, PlaceCall, ProviderRefused
 from plugins.calls.registry import calls_state
@@ -40,7 +40,7 @@ def test_it_requires_calls(platform):
 
 def test_without_calls_the_platform_does_not_start(kraliki_settings):
     with pytest.raises(MissingRequirementError, match="calls"):
-        create_app(kraliki_settings, plugins=[plugins.loopback])
+        create_app(kraliki_settings, plugins=[plugins.loopback.plugin])
 
 
 def test_the_signing_secret_is_declared_and_managed(platform):
@@ -64,9 +64,9 @@ def test_settings_come_from_the_environment(platform, monkeypatch):
 async def test_shutdown_closes_the_carrier_and_startup_opens_it(platform, carrier):
     provider = carrier
     request = PlaceCall(call_id=uuid.uuid4(), from_number="+15005550100", to_number="+15005550001")
-    await plugins.loopback.kraliki_shutdown(platform)
+    await plugins.loopback.plugin.kraliki_shutdown(platform)
     with pytest.raises(ProviderRefused, match="shutting down"):
         await provider.place_call(request)
-    plugins.loopback.kraliki_startup(platform)
+    plugins.loopback.plugin.kraliki_startup(platform)
     placed = await provider.place_call(request)
     assert placed.provider_call_id in loopback_state(platform).calls

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-import plugins.loopback
+import plugins.loopback.plugin
 from kernel.testing import app_client, published_events, serve_app, wait_until
 from plugins.calls.permissions import PERMISSIONS
 from plugins.calls.provider import CallStatus
@@ -135,7 +135,7 @@ async def test_calls_of_a_stopped_process_are_lost_at_once_and_settled_once_stal
     first, platform, tenant, kraliki_make_app, loopback_plugins, kraliki_authenticate
 ):
     calls = await calls_in_flight(first)
-    await plugins.loopback.kraliki_shutdown(platform)  # SIGTERM: its lease is released
+    await plugins.loopback.plugin.kraliki_shutdown(platform)  # SIGTERM: its lease is released
     restarted = await second_process(
         kraliki_make_app, loopback_plugins, kraliki_authenticate, tenant, background_workers=False
     )

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import plugins.calls
-import plugins.telnyx
+import plugins.calls.plugin
+import plugins.telnyx.plugin
 from kernel import Platform, tenant_scope
 from plugins.calls.provider import CallRef, CallStatus, Direction, WebhookRequest
 from plugins.calls.registry import build_provider
@@ -28,7 +28,7 @@ def as_json(*steps: Any) -> tuple[dict[str, Any], ...]:
 def with_telnyx(installed: Sequence[object]) -> list[object]:
     """The installed plugins plus calls and telnyx where they are not entry points (yet)."""
     loaded = {getattr(source, "obj", source) for source in installed}
-    return [*installed, *(p for p in (plugins.calls, plugins.telnyx) if p not in loaded)]
+    return [*installed, *(p for p in (plugins.calls.plugin, plugins.telnyx.plugin) if p not in loaded)]
 
 
 async def store_secrets(

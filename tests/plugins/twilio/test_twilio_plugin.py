@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-import plugins.twilio
+import plugins.twilio.plugin
 from kernel import Platform, tenant_scope
 from kernel.testing import app_client, create_tenant
 from plugins.calls.provider import Capability
@@ -29,7 +29,7 @@ async def test_the_provider_is_registered(platform: Platform):
 
 
 def test_the_plugin_requires_calls():
-    info = plugins.twilio.kraliki_plugin_info()
+    info = plugins.twilio.plugin.kraliki_plugin_info()
     assert (info.name, info.requires) == ("twilio", ("calls",))
 
 

@@ -1,0 +1,125 @@
+"""calls: the voice domain core. Calls and their provider-neutral status machine, phone
+numbers, recordings, transcripts, call control, and the telephony provider contract
+(``plugins.calls.provider``) that Twilio, Telnyx and loopback implement. Hook
+implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import click
+from fastapi import APIRouter
+
+from kernel import (
+    Event,
+    JobTopic,
+    MigrationSource,
+    Permission,
+    Platform,
+    PluginInfo,
+    __version__,
+    hookimpl,
+)
+
+
+@hookimpl
+def kraliki_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="calls",
+        version=__version__,
+        description="Calls over swappable telephony providers: placing, control, status, "
+        "recordings, transcripts, numbers.",
+    )
+
+
+@hookimpl
+def kraliki_add_hookspecs() -> ModuleType:
+    from plugins.calls import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
+def kraliki_configure(platform: Platform) -> None:
+    from plugins.calls.registry import configure
+
+    configure(platform)
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.calls import models
+
+    return [
+        models.Call,
+        models.CallEvent,
+        models.Recording,
+        models.TranscriptSegmentRow,
+        models.PhoneNumber,
+        models.CallSettingsRow,
+        models.WebhookReceipt,
+    ]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from plugins.calls.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.calls import admin, api, numbers
+
+    # Fixed paths first: /numbers and /settings must not be taken for a call id.
+    return [numbers.router, admin.router, api.router]
+
+
+@hookimpl
+def kraliki_event_types() -> Sequence[type[Event]]:
+    from plugins.calls.events import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+@hookimpl
+def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.calls.reconcile import reconcile_job
+    from plugins.calls.recordings import retention_job
+
+    return [
+        JobTopic(
+            "calls.retention",
+            retention_job,
+            "Delete recordings past the tenant's retention and old webhook receipts (daily).",
+        ),
+        JobTopic(
+            "calls.reconcile",
+            reconcile_job,
+            "Ask the providers of stale unended calls where they are, and settle them (when "
+            "a call could go stale, at start-up, and while unended calls remain).",
+        ),
+    ]
+
+
+@hookimpl
+async def kraliki_startup(platform: Platform) -> None:
+    """Calls a dead process left unended are reconciled now, not at their next wake-up."""
+    from plugins.calls.reconcile import wake_everywhere
+
+    await wake_everywhere(platform)
+
+
+@hookimpl
+def kraliki_cli(cli: click.Group) -> None:
+    from plugins.calls.cli import calls
+
+    cli.add_command(calls)

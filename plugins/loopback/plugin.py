@@ -1,0 +1,97 @@
+"""loopback: a telephony provider that needs no account, for ``make run``, demos and tests.
+
+Calls go to a scripted callee simulated in this process; its events reach the platform
+through the same signed webhooks as a real carrier's. Hook implementations only; see
+``docs/providers.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kernel import MigrationSource, Platform, PluginInfo, SecretSpec, __version__, hookimpl
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from plugins.calls.provider import ProviderSpec
+
+
+@hookimpl
+def kraliki_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="loopback",
+        version=__version__,
+        requires=("calls",),
+        description="A telephony provider that needs no account: scripted callees in this "
+        "process, signed webhooks over HTTP (development, demos, tests).",
+    )
+
+
+@hookimpl
+def kraliki_configure(platform: Platform) -> None:
+    from plugins.loopback.state import configure
+
+    configure(platform)
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.loopback.models import CarrierLease
+
+    return [CarrierLease]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
+    from plugins.calls.provider import ProviderSpec
+    from plugins.loopback.provider import CAPABILITIES, LoopbackProvider
+
+    return [
+        ProviderSpec(
+            name="loopback",
+            factory=LoopbackProvider,
+            capabilities=CAPABILITIES,
+            secrets=(),
+            default_calls_per_second=10,
+            description="Scripted callees in this process, no account needed (development, "
+            "demos and tests; calls live in the process that placed them).",
+        )
+    ]
+
+
+@hookimpl
+def kraliki_webhook_routes() -> Sequence[APIRouter]:
+    from plugins.calls.webhooks import provider_webhook_router
+
+    return [provider_webhook_router("loopback")]
+
+
+@hookimpl
+def kraliki_vault_secrets() -> Sequence[SecretSpec]:
+    from plugins.loopback.signing import SIGNING_SECRET
+
+    return [SIGNING_SECRET]
+
+
+@hookimpl
+def kraliki_startup(platform: Platform) -> None:
+    from plugins.loopback.state import loopback_state
+
+    loopback_state(platform).closed = False
+
+
+@hookimpl
+async def kraliki_shutdown(platform: Platform) -> None:
+    from plugins.loopback.state import loopback_state
+
+    state = loopback_state(platform)
+    await state.close()
+    await state.lease.release(platform)  # its calls are lost to the other processes at once

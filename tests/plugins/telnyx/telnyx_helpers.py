@@ -28,7 +28,10 @@ def as_json(*steps: Any) -> tuple[dict[str, Any], ...]:
 def with_telnyx(installed: Sequence[object]) -> list[object]:
     """The installed plugins plus calls and telnyx where they are not entry points (yet)."""
     loaded = {getattr(source, "obj", source) for source in installed}
-    return [*installed, *(p for p in (plugins.calls.plugin, plugins.telnyx.plugin) if p not in loaded)]
+    return [
+        *installed,
+        *(p for p in (plugins.calls.plugin, plugins.telnyx.plugin) if p not in loaded),
+    ]
 
 
 async def store_secrets(

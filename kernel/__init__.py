@@ -59,6 +59,7 @@ from kernel._resilience.errors import (
 from kernel._resilience.helper import Resilience
 from kernel._rls import enable_tenant_rls
 from kernel._settings import Settings
+from kernel._state import PluginStateError, StateKey
 from kernel._storable import UnstorableValueError, storable_json, storable_text
 from kernel._tenancy import (
     TenancyError,
@@ -120,6 +121,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginLoadError",
+    "PluginStateError",
     "Principal",
     "ProblemError",
     "ProblemType",
@@ -132,6 +134,7 @@ __all__ = [
     "SecretValue",
     "SessionDep",
     "Settings",
+    "StateKey",
     "TenancyError",
     "Tenant",
     "TenantOwnedMixin",

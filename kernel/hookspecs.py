@@ -62,8 +62,8 @@ def kraliki_configure(platform: Platform) -> None:
     """Set up per-platform state, e.g. fill a registry from the plugin's own hooks.
 
     Called once per platform (app, CLI, worker), after every plugin is loaded and before
-    routes are mounted, in dependency order. Synchronous. Keep what you build in
-    ``platform.state[<your plugin name>]``. An exception (for instance a
+    routes are mounted, in dependency order. Synchronous. Keep what you build under a
+    :class:`kernel.StateKey` named after your plugin. An exception (for instance a
     :class:`kernel.PluginConflictError` from a :class:`kernel.UniqueRegistry`) stops the
     platform with an error naming your plugin.
     """

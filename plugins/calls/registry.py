@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Platform, PluginError, ProblemError, UniqueRegistry
+from kernel import Platform, PluginError, ProblemError, StateKey, UniqueRegistry
 from plugins.calls.config import CallsSettings
 from plugins.calls.handlers import CallHandler, HandlerSpec
 from plugins.calls.problems import HANDLER_UNAVAILABLE, UNKNOWN_PROVIDER
@@ -16,7 +16,7 @@ from plugins.calls.provider import ProviderContext, ProviderSpec, TelephonyProvi
 
 @dataclass
 class CallsState:
-    """What ``calls`` keeps per platform (``platform.state["calls"]``)."""
+    """What ``calls`` keeps per platform (under :data:`CALLS_STATE`)."""
 
     settings: CallsSettings
     providers: UniqueRegistry[ProviderSpec]
@@ -27,6 +27,9 @@ class CallsState:
         if name is None or name not in self.handlers:
             return None
         return self.handlers.get(name).handler
+
+
+CALLS_STATE = StateKey[CallsState]("calls")
 
 
 def configure(platform: Platform) -> CallsState:
@@ -46,8 +49,7 @@ def configure(platform: Platform) -> CallsState:
     state = CallsState(
         settings=CallsSettings(), providers=providers, handlers=_collect_handlers(platform)
     )
-    platform.state["calls"] = state
-    return state
+    return CALLS_STATE.set(platform, state)
 
 
 def _collect_handlers(platform: Platform) -> UniqueRegistry[HandlerSpec]:
@@ -65,8 +67,7 @@ def _collect_handlers(platform: Platform) -> UniqueRegistry[HandlerSpec]:
 
 
 def calls_state(platform: Platform) -> CallsState:
-    state: CallsState = platform.state["calls"]
-    return state
+    return CALLS_STATE.get(platform)
 
 
 def require_provider(platform: Platform, name: str) -> ProviderSpec:

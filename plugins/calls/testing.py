@@ -21,7 +21,16 @@ from typing import Any
 
 import httpx
 
-from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl, tenant_scope, utcnow
+from kernel import (
+    Platform,
+    PluginInfo,
+    SecretSpec,
+    StateKey,
+    __version__,
+    hookimpl,
+    tenant_scope,
+    utcnow,
+)
 from plugins.calls.provider import (
     AnsweredBy,
     CallProgress,
@@ -54,7 +63,7 @@ SIGNATURE_HEADER = "x-fakeline-signature"
 
 @dataclass
 class FakelineLog:
-    """What a fakeline provider was asked, per platform (``platform.state[<name>]``)."""
+    """What a fakeline provider was asked, per platform (under a ``StateKey`` of its name)."""
 
     placed: list[PlaceCall] = field(default_factory=list)
     controls: list[ControlCall] = field(default_factory=list)
@@ -84,7 +93,7 @@ class FakelineProvider(TelephonyProvider):
     """A provider that reaches no network: see the module docstring."""
 
     def _log(self) -> FakelineLog:
-        log: FakelineLog = self.context.platform.state[self.context.provider]
+        log = StateKey[FakelineLog](self.context.provider).get(self.context.platform)
         return log
 
     async def place_call(self, request: PlaceCall) -> PlacedCall:
@@ -221,7 +230,7 @@ def fakeline_plugin(
     )
 
     def configure(platform: Platform) -> None:
-        platform.state[name] = FakelineLog()
+        StateKey[FakelineLog](name).set(platform, FakelineLog())
 
     plugin = types.SimpleNamespace(
         kraliki_plugin_info=hookimpl(lambda: info),
@@ -235,8 +244,7 @@ def fakeline_plugin(
 
 
 def fakeline_log(platform: Platform, name: str = "fakeline") -> FakelineLog:
-    log: FakelineLog = platform.state[name]
-    return log
+    return StateKey[FakelineLog](name).get(platform)
 
 
 async def fakeline_webhook(

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernel import Platform, PluginError, UniqueRegistry
+from kernel import Platform, PluginError, StateKey, UniqueRegistry
 from plugins.ivr.config import IvrSettings
 from plugins.ivr.flowdoc import FlowDocument, Issue, ParsedFlow, schema_issues
 from plugins.ivr.nodes import NODE_ID, NodeConfig, NodeType
@@ -20,7 +20,7 @@ TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 
 @dataclass
 class IvrState:
-    """What the IVR keeps per platform (``platform.state["ivr"]``)."""
+    """What the IVR keeps per platform (under :data:`IVR_STATE`)."""
 
     settings: IvrSettings
     types: UniqueRegistry[NodeType]
@@ -99,10 +99,11 @@ def configure(platform: Platform) -> IvrState:
                 )
             types.register(node_type.name, node_type, plugin=plugin)
     state = IvrState(settings=IvrSettings(), types=types)
-    platform.state["ivr"] = state
-    return state
+    return IVR_STATE.set(platform, state)
+
+
+IVR_STATE = StateKey[IvrState]("ivr")
 
 
 def ivr_state(platform: Platform) -> IvrState:
-    state: IvrState = platform.state["ivr"]
-    return state
+    return IVR_STATE.get(platform)

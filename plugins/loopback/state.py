@@ -1,4 +1,4 @@
-"""What the loopback plugin keeps per platform (``platform.state["loopback"]``): the calls
+"""What the loopback plugin keeps per platform (under ``LOOPBACK_STATE``): the calls
 its carrier is running in this process, the tasks that run them, and its lease."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kernel import Platform
+from kernel import Platform, StateKey
 from plugins.calls.provider import CallStatus
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.lease import INSTANCE_LENGTH, Lease
@@ -87,12 +87,13 @@ class LoopbackState:
         self.calls.clear()
 
 
+LOOPBACK_STATE = StateKey[LoopbackState]("loopback")
+
+
 def configure(platform: Platform) -> LoopbackState:
     state = LoopbackState(settings=LoopbackSettings())
-    platform.state["loopback"] = state
-    return state
+    return LOOPBACK_STATE.set(platform, state)
 
 
 def loopback_state(platform: Platform) -> LoopbackState:
-    state: LoopbackState = platform.state["loopback"]
-    return state
+    return LOOPBACK_STATE.get(platform)

@@ -15,7 +15,7 @@ import httpx
 
 from kernel import RejectedError, TransientError
 from plugins.calls.provider import ProviderContext, ProviderRefused
-from plugins.telnyx.config import TelnyxSettings
+from plugins.telnyx.config import SETTINGS, TelnyxSettings
 
 if TYPE_CHECKING:
     from telnyx import AsyncTelnyx
@@ -26,8 +26,7 @@ DEPENDENCY = "telnyx"
 
 
 def settings_of(context: ProviderContext) -> TelnyxSettings:
-    settings: TelnyxSettings = context.platform.state["telnyx"]
-    return settings
+    return SETTINGS.get(context.platform)
 
 
 def load_sdk() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel import StateKey
+
 
 class TelnyxSettings(BaseSettings):
     """Every field is ``KRALIKI_TELNYX_<NAME>`` in the environment (or ``.env``)."""
@@ -42,3 +44,7 @@ class TelnyxSettings(BaseSettings):
         "instructions still to run travel in it; a longer list is compressed, and refused "
         "when it still does not fit.",
     )
+
+
+SETTINGS = StateKey[TelnyxSettings]("telnyx")
+"""The operator settings this platform read at start (``kraliki_configure``)."""

@@ -27,9 +27,9 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    from plugins.telnyx.config import TelnyxSettings
+    from plugins.telnyx.config import SETTINGS, TelnyxSettings
 
-    platform.state["telnyx"] = TelnyxSettings()
+    SETTINGS.set(platform, TelnyxSettings())
 
 
 @hookimpl

@@ -6,15 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from kernel import RejectedError, SecretCheck, SecretSpec, ValidationResult
 from plugins.telnyx.client import DEPENDENCY, classify, make_client
+from plugins.telnyx.config import SETTINGS
 
 if TYPE_CHECKING:
     from telnyx import AsyncTelnyx
 
-    from plugins.telnyx.config import TelnyxSettings
-
 
 def _client(check: SecretCheck, api_key: str) -> AsyncTelnyx:
-    settings: TelnyxSettings = check.platform.state["telnyx"]
+    settings = SETTINGS.get(check.platform)
     return make_client(api_key, base_url=settings.api_base_url, http=check.platform.resilience.http)
 
 

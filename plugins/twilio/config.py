@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel import StateKey
+
 TWILIO_API = "https://api.twilio.com"
 DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 
@@ -51,3 +53,7 @@ class TwilioSettings(BaseSettings):
         description="`dual` records each side of a call on its own channel (better "
         "transcripts and analytics), `mono` mixes them.",
     )
+
+
+SETTINGS = StateKey[TwilioSettings]("twilio")
+"""The operator settings this platform read at start (``kraliki_configure``)."""

@@ -29,9 +29,9 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    from plugins.twilio.config import TwilioSettings
+    from plugins.twilio.config import SETTINGS, TwilioSettings
 
-    platform.state["twilio"] = TwilioSettings()
+    SETTINGS.set(platform, TwilioSettings())
 
 
 @hookimpl

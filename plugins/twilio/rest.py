@@ -24,7 +24,7 @@ from twilio.http.response import Response  # type: ignore[import-untyped]
 
 from kernel import Platform, RejectedError
 from plugins.calls.provider import ProviderRefused
-from plugins.twilio.config import TWILIO_API, TwilioSettings
+from plugins.twilio.config import SETTINGS, TWILIO_API, TwilioSettings
 
 DEPENDENCY = "twilio"
 logger = logging.getLogger("kraliki.twilio")
@@ -33,8 +33,7 @@ TWILIO_ERRORS = (TwilioRestException, TwilioServiceException)
 
 
 def settings_of(platform: Platform) -> TwilioSettings:
-    settings: TwilioSettings = platform.state["twilio"]
-    return settings
+    return SETTINGS.get(platform)
 
 
 class RoutedHttpClient(AsyncHttpClient):  # type: ignore[misc]

@@ -55,8 +55,9 @@ def kraliki_migrations() -> MigrationSource:
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
     from plugins.webhooks.config import WebhookSettings
+    from plugins.webhooks.service import SETTINGS
 
-    platform.state["webhooks"] = WebhookSettings()
+    SETTINGS.set(platform, WebhookSettings())
 
 
 @hookimpl

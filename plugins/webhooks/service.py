@@ -21,6 +21,7 @@ from kernel import (
     DeliveredEvent,
     Platform,
     Principal,
+    StateKey,
     check_outbound_url,
     event_pattern,
     matches_event,
@@ -68,10 +69,13 @@ class UnknownEventTypeError(ValueError):
         super().__init__(f"{len(patterns)} pattern(s) match no published event type")
 
 
+SETTINGS = StateKey[WebhookSettings](PLUGIN)
+"""The operator settings of the webhooks plugin on a platform."""
+
+
 def settings_of(platform: Platform) -> WebhookSettings:
     """The operator settings this platform read at start (``kraliki_configure``)."""
-    settings: WebhookSettings = platform.state[PLUGIN]
-    return settings
+    return SETTINGS.get(platform)
 
 
 # -- endpoints ------------------------------------------------------------------------

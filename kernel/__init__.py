@@ -50,6 +50,7 @@ from kernel._problems import (
     problem_response,
 )
 from kernel._registry import UniqueRegistry
+from kernel._resilience.classify import Classification, Classifier
 from kernel._resilience.errors import (
     CircuitOpenError,
     DependencyError,
@@ -91,6 +92,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "Base",
     "CircuitOpenError",
+    "Classification",
+    "Classifier",
     "CurrentPrincipal",
     "CursorPage",
     "Database",

@@ -472,3 +472,19 @@ async def wait_until(
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - polling a condition nothing signals
             await asyncio.sleep(interval)
+
+
+# What plugin tests read or set up without private kernel imports (kernel/_testing_support.py);
+# ``X as X`` marks each as re-exported.
+from kernel._testing_support import AuditEntry as AuditEntry  # noqa: E402
+from kernel._testing_support import OutboxEvent as OutboxEvent  # noqa: E402
+from kernel._testing_support import add_operator as add_operator  # noqa: E402
+from kernel._testing_support import assert_public_imports as assert_public_imports  # noqa: E402
+from kernel._testing_support import audit_events as audit_events  # noqa: E402
+from kernel._testing_support import job_due_at as job_due_at  # noqa: E402
+from kernel._testing_support import operator_audit_events as operator_audit_events  # noqa: E402
+from kernel._testing_support import outbox_events as outbox_events  # noqa: E402
+from kernel._testing_support import run_cli as run_cli  # noqa: E402
+from kernel._testing_support import (  # noqa: E402
+    use_cheap_password_hashing as use_cheap_password_hashing,
+)

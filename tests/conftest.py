@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
-from click.testing import CliRunner, Result
+from click.testing import Result
 from fastapi import APIRouter
 from flaky_upstream import FlakyServer
 
-import kernel._passwords
 from kernel import Permission, PluginInfo, hookimpl
-from kernel._cli import build_cli
-from kernel.testing import postgres_test_urls
+from kernel.testing import postgres_test_urls, run_cli, use_cheap_password_hashing
 
 
 def make_plugin(
@@ -129,9 +126,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     is still a real Argon2id hash checked by the real verifier (hashes made at the default
     cost, such as the login route's timing equalizer, verify at their own cost).
     """
-    monkeypatch.setattr(
-        kernel._passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    use_cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture
@@ -158,7 +153,7 @@ def operator_cli(kraliki_database, monkeypatch, tmp_path) -> Callable[..., Resul
         monkeypatch.setenv("KRALIKI_DATABASE_SCHEMA", kraliki_database.schema)
 
     def run(*args: str) -> Result:
-        return CliRunner().invoke(build_cli(), list(args))
+        return run_cli(*args)
 
     assert run("migrate").exit_code == 0
     created = run(

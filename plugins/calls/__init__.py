@@ -22,6 +22,8 @@ from plugins.calls.handlers import (
     HandledCall,
     HandlerSpec,
     TurnReason,
+    routed_numbers,
+    target_providers,
 )
 from plugins.calls.models import Call, CallEvent, PhoneNumber, Recording
 from plugins.calls.permissions import (
@@ -34,6 +36,7 @@ from plugins.calls.permissions import (
     CALLS_UPDATE,
     NUMBERS_READ,
     NUMBERS_WRITE,
+    PERMISSIONS,
     RECORDINGS_DELETE,
     RECORDINGS_READ,
     SETTINGS_READ,
@@ -96,6 +99,7 @@ __all__ = [
     "DIAL_STATUSES",
     "NUMBERS_READ",
     "NUMBERS_WRITE",
+    "PERMISSIONS",
     "RECORDINGS_DELETE",
     "RECORDINGS_READ",
     "SETTINGS_READ",
@@ -152,4 +156,6 @@ __all__ = [
     "WebhookRequest",
     "build_provider",
     "provider_webhook_router",
+    "routed_numbers",
+    "target_providers",
 ]

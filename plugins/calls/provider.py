@@ -31,14 +31,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from kernel import Platform, SecretValue
-
-if TYPE_CHECKING:
-    from kernel._resilience.classify import Classifier
+from kernel import Classifier, Platform, SecretValue
 
 T = TypeVar("T")
 

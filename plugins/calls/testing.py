@@ -322,3 +322,24 @@ def use_public_base_url(platform: Platform, url: str) -> None:
     """Point the webhook URLs given to providers at ``url`` (a server a test started)."""
     state = calls_state(platform)
     state.settings = state.settings.model_copy(update={"public_base_url": url})
+
+
+async def set_call_settings(platform: Platform, tenant_id: uuid.UUID, **values: Any) -> None:
+    """Give the tenant call settings (``primary_provider="fakeline"``,
+    ``max_concurrent_calls=10``, ...) as ``PUT /api/v1/calls/settings`` would, for tests that
+    set up a tenant without an admin's token; later calls change only the values given."""
+    from sqlalchemy import select
+
+    from plugins.calls.models import CallSettingsRow
+
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            row = await session.scalar(select(CallSettingsRow))
+            if row is None:
+                row = CallSettingsRow()
+                session.add(row)
+            for name, value in values.items():
+                if not hasattr(CallSettingsRow, name):
+                    raise TypeError(f"calls settings have no {name!r}")
+                setattr(row, name, value)
+            await session.commit()

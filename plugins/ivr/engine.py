@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from plugins.calls.provider import Dial, Hangup, InstructionList, Say
+from plugins.calls import Dial, Hangup, InstructionList, Say
 from plugins.ivr.flowdoc import ParsedFlow
 from plugins.ivr.nodes import (
     CallerInput,

@@ -22,7 +22,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from plugins.calls.provider import Capability, Play, Say
+from plugins.calls import Capability, Play, Say
 
 NODE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 EXIT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"

@@ -102,7 +102,7 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_call_handlers() -> Sequence[object]:
-    from plugins.calls.handlers import HandlerSpec
+    from plugins.calls import HandlerSpec
     from plugins.ivr.runtime import IvrHandler
 
     return [HandlerSpec(IvrHandler(), "Runs the published version of an IVR flow.")]

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Tenant, utcnow
-from plugins.calls.handlers import CallHandler, CallTurn, HandledCall
-from plugins.calls.provider import Direction, Hangup, Say
+from plugins.calls import CallHandler, CallTurn, Direction, HandledCall, Hangup, Say
 from plugins.ivr import events
 from plugins.ivr.engine import FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
 from plugins.ivr.flowdoc import Fallback

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError, utcnow
-from plugins.calls.handlers import routed_numbers, target_providers
+from plugins.calls import routed_numbers, target_providers
 from plugins.ivr import events
 from plugins.ivr.flowdoc import Issue, ParsedFlow
 from plugins.ivr.lookups import performer

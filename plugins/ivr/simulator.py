@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plugins.calls.provider import Dial, Gather, Hangup, Pause, Play, Record, Say
+from plugins.calls import Dial, Gather, Hangup, Pause, Play, Record, Say
 from plugins.ivr.engine import FlowLoader, FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
 from plugins.ivr.flowdoc import ParsedFlow
 from plugins.ivr.nodes import CallerInput, CallFacts, LookupFailed, LookupRequest, LookupResponse

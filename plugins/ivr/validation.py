@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.calls.provider import Capability
+from plugins.calls import Capability
 from plugins.ivr.flowdoc import Issue, ParsedFlow
 
 

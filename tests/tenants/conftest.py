@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernel._operators import PlatformOperator
-from kernel._passwords import hash_password
-from kernel.testing import login
+from kernel.testing import add_operator, login
 
 OPERATOR_EMAIL = "ops@platform.example.com"
 OPERATOR_PASSWORD = "operator password 123"
@@ -12,11 +10,7 @@ OPERATOR_PASSWORD = "operator password 123"
 
 @pytest.fixture
 async def operator_headers(kraliki_platform, kraliki_client):
-    async with kraliki_platform.database.session() as session:
-        session.add(
-            PlatformOperator(email=OPERATOR_EMAIL, password_hash=hash_password(OPERATOR_PASSWORD))
-        )
-        await session.commit()
+    await add_operator(kraliki_platform, OPERATOR_EMAIL, OPERATOR_PASSWORD)
     return await login(kraliki_client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 
 

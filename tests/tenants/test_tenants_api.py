@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kernel import Tenant, tenant_scope
-from kernel._identity.models import OperatorAuditEvent
-from kernel.testing import tenant_models
+from kernel.testing import operator_audit_events, tenant_models
 
 
 async def test_create_tenant_with_owner_who_can_log_in(owner_login, kraliki_client, create_tenant):
@@ -199,13 +198,7 @@ async def test_every_operator_action_is_in_the_operator_audit_log(
         "/api/v1/audit/platform?action=tenant.suspended", headers=operator_headers
     )
     assert [e["action"] for e in filtered.json()["items"]] == ["tenant.suspended"]
-    async with kraliki_platform.database.session() as session:
-        logins = await session.scalar(
-            select(func.count())
-            .select_from(OperatorAuditEvent)
-            .where(OperatorAuditEvent.action == "auth.login")
-        )
-    assert logins == 1
+    assert len(await operator_audit_events(kraliki_platform, "auth.login")) == 1
 
 
 async def test_plugins_seed_defaults_and_are_told_of_deletion(
@@ -236,15 +229,9 @@ async def test_plugins_seed_defaults_and_are_told_of_deletion(
     kraliki_register_plugin(make_plugin("broken", tenant_created=broken, tenant_deleted=broken))
     app = await kraliki_make_app()
     platform = app.state.platform
-    from kernel._operators import PlatformOperator
-    from kernel._passwords import hash_password
-    from kernel.testing import login
+    from kernel.testing import add_operator, login
 
-    async with platform.database.session() as session:
-        session.add(
-            PlatformOperator(email=OPERATOR_EMAIL, password_hash=hash_password(OPERATOR_PASSWORD))
-        )
-        await session.commit()
+    await add_operator(platform, OPERATOR_EMAIL, OPERATOR_PASSWORD)
     async with app_client(app) as client:
         headers = await login(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
         response = await client.post(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from kernel._cli import build_cli
+from kernel.testing import run_cli
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def cli_env(kraliki_database, monkeypatch):
 
 
 def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(build_cli(), list(args), input=input, catch_exceptions=False)
+    return run_cli(*args, input=input, catch_exceptions=False)
 
 
 CREATE = (
@@ -53,23 +52,20 @@ def test_create_prints_the_tenant_as_json(cli_env):
 
 def test_create_refuses_a_taken_slug_and_bad_input(cli_env):
     assert run(*CREATE).exit_code == 0
-    again = CliRunner().invoke(build_cli(), list(CREATE))
+    again = run_cli(*CREATE)
     assert again.exit_code == 1
     assert "taken" in again.output
-    short = CliRunner().invoke(
-        build_cli(),
-        [
-            "tenants",
-            "create",
-            "--name",
-            "B",
-            "--slug",
-            "beta",
-            "--owner-email",
-            "o@beta.example.com",
-            "--owner-password",
-            "short",
-        ],
+    short = run_cli(
+        "tenants",
+        "create",
+        "--name",
+        "B",
+        "--slug",
+        "beta",
+        "--owner-email",
+        "o@beta.example.com",
+        "--owner-password",
+        "short",
     )
     assert short.exit_code == 2
     assert "owner_password" in short.output
@@ -79,12 +75,12 @@ def test_suspend_resume_and_delete_with_confirmation(cli_env):
     assert run(*CREATE).exit_code == 0
     assert json.loads(run("tenants", "suspend", "acme").output)["status"] == "suspended"
     assert json.loads(run("tenants", "resume", "acme").output)["status"] == "active"
-    declined = CliRunner().invoke(build_cli(), ["tenants", "delete", "acme"], input="n\n")
+    declined = run_cli("tenants", "delete", "acme", input="n\n")
     assert declined.exit_code == 1
     assert run("tenants", "list").output.strip() != ""
     confirmed = run("tenants", "delete", "acme", input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert run("tenants", "list").output.strip() == ""
-    missing = CliRunner().invoke(build_cli(), ["tenants", "suspend", "acme"])
+    missing = run_cli("tenants", "suspend", "acme")
     assert missing.exit_code == 1
     assert "no tenant" in missing.output

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plugins.calls.provider import Capability, Dial, Hangup, Record
+from plugins.calls import Capability, Dial, Hangup, Record
 from plugins.ivr.nodes import (
     NONE,
     CallerInput,

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from plugins.calls.provider import Capability, Gather
+from plugins.calls import Capability, Gather
 from plugins.ivr.nodes import (
     EXIT_NAME,
     CallerInput,

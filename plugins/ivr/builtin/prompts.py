@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from plugins.calls.provider import Play
+from plugins.calls import Play
 from plugins.ivr.nodes import Go, NodeConfig, NodeContext, NodeResult, NodeType, Template
 
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"

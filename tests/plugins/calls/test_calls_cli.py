@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from kernel import Tenant, open_platform, tenant_scope, utcnow
+from kernel.testing import operator_audit_events
 
 GONE_CARRIER = "LB" + "f" * 16  # a loopback carrier with no lease: its process is gone
 
@@ -60,21 +61,15 @@ async def _two_ringing_calls() -> tuple[uuid.UUID, uuid.UUID]:
 
 
 async def _outcome(*call_ids: uuid.UUID) -> tuple[dict, list]:
-    from kernel._identity.models import OperatorAuditEvent
     from plugins.calls.models import Call
 
     async with open_platform() as platform:
         async with platform.database.session() as session:
             tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == "acme"))
-            audits = await session.scalars(
-                select(OperatorAuditEvent).where(
-                    OperatorAuditEvent.action == "calls.call.force-ended"
-                )
-            )
-            audited = [
-                (a.operator_id, a.target_type, a.target_id, {"reason": a.details["reason"]})
-                for a in audits
-            ]
+        audited = [
+            (a.actor_id, a.target_type, a.target_id, {"reason": a.details["reason"]})
+            for a in await operator_audit_events(platform, "calls.call.force-ended")
+        ]
         with tenant_scope(tenant_id):
             async with platform.database.session() as session:
                 rows = await session.scalars(select(Call).where(Call.id.in_(call_ids)))

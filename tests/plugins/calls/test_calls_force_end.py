@@ -9,7 +9,7 @@ from calls_helpers import provision
 from sqlalchemy import select
 
 from kernel import Tenant, add_user, tenant_scope
-from kernel.testing import login
+from kernel.testing import audit_events, login
 from plugins.calls.provider import Action, CallStatus, ProviderRefused
 from plugins.calls.testing import call_events, fakeline_log
 
@@ -19,14 +19,7 @@ async def _detail(client, call) -> dict:
 
 
 async def _audit(platform, tenant_id) -> list:
-    from kernel._identity.models import AuditEvent
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(
-                select(AuditEvent).where(AuditEvent.action == "calls.call.force-ended")
-            )
-            return list(rows)
+    return await audit_events(platform, tenant_id, "calls.call.force-ended")
 
 
 async def _end_event(platform, tenant_id, call_id) -> tuple[str, dict]:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from kernel import TransientError, utcnow
+from kernel.testing import job_due_at
 from plugins.calls.provider import Action, CallLost, CallProgress, CallStatus, ProviderRefused
 from plugins.calls.testing import age_calls, call_events, fakeline_log, run_reconciliation
 
@@ -26,13 +25,8 @@ async def _events(platform, tenant_id, call_id) -> list[tuple[str, dict]]:
     return await call_events(platform, tenant_id, call_id)
 
 
-async def _wakeup(platform, tenant_id):
-    from kernel._jobs.models import Wakeup
-
-    async with platform.database.session() as session:
-        return await session.scalar(
-            select(Wakeup).where(Wakeup.topic == "calls.reconcile", Wakeup.tenant_id == tenant_id)
-        )
+async def _due_at(platform, tenant_id):
+    return await job_due_at(platform, "calls.reconcile", tenant_id)
 
 
 async def _limit(client, limit: int) -> None:
@@ -44,10 +38,10 @@ async def _limit(client, limit: int) -> None:
 async def test_a_new_call_wakes_reconciliation_for_when_it_could_go_stale(place, platform, tenant):
     before = utcnow()
     await place()
-    wakeup = await _wakeup(platform, tenant)
-    assert wakeup is not None
+    due_at = await _due_at(platform, tenant)
+    assert due_at is not None
     # The earliest a call can go stale: a ringing one not heard of for three minutes.
-    assert before + timedelta(seconds=179) < wakeup.due_at < utcnow() + timedelta(seconds=181)
+    assert before + timedelta(seconds=179) < due_at < utcnow() + timedelta(seconds=181)
 
 
 async def test_stale_calls_do_not_hold_the_concurrent_call_limit(
@@ -96,7 +90,7 @@ async def test_a_call_its_provider_ended_ends_here_with_its_end_event(
     name, payload = (await _events(platform, tenant, call["id"]))[-1]
     assert name == "calls.call.completed"
     assert (payload["reason"], payload["duration_seconds"]) == ("reconciled", 42)
-    assert await _wakeup(platform, tenant) is None  # no unended call left: no next run
+    assert await _due_at(platform, tenant) is None  # no unended call left: no next run
 
 
 async def test_a_provider_that_does_not_answer_leaves_calls_as_they_are_until_the_retry(
@@ -110,9 +104,9 @@ async def test_a_provider_that_does_not_answer_leaves_calls_as_they_are_until_th
     assert log.asked == []  # the second call was not asked: fakeline had just failed
     for call in calls:
         assert (await _detail(client, call))["status"] == "initiated"
-    wakeup = await _wakeup(platform, tenant)
+    due_at = await _due_at(platform, tenant)
     retry = utcnow() + timedelta(seconds=60)  # KRALIKI_CALLS_RECONCILE_RETRY_SECONDS
-    assert retry - timedelta(seconds=5) < wakeup.due_at <= retry
+    assert retry - timedelta(seconds=5) < due_at <= retry
 
     for call in calls:
         sid = call["provider_call_id"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from kernel import tenant_scope, utcnow
+from kernel.testing import outbox_events
 from plugins.calls.models import CallSettingsRow, Recording
 from plugins.calls.recordings import apply_retention
 from plugins.calls.testing import fakeline_log
@@ -59,12 +60,8 @@ async def test_recordings_and_transcript_on_the_call(client, place, send):
 
 
 async def test_recording_events_and_transcript_events(client, place, send, platform, tenant):
-    from kernel._events.models import EventRecord
-
     call = await _recorded_call(place, send)
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            rows = list(await session.scalars(select(EventRecord).order_by(EventRecord.seq)))
+    rows = await outbox_events(platform, tenant)
     names = [r.name for r in rows if r.payload.get("call_id") == call["id"]]
     assert names[-4:] == [
         "calls.call.answered",

@@ -12,7 +12,7 @@ from ivr_helpers import IVR_ALL
 
 from kernel import Platform
 from kernel.testing import app_client, create_tenant
-from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
 
 CALLS_ALL = tuple(p.key for p in CALLS_PERMISSIONS)
 

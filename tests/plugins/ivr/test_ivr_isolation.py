@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 
 from kernel import tenant_scope
 from kernel.testing import create_tenant
-from plugins.calls.models import CallSettingsRow, PhoneNumber
-from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
-from plugins.calls.testing import fakeline_plugin, fakeline_webhook
+from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls import PhoneNumber
+from plugins.calls.testing import fakeline_plugin, fakeline_webhook, set_call_settings
 from plugins.ivr.models import Flow, FlowSession, FlowTest, FlowVersion
 
 CALLS_ALL = tuple(p.key for p in CALLS_PERMISSIONS)
@@ -74,8 +74,8 @@ async def _org(app, client: httpx.AsyncClient, act_as, slug: str) -> Org:
     with tenant_scope(org.id):
         async with platform.database.session() as session:
             await platform.vault.put(session, "fakeline.signing_key", org.secret, actor="test")
-            session.add(CallSettingsRow(primary_provider="fakeline", max_concurrent_calls=10))
             await session.commit()
+    await set_call_settings(platform, org.id, primary_provider="fakeline", max_concurrent_calls=10)
     act_as(org)
     created = await client.post(
         "/api/v1/ivr/flows", json={"name": f"Main {slug}", "draft": menu(slug)}

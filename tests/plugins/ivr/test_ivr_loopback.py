@@ -14,7 +14,7 @@ from ivr_calls import CALLER, MENU, NUMBER, flow_sessions
 from ivr_helpers import IVR_ALL
 
 from kernel.testing import create_tenant, serve_app
-from plugins.calls.permissions import PERMISSIONS
+from plugins.calls import PERMISSIONS
 from plugins.calls.testing import use_public_base_url
 
 CALLS_ALL = tuple(p.key for p in PERMISSIONS)

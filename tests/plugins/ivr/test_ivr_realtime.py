@@ -13,8 +13,7 @@ import httpx
 import pytest
 from ivr_calls import CALLER, MENU, NUMBER
 
-from kernel import tenant_scope
-from kernel._identity.provisioning import add_user
+from kernel import add_user, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, create_tenant, login, serve_app
 from plugins.calls.testing import use_public_base_url
 

@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from kernel import Tenant, tenant_scope
 from kernel.testing import app_client, create_tenant, published_events
-from plugins.calls.models import CallSettingsRow
-from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
-from plugins.calls.testing import fakeline_plugin, fakeline_webhook
+from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls.testing import fakeline_plugin, fakeline_webhook, set_call_settings
 from plugins.ivr.models import FlowSession
 
 SECRET = "fakeline-signing-secret"
@@ -62,8 +61,10 @@ async def tenant(app, kraliki_authenticate) -> uuid.UUID:
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             await platform.vault.put(session, "fakeline.signing_key", SECRET, actor="test")
-            session.add(CallSettingsRow(primary_provider="fakeline", max_concurrent_calls=10))
             await session.commit()
+    await set_call_settings(
+        platform, tenant_id, primary_provider="fakeline", max_concurrent_calls=10
+    )
     kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
     return tenant_id
 

@@ -14,9 +14,8 @@ from ivr_helpers import IVR_ALL
 
 from kernel import tenant_scope
 from kernel.testing import app_client, create_tenant, serve_app
-from plugins.calls.models import CallSettingsRow
-from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.testing import use_public_base_url
+from plugins.calls import PERMISSIONS
+from plugins.calls.testing import set_call_settings, use_public_base_url
 from plugins.telnyx.testing import TelnyxDouble
 
 CALLS_ALL = tuple(p.key for p in PERMISSIONS)
@@ -50,8 +49,8 @@ async def tenant(app, telnyx, kraliki_authenticate) -> uuid.UUID:
                 "telnyx.connection_id": telnyx.connection_id,
             }.items():
                 await platform.vault.put(session, name, value, actor="test")
-            session.add(CallSettingsRow(primary_provider="telnyx", max_concurrent_calls=10))
             await session.commit()
+    await set_call_settings(platform, tenant_id, primary_provider="telnyx", max_concurrent_calls=10)
     kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
     return tenant_id
 

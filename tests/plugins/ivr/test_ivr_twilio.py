@@ -16,9 +16,8 @@ from ivr_helpers import IVR_ALL
 
 from kernel import tenant_scope
 from kernel.testing import app_client, create_tenant, serve_app
-from plugins.calls.models import CallSettingsRow
-from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.testing import use_public_base_url
+from plugins.calls import PERMISSIONS
+from plugins.calls.testing import set_call_settings, use_public_base_url
 from plugins.twilio.testing import TwilioDouble
 
 CALLS_ALL = tuple(p.key for p in PERMISSIONS)
@@ -48,8 +47,8 @@ async def tenant(app, double, kraliki_authenticate) -> uuid.UUID:
         async with platform.database.session() as session:
             await platform.vault.put(session, "twilio.account_sid", double.account_sid, actor="t")
             await platform.vault.put(session, "twilio.auth_token", double.auth_token, actor="t")
-            session.add(CallSettingsRow(primary_provider="twilio", max_concurrent_calls=10))
             await session.commit()
+    await set_call_settings(platform, tenant_id, primary_provider="twilio", max_concurrent_calls=10)
     kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
     return tenant_id
 

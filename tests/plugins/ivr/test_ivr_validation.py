@@ -6,7 +6,7 @@ import uuid
 
 from ivr_helpers import flow, parse
 
-from plugins.calls.provider import Capability
+from plugins.calls import Capability
 from plugins.ivr.samples import FRONT_DESK
 from plugins.ivr.validation import Context, validate
 

@@ -23,6 +23,7 @@ from webhook_helpers import (
 )
 
 from kernel import DeliveredEvent, tenant_scope
+from kernel.testing import outbox_events
 from plugins.webhooks.models import WebhookAttempt, WebhookDelivery
 from plugins.webhooks.service import fan_out
 from plugins.webhooks.testing import Reply, WebhookReceiver
@@ -278,13 +279,8 @@ async def test_exactly_once_effect_despite_redelivery(client, tenant, platform, 
     await settle(platform, lambda: len(receiver.processed) == 1)
 
     # The dispatcher delivers at least once: the same event through the hook again.
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            from kernel._events.bus import delivered
-            from kernel._events.models import EventRecord
-
-            [row] = list(await session.scalars(select(EventRecord)))
-            event: DeliveredEvent = delivered(row)
+    [row] = await outbox_events(platform, tenant)
+    event: DeliveredEvent = row.delivered()
     for _ in range(2):
         with tenant_scope(tenant):
             assert await fan_out(platform, event) == 1

@@ -7,8 +7,9 @@ stay private and free to change.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from kernel import _passwords
+from kernel import _outbound, _passwords
 from kernel._events.bus import delivered
 from kernel._events.models import EventRecord
 from kernel._events.types import DeliveredEvent
@@ -170,6 +171,22 @@ def use_cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         _passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+def use_dns_answers(monkeypatch: pytest.MonkeyPatch, answers: Mapping[str, str]) -> None:
+    """Make :func:`kernel.check_outbound_url` resolve host names from ``answers`` (name ->
+    address) for this test, read at every lookup so that a test can change one between two
+    checks (DNS rebinding); IP literals resolve to themselves, other names do not resolve."""
+
+    async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        try:
+            return [ipaddress.ip_address(answers.get(host, host))]
+        except ValueError:
+            raise _outbound.UrlRefusedError(
+                "unresolvable", "the URL's host name does not resolve"
+            ) from None
+
+    monkeypatch.setattr(_outbound, "_resolve", resolve)
 
 
 def assert_public_imports(package: str, *, allow: Sequence[str] = ()) -> None:

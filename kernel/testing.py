@@ -488,3 +488,4 @@ from kernel._testing_support import run_cli as run_cli  # noqa: E402
 from kernel._testing_support import (  # noqa: E402
     use_cheap_password_hashing as use_cheap_password_hashing,
 )
+from kernel._testing_support import use_dns_answers as use_dns_answers  # noqa: E402

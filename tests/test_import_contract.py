@@ -101,6 +101,18 @@ def test_every_white_box_exemption_names_modules_that_exist() -> None:
     assert missing == []
 
 
+def test_the_kernel_imports_no_plugin() -> None:
+    """Dependencies point one way: the kernel finds plugins through entry points only."""
+    graph = import_graph("kernel", "plugins", "tenants")
+    found = [
+        f"{importer} -> {imported}"
+        for importer in sorted(m for m in graph.modules if within(m, "kernel"))
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if within(imported, "plugins") or within(imported, "tenants")
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize(
     ("importer", "imported", "refused"),
     [

@@ -10,7 +10,9 @@ import pytest
 from webhook_helpers import OrderPlaced, create_endpoint, publish, settle
 
 from kernel import OutboundPolicy
+from kernel.testing import use_dns_answers
 from plugins.webhooks.config import WebhookSettings
+from plugins.webhooks.service import SETTINGS
 
 CLOSED = WebhookSettings(_env_file=None, allow_private_networks=False)  # type: ignore[call-arg]
 
@@ -68,11 +70,8 @@ async def test_checked_again_at_delivery_time(client, tenant, platform, receiver
     """DNS rebinding: the name was public when saved, points at loopback when sending."""
     answers = {"rebind.example.com": "93.184.215.14"}
 
-    async def resolve(host, port):
-        return [ipaddress.ip_address(answers.get(host, host))]
-
-    monkeypatch.setattr("kernel._outbound._resolve", resolve)
-    platform.state["webhooks"] = CLOSED
+    use_dns_answers(monkeypatch, answers)
+    SETTINGS.set(platform, CLOSED)
     endpoint = await create_endpoint(client, "https://rebind.example.com/hook")
     answers["rebind.example.com"] = "127.0.0.1"
     await publish(platform, tenant, OrderPlaced(order_id="o-1"))

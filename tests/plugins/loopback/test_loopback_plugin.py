@@ -8,11 +8,11 @@ import pytest
 
 import plugins.loopback.plugin
 from kernel import MissingRequirementError, create_app
-from plugins.calls.provider import Capability, PlaceCall, ProviderRefused
-from plugins.calls.registry import calls_state
+from plugins.calls import Capability, PlaceCall, ProviderRefused
+from plugins.calls import calls_state
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.provider import LoopbackProvider
-from plugins.loopback.state import loopback_state
+from plugins.loopback.carrier.state import loopback_state
 
 
 def test_the_provider_is_registered(platform, provider):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from loopback_helpers import place
 
-from plugins.calls.provider import ProviderRefused
+from plugins.calls import ProviderRefused
 from plugins.loopback.config import LoopbackSettings
-from plugins.loopback.script import (
+from plugins.loopback.carrier.script import (
     MAGIC_NUMBERS,
     Answer,
     Busy,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from kernel import tenant_scope
 from kernel._vault.models import VaultAccessEvent
-from plugins.calls.provider import WebhookRejected, WebhookRequest
+from plugins.calls import WebhookRejected, WebhookRequest
 from plugins.loopback import signing
 from plugins.loopback.testing import tenant_secret
 

@@ -10,8 +10,8 @@ from typing import Any
 import plugins.calls.plugin
 import plugins.telnyx.plugin
 from kernel import Platform, tenant_scope
-from plugins.calls.provider import CallRef, CallStatus, Direction, WebhookRequest
-from plugins.calls.registry import build_provider
+from plugins.calls import CallRef, CallStatus, Direction, WebhookRequest
+from plugins.calls import build_provider
 from plugins.telnyx.provider import TelnyxProvider
 from plugins.telnyx.testing import TelnyxDouble
 
@@ -53,7 +53,7 @@ async def store_secrets(
 async def telnyx_tenant(platform: Platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
     """An organization whose calls go out through ``double`` (its account in the vault)."""
     from kernel.testing import create_tenant
-    from plugins.calls.models import CallSettingsRow
+    from plugins.calls import CallSettingsRow
 
     tenant_id = await create_tenant(platform, slug)
     await store_secrets(platform, tenant_id, double)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from plugins.telnyx.config import TelnyxSettings
-from plugins.telnyx.events import MAPPINGS
+from plugins.telnyx.webhooks import MAPPINGS
 from plugins.telnyx.secrets import SECRETS
 
 PAGE = (Path(__file__).resolve().parents[3] / "docs" / "providers.md").read_text()

@@ -22,7 +22,7 @@ from telnyx_helpers import (
 from kernel import CircuitOpenError, TransientError, tenant_scope
 from kernel._vault.models import VaultAccessEvent
 from kernel.testing import create_tenant
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     Capability,
     ControlCall,
@@ -30,7 +30,7 @@ from plugins.calls.provider import (
     ProviderRefused,
     UnsupportedAction,
 )
-from plugins.calls.registry import calls_state
+from plugins.calls import calls_state
 
 
 async def place(provider, **options) -> str:

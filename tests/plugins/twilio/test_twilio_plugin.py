@@ -9,8 +9,8 @@ import pytest
 import plugins.twilio.plugin
 from kernel import Platform, tenant_scope
 from kernel.testing import app_client, create_tenant
-from plugins.calls.provider import Capability
-from plugins.calls.registry import calls_state
+from plugins.calls import Capability
+from plugins.calls import calls_state
 from plugins.twilio.config import TWILIO_API, TwilioSettings
 from plugins.twilio.provider import TwilioProvider
 from plugins.twilio.testing import TwilioDouble

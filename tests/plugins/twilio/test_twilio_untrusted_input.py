@@ -15,7 +15,7 @@ import plugins.calls.plugin
 import plugins.twilio.plugin
 from kernel import tenant_scope
 from kernel.testing import app_client, create_tenant
-from plugins.calls.models import Call, WebhookReceipt
+from plugins.calls import Call, WebhookReceipt
 from plugins.calls.testing import use_public_base_url
 
 BASE = "http://testserver"

@@ -23,7 +23,15 @@ from plugins.calls.handlers import (
     HandlerSpec,
     TurnReason,
 )
-from plugins.calls.models import Call, CallEvent, PhoneNumber, Recording
+from plugins.calls.models import (
+    Call,
+    CallEvent,
+    CallSettingsRow,
+    PhoneNumber,
+    Recording,
+    TranscriptSegmentRow,
+    WebhookReceipt,
+)
 from plugins.calls.permissions import (
     CALLS_CONTROL,
     CALLS_CREATE,
@@ -34,6 +42,7 @@ from plugins.calls.permissions import (
     CALLS_UPDATE,
     NUMBERS_READ,
     NUMBERS_WRITE,
+    PERMISSIONS,
     RECORDINGS_DELETE,
     RECORDINGS_READ,
     SETTINGS_READ,
@@ -82,7 +91,7 @@ from plugins.calls.provider import (
     WebhookRejected,
     WebhookRequest,
 )
-from plugins.calls.registry import build_provider
+from plugins.calls.registry import build_provider, installed_providers
 from plugins.calls.webhooks import provider_webhook_router
 
 __all__ = [
@@ -96,6 +105,7 @@ __all__ = [
     "DIAL_STATUSES",
     "NUMBERS_READ",
     "NUMBERS_WRITE",
+    "PERMISSIONS",
     "RECORDINGS_DELETE",
     "RECORDINGS_READ",
     "SETTINGS_READ",
@@ -110,6 +120,7 @@ __all__ = [
     "CallLost",
     "CallProgress",
     "CallRef",
+    "CallSettingsRow",
     "CallStatus",
     "CallTurn",
     "Capability",
@@ -144,12 +155,15 @@ __all__ = [
     "Say",
     "TelephonyProvider",
     "TranscriptSegment",
+    "TranscriptSegmentRow",
     "TurnReason",
     "UnsupportedAction",
     "WebhookAnswer",
     "WebhookMalformed",
+    "WebhookReceipt",
     "WebhookRejected",
     "WebhookRequest",
     "build_provider",
+    "installed_providers",
     "provider_webhook_router",
 ]

@@ -22,8 +22,8 @@ from plugins.calls import (
     PlaceCall,
     WebhookRejected,
     WebhookRequest,
+    build_provider,
 )
-from plugins.calls import build_provider
 from plugins.loopback.provider import LoopbackProvider
 
 Answer = bytes | Sequence[Any] | Callable[[InstructionsNeeded], Sequence[Any]]

@@ -18,8 +18,7 @@ import pytest
 
 import plugins.loopback.plugin
 from kernel.testing import app_client, published_events, serve_app, wait_until
-from plugins.calls import PERMISSIONS
-from plugins.calls import CallStatus
+from plugins.calls import PERMISSIONS, CallStatus
 from plugins.calls.testing import age_calls, run_reconciliation, use_public_base_url
 from plugins.loopback.testing import crash_carrier, live_call
 

@@ -22,10 +22,10 @@ from plugins.calls import (
     Say,
 )
 from plugins.telnyx import webhooks as telnyx_webhooks
-from plugins.telnyx.webhooks import parse_body
-from plugins.telnyx.steps import compact
 from plugins.telnyx.client_state import CallState, decode, encode
+from plugins.telnyx.steps import compact
 from plugins.telnyx.testing import CALLEE_HANGUPS, TRANSFER_OUTCOMES, TelnyxDouble
+from plugins.telnyx.webhooks import parse_body
 from plugins.webhooks.testing import WebhookReceiver
 
 AGENT = "+420777000111"

@@ -22,10 +22,10 @@ from plugins.calls import (
     TranscriptSegment,
     WebhookMalformed,
 )
-from plugins.telnyx.webhooks import parse_body
-from plugins.telnyx.steps import compact
 from plugins.telnyx.client_state import CallState, encode
+from plugins.telnyx.steps import compact
 from plugins.telnyx.testing import TelnyxDouble
+from plugins.telnyx.webhooks import parse_body
 
 WHEN = datetime(2026, 11, 3, 10, 15, 30, 123456, tzinfo=UTC)
 REST = [Say(text="Goodbye"), Play(url="https://audio.example.test/bye.mp3")]

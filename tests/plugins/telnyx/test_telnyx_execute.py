@@ -27,8 +27,8 @@ from plugins.calls import (
     Say,
     WebhookAnswer,
 )
-from plugins.telnyx.webhooks import parse_body
 from plugins.telnyx.steps import compact
+from plugins.telnyx.webhooks import parse_body
 
 MUSIC = "https://audio.example.test/music.mp3"
 

@@ -19,8 +19,8 @@ from plugins.calls import (
     WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
+    build_provider,
 )
-from plugins.calls import build_provider
 from plugins.twilio.provider import TwilioProvider
 
 ACME_NUMBER = "+14155550100"

@@ -322,3 +322,10 @@ def use_public_base_url(platform: Platform, url: str) -> None:
     """Point the webhook URLs given to providers at ``url`` (a server a test started)."""
     state = calls_state(platform)
     state.settings = state.settings.model_copy(update={"public_base_url": url})
+
+
+# The shape of a provider plugin (docs/providers.md; kept in its own module).
+from plugins.calls.provider_shape import PROVIDER_SHAPE as PROVIDER_SHAPE  # noqa: E402
+from plugins.calls.provider_shape import (  # noqa: E402
+    provider_shape_problems as provider_shape_problems,
+)

@@ -269,7 +269,7 @@ class Fixture:
 async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixture:
     """Migrate; a tenant with Twilio credentials in the vault, the flow published, our number
     routed to it; (``bare``) the baseline's table with one state row per call."""
-    from plugins.calls.models import PhoneNumber
+    from plugins.calls import PhoneNumber
     from plugins.ivr import service
     from plugins.ivr.models import Flow
 
@@ -435,7 +435,7 @@ async def verify_kernel(
     """Problems in the kernel's tables: every session advanced by exactly its callbacks and
     waits at the menu, one receipt per delivery, every stored gather answer a ``<Gather>``
     document, the step events in the outbox."""
-    from plugins.calls.models import Call, WebhookReceipt
+    from plugins.calls import Call, WebhookReceipt
     from plugins.ivr.models import FlowSession
 
     expected = {sid: sent.get(sid, 0) + extra.get(sid, 0) for sid in fixture.kernel_sids}

@@ -278,7 +278,7 @@ def new_sid(prefix: str) -> str:
 async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixture:
     """Migrate; create the tenant, its Twilio credentials in the vault, ``calls`` kernel
     calls and (``bare``) the baseline's tables and calls."""
-    from plugins.calls.models import Call
+    from plugins.calls import Call
 
     await upgrade(settings, resolve_plugins(settings, plugin_list()))
     if bare:
@@ -519,7 +519,7 @@ def expected_counts(chains: Sequence[Sequence[Delivery]]) -> tuple[int, int, int
 async def verify_kernel(settings: Settings, fixture: Fixture, sent: int) -> list[str]:
     """Problems found in the kernel's tables (none: every call completed, one receipt per
     unique delivery, three status events per call in the outbox and on the timeline)."""
-    from plugins.calls.models import Call, CallEvent, WebhookReceipt
+    from plugins.calls import Call, CallEvent, WebhookReceipt
 
     platform = build_platform(settings, plugin_list())
     problems: list[str] = []

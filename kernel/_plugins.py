@@ -135,6 +135,15 @@ def installed_plugins(group: str = ENTRY_POINT_GROUP) -> list[PluginSource]:
     return list(sources.values())
 
 
+def installed_plugin(name: str) -> object:
+    """The installed plugin ``name`` (its entry point's object), whatever ``KRALIKI_PLUGINS``
+    says: for a test that needs a plugin its own requires (``calls`` for a provider)."""
+    for source in installed_plugins():
+        if source.entry_point == name:
+            return source.obj
+    raise LookupError(f"no plugin {name!r} is installed (entry point group {ENTRY_POINT_GROUP})")
+
+
 def core_components() -> list[PluginSource]:
     """The platform's core components (``kraliki.core`` group): loaded whatever
     ``KRALIKI_PLUGINS`` says, before every plugin."""

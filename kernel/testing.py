@@ -46,10 +46,13 @@ from kernel._migrations import upgrade
 from kernel._models import Base
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import PluginSet, installed_plugins, select_plugins
+from kernel._plugins import installed_plugin as installed_plugin
 from kernel._principal import Principal
 from kernel._settings import Settings, sqlite_path
 from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
 from kernel._testdb import MigratedTemplates, TemplateKey, template_key
+from kernel._vault.access_log import VaultAccess as VaultAccess
+from kernel._vault.access_log import vault_access_events as vault_access_events
 from kernel._vault.keys import new_master_key
 
 TEST_DATABASE_ENV = "KRALIKI_TEST_DATABASE_URL"

@@ -25,7 +25,15 @@ from plugins.calls.handlers import (
     routed_numbers,
     target_providers,
 )
-from plugins.calls.models import Call, CallEvent, PhoneNumber, Recording
+from plugins.calls.models import (
+    Call,
+    CallEvent,
+    CallSettingsRow,
+    PhoneNumber,
+    Recording,
+    TranscriptSegmentRow,
+    WebhookReceipt,
+)
 from plugins.calls.permissions import (
     CALLS_CONTROL,
     CALLS_CREATE,
@@ -85,7 +93,7 @@ from plugins.calls.provider import (
     WebhookRejected,
     WebhookRequest,
 )
-from plugins.calls.registry import build_provider
+from plugins.calls.registry import build_provider, installed_providers
 from plugins.calls.webhooks import provider_webhook_router
 
 __all__ = [
@@ -114,6 +122,7 @@ __all__ = [
     "CallLost",
     "CallProgress",
     "CallRef",
+    "CallSettingsRow",
     "CallStatus",
     "CallTurn",
     "Capability",
@@ -148,13 +157,16 @@ __all__ = [
     "Say",
     "TelephonyProvider",
     "TranscriptSegment",
+    "TranscriptSegmentRow",
     "TurnReason",
     "UnsupportedAction",
     "WebhookAnswer",
     "WebhookMalformed",
+    "WebhookReceipt",
     "WebhookRejected",
     "WebhookRequest",
     "build_provider",
+    "installed_providers",
     "provider_webhook_router",
     "routed_numbers",
     "target_providers",

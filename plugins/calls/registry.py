@@ -70,6 +70,12 @@ def calls_state(platform: Platform) -> CallsState:
     return CALLS_STATE.get(platform)
 
 
+def installed_providers(platform: Platform) -> UniqueRegistry[ProviderSpec]:
+    """The telephony providers the loaded plugins contributed (``kraliki_telephony_providers``),
+    by name; ``owner(name)`` is the plugin that contributed one."""
+    return calls_state(platform).providers
+
+
 def require_provider(platform: Platform, name: str) -> ProviderSpec:
     """The installed provider ``name``, or a 422 listing those that are installed."""
     providers = calls_state(platform).providers

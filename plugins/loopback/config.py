@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel import Platform, StateKey
+
 
 class LoopbackSettings(BaseSettings):
     """Every field is ``KRALIKI_LOOPBACK_<NAME>`` in the environment (or ``.env``)."""
@@ -72,3 +74,16 @@ class LoopbackSettings(BaseSettings):
         "long was left behind by a process that died, and reconciliation fails it "
         "(`carrier-lost`).",
     )
+
+
+SETTINGS = StateKey[LoopbackSettings]("loopback")
+"""The operator settings this platform read at start (``kraliki_configure``)."""
+
+
+def configure(platform: Platform) -> LoopbackSettings:
+    """Read the settings from the environment, once per platform (``kraliki_configure``)."""
+    return SETTINGS.set(platform, LoopbackSettings())
+
+
+def settings_of(platform: Platform) -> LoopbackSettings:
+    return SETTINGS.get(platform)

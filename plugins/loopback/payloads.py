@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from plugins.calls.provider import (
+from plugins.calls import (
     DIAL_STATUSES,
     AnsweredBy,
     CallProgress,

@@ -16,7 +16,7 @@ from kernel import MigrationSource, Platform, PluginInfo, SecretSpec, __version_
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from plugins.calls.provider import ProviderSpec
+    from plugins.calls import ProviderSpec
 
 
 @hookimpl
@@ -32,9 +32,11 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    from plugins.loopback.state import configure
+    from plugins.loopback import config
+    from plugins.loopback.carrier import state
 
-    configure(platform)
+    config.configure(platform)
+    state.configure(platform)
 
 
 @hookimpl
@@ -51,7 +53,7 @@ def kraliki_migrations() -> MigrationSource:
 
 @hookimpl
 def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
-    from plugins.calls.provider import ProviderSpec
+    from plugins.calls import ProviderSpec
     from plugins.loopback.provider import CAPABILITIES, LoopbackProvider
 
     return [
@@ -69,28 +71,28 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
 
 @hookimpl
 def kraliki_webhook_routes() -> Sequence[APIRouter]:
-    from plugins.calls.webhooks import provider_webhook_router
+    from plugins.calls import provider_webhook_router
 
     return [provider_webhook_router("loopback")]
 
 
 @hookimpl
 def kraliki_vault_secrets() -> Sequence[SecretSpec]:
-    from plugins.loopback.signing import SIGNING_SECRET
+    from plugins.loopback.secrets import SECRETS
 
-    return [SIGNING_SECRET]
+    return SECRETS
 
 
 @hookimpl
 def kraliki_startup(platform: Platform) -> None:
-    from plugins.loopback.state import loopback_state
+    from plugins.loopback.carrier.state import loopback_state
 
     loopback_state(platform).closed = False
 
 
 @hookimpl
 async def kraliki_shutdown(platform: Platform) -> None:
-    from plugins.loopback.state import loopback_state
+    from plugins.loopback.carrier.state import loopback_state
 
     state = loopback_state(platform)
     await state.close()

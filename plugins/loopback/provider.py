@@ -1,11 +1,11 @@
 """The loopback telephony provider: a carrier that needs no account.
 
-Placing a call starts a scripted callee in this process (:mod:`plugins.loopback.carrier`)
+Placing a call starts a scripted callee in this process (:mod:`plugins.loopback.carrier.call`)
 whose events come back through the platform's public webhook URLs, signed like a real
 carrier's, so verification, de-duplication and the status machine run exactly as with
 Twilio or Telnyx. Loopback calls live in the process that placed them: control actions
 reach them only there, and when that process dies they are lost (its carrier's lease,
-:mod:`plugins.loopback.lease`, tells other processes so). It is a development and test
+:mod:`plugins.loopback.carrier.lease`, tells other processes so). It is a development and test
 provider.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallLost,
     CallProgress,
@@ -23,29 +23,27 @@ from plugins.calls.provider import (
     CallStatus,
     Capability,
     ControlCall,
-    InstructionList,
     ParsedWebhook,
-    Pay,
     PlaceCall,
     PlacedCall,
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
     TelephonyProvider,
-    UnsupportedAction,
     WebhookAnswer,
-    WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
 )
-from plugins.loopback import control, signing
-from plugins.loopback.carrier import CarrierCall
-from plugins.loopback.lease import carrier_alive, carrier_of
-from plugins.loopback.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
-from plugins.loopback.payloads import PayloadError, events_of, parse_body
-from plugins.loopback.script import Script, ScriptError, parse_script, script_for_number
-from plugins.loopback.secret import read_secret, signing_secret
-from plugins.loopback.state import LoopbackState, loopback_state
+from plugins.loopback.carrier import control
+from plugins.loopback.carrier.call import CarrierCall
+from plugins.loopback.carrier.lease import carrier_alive, carrier_of
+from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
+from plugins.loopback.carrier.script import Script, ScriptError, parse_script, script_for_number
+from plugins.loopback.carrier.state import LoopbackState, loopback_state
+from plugins.loopback.instructions import CONTENT_TYPE, document
+from plugins.loopback.secrets import read_secret, signing_secret
+from plugins.loopback.signature import SignatureError, check_headers, verify_signature
+from plugins.loopback.webhooks import parse_webhook
 
 CAPABILITIES = frozenset(
     {
@@ -167,32 +165,20 @@ class LoopbackProvider(TelephonyProvider):
         tolerance = self.state.settings.timestamp_tolerance_seconds
         try:
             # Cheap checks first: junk requests never reach the vault (nor its audit log).
-            signing.check_headers(webhook.headers, tolerance_seconds=tolerance)
+            check_headers(webhook.headers, tolerance_seconds=tolerance)
             secret = await read_secret(self.context, purpose="verify a loopback webhook")
             if secret is None:
-                raise signing.SignatureError("the tenant has no loopback signing secret yet")
-            signing.verify(secret, webhook.headers, webhook.body, tolerance_seconds=tolerance)
-        except signing.SignatureError as exc:
+                raise SignatureError("the tenant has no loopback signing secret yet")
+            verify_signature(secret, webhook.headers, webhook.body, tolerance_seconds=tolerance)
+        except SignatureError as exc:
             raise WebhookRejected(str(exc)) from None
 
     def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
-        event_id = webhook.headers.get(signing.EVENT_ID_HEADER)
-        if not event_id:
-            raise WebhookMalformed("no Loopback-Event-Id")
-        try:
-            body, payload = parse_body(webhook.kind, webhook.body)
-        except PayloadError as exc:
-            raise WebhookMalformed(str(exc)) from None
-        return ParsedWebhook(dedupe_key=event_id, events=events_of(body), payload=payload)
+        return parse_webhook(webhook)
 
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
         """Answer the webhook with the instructions as JSON: the carrier runs them."""
-        document = InstructionList(steps=list(instructions))
-        if any(isinstance(step, Pay) for step in document.steps):
-            raise UnsupportedAction("loopback takes no payments (no secure-payments capability)")
-        return WebhookAnswer(
-            body=document.model_dump_json().encode(), content_type="application/json"
-        )
+        return WebhookAnswer(body=document(instructions), content_type=CONTENT_TYPE)
 
     # -- recordings ----------------------------------------------------------------------
 

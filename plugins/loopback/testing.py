@@ -22,13 +22,12 @@ from typing import Any
 import httpx
 
 from kernel import Platform
-from plugins.calls.provider import CallStatus, Direction
-from plugins.calls.registry import build_provider
-from plugins.loopback.carrier import CarrierCall
+from plugins.calls import CallStatus, Direction, build_provider
+from plugins.loopback.carrier.call import CarrierCall
+from plugins.loopback.carrier.state import loopback_state
 from plugins.loopback.payloads import Body, StatusBody, body_bytes
-from plugins.loopback.secret import signing_secret
-from plugins.loopback.signing import new_event_id, sign
-from plugins.loopback.state import loopback_state
+from plugins.loopback.secrets import signing_secret
+from plugins.loopback.signature import new_event_id, sign
 
 
 def webhook_url(platform_url: str, tenant_id: uuid.UUID, kind: str) -> str:

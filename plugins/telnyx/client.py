@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import httpx
 
 from kernel import RejectedError, TransientError
-from plugins.calls.provider import ProviderContext, ProviderRefused
-from plugins.telnyx.config import SETTINGS, TelnyxSettings
+from plugins.calls import ProviderContext, ProviderRefused
+from plugins.telnyx.config import settings_of
 
 if TYPE_CHECKING:
     from telnyx import AsyncTelnyx
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEPENDENCY = "telnyx"
 """The breaker's and the metrics' name for Telnyx."""
-
-
-def settings_of(context: ProviderContext) -> TelnyxSettings:
-    return SETTINGS.get(context.platform)
 
 
 def load_sdk() -> None:
@@ -80,7 +76,9 @@ async def api_key(context: ProviderContext, *, purpose: str) -> str:
 async def client_for(context: ProviderContext, *, purpose: str) -> AsyncTelnyx:
     key = await api_key(context, purpose=purpose)
     return make_client(
-        key, base_url=settings_of(context).api_base_url, http=context.platform.resilience.http
+        key,
+        base_url=settings_of(context.platform).api_base_url,
+        http=context.platform.resilience.http,
     )
 
 

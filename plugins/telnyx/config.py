@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel import StateKey
+from kernel import Platform, StateKey
 
 
 class TelnyxSettings(BaseSettings):
@@ -48,3 +48,12 @@ class TelnyxSettings(BaseSettings):
 
 SETTINGS = StateKey[TelnyxSettings]("telnyx")
 """The operator settings this platform read at start (``kraliki_configure``)."""
+
+
+def configure(platform: Platform) -> TelnyxSettings:
+    """Read the settings from the environment, once per platform (``kraliki_configure``)."""
+    return SETTINGS.set(platform, TelnyxSettings())
+
+
+def settings_of(platform: Platform) -> TelnyxSettings:
+    return SETTINGS.get(platform)

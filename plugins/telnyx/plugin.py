@@ -12,7 +12,7 @@ from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from plugins.calls.provider import ProviderSpec
+    from plugins.calls import ProviderSpec
 
 
 @hookimpl
@@ -27,9 +27,9 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    from plugins.telnyx.config import SETTINGS, TelnyxSettings
+    from plugins.telnyx.config import configure
 
-    SETTINGS.set(platform, TelnyxSettings())
+    configure(platform)
 
 
 @hookimpl
@@ -43,8 +43,9 @@ async def kraliki_startup() -> None:
 
 @hookimpl
 def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
-    from plugins.calls.provider import Capability, ProviderSpec
+    from plugins.calls import Capability, ProviderSpec
     from plugins.telnyx.provider import TelnyxProvider
+    from plugins.telnyx.secrets import API_KEY, CONNECTION_ID, PUBLIC_KEY
 
     return [
         ProviderSpec(
@@ -64,7 +65,7 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
                     # No SPEECH_RECOGNITION: Call Control's gather commands collect DTMF only.
                 }
             ),
-            secrets=("telnyx.api_key", "telnyx.public_key", "telnyx.connection_id"),
+            secrets=(API_KEY, PUBLIC_KEY, CONNECTION_ID),
             description="Telnyx Call Control v2: commands over REST, Ed25519-signed webhooks.",
             default_calls_per_second=1.0,
         )
@@ -82,6 +83,6 @@ def kraliki_vault_secrets() -> Sequence[SecretSpec]:
 def kraliki_webhook_routes() -> Sequence[APIRouter]:
     """``POST /webhooks/telnyx/<tenant id>/events``: the Call Control application's webhook
     URL (calls verifies with the tenant's public key, de-duplicates, applies, answers)."""
-    from plugins.calls.webhooks import provider_webhook_router
+    from plugins.calls import provider_webhook_router
 
     return [provider_webhook_router("telnyx")]

@@ -2,8 +2,8 @@
 
 Command style: Telnyx runs one command at a time and reports each step's end by webhook, so
 :meth:`TelnyxProvider.execute` issues the first instruction and carries the others in
-``client_state`` (``commands.py``, ``state.py``); webhooks are verified with the tenant's
-Ed25519 public key (``signature.py``) and mapped in ``events.py``.
+``client_state`` (``instructions.py``, ``client_state.py``); webhooks are verified with the
+tenant's Ed25519 public key (``signature.py``) and mapped in ``webhooks.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from kernel import RejectedError, TransientError
-from plugins.calls.provider import (
+from plugins.calls import (
     CallProgress,
     CallRef,
     CallStatus,
@@ -32,15 +32,18 @@ from plugins.calls.provider import (
     RecordingRef,
     TelephonyProvider,
     WebhookAnswer,
-    WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
 )
-from plugins.telnyx import events, script
-from plugins.telnyx.client import DEPENDENCY, call_api, client_for, settings_of
-from plugins.telnyx.commands import Commands, control_command
+from plugins.telnyx.client import DEPENDENCY, call_api, client_for
+from plugins.telnyx.client_state import CallState, encode
+from plugins.telnyx.config import settings_of
+from plugins.telnyx.instructions import Commands, control_command
+from plugins.telnyx.secrets import CONNECTION_ID, PUBLIC_KEY
 from plugins.telnyx.signature import SignatureError, verify_signature
-from plugins.telnyx.state import CallState, encode
+from plugins.telnyx.steps import normalize, refuse_unsupported
+from plugins.telnyx.steps import parse as parse_steps
+from plugins.telnyx.webhooks import parse_webhook
 
 logger = logging.getLogger("kraliki.telnyx")
 
@@ -57,7 +60,7 @@ class TelnyxProvider(TelephonyProvider):
     # -- placing and controlling calls ------------------------------------------------------
 
     async def place_call(self, request: PlaceCall) -> PlacedCall:
-        connection = await self.context.secret("telnyx.connection_id", purpose="place a call")
+        connection = await self.context.secret(CONNECTION_ID, purpose="place a call")
         if connection is None:
             raise ProviderRefused(
                 "Telnyx is not set up for this tenant: store telnyx.connection_id (the Call "
@@ -96,7 +99,9 @@ class TelnyxProvider(TelephonyProvider):
 
     async def control(self, request: ControlCall) -> None:
         call_control_id = _call_control_id(request.call)
-        name, arguments = control_command(request, settings_of(self.context).hold_audio_url)
+        name, arguments = control_command(
+            request, settings_of(self.context.platform).hold_audio_url
+        )
         client = await client_for(self.context, purpose=f"call control: {request.action}")
         command = getattr(client.calls.actions, name)  # loaded before the timed attempt
 
@@ -139,7 +144,7 @@ class TelnyxProvider(TelephonyProvider):
     # -- webhooks ---------------------------------------------------------------------------
 
     async def verify_webhook(self, webhook: WebhookRequest) -> None:
-        public_key = await self.context.secret("telnyx.public_key", purpose="verify a webhook")
+        public_key = await self.context.secret(PUBLIC_KEY, purpose="verify a webhook")
         if public_key is None:
             raise WebhookRejected("the tenant has no telnyx.public_key to check signatures with")
         try:
@@ -147,20 +152,18 @@ class TelnyxProvider(TelephonyProvider):
                 webhook.headers,
                 webhook.body,
                 public_key.reveal(),
-                tolerance_seconds=settings_of(self.context).timestamp_tolerance_seconds,
+                tolerance_seconds=settings_of(self.context.platform).timestamp_tolerance_seconds,
             )
         except SignatureError as exc:
             raise WebhookRejected(str(exc)) from None
 
     def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
-        if webhook.kind != "events":
-            raise WebhookMalformed(f"Telnyx sends no {webhook.kind!r} webhooks (only 'events')")
-        return events.parse(webhook.body)
+        return parse_webhook(webhook)
 
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
-        parsed = script.parse(instructions)
-        script.refuse_unsupported(parsed)
-        steps = script.normalize(parsed)
+        parsed = parse_steps(instructions)
+        refuse_unsupported(parsed)
+        steps = normalize(parsed)
         if not steps:
             return self.empty_answer()
         call_control_id = _call_control_id(call)
@@ -169,7 +172,7 @@ class TelnyxProvider(TelephonyProvider):
             client=client,
             call=call,
             call_control_id=call_control_id,
-            settings=settings_of(self.context),
+            settings=settings_of(self.context.platform),
             webhook_url=self.context.webhook_url("events"),
             command_id=str(uuid.uuid4()),
         )
@@ -263,7 +266,7 @@ def _call_control_id(call: CallRef) -> str:
 
 
 def _is_telnyx_id(recording_id: str) -> bool:
-    """Ids made up by ``events._recording_id`` (``leg:...``) are not Telnyx's."""
+    """Ids made up by ``webhooks._recording_id`` (``leg:...``) are not Telnyx's."""
     return bool(recording_id) and not recording_id.startswith("leg:")
 
 

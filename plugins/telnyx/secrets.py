@@ -1,4 +1,5 @@
-"""The tenant secrets the telnyx plugin reads, and how a stored key is tested."""
+"""The tenant secrets the telnyx plugin reads (:data:`SECRETS`), and the credential checks
+that test a stored key and Call Control application against Telnyx."""
 
 from __future__ import annotations
 
@@ -6,14 +7,18 @@ from typing import TYPE_CHECKING, Any
 
 from kernel import RejectedError, SecretCheck, SecretSpec, ValidationResult
 from plugins.telnyx.client import DEPENDENCY, classify, make_client
-from plugins.telnyx.config import SETTINGS
+from plugins.telnyx.config import settings_of
 
 if TYPE_CHECKING:
     from telnyx import AsyncTelnyx
 
+API_KEY = "telnyx.api_key"
+PUBLIC_KEY = "telnyx.public_key"
+CONNECTION_ID = "telnyx.connection_id"
+
 
 def _client(check: SecretCheck, api_key: str) -> AsyncTelnyx:
-    settings = SETTINGS.get(check.platform)
+    settings = settings_of(check.platform)
     return make_client(api_key, base_url=settings.api_base_url, http=check.platform.resilience.http)
 
 
@@ -39,7 +44,7 @@ async def check_api_key(check: SecretCheck) -> ValidationResult:
 
 async def check_connection_id(check: SecretCheck) -> ValidationResult:
     """Looks the Call Control application up with the tenant's API key."""
-    key = await check.reveal("telnyx.api_key")
+    key = await check.reveal(API_KEY)
     if key is None:
         return ValidationResult(False, "store telnyx.api_key first: it is needed to look up")
     applications = _client(check, key.reveal()).call_control_applications
@@ -61,7 +66,7 @@ async def check_connection_id(check: SecretCheck) -> ValidationResult:
 
 SECRETS = [
     SecretSpec(
-        "telnyx.api_key",
+        API_KEY,
         "API key (v2) of the tenant's Telnyx account (Mission Control: Account Settings, "
         "Keys & Credentials).",
         kind="api_key",
@@ -69,14 +74,14 @@ SECRETS = [
         validator=check_api_key,
     ),
     SecretSpec(
-        "telnyx.public_key",
+        PUBLIC_KEY,
         "The account's public key for webhook signatures (Ed25519, base64; Mission Control: "
         "Account Settings, Keys & Credentials, Public Key).",
         kind="signing_key",
         pattern=r"[A-Za-z0-9+/]{43}=",
     ),
     SecretSpec(
-        "telnyx.connection_id",
+        CONNECTION_ID,
         "Id of the Call Control application (Voice API application) that places and "
         "receives the tenant's calls; its webhook URL points at the platform.",
         kind="credential",

@@ -3,7 +3,7 @@ provider-neutral statuses."""
 
 from __future__ import annotations
 
-from plugins.calls.provider import AnsweredBy, CallStatus
+from plugins.calls import AnsweredBy, CallStatus
 
 HANGUP_CAUSES = {
     "normal_clearing": CallStatus.COMPLETED,

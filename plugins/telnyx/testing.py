@@ -252,7 +252,7 @@ class TelnyxDouble:
 
     def state_of(self, call_control_id: str) -> Any:
         """The call's current ``client_state``, decoded (JSON), or None."""
-        from plugins.telnyx.state import decode
+        from plugins.telnyx.client_state import decode
 
         return decode(self.call(call_control_id).client_state).to_json() or None
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kernel import StateKey
+from kernel import Platform, StateKey
 
 TWILIO_API = "https://api.twilio.com"
 DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
@@ -57,3 +57,12 @@ class TwilioSettings(BaseSettings):
 
 SETTINGS = StateKey[TwilioSettings]("twilio")
 """The operator settings this platform read at start (``kraliki_configure``)."""
+
+
+def configure(platform: Platform) -> TwilioSettings:
+    """Read the settings from the environment, once per platform (``kraliki_configure``)."""
+    return SETTINGS.set(platform, TwilioSettings())
+
+
+def settings_of(platform: Platform) -> TwilioSettings:
+    return SETTINGS.get(platform)

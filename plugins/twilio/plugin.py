@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from kernel import Platform, PluginInfo, SecretSpec, __version__, hookimpl
 
 if TYPE_CHECKING:
-    from plugins.calls.provider import ProviderSpec
+    from plugins.calls import ProviderSpec
 
 
 @hookimpl
@@ -29,23 +29,23 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    from plugins.twilio.config import SETTINGS, TwilioSettings
+    from plugins.twilio.config import configure
 
-    SETTINGS.set(platform, TwilioSettings())
+    configure(platform)
 
 
 @hookimpl
 def kraliki_vault_secrets() -> Sequence[SecretSpec]:
-    from plugins.twilio.credentials import SECRETS
+    from plugins.twilio.secrets import SECRETS
 
     return SECRETS
 
 
 @hookimpl
 def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
-    from plugins.calls.provider import Capability, ProviderSpec
-    from plugins.twilio.credentials import ACCOUNT_SID, AUTH_TOKEN
+    from plugins.calls import Capability, ProviderSpec
     from plugins.twilio.provider import TwilioProvider
+    from plugins.twilio.secrets import ACCOUNT_SID, AUTH_TOKEN
 
     return [
         ProviderSpec(
@@ -74,6 +74,6 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
 
 @hookimpl
 def kraliki_webhook_routes() -> Sequence[APIRouter]:
-    from plugins.calls.webhooks import provider_webhook_router
+    from plugins.calls import provider_webhook_router
 
     return [provider_webhook_router("twilio")]

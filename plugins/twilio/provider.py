@@ -13,10 +13,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from kernel import RejectedError, TransientError
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallLost,
     CallProgress,
@@ -35,9 +34,9 @@ from plugins.calls.provider import (
     WebhookRejected,
     WebhookRequest,
 )
-from plugins.twilio import callbacks, twiml
-from plugins.twilio.config import TWILIO_API, TwilioSettings
-from plugins.twilio.rest import (
+from plugins.twilio import instructions as twiml
+from plugins.twilio import webhooks
+from plugins.twilio.client import (
     DEPENDENCY,
     TWILIO_ERRORS,
     RoutedHttpClient,
@@ -46,9 +45,11 @@ from plugins.twilio.rest import (
     make_client,
     refusal,
     route,
-    settings_of,
     twilio_status,
 )
+from plugins.twilio.config import TWILIO_API, TwilioSettings, settings_of
+from plugins.twilio.secrets import ACCOUNT_SID, AUTH_TOKEN
+from plugins.twilio.signature import SignatureError, signature_of, verify_signature
 
 T = TypeVar("T")
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -81,8 +82,8 @@ class TwilioProvider(TelephonyProvider):
     # --- REST ------------------------------------------------------------------------------
 
     async def _credentials(self, purpose: str) -> tuple[str, str]:
-        sid = await self.context.secret("twilio.account_sid", purpose=purpose)
-        token = await self.context.secret("twilio.auth_token", purpose=purpose)
+        sid = await self.context.secret(ACCOUNT_SID, purpose=purpose)
+        token = await self.context.secret(AUTH_TOKEN, purpose=purpose)
         if sid is None or token is None:
             raise ProviderRefused(
                 "Twilio is not configured: store twilio.account_sid and twilio.auth_token "
@@ -218,7 +219,7 @@ class TwilioProvider(TelephonyProvider):
             if exc.code == NOT_FOUND:  # another account's, or purged: nothing to ask for
                 raise CallLost(f"Twilio has no call {sid}", code=UNKNOWN_AT_PROVIDER) from exc
             raise
-        status = callbacks.STATUSES.get(str(found.status or ""))
+        status = webhooks.STATUSES.get(str(found.status or ""))
         if status is None:
             return None
         duration = str(found.duration or "")
@@ -227,25 +228,24 @@ class TwilioProvider(TelephonyProvider):
             status=status,
             occurred_at=found.end_time if status.terminal else None,
             duration_seconds=int(duration) if duration.isdigit() else None,
-            answered_by=callbacks.ANSWERED_BY.get(str(found.answered_by or "")),
+            answered_by=webhooks.ANSWERED_BY.get(str(found.answered_by or "")),
         )
 
     # --- webhooks --------------------------------------------------------------------------
 
     async def verify_webhook(self, webhook: WebhookRequest) -> None:
-        signature = webhook.headers.get("x-twilio-signature", "")
-        if not signature:
-            raise WebhookRejected("no X-Twilio-Signature")
-        token = await self.context.secret("twilio.auth_token", purpose="verify a Twilio webhook")
-        if token is None:
-            raise WebhookRejected("no Twilio auth token is stored for this tenant")
-        # Twilio signs the URL it called plus the POST fields (a GET: the URL alone).
-        params = (webhook.form or {}) if webhook.method.upper() == "POST" else {}
-        if not RequestValidator(token.reveal()).validate(webhook.url, params, signature):
-            raise WebhookRejected("X-Twilio-Signature does not match")
+        try:
+            signature = signature_of(webhook.headers)
+            token = await self.context.secret(AUTH_TOKEN, purpose="verify a Twilio webhook")
+            if token is None:
+                raise SignatureError("no Twilio auth token is stored for this tenant")
+            verify_signature(webhook.url, webhook.method, webhook.form, signature, token.reveal())
+        except SignatureError as exc:
+            raise WebhookRejected(str(exc)) from None
 
     def parse_webhook(self, webhook: WebhookRequest) -> ParsedWebhook:
-        return callbacks.parse(webhook, recording_type=MEDIA_TYPES[self.settings.recording_format])
+        recording_type = MEDIA_TYPES[self.settings.recording_format]
+        return webhooks.parse_webhook(webhook, recording_type=recording_type)
 
     async def execute(self, call: CallRef, instructions: Sequence[Any]) -> WebhookAnswer:
         body = twiml.document(instructions, self.context.webhook_url)

@@ -34,8 +34,8 @@ from types import TracebackType
 import httpx
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from plugins.twilio.double_rest import RestApi
-from plugins.twilio.double_state import (
+from plugins.twilio.testing_rest import RestApi
+from plugins.twilio.testing_state import (
     Account,
     Call,
     Fault,

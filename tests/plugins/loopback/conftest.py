@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from loopback_helpers import Receiver, provider_for
 
-import plugins.calls.plugin
 import plugins.loopback.plugin
 from kernel import Platform
-from kernel.testing import create_tenant, serve_app
+from kernel.testing import create_tenant, installed_plugin, serve_app
 from plugins.calls.testing import use_public_base_url
 from plugins.loopback.provider import LoopbackProvider
 
@@ -27,7 +26,7 @@ def fast_carrier(monkeypatch: pytest.MonkeyPatch) -> None:
 def loopback_plugins(kraliki_installed_plugins: list[object]) -> list[object]:
     """The installed plugins, calls (should it not be installed) and loopback."""
     loaded = {getattr(p, "obj", p) for p in kraliki_installed_plugins}
-    extra = [p for p in (plugins.calls.plugin, plugins.loopback.plugin) if p not in loaded]
+    extra = [p for p in (installed_plugin("calls"), plugins.loopback.plugin) if p not in loaded]
     return [*kraliki_installed_plugins, *extra]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from kernel import Platform, tenant_scope
-from plugins.calls.provider import (
+from plugins.calls import (
     CallRef,
     CallStatus,
     Direction,
@@ -22,8 +22,8 @@ from plugins.calls.provider import (
     PlaceCall,
     WebhookRejected,
     WebhookRequest,
+    build_provider,
 )
-from plugins.calls.registry import build_provider
 from plugins.loopback.provider import LoopbackProvider
 
 Answer = bytes | Sequence[Any] | Callable[[InstructionsNeeded], Sequence[Any]]

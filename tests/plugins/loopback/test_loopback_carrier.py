@@ -11,7 +11,7 @@ import pytest
 from loopback_helpers import call, final, place
 
 from kernel.testing import wait_until
-from plugins.calls.provider import (
+from plugins.calls import (
     Conference,
     Dial,
     Gather,

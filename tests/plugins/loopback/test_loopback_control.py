@@ -9,7 +9,7 @@ import pytest
 from loopback_helpers import provider_for
 
 from kernel.testing import wait_until
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallRef,
     CallStatus,
@@ -20,7 +20,7 @@ from plugins.calls.provider import (
     ProviderRefused,
     RecordingRef,
 )
-from plugins.loopback.state import loopback_state
+from plugins.loopback.carrier.state import loopback_state
 from plugins.loopback.testing import call_log, live_call
 
 ON_THE_LINE = ["answer", {"step": "wait", "seconds": 3000}, "hangup"]

@@ -11,7 +11,7 @@ import pytest
 from loopback_helpers import call, final, place
 from pydantic import ValidationError
 
-from plugins.calls.provider import (
+from plugins.calls import (
     CallStatus,
     Dial,
     Hangup,
@@ -20,12 +20,12 @@ from plugins.calls.provider import (
     WebhookMalformed,
     WebhookRequest,
 )
-from plugins.loopback import signing
-from plugins.loopback.clock import Clock, Timeline
+from plugins.loopback import signature as signing
+from plugins.loopback.carrier.clock import Clock, Timeline
+from plugins.loopback.carrier.program import dialled_leg
+from plugins.loopback.carrier.script import parse_script, script_for_number
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import KINDS, DialBody, body_bytes, parse_body
-from plugins.loopback.program import dialled_leg
-from plugins.loopback.script import parse_script, script_for_number
 from plugins.loopback.testing import call_log, tenant_secret
 
 CALL = "LB" + "c" * 32

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from plugins.loopback.carrier.script import MAGIC_NUMBERS, STEP_NAMES
 from plugins.loopback.config import LoopbackSettings
-from plugins.loopback.script import MAGIC_NUMBERS, STEP_NAMES
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = (ROOT / "docs" / "providers.md").read_text()

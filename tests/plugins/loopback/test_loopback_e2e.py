@@ -16,9 +16,7 @@ from sqlalchemy import select, update
 
 from kernel import Tenant, tenant_scope
 from kernel.testing import serve_app
-from plugins.calls.models import WebhookReceipt
-from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.provider import CallStatus
+from plugins.calls import PERMISSIONS, CallStatus, WebhookReceipt
 from plugins.calls.testing import call_events, use_public_base_url
 from plugins.loopback.testing import live_call, send_signed, status_body, tenant_secret
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from plugins.calls.provider import (
+from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallRef,
@@ -38,7 +38,7 @@ from plugins.calls.provider import (
     WebhookMalformed,
     WebhookRequest,
 )
-from plugins.loopback.media import Media
+from plugins.loopback.carrier.media import Media
 from plugins.loopback.payloads import (
     GatherBody,
     RecordingBody,

@@ -8,17 +8,16 @@ import pytest
 
 import plugins.loopback.plugin
 from kernel import MissingRequirementError, create_app
-from plugins.calls.provider import Capability, PlaceCall, ProviderRefused
-from plugins.calls.registry import calls_state
+from plugins.calls import Capability, PlaceCall, ProviderRefused, installed_providers
+from plugins.loopback.carrier.state import loopback_state
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.provider import LoopbackProvider
-from plugins.loopback.state import loopback_state
 
 
 def test_the_provider_is_registered(platform, provider):
-    state = calls_state(platform)
-    spec = state.providers.get("loopback")
-    assert state.providers.owner("loopback") == "loopback"
+    providers = installed_providers(platform)
+    spec = providers.get("loopback")
+    assert providers.owner("loopback") == "loopback"
     assert spec.factory is LoopbackProvider
     assert spec.secrets == ()
     assert spec.default_calls_per_second == 10

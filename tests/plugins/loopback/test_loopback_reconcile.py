@@ -18,8 +18,7 @@ import pytest
 
 import plugins.loopback.plugin
 from kernel.testing import app_client, published_events, serve_app, wait_until
-from plugins.calls.permissions import PERMISSIONS
-from plugins.calls.provider import CallStatus
+from plugins.calls import PERMISSIONS, CallStatus
 from plugins.calls.testing import age_calls, run_reconciliation, use_public_base_url
 from plugins.loopback.testing import crash_carrier, live_call
 
@@ -204,7 +203,7 @@ async def test_two_live_workers_do_not_end_each_others_calls(
 
 
 def test_an_id_names_its_carrier():
-    from plugins.loopback.lease import carrier_of
+    from plugins.loopback.carrier.lease import carrier_of
 
     instance, own = "0123456789abcdef", uuid.uuid4().hex
     assert carrier_of(f"LB{instance}{own}") == instance

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from loopback_helpers import place
 
-from plugins.calls.provider import ProviderRefused
-from plugins.loopback.config import LoopbackSettings
-from plugins.loopback.script import (
+from plugins.calls import ProviderRefused
+from plugins.loopback.carrier.script import (
     MAGIC_NUMBERS,
     Answer,
     Busy,
@@ -22,6 +21,7 @@ from plugins.loopback.script import (
     parse_script,
     script_for_number,
 )
+from plugins.loopback.config import LoopbackSettings
 
 SETTINGS = LoopbackSettings(_env_file=None, default_ring_seconds=3, default_talk_seconds=7)
 

@@ -9,12 +9,11 @@ import time
 
 import pytest
 from loopback_helpers import provider_for
-from sqlalchemy import select
 
 from kernel import tenant_scope
-from kernel._vault.models import VaultAccessEvent
-from plugins.calls.provider import WebhookRejected, WebhookRequest
-from plugins.loopback import signing
+from kernel.testing import vault_access_events
+from plugins.calls import WebhookRejected, WebhookRequest
+from plugins.loopback import signature as signing
 from plugins.loopback.testing import tenant_secret
 
 BODY = b'{"kind":"status","call_id":"LB00"}'
@@ -41,13 +40,13 @@ def test_signature_is_hmac_sha256_of_id_timestamp_and_body():
 
 def test_verify_accepts_a_fresh_authentic_delivery():
     headers = {k.lower(): v for k, v in signing.sign("s3cret", BODY, event_id="EV1").items()}
-    assert signing.verify("s3cret", headers, BODY, tolerance_seconds=300) == "EV1"
+    assert signing.verify_signature("s3cret", headers, BODY, tolerance_seconds=300) == "EV1"
 
 
 def test_one_matching_signature_of_several_is_enough():
     headers = {k.lower(): v for k, v in signing.sign("new", BODY, event_id="EV1").items()}
     headers["loopback-signature"] = "v1=" + "0" * 64 + " " + headers["loopback-signature"]
-    assert signing.verify("new", headers, BODY, tolerance_seconds=300) == "EV1"
+    assert signing.verify_signature("new", headers, BODY, tolerance_seconds=300) == "EV1"
 
 
 @pytest.mark.parametrize(
@@ -81,7 +80,7 @@ def test_verify_refuses(change, reason):
     headers = {k.lower(): v for k, v in signing.sign("s3cret", BODY, event_id="EV1").items()}
     headers, body = change(headers, BODY)
     with pytest.raises(signing.SignatureError, match=reason):
-        signing.verify("s3cret", headers, body, tolerance_seconds=300)
+        signing.verify_signature("s3cret", headers, body, tolerance_seconds=300)
 
 
 @pytest.mark.parametrize("offset", [-301, 301], ids=["stale", "future"])
@@ -91,11 +90,13 @@ def test_verify_refuses_timestamps_outside_the_tolerance(offset):
     headers = signing.sign("s3cret", BODY, event_id="EV1", timestamp=stamp)
     lowered = {k.lower(): v for k, v in headers.items()}
     with pytest.raises(signing.SignatureError, match="tolerance 300"):
-        signing.verify("s3cret", lowered, BODY, tolerance_seconds=300, now=now)
+        signing.verify_signature("s3cret", lowered, BODY, tolerance_seconds=300, now=now)
     # Just inside the tolerance it passes.
     inside = signing.sign("s3cret", BODY, event_id="EV1", timestamp=int(now) + offset // 2)
     lowered = {k.lower(): v for k, v in inside.items()}
-    assert signing.verify("s3cret", lowered, BODY, tolerance_seconds=300, now=now) == "EV1"
+    assert (
+        signing.verify_signature("s3cret", lowered, BODY, tolerance_seconds=300, now=now) == "EV1"
+    )
 
 
 async def test_secret_is_generated_once_per_tenant_and_kept_in_the_vault(
@@ -145,8 +146,6 @@ async def test_every_check_reads_the_secret_through_the_audited_vault(platform, 
     await provider.verify_webhook(request(signing.sign(secret, BODY, event_id="EV1")))
     with pytest.raises(WebhookRejected):  # junk is refused before the vault is asked
         await provider.verify_webhook(request({"loopback-event-id": "EV1"}))
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            purposes = (await session.scalars(select(VaultAccessEvent.purpose))).all()
+    purposes = [access.purpose for access in await vault_access_events(platform, tenant)]
     assert purposes.count("verify a loopback webhook") == 1
     assert all(p.startswith(("verify", "sign")) for p in purposes)

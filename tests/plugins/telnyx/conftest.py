@@ -13,7 +13,7 @@ from telnyx_helpers import PUBLIC_BASE_URL, provider_for, store_secrets, telnyx_
 
 from kernel import Platform
 from kernel.testing import create_tenant, serve_app
-from plugins.calls.permissions import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
 from plugins.calls.testing import use_public_base_url
 from plugins.telnyx.provider import TelnyxProvider
 from plugins.telnyx.testing import TelnyxDouble

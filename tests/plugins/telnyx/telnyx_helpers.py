@@ -7,11 +7,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import plugins.calls.plugin
 import plugins.telnyx.plugin
 from kernel import Platform, tenant_scope
-from plugins.calls.provider import CallRef, CallStatus, Direction, WebhookRequest
-from plugins.calls.registry import build_provider
+from kernel.testing import installed_plugin
+from plugins.calls import CallRef, CallStatus, Direction, WebhookRequest, build_provider
 from plugins.telnyx.provider import TelnyxProvider
 from plugins.telnyx.testing import TelnyxDouble
 
@@ -30,7 +29,7 @@ def with_telnyx(installed: Sequence[object]) -> list[object]:
     loaded = {getattr(source, "obj", source) for source in installed}
     return [
         *installed,
-        *(p for p in (plugins.calls.plugin, plugins.telnyx.plugin) if p not in loaded),
+        *(p for p in (installed_plugin("calls"), plugins.telnyx.plugin) if p not in loaded),
     ]
 
 
@@ -53,7 +52,7 @@ async def store_secrets(
 async def telnyx_tenant(platform: Platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
     """An organization whose calls go out through ``double`` (its account in the vault)."""
     from kernel.testing import create_tenant
-    from plugins.calls.models import CallSettingsRow
+    from plugins.calls import CallSettingsRow
 
     tenant_id = await create_tenant(platform, slug)
     await store_secrets(platform, tenant_id, double)

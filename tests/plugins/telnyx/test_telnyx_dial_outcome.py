@@ -13,7 +13,7 @@ import pytest
 from telnyx.lib.webhook_verification import verify_webhook_signature
 from telnyx_helpers import CALLEE, CALLER, as_json, call_ref
 
-from plugins.calls.provider import (
+from plugins.calls import (
     CallProgress,
     CallStatus,
     Dial,
@@ -21,11 +21,11 @@ from plugins.calls.provider import (
     PlaceCall,
     Say,
 )
-from plugins.telnyx import events as telnyx_events
-from plugins.telnyx.events import parse
-from plugins.telnyx.script import compact
-from plugins.telnyx.state import CallState, decode, encode
+from plugins.telnyx import webhooks as telnyx_webhooks
+from plugins.telnyx.client_state import CallState, decode, encode
+from plugins.telnyx.steps import compact
 from plugins.telnyx.testing import CALLEE_HANGUPS, TRANSFER_OUTCOMES, TelnyxDouble
+from plugins.telnyx.webhooks import parse_body
 from plugins.webhooks.testing import WebhookReceiver
 
 AGENT = "+420777000111"
@@ -147,7 +147,7 @@ def test_a_reported_callee_hangup_is_dialed_with_its_status(cause, sip, status):
     document = double.build_event(
         callee.call_control_id, "call.hangup", hangup_cause=cause, sip_hangup_cause=sip
     )
-    progress, needed = parse(json.dumps(document).encode()).events
+    progress, needed = parse_body(json.dumps(document).encode()).events
     assert isinstance(progress, CallProgress)
     assert (progress.provider_call_id, progress.status, progress.hangup_cause) == (
         callee.call_control_id,
@@ -158,12 +158,12 @@ def test_a_reported_callee_hangup_is_dialed_with_its_status(cause, sip, status):
 
 
 def test_a_status_a_dial_cannot_end_with_reads_as_failed(monkeypatch):
-    monkeypatch.setattr(telnyx_events, "hangup_status", lambda cause, sip: CallStatus.RINGING)
+    monkeypatch.setattr(telnyx_webhooks, "hangup_status", lambda cause, sip: CallStatus.RINGING)
     double = TelnyxDouble()
     caller = double.outgoing_call(CALLER, CALLEE).call_control_id
     callee = double.outgoing_call(CALLER, AGENT, client_state=reported(caller))
     document = double.build_event(callee.call_control_id, "call.hangup")
-    _, needed = parse(json.dumps(document).encode()).events
+    _, needed = parse_body(json.dumps(document).encode()).events
     assert needed == InstructionsNeeded(caller, "dialed", dial_status=CallStatus.FAILED)
 
 
@@ -174,7 +174,7 @@ def test_without_the_mark_the_callee_hangup_continues_the_script():
     state = encode(CallState("c-1", "call.hangup", rest, caller), max_length=4096)
     callee = double.outgoing_call(CALLER, AGENT, client_state=state)
     document = double.build_event(callee.call_control_id, "call.hangup", hangup_cause="user_busy")
-    _, needed = parse(json.dumps(document).encode()).events
+    _, needed = parse_body(json.dumps(document).encode()).events
     assert needed == InstructionsNeeded(
         caller, "continue", instructions=as_json(Say(text="They hung up."))
     )
@@ -186,7 +186,7 @@ def test_the_callers_own_hangup_reports_no_dial():
     caller = double.outgoing_call(CALLER, CALLEE)
     caller.client_state = reported(caller.call_control_id)
     document = double.build_event(caller.call_control_id, "call.hangup")
-    [progress] = parse(json.dumps(document).encode()).events
+    [progress] = parse_body(json.dumps(document).encode()).events
     assert isinstance(progress, CallProgress)
 
 
@@ -196,7 +196,7 @@ def test_the_callee_leg_ringing_or_answering_reports_no_dial(event_type):
     caller = double.outgoing_call(CALLER, CALLEE).call_control_id
     callee = double.outgoing_call(CALLER, AGENT, client_state=reported(caller))
     document = double.build_event(callee.call_control_id, event_type)
-    events = parse(json.dumps(document).encode()).events
+    events = parse_body(json.dumps(document).encode()).events
     assert [type(event) for event in events] == [CallProgress]
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from plugins.telnyx.config import TelnyxSettings
-from plugins.telnyx.events import MAPPINGS
 from plugins.telnyx.secrets import SECRETS
+from plugins.telnyx.webhooks import MAPPINGS
 
 PAGE = (Path(__file__).resolve().parents[3] / "docs" / "providers.md").read_text()
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telnyx_helpers import CALLEE, CALLER, as_json
 
-from plugins.calls.provider import (
+from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
@@ -22,10 +22,10 @@ from plugins.calls.provider import (
     TranscriptSegment,
     WebhookMalformed,
 )
-from plugins.telnyx.events import parse
-from plugins.telnyx.script import compact
-from plugins.telnyx.state import CallState, encode
+from plugins.telnyx.client_state import CallState, encode
+from plugins.telnyx.steps import compact
 from plugins.telnyx.testing import TelnyxDouble
+from plugins.telnyx.webhooks import parse_body
 
 WHEN = datetime(2026, 11, 3, 10, 15, 30, 123456, tzinfo=UTC)
 REST = [Say(text="Goodbye"), Play(url="https://audio.example.test/bye.mp3")]
@@ -43,7 +43,7 @@ def state(on: str | None = None, *, call_id: str = "c-1", target: str | None = N
 
 def parsed(double: TelnyxDouble, call_control_id: str, event_type: str, **fields):
     document = double.build_event(call_control_id, event_type, occurred_at=WHEN, **fields)
-    return parse(json.dumps(document).encode())
+    return parse_body(json.dumps(document).encode())
 
 
 def dialled(double: TelnyxDouble, client_state: str | None = None) -> str:
@@ -304,13 +304,13 @@ def test_an_older_recording_payload_without_ids(double):
         recording_ended_at="2026-11-03T10:15:00Z",
         recording_urls={"mp3": "https://media.example.test/r.mp3"},
     )
-    [saved] = parse(json.dumps(document).encode()).events
+    [saved] = parse_body(json.dumps(document).encode()).events
     assert saved.provider_call_id == call
     assert saved.provider_recording_id == (f"leg:{payload['call_leg_id']}:2026-11-03T10:14:00Z")
     assert saved.duration_seconds == 60
     assert saved.media_ref == "https://media.example.test/r.mp3"
     del payload["client_state"]
-    assert parse(json.dumps(document).encode()).events == ()  # no call to attach it to
+    assert parse_body(json.dumps(document).encode()).events == ()  # no call to attach it to
 
 
 def test_a_recording_error(double):
@@ -388,8 +388,8 @@ def test_card_data_and_media_links_are_not_kept(double):
 def test_the_same_event_twice_has_one_dedupe_key(double):
     call = dialled(double, state())
     document = double.build_event(call, "call.answered")
-    first = parse(json.dumps(document).encode())
-    again = parse(json.dumps(document, indent=2).encode())
+    first = parse_body(json.dumps(document).encode())
+    again = parse_body(json.dumps(document, indent=2).encode())
     assert first.dedupe_key == again.dedupe_key == document["data"]["id"]
     assert first.events == again.events
 
@@ -420,7 +420,7 @@ def test_a_state_that_is_not_ours_is_ignored(double, client_state):
 )
 def test_malformed_bodies(body):
     with pytest.raises(WebhookMalformed):
-        parse(body)
+        parse_body(body)
 
 
 def test_steps_the_state_cannot_hold_are_malformed(double):

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from telnyx_helpers import CALLEE, CALLER, as_json, call_ref
 
-from plugins.calls.provider import (
+from plugins.calls import (
     CallStatus,
     Conference,
     Dial,
@@ -27,14 +27,14 @@ from plugins.calls.provider import (
     Say,
     WebhookAnswer,
 )
-from plugins.telnyx.events import parse
-from plugins.telnyx.script import compact
+from plugins.telnyx.steps import compact
+from plugins.telnyx.webhooks import parse_body
 
 MUSIC = "https://audio.example.test/music.mp3"
 
 
 async def dialled(provider) -> str:
-    from plugins.calls.provider import PlaceCall
+    from plugins.calls import PlaceCall
 
     placed = await provider.place_call(
         PlaceCall(call_id=uuid.uuid4(), from_number=CALLER, to_number=CALLEE)
@@ -49,7 +49,7 @@ def decoded(client_state: str) -> dict:
 def arrives(telnyx, call_control_id: str, event_type: str, **fields) -> list:
     """The webhook Telnyx sends next, parsed as the calls plugin would see it."""
     document = telnyx.build_event(call_control_id, event_type, **fields)
-    return list(parse(json.dumps(document).encode()).events)
+    return list(parse_body(json.dumps(document).encode()).events)
 
 
 async def test_the_first_step_is_a_command_and_the_rest_rides_along(provider, telnyx):

@@ -8,7 +8,6 @@ import json
 import uuid
 
 import pytest
-from sqlalchemy import select
 from telnyx_helpers import (
     CALLEE,
     CALLER,
@@ -19,18 +18,17 @@ from telnyx_helpers import (
     with_telnyx,
 )
 
-from kernel import CircuitOpenError, TransientError, tenant_scope
-from kernel._vault.models import VaultAccessEvent
-from kernel.testing import create_tenant
-from plugins.calls.provider import (
+from kernel import CircuitOpenError, TransientError
+from kernel.testing import create_tenant, vault_access_events
+from plugins.calls import (
     Action,
     Capability,
     ControlCall,
     PlaceCall,
     ProviderRefused,
     UnsupportedAction,
+    installed_providers,
 )
-from plugins.calls.registry import calls_state
 
 
 async def place(provider, **options) -> str:
@@ -40,7 +38,7 @@ async def place(provider, **options) -> str:
 
 
 def test_the_provider_is_registered_with_its_capabilities_and_secrets(platform):
-    spec = calls_state(platform).providers.get("telnyx")
+    spec = installed_providers(platform).get("telnyx")
     assert spec.secrets == ("telnyx.api_key", "telnyx.public_key", "telnyx.connection_id")
     assert Capability.MUTE not in spec.capabilities
     assert Capability.SPEECH_RECOGNITION not in spec.capabilities  # gathers collect DTMF only
@@ -292,9 +290,7 @@ async def test_an_unconfigured_tenant_is_told_what_to_store(platform, telnyx):
 
 async def test_the_secrets_are_read_per_use_and_audited(provider, platform, tenant):
     await place(provider)
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            rows = (await session.scalars(select(VaultAccessEvent))).all()
+    rows = await vault_access_events(platform, tenant)
     assert {(r.secret_name, r.plugin, r.purpose) for r in rows} == {
         ("telnyx.connection_id", "telnyx", "place a call"),
         ("telnyx.api_key", "telnyx", "place a call"),

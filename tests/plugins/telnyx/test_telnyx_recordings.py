@@ -8,7 +8,7 @@ import uuid
 import pytest
 from telnyx_helpers import CALLEE, CALLER
 
-from plugins.calls.provider import PlaceCall, ProviderRefused, RecordingRef
+from plugins.calls import PlaceCall, ProviderRefused, RecordingRef
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from telnyx_helpers import CALLEE, CALLER, provider_for, signed, store_secrets, webhook
 
 from kernel.testing import create_tenant
-from plugins.calls.provider import WebhookMalformed, WebhookRejected
+from plugins.calls import WebhookMalformed, WebhookRejected
 from plugins.telnyx.signature import SignatureError, verify_signature
 from plugins.telnyx.testing import TelnyxDouble
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from telnyx_helpers import CALLEE, CALLER
 
 from kernel import tenant_scope
-from plugins.calls.models import TranscriptSegmentRow, WebhookReceipt
+from plugins.calls import TranscriptSegmentRow, WebhookReceipt
 from plugins.telnyx.signature import TIMESTAMP_HEADER
 
 

@@ -12,10 +12,9 @@ import stamina
 from fastapi import FastAPI
 from twilio_helpers import Receiver, store_credentials
 
-import plugins.calls.plugin
 import plugins.twilio.plugin
 from kernel import Platform
-from kernel.testing import create_tenant, serve_app
+from kernel.testing import create_tenant, installed_plugin, serve_app
 from plugins.twilio.testing import TwilioDouble
 
 ATTEMPTS = 3
@@ -45,7 +44,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 def with_twilio(installed: list[object]) -> list[object]:
     """The installed plugins plus calls and twilio, unless they are installed already."""
     loaded = {getattr(plugin, "obj", plugin) for plugin in installed}
-    return installed + [p for p in (plugins.calls.plugin, plugins.twilio.plugin) if p not in loaded]
+    return installed + [
+        p for p in (installed_plugin("calls"), plugins.twilio.plugin) if p not in loaded
+    ]
 
 
 MakeApp = Callable[..., Awaitable[FastAPI]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from twilio_helpers import ACME_NUMBER, CALLEE, offline_provider, offline_url
 
-from plugins.calls.provider import (
+from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,

@@ -10,7 +10,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE, call_ref, provider_for, store_cr
 
 from kernel import Platform, tenant_scope
 from kernel.testing import create_tenant
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallStatus,
     ControlCall,

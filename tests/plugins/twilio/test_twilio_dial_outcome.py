@@ -18,7 +18,7 @@ from twilio_helpers import (
 )
 
 from kernel import Platform, tenant_scope
-from plugins.calls.provider import (
+from plugins.calls import (
     CallStatus,
     Dial,
     Gather,

@@ -15,8 +15,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE, store_credentials
 
 from kernel import Platform, tenant_scope
 from kernel.testing import app_client, create_tenant, serve_app
-from plugins.calls.models import CallSettingsRow, PhoneNumber
-from plugins.calls.permissions import PERMISSIONS
+from plugins.calls import PERMISSIONS, CallSettingsRow, PhoneNumber
 from plugins.calls.testing import use_public_base_url
 from plugins.twilio.testing import TwilioDouble
 

@@ -9,15 +9,14 @@ import pytest
 import plugins.twilio.plugin
 from kernel import Platform, tenant_scope
 from kernel.testing import app_client, create_tenant
-from plugins.calls.provider import Capability
-from plugins.calls.registry import calls_state
+from plugins.calls import Capability, installed_providers
 from plugins.twilio.config import TWILIO_API, TwilioSettings
 from plugins.twilio.provider import TwilioProvider
 from plugins.twilio.testing import TwilioDouble
 
 
 async def test_the_provider_is_registered(platform: Platform):
-    spec = calls_state(platform).providers.get("twilio")
+    spec = installed_providers(platform).get("twilio")
     assert spec.factory is TwilioProvider
     assert spec.secrets == ("twilio.account_sid", "twilio.auth_token")
     assert spec.default_calls_per_second == 1.0

@@ -10,7 +10,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE, provider_for, store_credentials
 
 from kernel import CircuitOpenError, Platform, TransientError, tenant_scope
 from kernel.testing import create_tenant
-from plugins.calls.provider import PlaceCall, PlacedCall, ProviderRefused
+from plugins.calls import PlaceCall, PlacedCall, ProviderRefused
 
 
 def place(**options: object) -> PlaceCall:

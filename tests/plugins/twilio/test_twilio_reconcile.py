@@ -13,8 +13,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE
 
 from kernel import tenant_scope
 from kernel.testing import app_client
-from plugins.calls.models import CallSettingsRow
-from plugins.calls.permissions import PERMISSIONS
+from plugins.calls import PERMISSIONS, CallSettingsRow
 from plugins.calls.testing import age_calls, call_events, run_reconciliation
 
 STALE = 1000  # seconds unheard of: past every status's threshold

@@ -9,7 +9,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE, provider_for, store_credentials
 
 from kernel import Platform, TransientError, tenant_scope
 from kernel.testing import create_tenant
-from plugins.calls.provider import (
+from plugins.calls import (
     PlaceCall,
     ProviderRefused,
     RecordingAudio,

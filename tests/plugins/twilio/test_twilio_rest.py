@@ -6,7 +6,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from kernel import RejectedError
-from plugins.twilio.rest import classify, refusal, route
+from plugins.twilio.client import classify, refusal, route
 
 DOUBLE = "http://127.0.0.1:8765"
 CALLS = "https://api.twilio.com/2010-04-01/Accounts/AC1/Calls.json"

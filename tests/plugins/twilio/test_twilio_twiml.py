@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from twilio_helpers import call_ref, offline_provider, offline_url
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Conference,
     Dial,
     Gather,
@@ -123,7 +123,7 @@ async def test_a_speech_gather_with_language_and_hints():
 
 
 def test_a_hint_with_a_comma_stays_one_phrase():
-    from plugins.twilio.twiml import hints
+    from plugins.twilio.instructions import hints
 
     assert hints(["yes, please", "no", " , ", "no", "new  order"]) == "yes please, no, new order"
 

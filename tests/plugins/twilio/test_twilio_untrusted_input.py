@@ -11,11 +11,10 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 from twilio_helpers import ACME_NUMBER, store_credentials
 
-import plugins.calls.plugin
 import plugins.twilio.plugin
 from kernel import tenant_scope
-from kernel.testing import app_client, create_tenant
-from plugins.calls.models import Call, WebhookReceipt
+from kernel.testing import app_client, create_tenant, installed_plugin
+from plugins.calls import Call, WebhookReceipt
 from plugins.calls.testing import use_public_base_url
 
 BASE = "http://testserver"
@@ -26,7 +25,7 @@ ACCOUNT = "AC" + "a" * 32
 @pytest.fixture
 async def app(kraliki_make_app, kraliki_installed_plugins):
     loaded = {getattr(plugin, "obj", plugin) for plugin in kraliki_installed_plugins}
-    extra = [p for p in (plugins.calls.plugin, plugins.twilio.plugin) if p not in loaded]
+    extra = [p for p in (installed_plugin("calls"), plugins.twilio.plugin) if p not in loaded]
     app = await kraliki_make_app(
         plugins=[*kraliki_installed_plugins, *extra], background_workers=False
     )

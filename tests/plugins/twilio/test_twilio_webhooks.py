@@ -10,7 +10,7 @@ from twilio_helpers import ACME_NUMBER, CALLEE, provider_for, store_credentials
 
 from kernel import Platform, tenant_scope
 from kernel.testing import create_tenant
-from plugins.calls.provider import (
+from plugins.calls import (
     CallProgress,
     CallStatus,
     Gather,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request, Response
 
 from kernel import Platform, tenant_scope
-from plugins.calls.provider import (
+from plugins.calls import (
     CallRef,
     CallStatus,
     Direction,
@@ -19,8 +19,8 @@ from plugins.calls.provider import (
     WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
+    build_provider,
 )
-from plugins.calls.registry import build_provider
 from plugins.twilio.provider import TwilioProvider
 
 ACME_NUMBER = "+14155550100"
@@ -115,7 +115,7 @@ def offline_provider(**settings: Any) -> TwilioProvider:
     """A provider for what needs no platform (parsing, rendering): settings only."""
     from types import SimpleNamespace
 
-    from plugins.calls.provider import ProviderContext
+    from plugins.calls import ProviderContext
     from plugins.twilio.config import TwilioSettings
 
     platform = SimpleNamespace(state={"twilio": TwilioSettings(_env_file=None, **settings)})

@@ -1,18 +1,18 @@
-"""The tenant's Twilio credentials in the vault, and testing them against Twilio."""
+"""The tenant's Twilio credentials in the vault (:data:`SECRETS`), and the credential check
+that tests a stored pair against Twilio."""
 
 from __future__ import annotations
 
 from kernel import SecretCheck, SecretSpec, SecretValue, ValidationResult
-from plugins.calls.provider import ProviderRefused
+from plugins.calls import ProviderRefused, build_provider
 
 ACCOUNT_SID = "twilio.account_sid"
 AUTH_TOKEN = "twilio.auth_token"  # noqa: S105 (a secret's name, not a secret)
 
 
-async def validate(check: SecretCheck) -> ValidationResult:
+async def check_credentials(check: SecretCheck) -> ValidationResult:
     """Fetch the account with the stored pair: Twilio answers 401 to a wrong one. Either
     secret is tested together with the other, so both must be stored."""
-    from plugins.calls.registry import build_provider
     from plugins.twilio.provider import TwilioProvider
 
     sid: SecretValue | None
@@ -40,7 +40,7 @@ SECRETS = [
         "Twilio Account SID (AC followed by 32 hex digits), from the Twilio Console.",
         kind="credential",
         pattern=r"AC[0-9a-f]{32}",
-        validator=validate,
+        validator=check_credentials,
     ),
     SecretSpec(
         AUTH_TOKEN,
@@ -48,6 +48,6 @@ SECRETS = [
         "Twilio's webhooks.",
         kind="auth_token",
         pattern=r"[0-9a-f]{32}",
-        validator=validate,
+        validator=check_credentials,
     ),
 ]

@@ -6,7 +6,7 @@ destination number (:func:`script_for_number`). Before the answer the callee may
 ``fail``. After ``answer`` it may ``wait``, ``say`` something (a transcript segment, and the
 answer to a gather listening for speech at that moment), ``press`` digits (they answer the
 platform's next gather that listens for keys) and ``hangup``; a callee whose script runs out
-stays on the line, silent, until the platform hangs up. See :mod:`plugins.loopback.program`.
+stays on the line, silent, until the platform hangs up. See :mod:`plugins.loopback.carrier.program`.
 
 The number a ``dial`` with ``report_outcome`` calls gets a party the same way
 (:func:`script_for_number`): its ring, busy, no answer or failure decide the dial's outcome,

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plugins.calls.provider import (
+from plugins.calls import (
     DIAL_STATUSES,
     CallProgress,
     CallStatus,
@@ -28,8 +28,9 @@ from plugins.calls.provider import (
     RecordingProgress,
     TranscriptSegment,
     WebhookMalformed,
+    WebhookRequest,
 )
-from plugins.telnyx.state import CallState, decode
+from plugins.telnyx.client_state import CallState, decode
 from plugins.telnyx.status import answered_by, hangup_status
 
 REDACTED = "[redacted]"
@@ -89,7 +90,14 @@ class Incoming:
         return [InstructionsNeeded(target, "continue", instructions=rest)]
 
 
-def parse(body: bytes) -> ParsedWebhook:
+def parse_webhook(webhook: WebhookRequest) -> ParsedWebhook:
+    """Telnyx posts every event to the one ``events`` webhook."""
+    if webhook.kind != "events":
+        raise WebhookMalformed(f"Telnyx sends no {webhook.kind!r} webhooks (only 'events')")
+    return parse_body(webhook.body)
+
+
+def parse_body(body: bytes) -> ParsedWebhook:
     """Raise :class:`WebhookMalformed` for a body that is not a Telnyx event."""
     try:
         document = json.loads(body)

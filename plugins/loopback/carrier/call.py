@@ -2,7 +2,7 @@
 
 It does what a real carrier does, seen from the platform: reports the call's progress to the
 ``status`` webhook, asks the ``voice`` webhook what to do once the callee answers, runs those
-instructions (:mod:`plugins.loopback.program`) against the scripted callee, and ends the
+instructions (:mod:`plugins.loopback.carrier.program`) against the scripted callee, and ends the
 call when either side hangs up. Control actions change the running call at once and never
 wait for the platform: what they cause is queued in the call's outbox.
 """
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from plugins.calls.provider import (
+from plugins.calls import (
     AnsweredBy,
     CallStatus,
     Direction,
@@ -28,10 +28,12 @@ from plugins.calls.provider import (
     PlaceCall,
     ProviderContext,
 )
-from plugins.loopback.clock import Clock, Timeline
+from plugins.loopback.carrier.clock import Clock, Timeline
+from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, Media
+from plugins.loopback.carrier.outbox import Outbox
+from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script
+from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
-from plugins.loopback.media import WAV_CONTENT_TYPE, Media
-from plugins.loopback.outbox import Outbox
 from plugins.loopback.payloads import (
     DialBody,
     GatherBody,
@@ -40,8 +42,6 @@ from plugins.loopback.payloads import (
     TranscriptionBody,
     VoiceBody,
 )
-from plugins.loopback.script import Answer, Busy, Fail, NoAnswer, Script
-from plugins.loopback.state import LoopbackState
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class CarrierCall:
             await self.report(CallStatus.RINGING)
 
     async def _converse(self, answered_at: float) -> None:
-        from plugins.loopback.program import run_callee, run_program
+        from plugins.loopback.carrier.program import run_callee, run_program
 
         outcome = self.script.outcome
         assert isinstance(outcome, Answer)

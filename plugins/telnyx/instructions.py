@@ -1,5 +1,5 @@
 """Instructions as Call Control commands: the first step is issued now, the rest rides in
-``client_state`` and comes back with the webhook that ends the step (see ``state.py``).
+``client_state`` and comes back with the webhook that ends the step (see ``client_state.py``).
 
 Each builder returns the operation (a coroutine function, called again on a retry with the
 same ``command_id``, so Telnyx ignores a repeat that did reach it).
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallRef,
     Conference,
@@ -29,9 +29,9 @@ from plugins.calls.provider import (
     UnsupportedAction,
 )
 from plugins.telnyx import audio
+from plugins.telnyx.client_state import CallState, StateTooLarge, encode
 from plugins.telnyx.config import TelnyxSettings
-from plugins.telnyx.script import compact, speech
-from plugins.telnyx.state import CallState, StateTooLarge, encode
+from plugins.telnyx.steps import compact, speech
 
 if TYPE_CHECKING:
     from telnyx import AsyncTelnyx
@@ -153,7 +153,7 @@ class Commands:
     def _gather(self, gather: Gather, rest: Sequence[Instruction]) -> Operation:
         """Keys only: Call Control's gather commands have no speech recognition, so a gather
         that also listens for speech collects digits (speech-only ones never get here:
-        ``script.refuse_unsupported``); ``language`` and ``hints`` are not used."""
+        ``steps.refuse_unsupported``); ``language`` and ``hints`` are not used."""
         state = self.state("call.gather.ended", rest)
         actions = self.client.calls.actions
         timeout = gather.timeout_seconds * 1000
@@ -181,7 +181,7 @@ class Commands:
             )
         if gather.prompt:
             play = gather.prompt[0]
-            assert isinstance(play, Play)  # script.normalize leaves no other prompt
+            assert isinstance(play, Play)  # steps.normalize leaves no other prompt
             return lambda: actions.gather_using_audio(
                 self.call_control_id,
                 audio_url=play.url,

@@ -1,5 +1,5 @@
-"""What the loopback plugin keeps per platform (under ``LOOPBACK_STATE``): the calls
-its carrier is running in this process, the tasks that run them, and its lease."""
+"""What the loopback carrier keeps per platform (under ``LOOPBACK_STATE``): the calls it
+is running in this process, the tasks that run them, and its lease."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kernel import Platform, StateKey
-from plugins.calls.provider import CallStatus
-from plugins.loopback.config import LoopbackSettings
-from plugins.loopback.lease import INSTANCE_LENGTH, Lease
+from plugins.calls import CallStatus
+from plugins.loopback.carrier.lease import INSTANCE_LENGTH, Lease
+from plugins.loopback.config import LoopbackSettings, settings_of
 
 if TYPE_CHECKING:
-    from plugins.loopback.carrier import CarrierCall
+    from plugins.loopback.carrier.call import CarrierCall
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,12 @@ class LoopbackState:
         self.calls.clear()
 
 
-LOOPBACK_STATE = StateKey[LoopbackState]("loopback")
+LOOPBACK_STATE = StateKey[LoopbackState]("loopback.carrier")
 
 
 def configure(platform: Platform) -> LoopbackState:
-    state = LoopbackState(settings=LoopbackSettings())
+    """The carrier of this platform, with the settings ``config.configure`` read."""
+    state = LoopbackState(settings=settings_of(platform))
     return LOOPBACK_STATE.set(platform, state)
 
 

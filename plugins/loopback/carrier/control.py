@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import re
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Action,
     CallStatus,
     ControlCall,
     ProviderRefused,
     UnsupportedAction,
 )
-from plugins.loopback.carrier import CarrierCall, Recording
+from plugins.loopback.carrier.call import CarrierCall, Recording
 
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 DTMF = re.compile(r"^[0-9*#wW]{1,64}$")

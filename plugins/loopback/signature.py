@@ -11,35 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import time
 import uuid
 from collections.abc import Mapping
-
-from kernel import SecretSpec
 
 EVENT_ID_HEADER = "loopback-event-id"
 TIMESTAMP_HEADER = "loopback-timestamp"
 SIGNATURE_HEADER = "loopback-signature"
 SCHEME = "v1="
 
-SIGNING_SECRET = SecretSpec(
-    "loopback.signing",
-    "Signing secret of the loopback carrier's webhooks (one per tenant; generated on the "
-    "tenant's first loopback call).",
-    kind="signing_key",
-    managed=True,
-)
-SECRET_NAME = SIGNING_SECRET.instance("default")
-"""The tenant's one signing secret."""
-
 
 class SignatureError(Exception):
     """Why a delivery is not authentic or not fresh (safe to log: never quotes a secret)."""
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def new_event_id() -> str:
@@ -83,7 +66,7 @@ def check_headers(
     return event_id, stamp, offered
 
 
-def verify(
+def verify_signature(
     secret: str,
     headers: Mapping[str, str],
     body: bytes,

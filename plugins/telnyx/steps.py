@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Dial,
     Gather,
     Instruction,

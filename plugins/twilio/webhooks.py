@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from plugins.calls.provider import (
+from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
@@ -71,7 +71,7 @@ DIAL_CALL_STATUSES = {
 """``DialCallStatus`` (a ``<Dial action>`` request) -> how the dialled leg ended."""
 
 
-def parse(webhook: WebhookRequest, *, recording_type: str) -> ParsedWebhook:
+def parse_webhook(webhook: WebhookRequest, *, recording_type: str) -> ParsedWebhook:
     """Normalize a verified Twilio webhook (:class:`WebhookMalformed` when it is not one)."""
     parser = _PARSERS.get(webhook.kind)
     if parser is None:

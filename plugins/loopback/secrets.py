@@ -1,15 +1,34 @@
-"""The tenant's loopback signing secret in the vault: generated on first use, read per use."""
+"""The tenant's loopback signing secret in the vault (:data:`SECRETS`): generated on first
+use, read per use. There is no credential to check: the platform makes the secret itself."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from kernel import tenant_scope
-from plugins.calls.provider import ProviderContext
-from plugins.loopback.signing import SECRET_NAME, new_secret
-from plugins.loopback.state import LoopbackState
+from kernel import SecretSpec, tenant_scope
+from plugins.calls import ProviderContext
+
+if TYPE_CHECKING:
+    from plugins.loopback.carrier.state import LoopbackState
+
+SIGNING_SECRET = SecretSpec(
+    "loopback.signing",
+    "Signing secret of the loopback carrier's webhooks (one per tenant; generated on the "
+    "tenant's first loopback call).",
+    kind="signing_key",
+    managed=True,
+)
+SECRET_NAME = SIGNING_SECRET.instance("default")
+"""The tenant's one signing secret."""
+SECRETS = [SIGNING_SECRET]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 async def read_secret(context: ProviderContext, *, purpose: str) -> str | None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from plugins.twilio.double_state import (
+from plugins.twilio.testing_state import (
     API_VERSION,
     Account,
     Call,

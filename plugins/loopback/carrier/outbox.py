@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from plugins.calls.provider import ProviderContext
-from plugins.loopback.clock import Clock
+from plugins.calls import ProviderContext
+from plugins.loopback.carrier.clock import Clock
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import Body, body_bytes
-from plugins.loopback.signing import new_event_id, sign
+from plugins.loopback.signature import new_event_id, sign
 
 logger = logging.getLogger(__name__)
 

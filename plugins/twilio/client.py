@@ -23,17 +23,13 @@ from twilio.http import AsyncHttpClient  # type: ignore[import-untyped]
 from twilio.http.response import Response  # type: ignore[import-untyped]
 
 from kernel import Platform, RejectedError
-from plugins.calls.provider import ProviderRefused
-from plugins.twilio.config import SETTINGS, TWILIO_API, TwilioSettings
+from plugins.calls import ProviderRefused
+from plugins.twilio.config import TWILIO_API, settings_of
 
 DEPENDENCY = "twilio"
 logger = logging.getLogger("kraliki.twilio")
 _SDK_PREFIX = re.compile(r"^Unable to \w+ record:? ?")
 TWILIO_ERRORS = (TwilioRestException, TwilioServiceException)
-
-
-def settings_of(platform: Platform) -> TwilioSettings:
-    return SETTINGS.get(platform)
 
 
 class RoutedHttpClient(AsyncHttpClient):  # type: ignore[misc]

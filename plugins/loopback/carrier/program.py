@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from plugins.calls.provider import (
+from plugins.calls import (
     CallStatus,
     Conference,
     Dial,
@@ -45,12 +45,12 @@ from plugins.calls.provider import (
     Record,
     Say,
 )
-from plugins.loopback import script
-from plugins.loopback.clock import Timeline
+from plugins.loopback.carrier import script
+from plugins.loopback.carrier.clock import Timeline
 from plugins.loopback.payloads import DialBody, GatherBody
 
 if TYPE_CHECKING:
-    from plugins.loopback.carrier import CarrierCall, Heard, Instructions
+    from plugins.loopback.carrier.call import CarrierCall, Heard, Instructions
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def received_digits(pressed: str, step: Gather) -> str:
 async def gather(call: CarrierCall, side: Timeline, step: Gather) -> Instructions | None:
     """Listen while the prompt plays and ``timeout_seconds`` after it; the callee may answer
     at any time (barge-in). Then ask the ``gather`` webhook what comes next."""
-    from plugins.loopback.carrier import Listening
+    from plugins.loopback.carrier.call import Listening
 
     window = sum(prompt_seconds(part) for part in step.prompt) + step.timeout_seconds
     heard: asyncio.Future[Heard] = asyncio.get_running_loop().create_future()
@@ -230,7 +230,7 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
 async def say(call: CarrierCall, callee: Timeline, text: str) -> None:
     """Speak: a transcript segment, and the answer to the gather open now if it listens for
     speech (a ``say`` never waits for one)."""
-    from plugins.loopback.carrier import Heard
+    from plugins.loopback.carrier.call import Heard
 
     listening = call.gather
     if listening is None or listening.heard.done() or listening.speaking or call.muted:
@@ -256,7 +256,7 @@ async def say(call: CarrierCall, callee: Timeline, text: str) -> None:
 async def press(call: CarrierCall, callee: Timeline, digits: str) -> None:
     """Key in ``digits`` once a gather listens for keys (a person waits for the menu; a
     gather that listens for speech only ignores keys, so the press waits for the next)."""
-    from plugins.loopback.carrier import Heard
+    from plugins.loopback.carrier.call import Heard
 
     while True:
         await call.gather_open.wait()

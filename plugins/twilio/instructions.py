@@ -17,7 +17,7 @@ from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from plugins.calls.provider import (
+from plugins.calls import (
     Conference,
     Dial,
     Gather,

@@ -343,6 +343,8 @@ async def set_call_settings(platform: Platform, tenant_id: uuid.UUID, **values: 
                     raise TypeError(f"calls settings have no {name!r}")
                 setattr(row, name, value)
             await session.commit()
+
+
 # The shape of a provider plugin (docs/providers.md; kept in its own module).
 from plugins.calls.provider_shape import PROVIDER_SHAPE as PROVIDER_SHAPE  # noqa: E402
 from plugins.calls.provider_shape import (  # noqa: E402

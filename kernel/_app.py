@@ -24,7 +24,7 @@ from kernel._identity.routes import identity_routers
 from kernel._input import InputGuardMiddleware
 from kernel._observability.metrics import install_request_metrics, metrics_router
 from kernel._observability.tracing import TraceContextMiddleware
-from kernel._openapi import install_problem_responses
+from kernel._openapi import install_openapi
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._realtime import sse as realtime_sse
@@ -121,7 +121,11 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             app.include_router(router, prefix=prefix, tags=[plugin_name])
             mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
-    install_problem_responses(app)
+    install_openapi(
+        app,
+        tags={p.info.name: p.info.description for p in platform.plugins.plugins},
+        disableable=[p.info.name for p in platform.plugins.plugins if not p.core],
+    )
     install_request_metrics(app, platform)
     app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
     return app

@@ -102,7 +102,7 @@ class DeclarationOut(BaseModel):
     )
 
 
-class ValidationOut(BaseModel):
+class SecretValidationOut(BaseModel):
     name: str
     status: str = Field(description="valid, invalid, unreachable or error.")
     detail: str
@@ -253,7 +253,7 @@ async def validate_secret(
     principal: Validator,
     name: SecretName,
     request: Request,
-) -> ValidationOut:
+) -> SecretValidationOut:
     try:
         spec = platform.vault.spec(name)
     except UnknownSecretError as exc:
@@ -284,7 +284,7 @@ async def validate_secret(
         details={"status": outcome.status},
     )
     await session.commit()
-    return ValidationOut(
+    return SecretValidationOut(
         name=name,
         status=outcome.status,
         detail=outcome.detail,

@@ -29,15 +29,15 @@ from plugins.ivr.schemas import (
     FlowCreate,
     FlowOut,
     FlowUpdate,
+    FlowValidationOut,
     IssueOut,
+    IvrSettings,
     NodeTypeOut,
     PublishBody,
     RollbackBody,
     SampleOut,
-    SettingsBody,
     SimulateBody,
     SimulationOut,
-    ValidationOut,
     VersionDetailOut,
     VersionOut,
 )
@@ -167,14 +167,16 @@ async def delete_flow(flow_id: uuid.UUID, principal: Writer, session: SessionDep
 
 
 @router.post(
-    "/{flow_id}/validate", response_model=ValidationOut, summary="Check the draft for problems"
+    "/{flow_id}/validate", response_model=FlowValidationOut, summary="Check the draft for problems"
 )
 async def validate_flow(
     flow_id: uuid.UUID, _principal: Reader, session: SessionDep, platform: PlatformDep
-) -> ValidationOut:
+) -> FlowValidationOut:
     flow = await get_flow(session, flow_id)
     issues = await service.issues_of(platform, session, flow, service.parse_draft(platform, flow))
-    return ValidationOut(valid=not issues, issues=[IssueOut(**issue.as_dict()) for issue in issues])
+    return FlowValidationOut(
+        valid=not issues, issues=[IssueOut(**issue.as_dict()) for issue in issues]
+    )
 
 
 @router.post(
@@ -350,16 +352,16 @@ async def import_sample(
     return await flow_out(session, flow)
 
 
-@fixed_router.get("/settings", response_model=SettingsBody, summary="IVR settings")
-async def get_settings(_principal: SettingsReader, session: SessionDep) -> SettingsBody:
+@fixed_router.get("/settings", response_model=IvrSettings, summary="IVR settings")
+async def get_settings(_principal: SettingsReader, session: SessionDep) -> IvrSettings:
     row = await service.settings_of(session)
-    return SettingsBody(require_passing_tests=row.require_passing_tests)
+    return IvrSettings(require_passing_tests=row.require_passing_tests)
 
 
-@fixed_router.put("/settings", response_model=SettingsBody, summary="Change the IVR settings")
+@fixed_router.put("/settings", response_model=IvrSettings, summary="Change the IVR settings")
 async def put_settings(
-    body: SettingsBody, principal: SettingsWriter, session: SessionDep, request: Request
-) -> SettingsBody:
+    body: IvrSettings, principal: SettingsWriter, session: SessionDep, request: Request
+) -> IvrSettings:
     row = await service.settings_of(session)
     if row not in session:
         session.add(row)
@@ -373,4 +375,4 @@ async def put_settings(
         details=body.model_dump(),
     )
     await session.commit()
-    return SettingsBody(require_passing_tests=row.require_passing_tests)
+    return IvrSettings(require_passing_tests=row.require_passing_tests)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel._allow import allowed_methods
 from kernel._storable import UnstorableValueError
 
 logger = logging.getLogger("kraliki.problems")
@@ -236,6 +237,10 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     problem = _BY_STATUS.get(exc.status_code)
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        methods = allowed_methods(request.app, request.scope)
+        if methods:
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
     phrase = _phrase(exc.status_code)
     if problem is None:
         # No documented type for this status: RFC 9457 says use about:blank.

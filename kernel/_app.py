@@ -19,6 +19,7 @@ from kernel._auth import (
     websocket_routes,
 )
 from kernel._dbrole import check_database_role
+from kernel._docs_ui import install_docs_ui
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._input import InputGuardMiddleware
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         version=__version__,
         summary="Multi-tenant, plugin-based cloud contact center platform.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served with local assets by install_docs_ui
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         app.add_exception_handler(vault_failure, handle_vault_unavailable)
     app.include_router(_health.router)
     app.include_router(_problems_router())
+    install_docs_ui(app)
     if platform.settings.metrics_port is None:  # else `kraliki serve` serves it on that port
         app.include_router(metrics_router())
     kernel_routers = [

@@ -18,6 +18,7 @@ from kernel._auth import (
     route_access,
     websocket_routes,
 )
+from kernel._cors import install_cors
 from kernel._dbrole import check_database_role
 from kernel._docs_ui import install_docs_ui
 from kernel._errors import PluginError
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         disableable=[p.info.name for p in platform.plugins.plugins if not p.core],
     )
     install_request_metrics(app, platform)
-    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
+    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)
+    install_cors(app, platform.settings)  # outermost: preflights go no further
     return app
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,7 +86,7 @@ class AcceptInvitation(BaseModel):
 
 class Me(BaseModel):
     subject: str
-    kind: str
+    kind: Literal["operator", "user", "api_key"]
     label: str
     tenant: dict[str, Any] | None
     roles: list[str]

@@ -48,6 +48,8 @@ from kernel._problems import (
     ProblemType,
     define_problem,
     problem_response,
+    problem_responses,
+    raises,
 )
 from kernel._registry import UniqueRegistry
 from kernel._resilience.classify import Classification, Classifier
@@ -171,7 +173,9 @@ __all__ = [
     "open_platform",
     "paginate",
     "problem_response",
+    "problem_responses",
     "public",
+    "raises",
     "record_audit_event",
     "require",
     "storable_json",

@@ -18,13 +18,15 @@ from kernel._auth import (
     route_access,
     websocket_routes,
 )
+from kernel._cors import install_cors
 from kernel._dbrole import check_database_role
+from kernel._docs_ui import install_docs_ui
 from kernel._errors import PluginError
 from kernel._identity.routes import identity_routers
 from kernel._input import InputGuardMiddleware
 from kernel._observability.metrics import install_request_metrics, metrics_router
 from kernel._observability.tracing import TraceContextMiddleware
-from kernel._openapi import install_problem_responses
+from kernel._openapi import install_openapi
 from kernel._platform import Platform, build_platform
 from kernel._problems import install_problem_handlers, problem_types
 from kernel._realtime import sse as realtime_sse
@@ -76,7 +78,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         version=__version__,
         summary="Multi-tenant, plugin-based cloud contact center platform.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served with local assets by install_docs_ui
         redoc_url=None,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
         app.add_exception_handler(vault_failure, handle_vault_unavailable)
     app.include_router(_health.router)
     app.include_router(_problems_router())
+    install_docs_ui(app)
     if platform.settings.metrics_port is None:  # else `kraliki serve` serves it on that port
         app.include_router(metrics_router())
     kernel_routers = [
@@ -121,9 +124,14 @@ def create_app(settings: Settings | None = None, *, plugins: list[Any] | None = 
             app.include_router(router, prefix=prefix, tags=[plugin_name])
             mark_plugin_routes(router, plugin_name)
     check_route_access(app, platform)
-    install_problem_responses(app)
+    install_openapi(
+        app,
+        tags={p.info.name: p.info.description for p in platform.plugins.plugins},
+        disableable=[p.info.name for p in platform.plugins.plugins if not p.core],
+    )
     install_request_metrics(app, platform)
-    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)  # outermost
+    app.add_middleware(TraceContextMiddleware, tracing=platform.tracing)
+    install_cors(app, platform.settings)  # outermost: preflights go no further
     return app
 
 

@@ -141,7 +141,7 @@ def route_access(route: APIRoute | RouteContext) -> tuple[str | None, str | None
     """(permission, public reason) that a route declared, found in its dependency tree."""
     permission: str | None = None
     reason: str | None = None
-    for call in _dependency_calls(route):
+    for call in dependency_calls(route):
         permission = permission or getattr(call, PERMISSION_ATTRIBUTE, None)
         reason = reason or getattr(call, PUBLIC_ATTRIBUTE, None)
     return permission, reason
@@ -149,10 +149,10 @@ def route_access(route: APIRoute | RouteContext) -> tuple[str | None, str | None
 
 def checks_in_protocol(route: RouteContext) -> bool:
     """Whether a route declared its permission with :func:`authenticates_itself`."""
-    return any(getattr(call, IN_PROTOCOL_ATTRIBUTE, False) for call in _dependency_calls(route))
+    return any(getattr(call, IN_PROTOCOL_ATTRIBUTE, False) for call in dependency_calls(route))
 
 
-def _dependency_calls(route: APIRoute | RouteContext) -> list[Any]:
+def dependency_calls(route: APIRoute | RouteContext) -> list[Any]:
     calls: list[Any] = []
     stack: list[Any] = [route.dependant]
     while stack:

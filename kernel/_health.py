@@ -12,7 +12,7 @@ from sqlalchemy import text
 from kernel._auth import public
 from kernel._errors import UnknownRevisionError
 from kernel._platform import Platform, get_platform
-from kernel._problems import SERVICE_UNAVAILABLE, problem_response
+from kernel._problems import SERVICE_UNAVAILABLE, problem_response, problem_responses
 
 logger = logging.getLogger("kraliki.health")
 
@@ -43,7 +43,7 @@ async def healthz() -> Health:
     response_model=Readiness,
     dependencies=[Depends(public("readiness probe"))],
     summary="The database is reachable and migrated to head",
-    responses={503: {"description": "Not ready (problem+json lists the failing checks)"}},
+    responses=problem_responses(SERVICE_UNAVAILABLE),
 )
 async def readyz(platform: Annotated[Platform, Depends(get_platform)]) -> Any:
     checks: dict[str, str] = {}

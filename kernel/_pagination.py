@@ -16,7 +16,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from kernel._problems import INVALID_CURSOR, ProblemError
+from kernel._problems import INVALID_CURSOR, ProblemError, raises
 
 T = TypeVar("T")
 
@@ -35,6 +35,7 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
+@raises(INVALID_CURSOR)
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
     cursor: Annotated[

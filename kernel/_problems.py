@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel._allow import allowed_methods
 from kernel._storable import UnstorableValueError
 
 logger = logging.getLogger("kraliki.problems")
@@ -37,6 +39,11 @@ class ProblemType:
 
 
 _PROBLEM_TYPES: dict[str, ProblemType] = {}
+
+PROBLEMS_ATTRIBUTE = "__kraliki_problems__"
+"""Set on a dependency by :func:`raises`: the problems every route using it may answer."""
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
 
 
 def define_problem(slug: str, title: str, status: int, description: str) -> ProblemType:
@@ -109,6 +116,45 @@ INVALID_CURSOR = define_problem(
     400,
     "The `cursor` parameter is not one this list returned; start again without it.",
 )
+
+
+def problem_responses(*problems: ProblemType) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route (or router) that may answer these problems.
+
+    The OpenAPI document then lists each one under its status, as ``application/problem+json``
+    with the shared ``Problem`` schema, so that generated clients parse it and expose its
+    ``type``. Problems that come from the kernel's own dependencies (authentication,
+    pagination, idempotency keys) are documented without being listed here.
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for problem in problems:
+        entry = responses.setdefault(problem.status, {"x-problem-types": []})
+        if problem.uri not in entry["x-problem-types"]:
+            entry["x-problem-types"].append(problem.uri)
+    for entry in responses.values():
+        entry["description"] = describe_problem_types(entry["x-problem-types"])
+    return responses
+
+
+def describe_problem_types(uris: list[str]) -> str:
+    """The description of a documented error status: the problem types it carries."""
+    known = {problem.uri: problem for problem in _PROBLEM_TYPES.values()}
+    lines = []
+    for uri in uris:
+        problem = known.get(uri)
+        lines.append(f"- `{uri}`: {problem.title}" if problem else f"- `{uri}`")
+    return "A problem; its `type` is one of:\n" + "\n".join(lines)
+
+
+def raises(*problems: ProblemType) -> Callable[[_Call], _Call]:
+    """Mark a dependency as answering ``problems``: every route that uses it documents them."""
+
+    def mark(call: _Call) -> _Call:
+        setattr(call, PROBLEMS_ATTRIBUTE, (*getattr(call, PROBLEMS_ATTRIBUTE, ()), *problems))
+        return call
+
+    return mark
+
 
 # The generic type for each status an HTTPException (from FastAPI or Starlette) may carry.
 _BY_STATUS = {
@@ -191,6 +237,10 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     problem = _BY_STATUS.get(exc.status_code)
     detail: str | None = exc.detail if isinstance(exc.detail, str) else None
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        methods = allowed_methods(request.app, request.scope)
+        if methods:
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
     phrase = _phrase(exc.status_code)
     if problem is None:
         # No documented type for this status: RFC 9457 says use about:blank.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,6 +10,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kraliki.db"
+# A browser's Origin: scheme://host[:port], nothing else ("*" would expose every tenant's
+# API to any page a signed-in user visits, since credentials are allowed).
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 
 
 def normalize_database_url(url: str) -> str:
@@ -63,6 +69,17 @@ class Settings(BaseSettings):
     plugins: Annotated[list[str] | None, NoDecode] = Field(
         default=None,
         description="Comma-separated plugin names to load; default: every installed plugin.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins (`https://app.example.com`) whose browser "
+        "frontends may call the API (CORS, credentials allowed); default: none.",
+    )
+    cors_max_age_seconds: int = Field(
+        default=600,
+        ge=0,
+        le=86400,
+        description="How long browsers may cache a CORS preflight answer.",
     )
     host: str = Field(default="127.0.0.1", description="Address `kraliki serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `kraliki serve` binds.")
@@ -282,6 +299,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             names = [name.strip() for name in value.split(",")]
             return [name for name in names if name]
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"KRALIKI_CORS_ORIGINS: {origin!r} is not an origin: give scheme, host and "
+                    "port only, like https://app.example.com (no path, no trailing slash, no *)"
+                )
         return value
 
     @property

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Header
 
 from kernel._idempotency.models import MAX_KEY_LENGTH
-from kernel._idempotency.problems import KEY_INVALID
-from kernel._problems import ProblemError
+from kernel._idempotency.problems import KEY_INVALID, KEY_REUSED, REQUEST_IN_PROGRESS
+from kernel._problems import ProblemError, raises
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -29,6 +29,7 @@ def check_key(key: str) -> str:
     return key
 
 
+@raises(KEY_INVALID, KEY_REUSED, REQUEST_IN_PROGRESS)
 async def idempotency_key_header(
     idempotency_key: Annotated[
         str | None,

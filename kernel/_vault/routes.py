@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -16,6 +16,7 @@ from kernel._pagination import CursorPage, PageParamsDep, paginate
 from kernel._principal import Principal
 from kernel._problems import NOT_FOUND, ProblemError, define_problem
 from kernel._vault import rotation
+from kernel._vault.declarations import SecretKind, ValidationStatus
 from kernel._vault.models import VaultAccessEvent, VaultSecret
 from kernel._vault.permissions import (
     AUDIT_READ,
@@ -73,7 +74,7 @@ class SecretPut(BaseModel):
 
 class SecretOut(BaseModel):
     name: str
-    kind: str
+    kind: SecretKind
     plugin: str
     version: int = Field(description="Bumped on every replace.")
     fingerprint: str = Field(
@@ -84,7 +85,7 @@ class SecretOut(BaseModel):
     created_by: str | None
     updated_by: str | None
     last_used_at: datetime | None
-    validation_status: str | None
+    validation_status: ValidationStatus | None
     validation_detail: str | None
     validated_at: datetime | None
 
@@ -92,7 +93,7 @@ class SecretOut(BaseModel):
 class DeclarationOut(BaseModel):
     name: str
     plugin: str
-    kind: str
+    kind: SecretKind
     description: str
     validatable: bool
     stored: bool
@@ -102,16 +103,16 @@ class DeclarationOut(BaseModel):
     )
 
 
-class ValidationOut(BaseModel):
+class SecretValidationOut(BaseModel):
     name: str
-    status: str = Field(description="valid, invalid, unreachable or error.")
+    status: ValidationStatus
     detail: str
     validated_at: datetime | None
 
 
 class DataKeyOut(BaseModel):
     version: int
-    status: str
+    status: Literal["primary", "active", "retired"]
     kek_id: str
     created_at: datetime
     rewrapped_at: datetime | None
@@ -253,7 +254,7 @@ async def validate_secret(
     principal: Validator,
     name: SecretName,
     request: Request,
-) -> ValidationOut:
+) -> SecretValidationOut:
     try:
         spec = platform.vault.spec(name)
     except UnknownSecretError as exc:
@@ -284,7 +285,7 @@ async def validate_secret(
         details={"status": outcome.status},
     )
     await session.commit()
-    return ValidationOut(
+    return SecretValidationOut(
         name=name,
         status=outcome.status,
         detail=outcome.detail,

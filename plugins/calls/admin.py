@@ -17,7 +17,7 @@ from kernel import (
 from plugins.calls import service
 from plugins.calls.models import CallSettingsRow
 from plugins.calls.registry import calls_state, missing_secrets, require_provider
-from plugins.calls.schemas import ProviderOut, SettingsBody, SettingsOut
+from plugins.calls.schemas import CallSettingsBody, CallSettingsOut, ProviderOut
 
 router = APIRouter()
 
@@ -45,8 +45,8 @@ async def list_providers(
     return out
 
 
-def _settings_out(platform: PlatformDep, row: CallSettingsRow) -> SettingsOut:
-    return SettingsOut(
+def _settings_out(platform: PlatformDep, row: CallSettingsRow) -> CallSettingsOut:
+    return CallSettingsOut(
         primary_provider=row.primary_provider,
         secondary_provider=row.secondary_provider,
         max_concurrent_calls=row.max_concurrent_calls,
@@ -58,21 +58,21 @@ def _settings_out(platform: PlatformDep, row: CallSettingsRow) -> SettingsOut:
     )
 
 
-@router.get("/settings", response_model=SettingsOut, summary="Get the call settings")
+@router.get("/settings", response_model=CallSettingsOut, summary="Get the call settings")
 async def get_settings(
     _principal: SettingsReader, session: SessionDep, platform: PlatformDep
-) -> SettingsOut:
+) -> CallSettingsOut:
     return _settings_out(platform, await service.call_settings(session))
 
 
-@router.put("/settings", response_model=SettingsOut, summary="Replace the call settings")
+@router.put("/settings", response_model=CallSettingsOut, summary="Replace the call settings")
 async def put_settings(
-    body: SettingsBody,
+    body: CallSettingsBody,
     request: Request,
     principal: SettingsWriter,
     session: SessionDep,
     platform: PlatformDep,
-) -> SettingsOut:
+) -> CallSettingsOut:
     for name in (body.primary_provider, body.secondary_provider, *body.calls_per_second):
         if name is not None:
             require_provider(platform, name)

@@ -20,6 +20,7 @@ from kernel import (
     ProblemError,
     SessionDep,
     paginate,
+    problem_responses,
     require,
     utcnow,
 )
@@ -28,8 +29,22 @@ from plugins.calls.ending import force_end
 from plugins.calls.models import Call, CallEvent, Recording, TranscriptSegmentRow
 from plugins.calls.phone import to_e164
 from plugins.calls.placing import CallRequest, place_call
-from plugins.calls.problems import BAD_TAG, RECORDING_NOT_FOUND
-from plugins.calls.provider import Action, RecordingRef
+from plugins.calls.problems import (
+    BAD_TAG,
+    CALL_NOT_FOUND,
+    CALL_STATE_CONFLICT,
+    CAPABILITY_MISSING,
+    CONCURRENCY_LIMIT,
+    HANDLER_UNAVAILABLE,
+    INVALID_NUMBER,
+    PROVIDER_NOT_CONFIGURED,
+    PROVIDER_REFUSED,
+    PROVIDER_UNAVAILABLE,
+    RATE_LIMITED,
+    RECORDING_NOT_FOUND,
+    UNKNOWN_PROVIDER,
+)
+from plugins.calls.provider import Action, CallStatus, Direction, RecordingRef
 from plugins.calls.recordings import delete_recordings, stream_audio
 from plugins.calls.registry import check_handler
 from plugins.calls.schemas import (
@@ -58,6 +73,29 @@ RecordingsReader = Annotated[Principal, Depends(require("calls.recordings", "rea
 RecordingsDeleter = Annotated[Principal, Depends(require("calls.recordings", "delete"))]
 
 TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+
+# The problems each kind of route answers besides the kernel's (see problem_responses).
+ONE_CALL = problem_responses(CALL_NOT_FOUND)
+CONTROL_PROBLEMS = (
+    CALL_NOT_FOUND,
+    CALL_STATE_CONFLICT,
+    CAPABILITY_MISSING,
+    PROVIDER_REFUSED,
+    PROVIDER_UNAVAILABLE,
+)
+CONTROL = problem_responses(*CONTROL_PROBLEMS)
+PLACING = problem_responses(
+    INVALID_NUMBER,
+    BAD_TAG,
+    UNKNOWN_PROVIDER,
+    HANDLER_UNAVAILABLE,
+    PROVIDER_NOT_CONFIGURED,
+    PROVIDER_REFUSED,
+    CONCURRENCY_LIMIT,
+    RATE_LIMITED,
+    PROVIDER_UNAVAILABLE,
+)
+RECORDINGS = problem_responses(CALL_NOT_FOUND, RECORDING_NOT_FOUND, PROVIDER_UNAVAILABLE)
 
 
 def call_out(call: Call) -> CallOut:
@@ -113,8 +151,8 @@ async def list_calls(
     _principal: Reader,
     session: SessionDep,
     page: PageParamsDep,
-    status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
-    direction: Annotated[str | None, Query(pattern="^(inbound|outbound)$")] = None,
+    status: Annotated[list[CallStatus] | None, Query(description="One or more statuses.")] = None,
+    direction: Annotated[Direction | None, Query()] = None,
     number: Annotated[
         str | None, Query(max_length=32, description="Calls from or to this number (E.164).")
     ] = None,
@@ -147,12 +185,7 @@ async def list_calls(
     response_model=CallOut,
     status_code=201,
     summary="Place an outbound call",
-    responses={
-        409: {"description": "Provider not configured"},
-        422: {"description": "Invalid number or refused by the provider"},
-        429: {"description": "Concurrency or calls-per-second limit"},
-        503: {"description": "Provider unavailable"},
-    },
+    responses=PLACING,
 )
 async def place(
     body: PlaceCallBody,
@@ -194,7 +227,12 @@ async def place(
         )
 
 
-@router.get("/{call_id}", response_model=CallDetailOut, summary="Get a call with its story")
+@router.get(
+    "/{call_id}",
+    response_model=CallDetailOut,
+    summary="Get a call with its story",
+    responses=ONE_CALL,
+)
 async def get_call(call_id: uuid.UUID, _principal: Reader, session: SessionDep) -> CallDetailOut:
     call = await service.get_call(session, call_id)
     timeline = await session.scalars(
@@ -218,7 +256,12 @@ async def get_call(call_id: uuid.UUID, _principal: Reader, session: SessionDep) 
     )
 
 
-@router.patch("/{call_id}", response_model=CallOut, summary="Set disposition, notes, tags")
+@router.patch(
+    "/{call_id}",
+    response_model=CallOut,
+    summary="Set disposition, notes, tags",
+    responses=problem_responses(CALL_NOT_FOUND, BAD_TAG),
+)
 async def update_call(
     call_id: uuid.UUID,
     body: CallUpdate,
@@ -268,7 +311,12 @@ async def _act(
     return call_out(call)
 
 
-@router.post("/{call_id}/hangup", response_model=CallOut, summary="Hang up (or cancel) a call")
+@router.post(
+    "/{call_id}/hangup",
+    response_model=CallOut,
+    summary="Hang up (or cancel) a call",
+    responses=CONTROL,
+)
 async def hangup(
     call_id: uuid.UUID, principal: Controller, session: SessionDep, platform: PlatformDep
 ) -> CallOut:
@@ -279,7 +327,7 @@ async def hangup(
     "/{call_id}/force-end",
     response_model=CallOut,
     summary="End a call here at once (a stuck call), then hang it up at the provider",
-    responses={409: {"description": "The call has ended already"}},
+    responses=problem_responses(CALL_NOT_FOUND, CALL_STATE_CONFLICT),
 )
 async def force_end_call(
     call_id: uuid.UUID,
@@ -304,7 +352,12 @@ async def force_end_call(
     return call_out(call)
 
 
-@router.post("/{call_id}/transfer", response_model=CallOut, summary="Blind-transfer to a number")
+@router.post(
+    "/{call_id}/transfer",
+    response_model=CallOut,
+    summary="Blind-transfer to a number",
+    responses=problem_responses(*CONTROL_PROBLEMS, INVALID_NUMBER),
+)
 async def transfer(
     call_id: uuid.UUID,
     body: TransferBody,
@@ -323,7 +376,9 @@ def _control_route(path: str, action: Action, summary: str) -> None:
         return await _act(platform, session, call_id, action, principal)
 
     endpoint.__name__ = action.value.replace("-", "_")
-    router.post(f"/{{call_id}}/{path}", response_model=CallOut, summary=summary)(endpoint)
+    router.post(f"/{{call_id}}/{path}", response_model=CallOut, summary=summary, responses=CONTROL)(
+        endpoint
+    )
 
 
 _control_route("hold", Action.HOLD, "Put a call on hold")
@@ -332,7 +387,9 @@ _control_route("mute", Action.MUTE, "Mute a call")
 _control_route("unmute", Action.UNMUTE, "Unmute a call")
 
 
-@router.post("/{call_id}/dtmf", response_model=CallOut, summary="Send digits (DTMF)")
+@router.post(
+    "/{call_id}/dtmf", response_model=CallOut, summary="Send digits (DTMF)", responses=CONTROL
+)
 async def send_dtmf(
     call_id: uuid.UUID,
     body: DigitsBody,
@@ -351,7 +408,10 @@ def _recording_route(verb: str, action: Action) -> None:
 
     endpoint.__name__ = f"{verb}_recording"
     router.post(
-        f"/{{call_id}}/recording/{verb}", response_model=CallOut, summary=f"{verb} recording"
+        f"/{{call_id}}/recording/{verb}",
+        response_model=CallOut,
+        summary=f"{verb.capitalize()} recording the call",
+        responses=CONTROL,
     )(endpoint)
 
 
@@ -365,7 +425,10 @@ for _verb, _action in (
 
 
 @router.get(
-    "/{call_id}/recordings", response_model=list[RecordingOut], summary="List a call's recordings"
+    "/{call_id}/recordings",
+    response_model=list[RecordingOut],
+    summary="List a call's recordings",
+    responses=ONE_CALL,
 )
 async def list_recordings(
     call_id: uuid.UUID, _principal: RecordingsReader, session: SessionDep
@@ -388,6 +451,7 @@ async def _recording(session: SessionDep, call_id: uuid.UUID, recording_id: uuid
 
 @router.get(
     "/{call_id}/recordings/{recording_id}/audio",
+    responses=RECORDINGS,
     summary="Stream a recording's audio (fetched from the provider with your credentials)",
     response_class=StreamingResponse,
 )
@@ -417,6 +481,7 @@ async def recording_audio(
 
 @router.delete(
     "/{call_id}/recordings/{recording_id}",
+    responses=RECORDINGS,
     status_code=204,
     summary="Delete a recording (here and at the provider)",
 )

@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from plugins.calls.models import DEFAULT_MAX_CONCURRENT_CALLS
-from plugins.calls.provider import Instruction
+from plugins.calls.provider import (
+    AnsweredBy,
+    CallStatus,
+    Capability,
+    Direction,
+    Instruction,
+    RecordingStatus,
+)
 
 NUMBER = Field(
     min_length=2,
@@ -100,19 +107,19 @@ class CallOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: uuid.UUID
-    direction: Literal["inbound", "outbound"]
+    direction: Direction
     from_: str = Field(alias="from")
     to: str
     provider: str
     provider_call_id: str | None
-    status: str
+    status: CallStatus
     created_at: datetime
     ringing_at: datetime | None
     answered_at: datetime | None
     ended_at: datetime | None
     duration_seconds: int | None
     hangup_cause: str | None
-    answered_by: str | None
+    answered_by: AnsweredBy | None
     disposition: str | None
     notes: str
     tags: list[str]
@@ -120,7 +127,9 @@ class CallOut(BaseModel):
     parent_call_id: uuid.UUID | None
     on_hold: bool
     muted: bool
-    recording: str | None
+    recording: Literal["recording", "paused"] | None = Field(
+        description="Whether a recording runs (or is paused) now."
+    )
 
 
 class TimelineEntryOut(BaseModel):
@@ -128,7 +137,7 @@ class TimelineEntryOut(BaseModel):
 
     kind: str
     source: str
-    status: str | None
+    status: CallStatus | None = Field(description="The status it moved the call to, if any.")
     recorded_at: datetime
     occurred_at: datetime | None
     detail: dict[str, Any]
@@ -139,7 +148,7 @@ class RecordingOut(BaseModel):
 
     id: uuid.UUID
     call_id: uuid.UUID
-    status: str
+    status: RecordingStatus
     duration_seconds: int | None
     channels: int | None
     content_type: str | None
@@ -199,14 +208,14 @@ class NumberOut(BaseModel):
     number: str
     provider: str
     label: str
-    route: str
+    route: Literal["none", "forward", "ivr"]
     forward_to: str | None
     ivr_flow_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 
 
-class SettingsBody(BaseModel):
+class CallSettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     primary_provider: str | None = None
@@ -225,7 +234,7 @@ class SettingsBody(BaseModel):
     )
 
 
-class SettingsOut(SettingsBody):
+class CallSettingsOut(CallSettingsBody):
     model_config = ConfigDict(from_attributes=True)
 
     effective_primary_provider: str
@@ -234,7 +243,7 @@ class SettingsOut(SettingsBody):
 class ProviderOut(BaseModel):
     name: str
     description: str
-    capabilities: list[str]
+    capabilities: list[Capability]
     secrets: list[str]
     configured: bool
     default_calls_per_second: float

@@ -18,26 +18,36 @@ from kernel import (
     ProblemError,
     SessionDep,
     paginate,
+    problem_responses,
     record_audit_event,
     require,
 )
 from plugins.ivr import samples, service
 from plugins.ivr.models import Flow, FlowTest, FlowVersion
-from plugins.ivr.problems import DRAFT_CHANGED, FLOW_EXISTS, SAMPLE_NOT_FOUND
+from plugins.ivr.problems import (
+    DRAFT_CHANGED,
+    FLOW_EXISTS,
+    FLOW_IN_USE,
+    FLOW_INVALID,
+    FLOW_NOT_FOUND,
+    SAMPLE_NOT_FOUND,
+    TESTS_FAILED,
+    VERSION_NOT_FOUND,
+)
 from plugins.ivr.registry import ivr_state
 from plugins.ivr.schemas import (
     FlowCreate,
     FlowOut,
     FlowUpdate,
+    FlowValidationOut,
     IssueOut,
+    IvrSettings,
     NodeTypeOut,
     PublishBody,
     RollbackBody,
     SampleOut,
-    SettingsBody,
     SimulateBody,
     SimulationOut,
-    ValidationOut,
     VersionDetailOut,
     VersionOut,
 )
@@ -45,6 +55,7 @@ from plugins.ivr.simulator import Script
 from plugins.ivr.store import get_flow, get_version
 
 router = APIRouter(prefix="/flows")
+ONE_FLOW = problem_responses(FLOW_NOT_FOUND)
 fixed_router = APIRouter()
 
 Reader = Annotated[Principal, Depends(require("ivr.flows", "read"))]
@@ -104,7 +115,13 @@ async def list_flows(
     return CursorPage(items=[await flow_out(session, row) for row in rows], next_cursor=cursor)
 
 
-@router.post("", response_model=FlowOut, status_code=201, summary="Create a flow (a draft)")
+@router.post(
+    "",
+    response_model=FlowOut,
+    status_code=201,
+    summary="Create a flow (a draft)",
+    responses=problem_responses(FLOW_EXISTS),
+)
 async def create_flow(
     body: FlowCreate, principal: Writer, session: SessionDep, response: Response
 ) -> FlowOut:
@@ -120,7 +137,9 @@ async def create_flow(
     return await flow_out(session, flow)
 
 
-@router.get("/{flow_id}", response_model=FlowOut, summary="Get a flow and its draft")
+@router.get(
+    "/{flow_id}", response_model=FlowOut, summary="Get a flow and its draft", responses=ONE_FLOW
+)
 async def get_one(
     flow_id: uuid.UUID, _principal: Reader, session: SessionDep, response: Response
 ) -> FlowOut:
@@ -129,7 +148,12 @@ async def get_one(
     return await flow_out(session, flow)
 
 
-@router.patch("/{flow_id}", response_model=FlowOut, summary="Rename or change the draft")
+@router.patch(
+    "/{flow_id}",
+    response_model=FlowOut,
+    summary="Rename or change the draft",
+    responses=problem_responses(FLOW_NOT_FOUND, FLOW_EXISTS, DRAFT_CHANGED),
+)
 async def update_flow(
     flow_id: uuid.UUID,
     body: FlowUpdate,
@@ -157,7 +181,12 @@ async def update_flow(
     return await flow_out(session, flow)
 
 
-@router.delete("/{flow_id}", status_code=204, summary="Delete a flow no number or flow uses")
+@router.delete(
+    "/{flow_id}",
+    status_code=204,
+    summary="Delete a flow no number or flow uses",
+    responses=problem_responses(FLOW_NOT_FOUND, FLOW_IN_USE),
+)
 async def delete_flow(flow_id: uuid.UUID, principal: Writer, session: SessionDep) -> Response:
     flow = await get_flow(session, flow_id, for_update=True)
     await service.check_unused(session, flow)
@@ -167,14 +196,19 @@ async def delete_flow(flow_id: uuid.UUID, principal: Writer, session: SessionDep
 
 
 @router.post(
-    "/{flow_id}/validate", response_model=ValidationOut, summary="Check the draft for problems"
+    "/{flow_id}/validate",
+    response_model=FlowValidationOut,
+    summary="Check the draft for problems",
+    responses=ONE_FLOW,
 )
 async def validate_flow(
     flow_id: uuid.UUID, _principal: Reader, session: SessionDep, platform: PlatformDep
-) -> ValidationOut:
+) -> FlowValidationOut:
     flow = await get_flow(session, flow_id)
     issues = await service.issues_of(platform, session, flow, service.parse_draft(platform, flow))
-    return ValidationOut(valid=not issues, issues=[IssueOut(**issue.as_dict()) for issue in issues])
+    return FlowValidationOut(
+        valid=not issues, issues=[IssueOut(**issue.as_dict()) for issue in issues]
+    )
 
 
 @router.post(
@@ -182,7 +216,7 @@ async def validate_flow(
     response_model=VersionOut,
     status_code=201,
     summary="Publish the draft as a new version",
-    responses={409: {"description": "Tests required and failing"}, 422: {"description": "Invalid"}},
+    responses=problem_responses(FLOW_NOT_FOUND, TESTS_FAILED, FLOW_INVALID),
 )
 async def publish_flow(
     flow_id: uuid.UUID,
@@ -199,7 +233,12 @@ async def publish_flow(
     return await _made_current(session, principal, request, "ivr.flow.published", flow, version)
 
 
-@router.get("/{flow_id}/versions", response_model=list[VersionOut], summary="List versions")
+@router.get(
+    "/{flow_id}/versions",
+    response_model=list[VersionOut],
+    summary="List versions",
+    responses=ONE_FLOW,
+)
 async def list_versions(
     flow_id: uuid.UUID, _principal: Reader, session: SessionDep
 ) -> list[VersionOut]:
@@ -211,7 +250,10 @@ async def list_versions(
 
 
 @router.get(
-    "/{flow_id}/versions/{number}", response_model=VersionDetailOut, summary="Get a version"
+    "/{flow_id}/versions/{number}",
+    response_model=VersionDetailOut,
+    summary="Get a version",
+    responses=problem_responses(FLOW_NOT_FOUND, VERSION_NOT_FOUND),
 )
 async def get_one_version(
     flow_id: uuid.UUID, number: int, _principal: Reader, session: SessionDep
@@ -224,6 +266,7 @@ async def get_one_version(
 
 @router.post(
     "/{flow_id}/rollback",
+    responses=problem_responses(FLOW_NOT_FOUND, VERSION_NOT_FOUND),
     response_model=VersionOut,
     summary="Make an earlier version the one new calls run",
 )
@@ -242,6 +285,7 @@ async def rollback_flow(
 
 @router.post(
     "/{flow_id}/simulate",
+    responses=ONE_FLOW,
     response_model=SimulationOut,
     summary="Run the flow against a scripted caller (no provider, no call)",
 )
@@ -321,6 +365,7 @@ async def list_samples(_principal: Reader) -> list[SampleOut]:
 
 @fixed_router.post(
     "/samples/{name}/import",
+    responses=problem_responses(SAMPLE_NOT_FOUND, FLOW_EXISTS),
     response_model=FlowOut,
     status_code=201,
     summary="Create a flow (draft and tests) from a sample",
@@ -350,16 +395,16 @@ async def import_sample(
     return await flow_out(session, flow)
 
 
-@fixed_router.get("/settings", response_model=SettingsBody, summary="IVR settings")
-async def get_settings(_principal: SettingsReader, session: SessionDep) -> SettingsBody:
+@fixed_router.get("/settings", response_model=IvrSettings, summary="IVR settings")
+async def get_settings(_principal: SettingsReader, session: SessionDep) -> IvrSettings:
     row = await service.settings_of(session)
-    return SettingsBody(require_passing_tests=row.require_passing_tests)
+    return IvrSettings(require_passing_tests=row.require_passing_tests)
 
 
-@fixed_router.put("/settings", response_model=SettingsBody, summary="Change the IVR settings")
+@fixed_router.put("/settings", response_model=IvrSettings, summary="Change the IVR settings")
 async def put_settings(
-    body: SettingsBody, principal: SettingsWriter, session: SessionDep, request: Request
-) -> SettingsBody:
+    body: IvrSettings, principal: SettingsWriter, session: SessionDep, request: Request
+) -> IvrSettings:
     row = await service.settings_of(session)
     if row not in session:
         session.add(row)
@@ -373,4 +418,4 @@ async def put_settings(
         details=body.model_dump(),
     )
     await session.commit()
-    return SettingsBody(require_passing_tests=row.require_passing_tests)
+    return IvrSettings(require_passing_tests=row.require_passing_tests)

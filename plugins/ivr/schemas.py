@@ -59,7 +59,7 @@ class IssueOut(BaseModel):
     message: str
 
 
-class ValidationOut(BaseModel):
+class FlowValidationOut(BaseModel):
     valid: bool
     issues: list[IssueOut]
 
@@ -144,7 +144,7 @@ class RunOut(BaseModel):
     coverage: dict[str, Any]
 
 
-class SettingsBody(BaseModel):
+class IvrSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     require_passing_tests: bool = Field(

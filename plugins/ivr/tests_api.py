@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from kernel import PlatformDep, Principal, ProblemError, SessionDep, require
+from kernel import PlatformDep, Principal, ProblemError, SessionDep, problem_responses, require
 from plugins.ivr import service
 from plugins.ivr.models import FlowTest
-from plugins.ivr.problems import TEST_INVALID, TEST_NOT_FOUND
+from plugins.ivr.problems import FLOW_NOT_FOUND, TEST_INVALID, TEST_NOT_FOUND
 from plugins.ivr.schemas import RunBody, RunOut, TestBody, TestOut, TestUpdate
 from plugins.ivr.store import get_flow
 
-router = APIRouter(prefix="/flows/{flow_id}/tests")
+router = APIRouter(
+    prefix="/flows/{flow_id}/tests", responses=problem_responses(FLOW_NOT_FOUND, TEST_NOT_FOUND)
+)
 
 Reader = Annotated[Principal, Depends(require("ivr.flows", "read"))]
 Writer = Annotated[Principal, Depends(require("ivr.flows", "write"))]

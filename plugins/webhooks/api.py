@@ -25,7 +25,7 @@ from kernel import (
 from plugins.webhooks import delivery as sending
 from plugins.webhooks import permissions as perms
 from plugins.webhooks import problems, service
-from plugins.webhooks.models import WebhookDelivery, WebhookEndpoint
+from plugins.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from plugins.webhooks.schemas import (
     AttemptOut,
     BulkReplay,
@@ -349,7 +349,7 @@ async def list_deliveries(
     session: SessionDep,
     page: PageParamsDep,
     endpoint_id: Annotated[uuid.UUID | None, Query()] = None,
-    status: Annotated[str | None, Query(pattern="^(pending|failed|succeeded|dead)$")] = None,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
     event_type: Annotated[str | None, Query(max_length=120)] = None,
 ) -> CursorPage[DeliveryOut]:
     filters = service.DeliveryFilter(endpoint_id=endpoint_id, status=status, event_type=event_type)

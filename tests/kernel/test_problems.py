@@ -36,6 +36,18 @@ def problem_router() -> APIRouter:
     async def crash() -> None:
         raise RuntimeError("database password is hunter2")
 
+    @router.get("/items/{item}")
+    async def get_item(item: int) -> int:
+        return item
+
+    @router.post("/items/{item}")
+    async def post_item(item: int) -> int:
+        return item
+
+    @router.patch("/items/{item}")
+    async def patch_item(item: int) -> int:
+        return item
+
     @router.get("/teapot")
     async def teapot() -> None:
         raise HTTPException(418, "short and stout")
@@ -150,3 +162,11 @@ def test_redefining_a_problem_type_differently_fails():
     define_problem("test-out-of-stock", "Out of stock", 409, "The widget is sold out.")
     with pytest.raises(ValueError, match="already defined"):
         define_problem("test-out-of-stock", "Gone", 410, "Different")
+
+
+async def test_a_wrong_method_lists_every_method_of_the_path_in_allow(client):
+    response = await client.delete("/api/v1/shop/items/7")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "/problems/method-not-allowed"
+    assert response.headers["allow"] == "GET, PATCH, POST"

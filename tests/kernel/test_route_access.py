@@ -37,4 +37,6 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/webhooks/twilio/{tenant_id}/{kind}",
         "/webhooks/telnyx/{tenant_id}/{kind}",
         "/webhooks/loopback/{tenant_id}/{kind}",
+        "/docs",
+        "/redoc",
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,7 +30,13 @@ from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password, verify_password
 from kernel._platform import Platform
 from kernel._principal import Principal
-from kernel._problems import RATE_LIMITED, UNAUTHENTICATED, ProblemError, define_problem
+from kernel._problems import (
+    RATE_LIMITED,
+    UNAUTHENTICATED,
+    ProblemError,
+    define_problem,
+    problem_responses,
+)
 from kernel._tenancy import Tenant, TenantStatus, tenant_scope
 from kernel.deps import PlatformDep, SessionDep
 
@@ -80,7 +86,7 @@ class AcceptInvitation(BaseModel):
 
 class Me(BaseModel):
     subject: str
-    kind: str
+    kind: Literal["operator", "user", "api_key"]
     label: str
     tenant: dict[str, Any] | None
     roles: list[str]
@@ -135,7 +141,7 @@ async def _token_pair(
     response_model=TokenPair,
     dependencies=[Depends(public("exchanges credentials for tokens"))],
     summary="Log in with e-mail and password (omit `tenant` to log in as an operator)",
-    responses={401: {"description": "Invalid credentials"}, 429: {"description": "Throttled"}},
+    responses=problem_responses(INVALID_CREDENTIALS, TENANT_SUSPENDED, RATE_LIMITED),
 )
 async def login(
     body: LoginRequest, request: Request, platform: PlatformDep, session: SessionDep

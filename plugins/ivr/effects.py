@@ -22,6 +22,7 @@ Rules for effect authors:
 from __future__ import annotations
 
 import abc
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Event, EventBus, Platform
 
-EFFECT_KIND = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+EFFECT_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 """``<plugin>.<what>``, lower case: ``contacts.opt_out``, ``acme_texts.send_link``."""
 
 
@@ -76,6 +77,15 @@ class Effect(abc.ABC):
     async def perform(self, scope: EffectScope) -> Mapping[str, Any] | None:
         """Do it, in ``scope.session``. What it returns joins the timeline entry (an id it
         created, a count); raising rolls back what it wrote and is recorded as failed."""
+
+
+def check_effect(effect: object) -> None:
+    """Refuse what is not an effect, or one whose ``kind`` is not ``<plugin>.<what>``."""
+    if not isinstance(effect, Effect):
+        raise TypeError(f"ctx.act() takes an Effect, not {type(effect).__name__}")
+    kind = getattr(effect, "kind", None)
+    if not isinstance(kind, str) or not EFFECT_KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"effect kind {kind!r} is not <plugin>.<what> in lower case")
 
 
 @dataclass(frozen=True, slots=True)

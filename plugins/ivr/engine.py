@@ -114,11 +114,6 @@ class Turn:
     def ended(self) -> bool:
         return self.state.outcome is not None
 
-    @property
-    def effects(self) -> list[DeclaredEffect]:
-        """Every effect the turn's nodes declared, in order."""
-        return [effect for step in self.steps for effect in step.effects]
-
 
 class FlowLoader(Protocol):
     async def version(self, flow_id: uuid.UUID | None, version_id: uuid.UUID | None) -> ParsedFlow:

@@ -192,6 +192,9 @@ class NodeContext:
         """Ask the runtime to perform ``effect`` once the node has returned (on a real call:
         in the call's transaction, under a savepoint; in the simulator: listed, not done).
         Effects of a node that raises are dropped."""
+        from plugins.ivr.effects import check_effect
+
+        check_effect(effect)
         self.effects.append(effect)
 
     def scope(self) -> dict[str, Any]:

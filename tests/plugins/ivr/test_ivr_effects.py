@@ -185,3 +185,40 @@ async def test_the_simulator_lists_effects_and_performs_none(app, api):
     assert await link_requests(api) == []
     names = [name for name, _ in await published_events(app.state.platform, app.state.tenant_id)]
     assert "acme_texts.link.requested" not in names
+
+
+@pytest.mark.parametrize(
+    ("effect", "error"),
+    [
+        (acme_texts.SendLink(to=CALLER, link="https://x.example"), None),
+        ("acme_texts.send_link", TypeError),
+        (type("Bad", (acme_texts.SendLink,), {"kind": "SendLink"})(to="", link=""), ValueError),
+    ],
+    ids=["effect", "not-an-effect", "bad-kind"],
+)
+def test_act_takes_effects_of_a_plugin_kind(effect, error):
+    from datetime import UTC, datetime
+
+    from plugins.ivr import CallFacts, NodeContext
+
+    async def no_lookup(node_id, request):
+        raise AssertionError("no lookup")
+
+    ctx = NodeContext(
+        node_id="n",
+        call=CallFacts(caller=CALLER, called=NUMBER),
+        variables={},
+        language="en-US",
+        voice=None,
+        now=datetime.now(UTC),
+        attempt=0,
+        simulated=True,
+        lookup=no_lookup,
+    )
+    if error is None:
+        ctx.act(effect)
+        assert ctx.effects == [effect]
+    else:
+        with pytest.raises(error):
+            ctx.act(effect)
+        assert ctx.effects == []

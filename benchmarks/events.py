@@ -38,24 +38,28 @@ import httpx
 import uvicorn
 import websockets
 from fastapi import FastAPI, Request, WebSocket
-from request_overhead import Backend, free_port
+from harness import (
+    HOST,
+    Backend,
+    add_users,
+    bench_settings,
+    create_tenant,
+    free_port,
+    login,
+    migrate,
+    ratio,
+)
 
 from kernel import (
     Event,
     Permission,
     PluginInfo,
-    Settings,
-    Tenant,
-    add_user,
     create_app,
     hookimpl,
     tenant_scope,
 )
-from kernel._migrations import upgrade
-from kernel._platform import resolve_plugins
-from kernel._vault.keys import new_master_key
 
-HOST = "127.0.0.1"
+JWT_SECRET = "events-benchmark-signing-key-0123456789abcdef"
 PASSWORD = "events benchmark password"
 READ = Permission("bench.ticks", "read", "See benchmark ticks.", default_roles=("admin",))
 
@@ -172,44 +176,22 @@ async def consume_ws(connection: websockets.ClientConnection, receipts: Receipts
 async def run_kernel(args: argparse.Namespace, backend: Backend, hooks: dict[str, Receipts]):
     os.environ["KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"] = "true"
     os.environ["KRALIKI_WEBHOOKS_RETRY_SCHEDULE"] = "1"
-    settings = Settings(
-        _env_file=None,
-        database_url=backend.app_url,
-        migration_database_url=backend.owner_url,
-        database_schema=backend.schema,
-        master_key=new_master_key(),
-        log_level="WARNING",
-        rate_limit_tenant_per_minute=0,
-        realtime_buffer_events=max(1000, args.events * 2),
+    settings, _ = bench_settings(
+        backend, jwt_secret=JWT_SECRET, realtime_buffer_events=max(1000, args.events * 2)
     )
     import plugins.webhooks.plugin
 
     plugin_list: list[object] = [BenchPlugin(), plugins.webhooks.plugin]
-    await upgrade(settings, resolve_plugins(settings, plugin_list))
+    await migrate(settings, plugin_list)
     app = create_app(settings, plugins=plugin_list)
     platform = app.state.platform
     async with app.router.lifespan_context(app):
-        async with platform.database.session() as session:
-            tenant = Tenant(slug="bench", name="Bench")
-            session.add(tenant)
-            await session.commit()
-        with tenant_scope(tenant.id):
-            async with platform.database.session() as session:
-                await add_user(
-                    session, email="admin@bench.example.com", password=PASSWORD, roles=["admin"]
-                )
-                await session.commit()
+        tenant_id = await create_tenant(platform.database)
+        users = {"admin@bench.example.com": ("admin",)}
+        await add_users(platform.database, tenant_id, PASSWORD, users)
         async with served(app) as base, served(receiver_app(hooks)) as receiver:
             async with httpx.AsyncClient(base_url=base) as client:
-                login = await client.post(
-                    "/api/v1/auth/login",
-                    json={
-                        "email": "admin@bench.example.com",
-                        "password": PASSWORD,
-                        "tenant": "bench",
-                    },
-                )
-                token = login.json()["access_token"]
+                token = await login(client, "admin@bench.example.com", PASSWORD)
                 created = await client.post(
                     "/api/v1/webhooks/endpoints",
                     headers={"Authorization": f"Bearer {token}"},
@@ -227,7 +209,7 @@ async def run_kernel(args: argparse.Namespace, backend: Backend, hooks: dict[str
                 hooks["current"] = Receipts(args.events)
                 reader = asyncio.create_task(consume_ws(connection, ws))
                 for start in range(0, args.events, args.batch):
-                    with tenant_scope(tenant.id):
+                    with tenant_scope(tenant_id):
                         async with platform.database.session() as session:
                             for seq in range(start, min(start + args.batch, args.events)):
                                 tick = Tick(
@@ -283,10 +265,10 @@ async def run_bare(args: argparse.Namespace, hooks: dict[str, Receipts]):
 
 
 def show(label: str, figures: dict[str, float], baseline: dict[str, float]) -> None:
-    ratio = figures["events_per_s"] / baseline["events_per_s"]
+    compared = ratio(figures["events_per_s"], baseline["events_per_s"])
     print(
         f"  {label:28} {figures['events_per_s']:9.0f} ev/s  p50 {figures['p50_ms']:7.1f} ms"
-        f"  p99 {figures['p99_ms']:7.1f} ms   throughput x{ratio:.2f} of baseline"
+        f"  p99 {figures['p99_ms']:7.1f} ms   throughput {compared} of baseline"
     )
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import time
 import types
+
+from harness import per_call_us, ratio
 
 from kernel import PluginInfo, hookimpl
 from kernel._plugins import PluginSource, load_plugins
@@ -31,15 +31,6 @@ def make_plugin(index: int) -> types.SimpleNamespace:
     )
     plugin.__name__ = info.name
     return plugin
-
-
-def per_call_us(function, rounds: int, repeats: int = 5) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(rounds)
-        samples.append((time.perf_counter() - start) / rounds * 1e6)
-    return statistics.median(samples)
 
 
 def main() -> None:
@@ -67,7 +58,7 @@ def main() -> None:
     print(f"plugins implementing the hook: {args.plugins}")
     print(f"pluggy direct call:   {base:8.2f} us/call  ({1e6 / base:10.0f} calls/s)")
     print(f"kernel facade notify: {ours:8.2f} us/call  ({1e6 / ours:10.0f} calls/s)")
-    print(f"throughput ratio facade/pluggy: {base / ours:.2f}")
+    print(f"throughput ratio facade/pluggy: {ratio(base, ours)}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -62,12 +62,22 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from request_overhead import (
+from harness import (
+    HOST,
     Backend,
-    _report_cpu,
-    event_loop_factory,
+    Servers,
+    bench_settings,
+    create_tenant,
+    database_version,
     free_port,
+    listening_socket,
+    loop_name,
+    machine,
+    migrate,
     percentile,
+    report,
+    report_cpu,
+    runner,
     start_server,
     wait_ready,
 )
@@ -76,28 +86,20 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 from webhook_ingest import (
     Delivery,
-    Servers,
     Stages,
     Target,
-    database_version,
     in_process_app,
-    listening_socket,
-    machine,
     measure,
     new_sid,
     print_in_process,
-    report,
     run_in_process,
 )
 
-from kernel import Settings, Tenant, create_app, tenant_scope
+from kernel import Settings, create_app, tenant_scope
 from kernel._db import make_engine
 from kernel._events.models import EventRecord
-from kernel._migrations import upgrade
-from kernel._platform import build_platform, resolve_plugins
-from kernel._vault.keys import new_master_key
+from kernel._platform import build_platform
 
-HOST = "127.0.0.1"
 JWT_SECRET = "ivr-step-benchmark-signing-key-0123456789abcdef"
 OUR_NUMBER = "+14155550100"
 T = TypeVar("T")
@@ -237,7 +239,7 @@ def serve_ivr(spec: IvrSpec, connection: Connection) -> None:
             spec.auth_token,
             spec.settings["database_pool_size"],
         )
-    threading.Thread(target=_report_cpu, args=(connection,), daemon=True).start()
+    threading.Thread(target=report_cpu, args=(connection,), daemon=True).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=600)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -273,7 +275,7 @@ async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixtu
     from plugins.ivr import service
     from plugins.ivr.models import Flow
 
-    await upgrade(settings, resolve_plugins(settings, plugin_list()))
+    await migrate(settings, plugin_list())
     if bare:
         owner = make_engine(settings.owner_database_url, schema=settings.database_schema)
         try:
@@ -284,11 +286,7 @@ async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixtu
     platform = build_platform(settings, plugin_list())
     account_sid, auth_token = new_sid("AC"), secrets.token_hex(16)
     try:
-        async with platform.database.session() as session:
-            tenant = Tenant(slug="bench", name="Bench")
-            session.add(tenant)
-            await session.commit()
-            tenant_id = tenant.id
+        tenant_id = await create_tenant(platform.database)
         with tenant_scope(tenant_id):
             async with platform.database.session() as session:
                 await platform.vault.put(session, "twilio.account_sid", account_sid, actor="bench")
@@ -619,28 +617,12 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     backend = Backend.from_environment()
-    settings_values: dict[str, Any] = {
-        "database_url": backend.app_url,
-        "migration_database_url": backend.owner_url,
-        "database_schema": backend.schema,
-        "database_pool_size": args.pool_size,
-        "master_key": new_master_key(),
-        "jwt_secret": JWT_SECRET,
-        "rate_limit_tenant_per_minute": 0,
-        "rate_limit_api_key_per_minute": 0,
-        "log_level": "WARNING",
-    }
-    settings = Settings(_env_file=None, **settings_values)
-    settings_values["database_url"] = settings.database_url  # normalized driver scheme
-    settings_values["migration_database_url"] = settings.migration_database_url
+    settings, settings_values = bench_settings(
+        backend, jwt_secret=JWT_SECRET, pool_size=args.pool_size
+    )
     calls = args.warmup + args.calls
     servers: list[Servers] = []
-    factory = None if args.profile else event_loop_factory()  # cProfile cannot see into uvloop
-    with asyncio.Runner(loop_factory=factory) as runner:
-
-        def run(coroutine: Coroutine[Any, Any, T]) -> T:
-            return runner.run(coroutine)
-
+    with runner(profile=args.profile) as run:
         try:
             run(backend.create())
             version = run(database_version(settings))
@@ -704,7 +686,7 @@ def main() -> None:
         database = f"postgresql (schema {backend.schema}), pool {args.pool_size}+{args.pool_size}"
     else:
         database = "sqlite (file, WAL; SQLAlchemy's default pool, as the kernel's engine)"
-    loop = "uvloop" if event_loop_factory() else "asyncio"
+    loop = loop_name()
     measured = args.calls // args.rounds * args.rounds
     report(
         targets,
@@ -724,6 +706,7 @@ def main() -> None:
             f"{args.concurrency})",
             machine(version),
         ],
+        compare=True,
     )
     print(
         f"checked: {len(fixture.kernel_sids)} IVR sessions each advanced by exactly its "

@@ -28,32 +28,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
-import shutil
-import socket
-import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Annotated, Any, TypeVar
 
 import httpx
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
+from harness import (
+    HOST,
+    Backend,
+    Server,
+    add_users,
+    bench_settings,
+    create_tenant,
+    free_port,
+    login,
+    loop_name,
+    migrate,
+    report,
+    report_cpu,
+    runner,
+    start_server,
+    wait_ready,
+)
 from pydantic import BaseModel
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import String, Uuid, bindparam, make_url, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import String, Uuid, bindparam, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.pool import NullPool
 
 from kernel import (
     Base,
@@ -63,10 +73,8 @@ from kernel import (
     Principal,
     SessionDep,
     Settings,
-    Tenant,
     TenantOwnedMixin,
     UUIDPrimaryKeyMixin,
-    add_user,
     create_app,
     enable_tenant_rls,
     hookimpl,
@@ -74,13 +82,7 @@ from kernel import (
     tenant_scope,
 )
 from kernel._db import make_engine
-from kernel._migrations import upgrade
-from kernel._platform import resolve_plugins
-from kernel.testing import schema_grants
 
-APP_URL_ENV = "KRALIKI_BENCH_DATABASE_URL"
-OWNER_URL_ENV = "KRALIKI_BENCH_MIGRATION_DATABASE_URL"
-HOST = "127.0.0.1"
 ITEM_PATH = "/api/v1/bench/items/{}"
 PASSWORD = "bench password, not secret"
 JWT_SECRET = "request-overhead-benchmark-signing-key-0123456789"
@@ -196,17 +198,6 @@ class ServerSpec:
     tenant_id: uuid.UUID
 
 
-def _report_cpu(connection: Connection) -> None:
-    """Answer each message from the parent with this process's CPU seconds so far."""
-    while True:
-        try:
-            connection.recv()
-        except EOFError:
-            return
-        times = os.times()
-        connection.send(times.user + times.system)
-
-
 def serve(spec: ServerSpec, connection: Connection) -> None:
     """Entry point of a server process."""
     if spec.kind == "kernel":
@@ -218,7 +209,7 @@ def serve(spec: ServerSpec, connection: Connection) -> None:
             spec.tenant_id,
             spec.settings["database_pool_size"],
         )
-    threading.Thread(target=_report_cpu, args=(connection,), daemon=True).start()
+    threading.Thread(target=report_cpu, args=(connection,), daemon=True).start()
     config = uvicorn.Config(
         app,
         host=HOST,
@@ -230,124 +221,7 @@ def serve(spec: ServerSpec, connection: Connection) -> None:
     uvicorn.Server(config).run()
 
 
-@dataclass
-class Server:
-    name: str
-    process: BaseProcess
-    connection: Connection
-    port: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def cpu_seconds(self) -> float:
-        self.connection.send(None)
-        seconds: float = self.connection.recv()
-        return seconds
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()  # SIGTERM: uvicorn shuts down, lifespan disposes
-            self.process.join(15)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-        self.connection.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_server(
-    spec: Any, target: Callable[[Any, Connection], None] | None = None, name: str | None = None
-) -> Server:
-    """Run ``target(spec, connection)`` (default: :func:`serve`) in a spawned process; the
-    target answers CPU-time queries on ``connection`` (:func:`_report_cpu`)."""
-    context = multiprocessing.get_context("spawn")
-    parent_end, child_end = context.Pipe()
-    process = context.Process(
-        target=target or serve, args=(spec, child_end), name=name or f"bench-{spec.kind}"
-    )
-    process.start()
-    child_end.close()
-    return Server(spec.kind, process, parent_end, spec.port)
-
-
-async def wait_ready(server: Server, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient(base_url=server.base_url) as client:
-        while True:
-            if not server.process.is_alive():
-                raise SystemExit(
-                    f"the {server.name} server exited (code {server.process.exitcode})"
-                )
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the {server.name} server did not start in {within:.0f} s")
-            await asyncio.sleep(0.1)
-
-
 # --- database ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Backend:
-    dialect: str
-    app_url: str
-    owner_url: str
-    schema: str | None = None
-    directory: str | None = None
-
-    @classmethod
-    def from_environment(cls) -> Backend:
-        app_url, owner_url = os.environ.get(APP_URL_ENV), os.environ.get(OWNER_URL_ENV)
-        if app_url:
-            return cls(
-                "postgresql", app_url, owner_url or app_url, f"bench_{uuid.uuid4().hex[:12]}"
-            )
-        directory = tempfile.mkdtemp(prefix="kraliki-bench-")
-        url = f"sqlite+aiosqlite:///{directory}/bench.db"
-        return cls("sqlite", url, url, directory=directory)
-
-    def owner_engine(self) -> AsyncEngine:
-        url = Settings(_env_file=None, database_url=self.owner_url).database_url
-        return create_async_engine(url, poolclass=NullPool)
-
-    async def create(self) -> None:
-        if self.schema is None:
-            return
-        app_role = make_url(self.app_url).username
-        owner_role = make_url(self.owner_url).username
-        engine = self.owner_engine()
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-                if app_role and app_role != owner_role:
-                    for statement in schema_grants(self.schema, app_role):
-                        await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    async def drop(self) -> None:
-        if self.directory is not None:
-            shutil.rmtree(self.directory, ignore_errors=True)
-        if self.schema is None:
-            return
-        engine = self.owner_engine()
-        try:
-            async with engine.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
-        finally:
-            await engine.dispose()
 
 
 def _create_bench_table(connection: SyncConnection) -> None:
@@ -367,7 +241,7 @@ class Fixture:
 
 async def prepare(settings: Settings, items: int) -> Fixture:
     """Migrate, create the benchmark table, a tenant, its users and ``items`` rows."""
-    await upgrade(settings, resolve_plugins(settings, [BenchPlugin()]))
+    await migrate(settings, [BenchPlugin()])
     owner = make_engine(settings.owner_database_url, schema=settings.database_schema)
     try:
         async with owner.begin() as connection:
@@ -376,17 +250,11 @@ async def prepare(settings: Settings, items: int) -> Fixture:
         await owner.dispose()
     database = Database(make_engine(settings.database_url, schema=settings.database_schema))
     try:
-        async with database.session() as session:
-            tenant = Tenant(slug="bench", name="Bench")
-            session.add(tenant)
-            await session.commit()
-            tenant_id = tenant.id
+        tenant_id = await create_tenant(database)
+        users = {"agent@bench.test": (), "admin@bench.test": ("admin",)}
+        await add_users(database, tenant_id, PASSWORD, users)
         with tenant_scope(tenant_id):
             async with database.session() as session:
-                await add_user(session, email="agent@bench.test", password=PASSWORD)
-                await add_user(
-                    session, email="admin@bench.test", password=PASSWORD, roles=("admin",)
-                )
                 rows = [BenchItem(id=uuid.uuid4(), name=f"item {i}") for i in range(items)]
                 session.add_all(rows)
                 await session.commit()
@@ -399,20 +267,15 @@ async def prepare(settings: Settings, items: int) -> Fixture:
 async def credentials(base_url: str) -> tuple[str, str]:
     """(access token of the agent, API key with role agent created by the admin)."""
     async with httpx.AsyncClient(base_url=base_url) as client:
-
-        async def login(email: str) -> dict[str, str]:
-            body = {"tenant": "bench", "email": email, "password": PASSWORD}
-            response = await client.post("/api/v1/auth/login", json=body)
-            response.raise_for_status()
-            return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-        agent = await login("agent@bench.test")
-        admin = await login("admin@bench.test")
+        agent = await login(client, "agent@bench.test", PASSWORD)
+        admin = await login(client, "admin@bench.test", PASSWORD)
         response = await client.post(
-            "/api/v1/api-keys", json={"name": "bench", "roles": ["agent"]}, headers=admin
+            "/api/v1/api-keys",
+            json={"name": "bench", "roles": ["agent"]},
+            headers={"Authorization": f"Bearer {admin}"},
         )
         response.raise_for_status()
-        return agent["Authorization"], f"Bearer {response.json()['secret']}"
+        return f"Bearer {agent}", f"Bearer {response.json()['secret']}"
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -500,11 +363,6 @@ class Target:
         return [HttpxLane(self.httpx_client)] * count
 
 
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
 async def drive(
     target: Target, paths: Sequence[str], requests: int, concurrency: int, client: str
 ) -> tuple[float, list[float]]:
@@ -570,43 +428,7 @@ async def measure(targets: list[Target], paths: list[str], args: argparse.Namesp
                 await target.httpx_client.aclose()
 
 
-def report(targets: list[Target], header: list[str]) -> None:
-    baseline = statistics.median(targets[0].throughputs)
-    baseline_cpu = targets[0].server_cpu / targets[0].requests
-    print("\n".join(header))
-    print()
-    print(
-        f"{'endpoint':<32} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'CPU us/req':>10} {'ratio':>6} {'CPU ratio':>9}"
-    )
-    print("-" * 84)
-    for target in targets:
-        throughput = statistics.median(target.throughputs)
-        latencies = sorted(target.latencies)
-        cpu = target.server_cpu / target.requests
-        print(
-            f"{target.label:<32} {throughput:7.0f} {percentile(latencies, 0.5) * 1e3:7.2f} "
-            f"{percentile(latencies, 0.99) * 1e3:7.2f} {cpu * 1e6:10.0f} "
-            f"{throughput / baseline:6.2f} {baseline_cpu / cpu:9.2f}"
-        )
-    print()
-    for target in targets:
-        rounds = ", ".join(f"{value:.0f}" for value in target.throughputs)
-        print(f"req/s per round, {target.label}: {rounds}")
-    print()
-    print("ratio: throughput / the baseline's (medians of rounds). CPU us/req: user+system time")
-    print("of the server process per request (not the database's); CPU ratio: baseline's / this.")
-
-
 # --- main -------------------------------------------------------------------------------------
-
-
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 def parse_args() -> argparse.Namespace:
@@ -640,34 +462,18 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     backend = Backend.from_environment()
-    settings_values: dict[str, Any] = {
-        "database_url": backend.app_url,
-        "migration_database_url": backend.owner_url,
-        "database_schema": backend.schema,
-        "database_pool_size": args.pool_size,
-        "jwt_secret": JWT_SECRET,
-        "access_token_ttl_seconds": 3600,
-        "rate_limit_tenant_per_minute": 0,
-        "rate_limit_api_key_per_minute": 0,
-        "log_level": "WARNING",
-    }
-    settings = Settings(_env_file=None, **settings_values)
-    settings_values["database_url"] = settings.database_url  # normalized driver scheme
+    settings, settings_values = bench_settings(
+        backend, jwt_secret=JWT_SECRET, pool_size=args.pool_size
+    )
     servers: list[Server] = []
-    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-
-        def run(coroutine: Coroutine[Any, Any, T]) -> T:
-            return runner.run(coroutine)
-
+    with runner() as run:
         try:
             run(backend.create())
             fixture = run(prepare(settings, args.items))
-            kernel = start_server(
-                ServerSpec("kernel", free_port(), settings_values, fixture.tenant_id)
-            )
-            servers.append(kernel)
-            bare = start_server(ServerSpec("bare", free_port(), settings_values, fixture.tenant_id))
-            servers.append(bare)
+            for kind in ("kernel", "bare"):
+                spec = ServerSpec(kind, free_port(), settings_values, fixture.tenant_id)
+                servers.append(start_server(spec, serve, f"bench-{kind}"))
+            kernel, bare = servers
             for server in servers:
                 run(wait_ready(server))
             access_token, api_key = run(credentials(kernel.base_url))
@@ -685,11 +491,8 @@ def main() -> None:
             for server in servers:
                 server.stop()
             run(backend.drop())
-    loop = "uvloop" if event_loop_factory() else "asyncio"
-    if backend.schema:
-        database = f"postgresql (schema {backend.schema}), pool {args.pool_size}+{args.pool_size}"
-    else:
-        database = "sqlite (file; SQLAlchemy's default pool, as the kernel's engine)"
+    loop = loop_name()
+    database = backend.describe(args.pool_size)
     total = sum(target.requests for target in targets) + args.warmup * len(targets)
     report(
         targets,

@@ -48,14 +48,10 @@ import functools
 import io
 import json
 import os
-import platform as host_platform
 import pstats
 import random
 import re
 import secrets
-import socket
-import statistics
-import sys
 import threading
 import time
 import uuid
@@ -71,13 +67,21 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from request_overhead import (
+from harness import (
+    HOST,
     Backend,
-    Server,
-    _report_cpu,
-    event_loop_factory,
+    Servers,
+    bench_settings,
+    create_tenant,
+    database_version,
     free_port,
-    percentile,
+    listening_socket,
+    loop_name,
+    machine,
+    migrate,
+    report,
+    report_cpu,
+    runner,
     start_server,
     wait_ready,
 )
@@ -85,14 +89,11 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, sel
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from kernel import Settings, Tenant, create_app, tenant_scope
+from kernel import Settings, create_app, tenant_scope
 from kernel._db import make_engine
 from kernel._events.models import EventRecord
-from kernel._migrations import upgrade
-from kernel._platform import build_platform, resolve_plugins
-from kernel._vault.keys import new_master_key
+from kernel._platform import build_platform
 
-HOST = "127.0.0.1"
 JWT_SECRET = "webhook-ingest-benchmark-signing-key-0123456789"
 STATUSES = ("ringing", "in-progress", "completed")
 EVENT_NAMES = ("calls.call.ringing", "calls.call.answered", "calls.call.completed")
@@ -186,17 +187,6 @@ class IngestSpec:
     dispatch: bool
 
 
-def listening_socket(port: int) -> socket.socket:
-    """A socket on ``port`` that other worker processes may bind too (the kernel spreads
-    connections over them)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((HOST, port))
-    sock.listen(2048)
-    return sock
-
-
 def serve_ingest(spec: IngestSpec, connection: Connection) -> None:
     """Entry point of one server (worker) process."""
     sock = listening_socket(spec.port)  # connections wait in the backlog until it serves
@@ -216,29 +206,9 @@ def serve_ingest(spec: IngestSpec, connection: Connection) -> None:
             spec.auth_token,
             spec.settings["database_pool_size"],
         )
-    threading.Thread(target=_report_cpu, args=(connection,), daemon=True).start()
+    threading.Thread(target=report_cpu, args=(connection,), daemon=True).start()
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=600)
     uvicorn.Server(config).run(sockets=[sock])
-
-
-@dataclass
-class Servers:
-    """One app's worker processes, all on one port."""
-
-    name: str
-    port: int
-    workers: list[Server]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def cpu_seconds(self) -> float:
-        return sum(worker.cpu_seconds() for worker in self.workers)
-
-    def stop(self) -> None:
-        for worker in self.workers:
-            worker.stop()
 
 
 def start_servers(spec: IngestSpec, workers: int) -> Servers:
@@ -280,7 +250,7 @@ async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixtu
     calls and (``bare``) the baseline's tables and calls."""
     from plugins.calls import Call
 
-    await upgrade(settings, resolve_plugins(settings, plugin_list()))
+    await migrate(settings, plugin_list())
     if bare:
         owner = make_engine(settings.owner_database_url, schema=settings.database_schema)
         try:
@@ -291,11 +261,7 @@ async def prepare(settings: Settings, calls: int, *, bare: bool = True) -> Fixtu
     platform = build_platform(settings, plugin_list())
     account_sid, auth_token = new_sid("AC"), secrets.token_hex(16)
     try:
-        async with platform.database.session() as session:
-            tenant = Tenant(slug="bench", name="Bench")
-            session.add(tenant)
-            await session.commit()
-            tenant_id = tenant.id
+        tenant_id = await create_tenant(platform.database)
         placed = datetime.now(UTC) - timedelta(seconds=5)
         kernel_calls = [(uuid.uuid4(), new_sid("CA")) for _ in range(calls)]
         with tenant_scope(tenant_id):
@@ -599,71 +565,6 @@ async def verify_bare(settings: Settings, sent: int) -> list[str]:
 
 
 # --- report -----------------------------------------------------------------------------------
-
-
-def report(targets: list[Target], header: list[str]) -> None:
-    baseline = targets[0]
-    base_rate = statistics.median(baseline.throughputs)
-    base_cpu = baseline.server_cpu / baseline.requests
-    print("\n".join(header))
-    print()
-    print(
-        f"{'endpoint':<36} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'CPU us/req':>10} {'ratio':>6} {'CPU ratio':>9}"
-    )
-    print("-" * 88)
-    for target in targets:
-        rate = statistics.median(target.throughputs)
-        latencies = sorted(target.latencies)
-        cpu = target.server_cpu / target.requests
-        print(
-            f"{target.label:<36} {rate:7.0f} {percentile(latencies, 0.5) * 1e3:7.2f} "
-            f"{percentile(latencies, 0.99) * 1e3:7.2f} {cpu * 1e6:10.0f} "
-            f"{rate / base_rate:6.2f} {base_cpu / cpu:9.2f}"
-        )
-    print()
-    for target in targets:
-        rounds = ", ".join(f"{value:.0f}" for value in target.throughputs)
-        print(f"req/s per round, {target.label}: {rounds}")
-    kernel = targets[1]
-    p50 = percentile(sorted(kernel.latencies), 0.5) / percentile(sorted(baseline.latencies), 0.5)
-    p99 = percentile(sorted(kernel.latencies), 0.99) / percentile(sorted(baseline.latencies), 0.99)
-    print(
-        f"kernel / baseline: throughput {statistics.median(kernel.throughputs) / base_rate:.2f}, "
-        f"p50 latency x{p50:.1f}, p99 latency x{p99:.1f}, "
-        f"server CPU per request x{kernel.server_cpu / kernel.requests / base_cpu:.1f}"
-    )
-    print()
-    print("ratio: throughput / the baseline's (medians of rounds). CPU us/req: user+system time")
-    print("of the server processes per request (not the database's); CPU ratio: baseline's / this.")
-
-
-def machine(dialect_version: str) -> str:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = (line.split(":", 1)[1] for line in cpuinfo if line.startswith("model name"))
-            model = next(names, "").strip()
-    except OSError:
-        model = host_platform.processor()
-    return (
-        f"machine: {os.cpu_count()} CPUs ({model or 'unknown'}), CPython "
-        f"{sys.version.split()[0]}, uvicorn {uvicorn.__version__}, {dialect_version}; client, "
-        "servers and database share the CPUs"
-    )
-
-
-async def database_version(settings: Settings) -> str:
-    engine = make_engine(settings.database_url, schema=settings.database_schema)
-    try:
-        async with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                version = await connection.scalar(text("SHOW server_version"))
-                return f"PostgreSQL {str(version).split()[0]}"
-            version = await connection.scalar(text("SELECT sqlite_version()"))
-            return f"SQLite {version}"
-    finally:
-        await engine.dispose()
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -1048,29 +949,12 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     backend = Backend.from_environment()
-    settings_values: dict[str, Any] = {
-        "database_url": backend.app_url,
-        "migration_database_url": backend.owner_url,
-        "database_schema": backend.schema,
-        "database_pool_size": args.pool_size,
-        "master_key": new_master_key(),
-        "jwt_secret": JWT_SECRET,
-        "rate_limit_tenant_per_minute": 0,
-        "rate_limit_api_key_per_minute": 0,
-        "log_level": "WARNING",
-    }
-    settings = Settings(_env_file=None, **settings_values)
-    settings_values["database_url"] = settings.database_url  # normalized driver scheme
-    settings_values["migration_database_url"] = settings.migration_database_url
+    settings, settings_values = bench_settings(
+        backend, jwt_secret=JWT_SECRET, pool_size=args.pool_size
+    )
     calls = args.warmup + args.calls
     servers: list[Servers] = []
-    # The profile runs on asyncio's own loop: cProfile cannot see into uvloop's.
-    factory = None if args.profile else event_loop_factory()
-    with asyncio.Runner(loop_factory=factory) as runner:
-
-        def run(coroutine: Coroutine[Any, Any, T]) -> T:
-            return runner.run(coroutine)
-
+    with runner(profile=args.profile) as run:
         try:
             run(backend.create())
             version = run(database_version(settings))
@@ -1124,7 +1008,7 @@ def main() -> None:
         database = f"postgresql (schema {backend.schema}), pool {args.pool_size}+{args.pool_size}"
     else:
         database = "sqlite (file, WAL; SQLAlchemy's default pool, as the kernel's engine)"
-    loop = "uvloop" if event_loop_factory() else "asyncio"
+    loop = loop_name()
     report(
         targets,
         [
@@ -1138,6 +1022,7 @@ def main() -> None:
             f"{client_cpu * 1e6:.0f} us CPU/request)",
             machine(version),
         ],
+        compare=True,
     )
     print(
         f"checked: {len(sent[1])} kernel calls completed, {unique} receipts, "

@@ -1,4 +1,10 @@
-"""One Alembic environment for the kernel, tenants and every loaded plugin's branch."""
+"""One Alembic environment for the kernel and every loaded plugin's branch (``tenants``
+contributes its own through ``kraliki_migrations``, as plugins do).
+
+The environment (``env.py``, the script template) and the kernel's revisions are files in the
+top-level ``migrations/`` directory, found by path beside the ``kernel`` package (in the
+source tree and in an installed wheel alike), never imported: the kernel has no import of a
+top-level ``migrations`` package."""
 
 from __future__ import annotations
 
@@ -15,17 +21,16 @@ from alembic.util import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import migrations
 from kernel._db import make_engine
 from kernel._errors import PluginLoadError, UnknownRevisionError
 from kernel._models import Base
 from kernel._plugins import PluginSet
 from kernel._settings import Settings
 
-MIGRATIONS_ROOT = Path(migrations.__file__).parent
+MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
+"""The Alembic script location: ``env.py``, ``script.py.mako`` and ``versions/kernel``."""
 CORE_BRANCHES: dict[str, Path] = {
     "kernel": MIGRATIONS_ROOT / "versions" / "kernel",
-    "tenants": MIGRATIONS_ROOT / "versions" / "tenants",
 }
 
 
@@ -140,7 +145,7 @@ async def downgrade(settings: Settings, plugins: PluginSet, target: str) -> None
 async def create_revision(
     settings: Settings, plugins: PluginSet, *, branch: str, message: str, autogenerate: bool
 ) -> None:
-    """Write a new revision file on ``branch`` (a plugin name, ``kernel`` or ``tenants``)."""
+    """Write a new revision file on ``branch`` (a plugin name, ``tenants`` or ``kernel``)."""
     locations = version_locations(plugins)
     if branch not in locations:
         raise PluginLoadError(f"no migration branch {branch!r}; known: {sorted(locations)}")

@@ -9,11 +9,12 @@ uses only the kernel's public API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 from fastapi import APIRouter
 
-from kernel import Permission, PluginInfo, __version__, hookimpl
+from kernel import MigrationSource, Permission, PluginInfo, __version__, hookimpl
 
 
 @hookimpl
@@ -38,6 +39,12 @@ def kraliki_models() -> Sequence[type]:
     from tenants.models import TenantSettings
 
     return [TenantSettings]
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    """The ``tenants`` branch (its revision ids, ``tenants_NNNN``, are those it always had)."""
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
 
 
 @hookimpl

@@ -283,17 +283,27 @@ def _documented_imports(text: str) -> list[str]:
     return found
 
 
+_OWNED_BLOCK = re.compile(r"^# plugins/(\w+)/")
+
+
+def _reader_of(block: str) -> Scope:
+    """Who an example is written as: a block headed ``# plugins/<x>/...`` shows plugin x's own
+    code, which may import x's modules; any other block is a plugin author's (or test's)."""
+    owner = _OWNED_BLOCK.match(block)
+    return Scope(own=(f"plugins.{owner[1]}",) if owner else (), test_code=True)
+
+
 def _docs_violations() -> dict[str, list[str]]:
     """Private imports that the docs' examples teach, by document (a plugin author's scope)."""
     public_and_private = import_graph("kernel", "plugins").modules
-    reader = Scope(own=(), test_code=True)
     found: dict[str, list[str]] = {}
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
         wrong = [
             name
-            for name in _documented_imports(path.read_text())
+            for block in _CODE_BLOCK.findall(path.read_text())
+            for name in _documented_imports(f"```python\n{block}```\n")
             if (name in public_and_private or name.startswith("kernel."))
-            and refusal(reader, name) is not None
+            and refusal(_reader_of(block), name) is not None
         ]
         if wrong:
             found[str(path.relative_to(ROOT))] = wrong

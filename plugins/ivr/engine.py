@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from plugins.calls import Dial, Hangup, InstructionList, Say
+from plugins.ivr.effects import DeclaredEffect
 from plugins.ivr.flowdoc import ParsedFlow
 from plugins.ivr.nodes import (
     CallerInput,
@@ -99,6 +100,8 @@ class Step:
     depth: int
     exit: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    effects: tuple[DeclaredEffect, ...] = ()
+    """What the node declared with ``ctx.act`` (on its first step of the turn)."""
 
 
 @dataclass
@@ -139,12 +142,23 @@ def _note(
     event: str,
     exit_: str | None,
     detail: Any,
+    effects: tuple[DeclaredEffect, ...] = (),
 ) -> None:
     """Record a step of ``frame``'s node; one that left or ended the node joins the path."""
     state = turn.state
     depth = len(state.stack) - 1
     turn.steps.append(
-        Step(event, frame.node, node_type, flow.flow_id, flow.version, depth, exit_, dict(detail))
+        Step(
+            event,
+            frame.node,
+            node_type,
+            flow.flow_id,
+            flow.version,
+            depth,
+            exit_,
+            dict(detail),
+            effects,
+        )
     )
     if exit_ is not None or event == "ended":
         state.steps += 1
@@ -232,6 +246,10 @@ class FlowRunner:
                         )
                     result = await node_type.enter(ctx, config)
                 state.language, state.voice = ctx.language, ctx.voice
+                depth = len(state.stack) - 1
+                declared = [
+                    DeclaredEffect(frame.node, config.type, depth, effect) for effect in ctx.effects
+                ]
 
                 def step(
                     event: str,
@@ -240,8 +258,13 @@ class FlowRunner:
                     at: Frame = frame,
                     node: NodeConfig = config,
                     owner: ParsedFlow = flow,
+                    pending: list[DeclaredEffect] = declared,
                 ) -> None:
-                    _note(turn, at, node.type, owner, event, exit_, detail)
+                    # The node's effects go with its first step of the turn (before a
+                    # sub-flow's return completes the node that ran it).
+                    effects = tuple(pending)
+                    pending.clear()
+                    _note(turn, at, node.type, owner, event, exit_, detail, effects)
 
                 if isinstance(result, Go):
                     turn.instructions.extend(result.prompts)

@@ -8,7 +8,9 @@ and what it does when the flow reaches it (:meth:`NodeType.enter`): go on throug
 keyed or said), or end the flow (:class:`End`). Prompts are provider-neutral instructions
 (:mod:`plugins.calls.provider`); the call's provider executes them, and the simulator reads
 them. A node never talks to the provider and keeps no state of its own: per-call state is in
-:class:`NodeContext` (variables, the retry count) and persisted by the runtime.
+:class:`NodeContext` (variables, the retry count) and persisted by the runtime. A node acts on
+the platform only by declaring effects (``ctx.act``, :mod:`plugins.ivr.effects`), which the
+runtime performs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from plugins.calls import Capability, Play, Say
+from plugins.ivr.effects import Effect
 
 NODE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 EXIT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -182,6 +185,17 @@ class NodeContext:
     simulated: bool
     lookup: Callable[[str, LookupRequest], Awaitable[LookupResponse]]
     """Perform an HTTP lookup for the node (the simulator may answer from the script)."""
+    effects: list[Effect] = field(default_factory=list)
+    """What the node declared with :meth:`act`, in order."""
+
+    def act(self, effect: Effect) -> None:
+        """Ask the runtime to perform ``effect`` once the node has returned (on a real call:
+        in the call's transaction, under a savepoint; in the simulator: listed, not done).
+        Effects of a node that raises are dropped."""
+        from plugins.ivr.effects import check_effect
+
+        check_effect(effect)
+        self.effects.append(effect)
 
     def scope(self) -> dict[str, Any]:
         """What expressions and templates see: the flow's variables, plus ``call`` (caller,

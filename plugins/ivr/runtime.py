@@ -5,6 +5,8 @@ version (pinned for the whole call), one turn per provider webhook, its state sa
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -12,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Tenant, utcnow
+from kernel import Tenant, storable_json, utcnow
 from plugins.calls import CallHandler, CallTurn, Direction, HandledCall, Hangup, Say
 from plugins.ivr import events
+from plugins.ivr.effects import DeclaredEffect, EffectScope
 from plugins.ivr.engine import FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
 from plugins.ivr.flowdoc import Fallback
 from plugins.ivr.lookups import performer
@@ -23,7 +26,10 @@ from plugins.ivr.nodes import CallerInput, CallFacts
 from plugins.ivr.registry import ivr_state
 from plugins.ivr.store import DatabaseLoader, parse_version
 
+logger = logging.getLogger(__name__)
+
 TIMELINE_KIND = "ivr.step"
+EFFECT_KIND = "ivr.effect"
 
 
 def facts(call: HandledCall) -> CallFacts:
@@ -96,6 +102,7 @@ class IvrHandler(CallHandler):
         loader = DatabaseLoader(ivr, session, turn.call.tenant_id)
         result = await _runner(turn, loader).start(parsed)
         flow_session = FlowSession(
+            id=uuid.uuid4(),
             call_id=turn.call.id,
             flow_id=row.flow_id,
             version_id=row.id,
@@ -210,6 +217,56 @@ async def _publish_step(turn: CallTurn, flow_session: FlowSession, step: Step) -
         depth=step.depth or None,
         error=step.detail.get("error"),
     )
+    for declared in step.effects:
+        await _perform(turn, flow_session, step, declared)
+
+
+async def _perform(
+    turn: CallTurn, flow_session: FlowSession, step: Step, declared: DeclaredEffect
+) -> None:
+    """Perform one effect under a savepoint of its own: one that raises leaves the call,
+    the flow and the other effects as they were, and the timeline says so."""
+    scope = EffectScope(
+        platform=turn.platform,
+        session=turn.session,
+        tenant_id=turn.call.tenant_id,
+        call_id=turn.call.id,
+        session_id=flow_session.id,
+        flow_id=step.flow_id or flow_session.flow_id,
+        flow_version=step.version or flow_session.version,
+        node=declared.node,
+    )
+    effect = declared.effect
+    try:
+        async with turn.session.begin_nested():
+            result = await effect.perform(scope)
+            kept = _plain(result) if result else None
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        logger.warning(
+            "call %s: IVR effect %r of node %r failed: %s",
+            turn.call.id,
+            effect.kind,
+            declared.node,
+            error,
+            exc_info=True,
+        )
+        turn.note(
+            EFFECT_KIND, node=declared.node, effect=effect.kind, outcome="failed", error=error
+        )
+        return
+    turn.note(
+        EFFECT_KIND,
+        node=declared.node,
+        effect=effect.kind,
+        outcome="performed",
+        result=kept,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON the timeline can store (ids and times as strings)."""
+    return storable_json(json.loads(json.dumps(dict(value), default=str)))
 
 
 async def _finish(turn: CallTurn, flow_session: FlowSession, state: FlowState) -> None:

@@ -7,7 +7,7 @@ answered otherwise. Other waits (recording a voicemail) go on without using a st
 lookups are answered from the script's ``lookups`` when it has an answer for the node, and
 made for real otherwise (the platform's outbound rules apply). The result is the path, the
 prompts spoken, the variables and the outcome, which saved tests compare with what they
-expect."""
+expect, and the effects the flow's nodes declared (listed, never performed)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,16 @@ class SimulatedStep(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class SimulatedEffect(BaseModel):
+    """An effect a node declared, which a real call would perform."""
+
+    node: str
+    node_type: str
+    depth: int = 0
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class Simulation(BaseModel):
     path: list[str]
     """``node:exit`` for each step (``node:ended`` last when the flow ended there)."""
@@ -112,6 +122,8 @@ class Simulation(BaseModel):
     outcome: Outcome
     used_steps: int
     """Script steps the flow used (fewer than given: the flow ended first)."""
+    effects: list[SimulatedEffect] = Field(default_factory=list)
+    """What a real call would have done on the platform, in order; none was performed."""
 
 
 def spoken(instruction: Any) -> list[str]:
@@ -234,4 +246,9 @@ def _result(steps: list[Step], instructions: list[Any], state: FlowState, used: 
         variables=state.variables,
         outcome=outcome,
         used_steps=used,
+        effects=[
+            SimulatedEffect.model_validate(declared.summary())
+            for step in steps
+            for declared in step.effects
+        ],
     )

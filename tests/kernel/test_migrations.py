@@ -273,3 +273,31 @@ async def test_revision_of_a_removed_plugin_is_reported_not_a_crash(
     assert response.json()["checks"]["migrations"] == "unknown-revision"
     with pytest.raises(UnknownRevisionError, match="acme_blocklist_0001"):
         pending_heads(app.state.platform.plugins, {"acme_blocklist_0001"})
+
+
+def test_tenants_brings_its_branch_and_the_kernel_imports_no_migrations_package(
+    kraliki_settings,
+):
+    """The tenants branch comes through ``kraliki_migrations`` like a plugin's, with the
+    revision ids it always had; the kernel finds ``migrations/`` by path, never by import."""
+    import subprocess
+    import sys
+
+    from kernel._migrations import MIGRATIONS_ROOT, version_locations
+
+    root = Path(__file__).parents[2]
+    plugins = resolve_plugins(kraliki_settings, [])
+    tenants = plugins.get("tenants").migrations
+    assert tenants is not None
+    assert tenants.directory == (root / "tenants" / "migrations" / "versions").resolve()
+    assert sorted(p.name for p in tenants.directory.glob("tenants_*.py")) == [
+        "tenants_0001_settings.py"
+    ]
+    assert version_locations(plugins)["tenants"] == tenants.directory
+    assert (root / "migrations").resolve() == MIGRATIONS_ROOT
+    assert list((root / "migrations" / "versions").rglob("tenants_*.py")) == []
+    probe = "import sys, kernel._migrations, kernel._cli; print('migrations' in sys.modules)"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert imported.stdout.strip() == "False"

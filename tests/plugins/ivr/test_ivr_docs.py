@@ -9,12 +9,13 @@ import json
 import re
 import sys
 import types
+import uuid
 from pathlib import Path
 
 import pytest
 from ivr_helpers import StaticLoader, parse
 
-from kernel import ProblemType
+from kernel import Event, ProblemType
 from plugins.ivr import api, problems, tests_api
 from plugins.ivr.builtin import BUILTIN_TYPES
 from plugins.ivr.config import IvrSettings
@@ -27,6 +28,18 @@ from plugins.ivr.validation import validate
 
 ROOT = Path(__file__).resolve().parents[3]
 IVR_MD = ROOT / "docs" / "plugins" / "ivr.md"
+
+
+class LinkRequested(Event):
+    """The event the documented node's effect publishes (``acme.events`` in the guide)."""
+
+    name = "acme.link.requested"
+    permission = "acme.links:read"
+    aggregate = "call_id"
+
+    call_id: uuid.UUID
+    to: str
+    link: str
 
 
 def text() -> str:
@@ -134,6 +147,10 @@ async def test_the_plugin_node_type_example_runs(monkeypatch):
     )
     module = types.ModuleType("acme_ivr_nodes")  # pydantic resolves annotations in it
     monkeypatch.setitem(sys.modules, module.__name__, module)
+    acme, acme_events = types.ModuleType("acme"), types.ModuleType("acme.events")
+    acme_events.LinkRequested = LinkRequested  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "acme", acme)
+    monkeypatch.setitem(sys.modules, "acme.events", acme_events)
     exec(compile(block, "ivr.md", "exec"), module.__dict__)  # our own documentation
     node_type = module.SmsLinkNode()
     assert isinstance(node_type, NodeType)
@@ -157,3 +174,12 @@ async def test_the_plugin_node_type_example_runs(monkeypatch):
     assert result.variables["sms_link"] == "https://pay.acme.example.com/42"
     assert result.path == ["sms:next", "goodbye:ended"]
     assert result.prompts[0] == "We are sending you a link by text message."
+    assert [effect.model_dump() for effect in result.effects] == [
+        {
+            "node": "sms",
+            "node_type": "acme.sms_link",
+            "depth": 0,
+            "kind": "acme.text_link",
+            "detail": {"to": "+15550100", "link": "https://pay.acme.example.com/42"},
+        }
+    ]

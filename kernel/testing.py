@@ -34,7 +34,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Connection, inspect, make_url, select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
@@ -42,13 +42,16 @@ from starlette.types import ASGIApp
 from kernel._app import create_app
 from kernel._auth import current_principal
 from kernel._identity.provisioning import add_user
+from kernel._isolation import assert_rls_enabled as assert_rls_enabled
+from kernel._isolation import assert_tenant_isolation as assert_tenant_isolation
+from kernel._isolation import tenant_models as tenant_models
+from kernel._isolation import tenant_rows as tenant_rows
 from kernel._migrations import upgrade
-from kernel._models import Base
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import PluginSet, installed_plugins, select_plugins
 from kernel._principal import Principal
 from kernel._settings import Settings, sqlite_path
-from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
+from kernel._tenancy import Tenant, tenant_scope
 from kernel._testdb import MigratedTemplates, TemplateKey, template_key
 from kernel._vault.keys import new_master_key
 
@@ -358,22 +361,6 @@ async def create_tenant(platform: Platform, slug: str, name: str | None = None) 
         session.add(tenant)
         await session.commit()
         return tenant.id
-
-
-async def tenant_models(platform: Platform) -> list[type]:
-    """The tenant-owned model classes whose tables exist in the platform's database (models of
-    plugins that other tests in the same process loaded are left out)."""
-
-    def table_names(connection: Connection) -> set[str]:
-        return set(inspect(connection).get_table_names())
-
-    async with platform.database.engine.connect() as connection:
-        present = await connection.run_sync(table_names)
-    return [
-        mapper.class_
-        for mapper in Base.registry.mappers
-        if is_tenant_owned(mapper.class_) and mapper.persist_selectable.description in present
-    ]
 
 
 @pytest_asyncio.fixture

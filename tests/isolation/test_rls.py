@@ -11,9 +11,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from suite_plugins import suite_plugins
 
 from kernel import tenant_scope
-from kernel._plugins import installed_plugins, select_plugins
 from kernel._rls import rls_status
 from kernel._tenancy import tenant_owned_tables
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres_only
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
+from suite_plugins import suite_plugins
 
 from kernel import Base, MigrationSource, PluginLoadError
 from kernel._db import make_engine
 from kernel._migrations import create_revision, downgrade, upgrade
 from kernel._platform import resolve_plugins
-from kernel._plugins import installed_plugins, select_plugins
 from kernel.testing import app_client
 
 KERNEL_VERSIONS = Path(__file__).parents[2] / "migrations" / "versions" / "kernel"
@@ -58,7 +58,7 @@ LOOPBACK_TABLES = {"loopback_carriers"}
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 async def tables(database) -> set[str]:

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from suite_plugins import suite_plugins
 
 from kernel import Base, TenancyError, TenantOwnedMixin, tenant_scope
-from kernel._plugins import installed_plugins, select_plugins
 
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 @pytest.fixture

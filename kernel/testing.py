@@ -459,3 +459,37 @@ async def wait_until(
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - polling a condition nothing signals
             await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class TenantOwner:
+    """A tenant with its owner logged in through the API (what ``kraliki_make_owner`` gives)."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    email: str
+    headers: dict[str, str]
+    """``Authorization`` headers of the owner's access token, for ``kraliki_client``."""
+
+
+OwnerFactory = Callable[[str], Awaitable[TenantOwner]]
+
+
+@pytest.fixture
+def kraliki_make_owner(
+    kraliki_client: httpx.AsyncClient,
+    kraliki_make_tenant: TenantFactory,
+    kraliki_make_user: UserFactory,
+) -> OwnerFactory:
+    """A tenant and its owner, logged in with real credentials and real RBAC:
+    ``alpha = await kraliki_make_owner("alpha")``, then
+    ``kraliki_client.get(..., headers=alpha.headers)``."""
+
+    async def make(slug: str) -> TenantOwner:
+        tenant_id = await kraliki_make_tenant(slug)
+        email = f"owner@{slug}.example.com"
+        await kraliki_make_user(tenant_id, email, roles=["owner"])
+        headers = await login(kraliki_client, email, tenant=slug)
+        return TenantOwner(tenant_id, slug, email, headers)
+
+    return make

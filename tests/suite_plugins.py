@@ -1,6 +1,9 @@
-"""Which installed plugins this suite's whole-platform tests load."""
+"""Which installed plugins this suite's whole-platform tests load, and installing more."""
 
 from __future__ import annotations
+
+import tomllib
+from pathlib import Path
 
 from kernel._plugins import PluginSource, installed_plugins
 
@@ -19,3 +22,24 @@ def suite_plugins() -> list[PluginSource]:
         for source in installed_plugins()
         if (source.distribution or "").rsplit(" ", 1)[0] in SUITE_DISTRIBUTIONS
     ]
+
+
+def expose_distribution(project: Path, site: Path, *, top_level: str = "acme_blocklist") -> None:
+    """Write the ``.dist-info`` an installer would write, from the project's pyproject.
+
+    importlib.metadata then sees the distribution, its version and its entry points exactly
+    as if ``pip install`` had put it in site-packages; the code stays in ``project/src``.
+    """
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    dist_info = site / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+        f"Summary: {meta.get('description', '')}\n"
+    )
+    lines = []
+    for group, entries in meta.get("entry-points", {}).items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{name} = {target}" for name, target in entries.items())
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (dist_info / "top_level.txt").write_text(f"{top_level}\n")

@@ -286,13 +286,34 @@ def app_client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
+def listening_socket(*, send_buffer: int | None = None) -> socket.socket:
+    """A socket bound to a free loopback port, for :func:`serve_app`'s ``sock``: its address
+    (:func:`socket_url`) is known before the app is built, so settings that must name the
+    served address (``KRALIKI_CALLS_PUBLIC_BASE_URL``) can. ``send_buffer`` shrinks the
+    kernel's send buffer of the accepted sockets."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    """``http://127.0.0.1:<port>`` of a socket from :func:`listening_socket`."""
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @asynccontextmanager
-async def serve_app(app: ASGIApp, *, send_buffer: int | None = None) -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, *, send_buffer: int | None = None, sock: socket.socket | None = None
+) -> AsyncIterator[str]:
     """Serve a started ``app`` (any ASGI app: the platform, a provider double) with uvicorn
-    on a free loopback port, in this event loop, for clients that need a real server
-    (WebSockets, streamed responses, provider callbacks); yields its base URL
-    (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks the kernel's send buffer of the
-    accepted sockets, so that a client that stops reading blocks the server sooner."""
+    on a free loopback port (or on ``sock``, from :func:`listening_socket`), in this event
+    loop, for clients that need a real server (WebSockets, streamed responses, provider
+    callbacks); yields its base URL (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks
+    the kernel's send buffer of the accepted sockets, so that a client that stops reading
+    blocks the server sooner."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -300,11 +321,8 @@ async def serve_app(app: ASGIApp, *, send_buffer: int | None = None) -> AsyncIte
         def capture_signals(self) -> Iterator[None]:  # leave the test runner's signals alone
             yield
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if send_buffer is not None:  # accepted sockets inherit it
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-    sock.bind(("127.0.0.1", 0))
+    if sock is None:
+        sock = listening_socket(send_buffer=send_buffer)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5

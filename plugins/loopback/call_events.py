@@ -77,7 +77,7 @@ class LoopbackCalls:
         """``POST /api/v1/calls`` to a number that ends the call with ``outcome``; returns
         the created call."""
         body = {"to": NUMBERS[outcome], "from": "+14155550100", **body}
-        async with httpx.AsyncClient(base_url=self.url, headers=self.headers) as client:
+        async with httpx.AsyncClient(base_url=self.url, headers=self.headers, timeout=30) as client:
             response = await client.post("/api/v1/calls", json=body)
         assert response.status_code == 201, response.text
         created: dict[str, Any] = response.json()
@@ -129,6 +129,6 @@ async def loopback_calls(
             await add_user(session, email=email, password=DEFAULT_TEST_PASSWORD, roles=["owner"])
             await session.commit()
     async with serve_app(app, sock=sock):
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             headers = await login(client, email, tenant="loopback")
         yield LoopbackCalls(app, url, tenant_id, headers, recorder.delivered)

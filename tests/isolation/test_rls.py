@@ -125,3 +125,23 @@ async def test_orm_session_with_no_tenant_reads_nothing_through_raw_sql(kraliki_
     async with kraliki_platform.database.session() as session:
         count = await session.scalar(text("SELECT count(*) FROM acme_blocklist_numbers"))
     assert count == 0
+
+
+async def test_assert_rls_enabled_names_a_table_whose_rls_is_not_forced(
+    kraliki_platform, kraliki_database
+):
+    """kernel.testing's check, offered to plugin authors, fails when it should."""
+    from kernel._db import make_engine
+    from kernel.testing import assert_rls_enabled
+
+    assert await assert_rls_enabled(kraliki_platform, plugin="acme_blocklist") == [
+        "acme_blocklist_numbers"
+    ]
+    owner = make_engine(kraliki_database.owner_url, schema=kraliki_database.schema)
+    async with owner.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE acme_blocklist_numbers NO FORCE ROW LEVEL SECURITY")
+        )
+    await owner.dispose()
+    with pytest.raises(AssertionError, match=r"\['acme_blocklist_numbers'\]"):
+        await assert_rls_enabled(kraliki_platform, plugin="acme_blocklist")

@@ -72,6 +72,7 @@ from kernel._tenancy import (
     current_tenant_id,
     tenant_scope,
 )
+from kernel._tenant_fk import tenant_foreign_key
 from kernel._types import (
     BUILTIN_ROLES,
     MigrationSource,
@@ -180,6 +181,7 @@ __all__ = [
     "require",
     "storable_json",
     "storable_text",
+    "tenant_foreign_key",
     "tenant_scope",
     "utcnow",
 ]

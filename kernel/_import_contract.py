@@ -63,8 +63,12 @@ def is_private(module: str) -> bool:
 
 
 def is_test_code(module: str) -> bool:
-    """A module named ``testing``/``tests``/``conftest``/``test_*`` or inside one."""
-    return any(part in _TEST_COMPONENTS or part.startswith("test_") for part in module.split("."))
+    """A module named ``testing``/``testing_*``/``tests``/``conftest``/``test_*`` or inside one
+    (a plugin's test double may span ``testing.py`` and ``testing_<part>.py`` modules)."""
+    return any(
+        part in _TEST_COMPONENTS or part.startswith(("test_", "testing_"))
+        for part in module.split(".")
+    )
 
 
 def within(module: str, package: str) -> bool:

@@ -25,6 +25,7 @@ from kernel._db import make_engine
 from kernel._errors import PluginLoadError, UnknownRevisionError
 from kernel._models import Base
 from kernel._plugins import PluginSet
+from kernel._rls_autogen import add_tenant_rls
 from kernel._settings import Settings
 
 MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
@@ -53,6 +54,7 @@ def alembic_config(plugins: PluginSet, connection: Connection | None = None) -> 
     )
     config.attributes["connection"] = connection
     config.attributes["target_metadata"] = Base.metadata
+    config.attributes["process_revision_directives"] = add_tenant_rls
     return config
 
 

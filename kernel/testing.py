@@ -34,7 +34,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Connection, inspect, make_url, select, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
@@ -42,14 +42,17 @@ from starlette.types import ASGIApp
 from kernel._app import create_app
 from kernel._auth import current_principal
 from kernel._identity.provisioning import add_user
+from kernel._isolation import assert_rls_enabled as assert_rls_enabled
+from kernel._isolation import assert_tenant_isolation as assert_tenant_isolation
+from kernel._isolation import tenant_models as tenant_models
+from kernel._isolation import tenant_rows as tenant_rows
 from kernel._migrations import upgrade
-from kernel._models import Base
 from kernel._platform import Platform, resolve_plugins
 from kernel._plugins import PluginSet, installed_plugins, select_plugins
 from kernel._plugins import installed_plugin as installed_plugin
 from kernel._principal import Principal
 from kernel._settings import Settings, sqlite_path
-from kernel._tenancy import Tenant, is_tenant_owned, tenant_scope
+from kernel._tenancy import Tenant, tenant_scope
 from kernel._testdb import MigratedTemplates, TemplateKey, template_key
 from kernel._vault.access_log import VaultAccess as VaultAccess
 from kernel._vault.access_log import vault_access_events as vault_access_events
@@ -286,13 +289,34 @@ def app_client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
+def listening_socket(*, send_buffer: int | None = None) -> socket.socket:
+    """A socket bound to a free loopback port, for :func:`serve_app`'s ``sock``: its address
+    (:func:`socket_url`) is known before the app is built, so settings that must name the
+    served address (``KRALIKI_CALLS_PUBLIC_BASE_URL``) can. ``send_buffer`` shrinks the
+    kernel's send buffer of the accepted sockets."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    """``http://127.0.0.1:<port>`` of a socket from :func:`listening_socket`."""
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @asynccontextmanager
-async def serve_app(app: ASGIApp, *, send_buffer: int | None = None) -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, *, send_buffer: int | None = None, sock: socket.socket | None = None
+) -> AsyncIterator[str]:
     """Serve a started ``app`` (any ASGI app: the platform, a provider double) with uvicorn
-    on a free loopback port, in this event loop, for clients that need a real server
-    (WebSockets, streamed responses, provider callbacks); yields its base URL
-    (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks the kernel's send buffer of the
-    accepted sockets, so that a client that stops reading blocks the server sooner."""
+    on a free loopback port (or on ``sock``, from :func:`listening_socket`), in this event
+    loop, for clients that need a real server (WebSockets, streamed responses, provider
+    callbacks); yields its base URL (``http://127.0.0.1:<port>``). ``send_buffer`` shrinks
+    the kernel's send buffer of the accepted sockets, so that a client that stops reading
+    blocks the server sooner."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -300,11 +324,8 @@ async def serve_app(app: ASGIApp, *, send_buffer: int | None = None) -> AsyncIte
         def capture_signals(self) -> Iterator[None]:  # leave the test runner's signals alone
             yield
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if send_buffer is not None:  # accepted sockets inherit it
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-    sock.bind(("127.0.0.1", 0))
+    if sock is None:
+        sock = listening_socket(send_buffer=send_buffer)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=5
@@ -361,22 +382,6 @@ async def create_tenant(platform: Platform, slug: str, name: str | None = None) 
         session.add(tenant)
         await session.commit()
         return tenant.id
-
-
-async def tenant_models(platform: Platform) -> list[type]:
-    """The tenant-owned model classes whose tables exist in the platform's database (models of
-    plugins that other tests in the same process loaded are left out)."""
-
-    def table_names(connection: Connection) -> set[str]:
-        return set(inspect(connection).get_table_names())
-
-    async with platform.database.engine.connect() as connection:
-        present = await connection.run_sync(table_names)
-    return [
-        mapper.class_
-        for mapper in Base.registry.mappers
-        if is_tenant_owned(mapper.class_) and mapper.persist_selectable.description in present
-    ]
 
 
 @pytest_asyncio.fixture
@@ -492,3 +497,37 @@ from kernel._testing_support import (  # noqa: E402
     use_cheap_password_hashing as use_cheap_password_hashing,
 )
 from kernel._testing_support import use_dns_answers as use_dns_answers  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TenantOwner:
+    """A tenant with its owner logged in through the API (what ``kraliki_make_owner`` gives)."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    email: str
+    headers: dict[str, str]
+    """``Authorization`` headers of the owner's access token, for ``kraliki_client``."""
+
+
+OwnerFactory = Callable[[str], Awaitable[TenantOwner]]
+
+
+@pytest.fixture
+def kraliki_make_owner(
+    kraliki_client: httpx.AsyncClient,
+    kraliki_make_tenant: TenantFactory,
+    kraliki_make_user: UserFactory,
+) -> OwnerFactory:
+    """A tenant and its owner, logged in with real credentials and real RBAC:
+    ``alpha = await kraliki_make_owner("alpha")``, then
+    ``kraliki_client.get(..., headers=alpha.headers)``."""
+
+    async def make(slug: str) -> TenantOwner:
+        tenant_id = await kraliki_make_tenant(slug)
+        email = f"owner@{slug}.example.com"
+        await kraliki_make_user(tenant_id, email, roles=["owner"])
+        headers = await login(kraliki_client, email, tenant=slug)
+        return TenantOwner(tenant_id, slug, email, headers)
+
+    return make

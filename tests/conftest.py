@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
-import tomllib
 import types
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from click.testing import Result
 from fastapi import APIRouter
 from flaky_upstream import FlakyServer
+from suite_plugins import expose_distribution
 
 from kernel import Permission, PluginInfo, hookimpl
 from kernel.testing import postgres_test_urls, run_cli, use_cheap_password_hashing
@@ -53,27 +53,8 @@ def make_plugin_fixture() -> Callable[..., types.SimpleNamespace]:
 
 
 INTEGRATOR_DIST = Path(__file__).parent / "kernel" / "integrator" / "acme_blocklist_dist"
-
-
-def expose_distribution(project: Path, site: Path) -> None:
-    """Write the ``.dist-info`` an installer would write, from the project's pyproject.
-
-    importlib.metadata then sees the distribution, its version and its entry points exactly
-    as if ``pip install`` had put it in site-packages; the code stays in ``project/src``.
-    """
-    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    dist_info = site / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
-        f"Summary: {meta.get('description', '')}\n"
-    )
-    lines = []
-    for group, entries in meta.get("entry-points", {}).items():
-        lines.append(f"[{group}]")
-        lines.extend(f"{name} = {target}" for name, target in entries.items())
-    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    (dist_info / "top_level.txt").write_text("acme_blocklist\n")
+collect_ignore_glob = ["kernel/integrator/*/tests/*"]
+"""The example distribution's own tests run with it installed (test_integrator_suite.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     String,
     Text,
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel._models import Base, TimestampMixin, UTCDateTime, UUIDPrimaryKeyMixin, utcnow
 from kernel._tenancy import TenantOwnedMixin, current_tenant_id
+from kernel._tenant_fk import tenant_foreign_key
 
 
 class User(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
@@ -44,9 +44,7 @@ class AuthSession(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
 
     __tablename__ = "auth_sessions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "user_id"], ["users.tenant_id", "users.id"], ondelete="CASCADE"
-        ),
+        tenant_foreign_key("user_id", "users", ondelete="CASCADE"),
         Index(None, "tenant_id", "user_id"),
     )
 
@@ -63,11 +61,7 @@ class RefreshToken(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "session_id"],
-            ["auth_sessions.tenant_id", "auth_sessions.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("session_id", "auth_sessions", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "token_hash"),
         Index(None, "tenant_id", "session_id"),
     )

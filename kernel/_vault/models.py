@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel._models import Base, TimestampMixin, UTCDateTime, UUIDPrimaryKeyMixin, utcnow
 from kernel._tenancy import TenantOwnedMixin
+from kernel._tenant_fk import tenant_foreign_key
 
 PRIMARY = "primary"
 ACTIVE = "active"
@@ -49,9 +49,7 @@ class VaultSecret(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     __tablename__ = "vault_secrets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
-        ForeignKeyConstraint(
-            ["tenant_id", "data_key_id"], ["vault_data_keys.tenant_id", "vault_data_keys.id"]
-        ),
+        tenant_foreign_key("data_key_id", "vault_data_keys"),
         Index(None, "tenant_id", "data_key_id"),
     )
 

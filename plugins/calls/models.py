@@ -26,16 +26,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime, UUIDPrimaryKeyMixin, utcnow
+from kernel import (
+    Base,
+    TenantOwnedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDPrimaryKeyMixin,
+    tenant_foreign_key,
+    utcnow,
+)
 
 
 def _call_fk(table: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "call_id"],
-        ["calls_calls.tenant_id", "calls_calls.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_call",
-    )
+    return tenant_foreign_key("call_id", "calls_calls", ondelete="CASCADE", name=f"fk_{table}_call")
 
 
 class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
@@ -43,11 +46,8 @@ class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
 
     __tablename__ = "calls_calls"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "parent_call_id"],
-            ["calls_calls.tenant_id", "calls_calls.id"],
-            ondelete="SET NULL",
-            name="fk_calls_calls_parent",
+        tenant_foreign_key(
+            "parent_call_id", "calls_calls", ondelete="SET NULL", name="fk_calls_calls_parent"
         ),
         UniqueConstraint("tenant_id", "provider", "provider_call_id"),
         Index("ix_calls_calls_listing", "tenant_id", "created_at", "id"),

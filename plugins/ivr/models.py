@@ -22,16 +22,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime, UUIDPrimaryKeyMixin, utcnow
+from kernel import (
+    Base,
+    TenantOwnedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDPrimaryKeyMixin,
+    tenant_foreign_key,
+    utcnow,
+)
 
 
 def _flow_fk(table: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "flow_id"],
-        ["ivr_flows.tenant_id", "ivr_flows.id"],
-        ondelete="CASCADE",
-        name=f"fk_{table}_flow",
-    )
+    return tenant_foreign_key("flow_id", "ivr_flows", ondelete="CASCADE", name=f"fk_{table}_flow")
 
 
 class Flow(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):

@@ -140,3 +140,8 @@ def ended_status(platform: Platform, provider_call_id: str) -> CallStatus | None
     """How a call of this process ended, once it has."""
     ended = loopback_state(platform).ended.get(provider_call_id)
     return None if ended is None else ended.status
+
+
+# The loopback_calls fixture: use it with `from plugins.loopback.testing import loopback_calls`
+# in a conftest.py.
+from plugins.loopback.testing_calls import NUMBERS, LoopbackCalls, loopback_calls  # noqa: E402, F401

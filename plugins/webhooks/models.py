@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -26,7 +25,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime, UUIDPrimaryKeyMixin
+from kernel import (
+    Base,
+    TenantOwnedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDPrimaryKeyMixin,
+    tenant_foreign_key,
+)
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -74,11 +80,7 @@ class WebhookDelivery(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Bas
 
     __tablename__ = "webhooks_deliveries"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "endpoint_id"],
-            ["webhooks_endpoints.tenant_id", "webhooks_endpoints.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("endpoint_id", "webhooks_endpoints", ondelete="CASCADE"),
         # At-least-once dispatch of one event creates one delivery per endpoint.
         UniqueConstraint("tenant_id", "endpoint_id", "event_id"),
         # The head of each (endpoint, aggregate) queue; due work; the listing.
@@ -116,11 +118,7 @@ class WebhookAttempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
 
     __tablename__ = "webhooks_attempts"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "delivery_id"],
-            ["webhooks_deliveries.tenant_id", "webhooks_deliveries.id"],
-            ondelete="CASCADE",
-        ),
+        tenant_foreign_key("delivery_id", "webhooks_deliveries", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "delivery_id", "number"),
     )
 

@@ -11,9 +11,9 @@ import uuid
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from suite_plugins import suite_plugins
 
 from kernel import tenant_scope
-from kernel._plugins import installed_plugins, select_plugins
 from kernel._rls import rls_status
 from kernel._tenancy import tenant_owned_tables
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres_only
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 @pytest.fixture
@@ -125,3 +125,23 @@ async def test_orm_session_with_no_tenant_reads_nothing_through_raw_sql(kraliki_
     async with kraliki_platform.database.session() as session:
         count = await session.scalar(text("SELECT count(*) FROM acme_blocklist_numbers"))
     assert count == 0
+
+
+async def test_assert_rls_enabled_names_a_table_whose_rls_is_not_forced(
+    kraliki_platform, kraliki_database
+):
+    """kernel.testing's check, offered to plugin authors, fails when it should."""
+    from kernel._db import make_engine
+    from kernel.testing import assert_rls_enabled
+
+    assert await assert_rls_enabled(kraliki_platform, plugin="acme_blocklist") == [
+        "acme_blocklist_numbers"
+    ]
+    owner = make_engine(kraliki_database.owner_url, schema=kraliki_database.schema)
+    async with owner.begin() as connection:
+        await connection.execute(
+            text("ALTER TABLE acme_blocklist_numbers NO FORCE ROW LEVEL SECURITY")
+        )
+    await owner.dispose()
+    with pytest.raises(AssertionError, match=r"\['acme_blocklist_numbers'\]"):
+        await assert_rls_enabled(kraliki_platform, plugin="acme_blocklist")

@@ -11,15 +11,14 @@ tenant-owned table must get rows here (the test says which tables stayed empty).
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import pytest
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select, text
+from sqlalchemy import text
+from suite_plugins import suite_plugins
 
 from kernel import (
     Event,
@@ -31,13 +30,10 @@ from kernel import (
     SessionDep,
     ValidationResult,
     require,
-    tenant_scope,
 )
-from kernel._auth import api_routes, route_access
 from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
-from kernel._plugins import installed_plugins, select_plugins
-from kernel.testing import app_client, login, tenant_models
+from kernel.testing import app_client, assert_tenant_isolation, login, tenant_models, tenant_rows
 from plugins.calls.testing import fakeline_plugin, fakeline_webhook
 
 PASSWORD = "walker password 123"
@@ -54,7 +50,7 @@ def webhooks_may_call_loopback(monkeypatch):
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 @pytest.fixture
@@ -266,95 +262,6 @@ async def _seed_ivr(client, tenant: Tenant) -> None:
     assert drained.status_code == 200, drained.text
 
 
-async def _rows(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, list[str]]:
-    """Every row of the tenant in every tenant-owned table, as comparable strings (through
-    the ORM, so the values read the same on both databases)."""
-    snapshot: dict[str, list[str]] = {}
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for model in models:
-                mapper = model.__mapper__
-                keys = [attribute.key for attribute in mapper.column_attrs]
-                objects = await session.scalars(select(mapper.class_))
-                snapshot[mapper.local_table.name] = sorted(
-                    json.dumps([getattr(obj, key) for key in keys], default=str) for obj in objects
-                )
-    return snapshot
-
-
-async def _primary_keys(platform, models: list[type], tenant_id: uuid.UUID) -> dict[str, str]:
-    """One ``id`` of the tenant's rows in each table that has an ``id`` column."""
-    keys: dict[str, str] = {}
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for model in models:
-                mapper = model.__mapper__
-                if "id" in mapper.columns:
-                    first = await session.scalar(select(mapper.class_.id).limit(1))
-                    if first is not None:
-                        keys[mapper.local_table.name] = str(first)
-    return keys
-
-
-def _parent_of(param: str, keys: dict[str, str]) -> str | None:
-    """An id of the table a path parameter names (``call_id`` -> ``calls_calls``)."""
-    stem = param.removesuffix("_id") + "s"
-    return next((key for table, key in keys.items() if table.split("_")[-1] == stem), None)
-
-
-def _ids(snapshot: dict[str, list[str]], tenant_id: uuid.UUID) -> dict[str, set[str]]:
-    """The ids in each table's rows (the tenant's own id left out)."""
-    return {
-        table: {i for row in rows for i in re.findall(UUID_RE, row)} - {str(tenant_id)}
-        for table, rows in snapshot.items()
-    }
-
-
-UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-
-
-def _example(
-    schema: dict[str, Any], spec: dict[str, Any], name: str, victim: dict[str, str]
-) -> Any:
-    """A plausible value for a request body field, aimed at the victim's ids."""
-    if "$ref" in schema:
-        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [s for s in schema[key] if s.get("type") != "null"]
-            return _example(options[0], spec, name, victim) if options else None
-    if "examples" in schema:
-        return schema["examples"][0]
-    if "default" in schema and schema["default"] is not None:
-        return schema["default"]
-    kind = schema.get("type")
-    if kind == "object":
-        properties = schema.get("properties", {})
-        chosen = [f for f in properties if f in schema.get("required", ())]
-        chosen = chosen or [f for f in properties if f.endswith("_id")][:1]
-        return {field: _example(properties[field], spec, field, victim) for field in chosen}
-    if kind == "array":
-        return [_example(schema.get("items", {}), spec, name, victim)]
-    if kind == "boolean":
-        return False
-    if kind == "integer":
-        return max(1, schema.get("minimum", 1))
-    if schema.get("format") == "uuid":
-        return victim.get(name, victim["user_id"])
-    if schema.get("format") == "email" or "email" in name:
-        return f"walker@{uuid.uuid4().hex[:6]}.example.com"
-    known = {
-        "password": PASSWORD,
-        "owner_password": PASSWORD,
-        "permission": "users:read",
-        "number": "+15550009999",
-        "slug": f"w{uuid.uuid4().hex[:8]}",
-        "token": "kiv_" + victim["tenant_hex"] + "_" + "x" * 43,
-        "refresh_token": "krt_" + victim["tenant_hex"] + "_" + "x" * 43,
-    }
-    return known.get(name, "walker")
-
-
 async def _operator(platform, client) -> dict[str, str]:
     async with platform.database.session() as session:
         session.add(PlatformOperator(email=OPERATOR[0], password_hash=hash_password(OPERATOR[1])))
@@ -362,81 +269,34 @@ async def _operator(platform, client) -> dict[str, str]:
     return await login(client, *OPERATOR)
 
 
-async def walk(
-    app, client, models: list[type], a: Tenant, b: Tenant, *, only: str | None = None
-) -> int:
-    """Call every route (or those whose path contains ``only``) as A's owner with B's ids;
-    fail on anything of B coming back or changing. A route with a child under a parent
-    (``/calls/{call_id}/recordings/{id}``) is also called with A's own parent and B's child.
-    Returns the number of requests made."""
-    platform = app.state.platform
-    a_keys = await _primary_keys(platform, models, a.id)
-    before = await _rows(platform, models, b.id)
-    empty = sorted(table for table, rows in before.items() if not rows)
-    assert not empty, f"seed these tenant-owned tables in this test: {empty}"
-    ids_by_table = _ids(before, b.id)
-    b_ids = set().union(*ids_by_table.values())
-    # Two ids of each table's rows keep the walk short and still aim at every table.
-    targets = [*sorted({i for ids in ids_by_table.values() for i in sorted(ids)[:2]}), str(b.id)]
-    role_b = f"qa-{b.slug}"
-    victim = {"user_id": sorted(ids_by_table["users"])[0], "tenant_hex": b.id.hex}
-    # A flow's version `{number}` is B's first one: only the flow id in front of it varies.
-    fixed = {"name": role_b, "permission": "users:read", "action": "reset", "number": "1"}
-    spec = app.openapi()
-    checked = 0
-    for route in api_routes(app):
-        if only is not None and only not in route.path:
-            continue
-        permission, _reason = route_access(route)
-        tenant_route = permission is not None and platform.permissions.get(permission).scope == (
-            "tenant"
-        )
-        params = re.findall(r"{(\w+)}", route.path)
-        combos: list[dict[str, str]] = [{}]
-        if params:  # every id of B in every id position (names and keys held fixed)
-            combos = [{p: fixed.get(p, value) for p in params} for value in targets]
-            if all(p in fixed for p in params):
-                combos = combos[:1]
-            child, leading = params[-1], params[:-1]
-            parents = {p: fixed.get(p) or _parent_of(p, a_keys) for p in leading}
-            mixed = any(p not in fixed for p in leading) and child not in fixed
-            if mixed and all(parents.values()):
-                combos += [{**parents, child: value} for value in targets]
-        for method in sorted(set(route.methods or ()) - {"HEAD", "OPTIONS"}):
-            operation = spec["paths"].get(route.path, {}).get(method.lower(), {})
-            content = operation.get("requestBody", {}).get("content", {})
-            body_schema = content.get("application/json", {}).get("schema")
-            for combo in combos:
-                path = route.path
-                for param, value in combo.items():
-                    path = path.replace("{" + param + "}", value)
-                body = _example(body_schema, spec, "", victim) if body_schema else None
-                response = await client.request(method, path, headers=a.headers, json=body)
-                checked += 1
-                where = f"{method} {path} -> {response.status_code} {response.text[:300]}"
-                sent = path + json.dumps(body)  # echoing what A sent leaks nothing
-                leaked = {i for i in b_ids if i in response.text and i not in sent}
-                assert not leaked, f"B's ids {leaked} in {where}"
-                assert b.slug not in response.text or b.slug in sent, f"B named in {where}"
-                assert not any(v in response.text for v in b.secrets), f"B's secret in {where}"
-                if params and any(v in b_ids or v in (str(b.id), role_b) for v in combo.values()):
-                    if tenant_route:
-                        assert response.status_code == 404, where
-                    else:
-                        assert response.status_code >= 400, where
-    after = await _rows(platform, models, b.id)
-    changed = sorted(table for table in before if before[table] != after[table])
-    assert not changed, f"A's requests changed B's rows in {changed}"
-    return checked
+async def walk(app, client, a: Tenant, b: Tenant, *, only: str | None = None) -> int:
+    """Call every route (or those whose path contains ``only``) as A's owner with B's ids
+    (``kernel.testing.assert_tenant_isolation``); returns the number of requests made."""
+    return await assert_tenant_isolation(
+        app,
+        client,
+        attacker=a.headers,
+        victim=b.id,
+        victim_names=[b.slug, f"qa-{b.slug}", *b.secrets],
+        # A flow's version `{number}` is B's first one: only the flow id in front of it varies.
+        path_values={"name": f"qa-{b.slug}", "permission": "users:read", "action": "reset"}
+        | {"number": "1"},
+        body_values={
+            "password": PASSWORD,
+            "owner_password": PASSWORD,
+            "permission": "users:read",
+            "token": "kiv_" + b.id.hex + "_" + "x" * 43,
+            "refresh_token": "krt_" + b.id.hex + "_" + "x" * 43,
+        },
+        only=only,
+    )
 
 
-async def test_tenant_a_cannot_reach_anything_of_tenant_b(
-    kraliki_app, kraliki_client, kraliki_tenant_models
-):
+async def test_tenant_a_cannot_reach_anything_of_tenant_b(kraliki_app, kraliki_client):
     operator = await _operator(kraliki_app.state.platform, kraliki_client)
     a = await _seed(kraliki_client, operator, "alpha")
     b = await _seed(kraliki_client, operator, "beta")
-    assert await walk(kraliki_app, kraliki_client, kraliki_tenant_models, a, b) > 100
+    assert await walk(kraliki_app, kraliki_client, a, b) > 100
 
 
 async def test_the_walk_catches_a_leaky_route(
@@ -463,12 +323,11 @@ async def test_the_walk_catches_a_leaky_route(
         operator = await _operator(app.state.platform, client)
         a = await _seed(client, operator, "alpha")
         b = await _seed(client, operator, "beta")
-        models = await tenant_models(app.state.platform)
         if app.state.platform.database.dialect == "postgresql":
-            assert await walk(app, client, models, a, b, only="/leaky/") == 1
+            assert await walk(app, client, a, b, only="/leaky/") == 1
         else:
             with pytest.raises(AssertionError, match="B named in GET /api/v1/leaky/everyone"):
-                await walk(app, client, models, a, b, only="/leaky/")
+                await walk(app, client, a, b, only="/leaky/")
 
 
 async def test_interleaved_requests_for_two_tenants_never_mix(kraliki_platform, kraliki_client):
@@ -495,7 +354,7 @@ async def test_raw_sql_without_a_tenant_sees_none_of_the_seeded_rows(
     operator = await _operator(kraliki_platform, kraliki_client)
     seeded = await _seed(kraliki_client, operator, "alpha")
     models = await tenant_models(kraliki_platform)
-    assert all((await _rows(kraliki_platform, models, seeded.id)).values())
+    assert all((await tenant_rows(kraliki_platform, models, seeded.id)).values())
     async with kraliki_platform.database.engine.connect() as connection:
         for model in models:
             table = model.__tablename__

@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from suite_plugins import suite_plugins
 
 from kernel import Base, TenancyError, TenantOwnedMixin, tenant_scope
-from kernel._plugins import installed_plugins, select_plugins
 
 
 @pytest.fixture
 def kraliki_installed_plugins(acme_distribution):
-    return list(select_plugins(installed_plugins(), None))
+    return suite_plugins()
 
 
 @pytest.fixture
@@ -179,3 +179,18 @@ async def test_core_statements_on_tenant_tables_are_refused_in_a_tenant_scope(
             with pytest.raises(TenancyError, match="Core statement"):
                 await session.execute(select(User.__table__))
             await session.execute(select(User.id))  # mapped attributes are scoped: fine
+
+
+def test_tenant_foreign_key_references_the_same_tenants_row():
+    from sqlalchemy import Table
+
+    from kernel import tenant_foreign_key
+
+    # The kernel's own models use it: a login session belongs to a user of its own tenant.
+    sessions: Table = Base.metadata.tables["auth_sessions"]
+    (fk,) = [c for c in sessions.foreign_key_constraints if "user_id" in c.column_keys]
+    assert [c.name for c in fk.columns] == ["tenant_id", "user_id"]
+    assert [e.target_fullname for e in fk.elements] == ["users.tenant_id", "users.id"]
+    assert fk.ondelete == "CASCADE"
+    built = tenant_foreign_key("thing_id", "acme_things", name="fk_parts_thing")
+    assert (built.name, built.ondelete) == ("fk_parts_thing", None)

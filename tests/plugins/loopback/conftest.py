@@ -14,6 +14,7 @@ from kernel import Platform
 from kernel.testing import create_tenant, installed_plugin, serve_app
 from plugins.calls.testing import use_public_base_url
 from plugins.loopback.provider import LoopbackProvider
+from plugins.loopback.testing import loopback_calls  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -22,8 +22,11 @@ from kernel._events.types import matches as matches_event
 from kernel._hooks import HookCallError, Hooks
 from kernel._idempotency.header import IdempotencyKeyHeader
 from kernel._idempotency.service import Idempotency, IdempotencyClaim
-from kernel._identity.audit import record_audit_event
+from kernel._identity.audit import record_audit_event, source_address
+from kernel._identity.logins import TokenPair, open_login_session
 from kernel._identity.provisioning import UserExistsError, add_user
+from kernel._identity.routes.auth import PASSWORD_MIN as PASSWORD_MIN_LENGTH
+from kernel._identity.throttle import AttemptThrottle, limit_attempts
 from kernel._jobs.service import Jobs, JobTopic
 from kernel._markers import CORE_ENTRY_POINT_GROUP, ENTRY_POINT_GROUP, hookimpl, hookspec
 from kernel._models import (
@@ -89,6 +92,8 @@ __all__ = [
     "CORE_ENTRY_POINT_GROUP",
     "ENTRY_POINT_GROUP",
     "NAMING_CONVENTION",
+    "PASSWORD_MIN_LENGTH",
+    "AttemptThrottle",
     "Base",
     "CircuitOpenError",
     "CurrentPrincipal",
@@ -140,6 +145,7 @@ __all__ = [
     "TenantOwnedMixin",
     "TenantStatus",
     "TimestampMixin",
+    "TokenPair",
     "TransientError",
     "UTCDateTime",
     "UUIDPrimaryKeyMixin",
@@ -164,13 +170,16 @@ __all__ = [
     "get_platform",
     "hookimpl",
     "hookspec",
+    "limit_attempts",
     "matches_event",
+    "open_login_session",
     "open_platform",
     "paginate",
     "problem_response",
     "public",
     "record_audit_event",
     "require",
+    "source_address",
     "storable_json",
     "storable_text",
     "tenant_scope",

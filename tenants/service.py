@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     Platform,
     Principal,
+    TenancyError,
     Tenant,
     TenantStatus,
     add_user,
+    current_tenant_id,
     record_audit_event,
     tenant_scope,
 )
@@ -44,6 +47,43 @@ def cli_operator(who: str) -> Principal:
     return Principal(subject="cli", kind="operator", label=f"cli ({who})")
 
 
+async def provision(
+    session: AsyncSession,
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str,
+    owner_name: str = "",
+) -> tuple[Tenant, uuid.UUID]:
+    """Add the tenant, its settings and its owner to ``session`` and flush; the caller adds
+    its audit records and commits, so all of it stands or falls together.
+
+    Call it in the new tenant's scope (``tenant_scope(tenant_id)``; the id is the tenant's),
+    with a session that has not begun yet: the tenant row is platform data, the owner lives
+    in the tenant's scope where row-level security applies, and one transaction holds both.
+    Raises :class:`SlugTakenError` (the session must then be rolled back).
+    """
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise TenancyError("provisioning a tenant needs its scope: tenant_scope(new id)")
+    tenant = Tenant(id=tenant_id, slug=slug, name=name)
+    session.add(tenant)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise SlugTakenError(f"the slug {slug!r} is taken") from None
+    session.add(TenantSettings())
+    owner = await add_user(
+        session,
+        email=owner_email,
+        password=owner_password,
+        roles=["owner"],
+        display_name=owner_name,
+    )
+    return tenant, owner
+
+
 async def create_tenant(
     platform: Platform,
     operator: Principal,
@@ -54,42 +94,28 @@ async def create_tenant(
     owner_password: str,
     request: Request | None = None,
 ) -> CreatedTenant:
-    """Create the tenant, its settings and its owner, then let plugins seed their defaults.
-
-    Two transactions (the tenant row is platform data; the owner lives in the tenant's
-    scope, where row-level security applies); if the second fails, the first is undone.
-    """
-    async with platform.database.session() as session:
-        tenant = Tenant(id=uuid.uuid4(), slug=slug, name=name)
-        session.add(tenant)
-        try:
-            await session.flush()
-        except IntegrityError:
-            raise SlugTakenError(f"the slug {slug!r} is taken") from None
-        record_audit_event(
-            session,
-            operator,
-            "tenant.created",
-            request=request,
-            target_type="tenant",
-            target_id=tenant.id,
-            tenant_id=tenant.id,
-            details={"slug": slug, "name": name, "owner_email": owner_email.strip().lower()},
-        )
-        await session.commit()
-    try:
-        with tenant_scope(tenant.id):
-            async with platform.database.session() as session:
-                session.add(TenantSettings())
-                owner = await add_user(
-                    session, email=owner_email, password=owner_password, roles=["owner"]
-                )
-                await session.commit()
-    except BaseException:
+    """Create the tenant, its settings and its owner in one transaction, then let plugins
+    seed their defaults."""
+    with tenant_scope(uuid.uuid4()):
         async with platform.database.session() as session:
-            await session.execute(delete(Tenant).where(Tenant.id == tenant.id))
+            tenant, owner = await provision(
+                session,
+                name=name,
+                slug=slug,
+                owner_email=owner_email,
+                owner_password=owner_password,
+            )
+            record_audit_event(
+                session,
+                operator,
+                "tenant.created",
+                request=request,
+                target_type="tenant",
+                target_id=tenant.id,
+                tenant_id=tenant.id,
+                details={"slug": slug, "name": name, "owner_email": owner_email.strip().lower()},
+            )
             await session.commit()
-        raise
     await platform.hooks.tenant_created(platform, tenant.id)
     return CreatedTenant(tenant, owner)
 

@@ -23,6 +23,7 @@ from kernel._hooks import HookCallError, Hooks
 from kernel._idempotency.header import IdempotencyKeyHeader
 from kernel._idempotency.service import Idempotency, IdempotencyClaim
 from kernel._identity.audit import record_audit_event, source_address
+from kernel._identity.erasure import pseudonym, pseudonymize_operator_audit
 from kernel._identity.logins import TokenPair, open_login_session
 from kernel._identity.provisioning import UserExistsError, add_user
 from kernel._identity.routes.auth import PASSWORD_MIN as PASSWORD_MIN_LENGTH
@@ -176,6 +177,8 @@ __all__ = [
     "open_platform",
     "paginate",
     "problem_response",
+    "pseudonym",
+    "pseudonymize_operator_audit",
     "public",
     "record_audit_event",
     "require",

@@ -22,10 +22,16 @@ from kernel import (
     TenantStatus,
     add_user,
     current_tenant_id,
+    pseudonymize_operator_audit,
     record_audit_event,
     tenant_scope,
 )
 from tenants.models import TenantSettings
+
+SIGNUP_ACTOR = Principal(subject="signup", kind="operator", label="self-service sign-up")
+"""Who the operator audit log names for a tenant that signed itself up."""
+ANONYMOUS_ACTORS = frozenset({SIGNUP_ACTOR.subject})
+"""Operator audit log actors that stand for a tenant's people, not for an operator."""
 
 
 class SlugTakenError(ValueError):
@@ -168,12 +174,16 @@ async def delete_tenant(
     *,
     request: Request | None = None,
 ) -> None:
-    """Purge the tenant: plugins release what they hold outside the database, then the tenant
-    row goes and every tenant-owned row with it (foreign keys cascade)."""
+    """Purge the tenant: plugins release what they hold outside the database, the operator
+    audit log forgets the tenant's people, then the tenant row goes and every tenant-owned
+    row with it (foreign keys cascade)."""
     tenant = await get_tenant(platform, str(tenant_id))
     await platform.hooks.tenant_deleted(platform, tenant.id)
     with tenant_scope(tenant.id):
         async with platform.database.session() as session:
+            # The operator audit log outlives the tenant: its records about the tenant keep
+            # no e-mail, name or address of the tenant's people (docs/security/tenancy.md).
+            await pseudonymize_operator_audit(session, anonymous_actors=ANONYMOUS_ACTORS)
             await session.execute(delete(Tenant).where(Tenant.id == tenant.id))
             record_audit_event(
                 session,

@@ -45,8 +45,6 @@ SIGNUP_DISABLED = define_problem(
     404,
     "This platform does not let organizations sign up by themselves; its operators create them.",
 )
-SIGNUP_ACTOR = Principal(subject="signup", kind="operator", label="self-service sign-up")
-"""Who the operator audit log names for a tenant that signed itself up."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ async def register(body: SignupRequest, request: Request, platform: PlatformDep)
                 raise ProblemError(SLUG_TAKEN, f"the slug {body.slug!r} is taken") from None
             record_audit_event(
                 session,
-                SIGNUP_ACTOR,
+                service.SIGNUP_ACTOR,
                 "tenant.created",
                 request=request,
                 target_type="tenant",

@@ -65,8 +65,11 @@ def cli(ctx: click.Context) -> None:
 def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> None:
     """Serve the API with uvicorn."""
     from kernel._observability.logging import logging_config
-    from kernel._serve import run_api, serve_with_metrics_port
+    from kernel._serve import export_served_base_url, run_api, serve_with_metrics_port
 
+    settings = _settings()
+    # Plugins that must reach the API (calls' provider webhooks) default to where it runs.
+    export_served_base_url(host or settings.host, port or settings.port)
     settings = _settings()
     if settings.metrics_port is not None and workers != 1:
         raise click.ClickException(

@@ -112,3 +112,24 @@ async def test_a_purge_leaves_no_personal_data_of_the_tenants_people(
     # other tenants' records are untouched
     (kept_created,) = [r for r in records if r.tenant_id == uuid.UUID(kept["id"])]
     assert kept_created.details["owner_email"] == "keeper@kept.example.com"
+
+
+async def test_every_platform_table_naming_a_tenant_is_documented(kraliki_platform):
+    """A table with a ``tenant_id`` that is not tenant-owned has no RLS: say why, and what a
+    purge does with it, in docs/security/tenancy.md."""
+    from pathlib import Path
+
+    from kernel import Base
+    from kernel._tenancy import tenant_owned_tables
+
+    doc = Path(__file__).parents[2] / "docs" / "security" / "tenancy.md"
+    section = doc.read_text().split("## Platform tables with a `tenant_id`", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    listed = {line.split("|")[1].strip().strip("`") for line in section.splitlines() if "|" in line}
+    naming = {
+        table.name
+        for table in Base.metadata.tables.values()
+        if "tenant_id" in table.columns and table.name not in tenant_owned_tables()
+    }
+    assert naming  # the kernel's own (kernel_wakeups, operator_audit_events) at least
+    assert naming - listed == set()

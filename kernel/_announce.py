@@ -7,12 +7,17 @@ the server never reads, silently. stdout stays the command's machine-readable an
 
 from __future__ import annotations
 
+import logging
+
 import click
 from sqlalchemy.engine import make_url
 
 from kernel._settings import sqlite_path
 
 _ANNOUNCE = "kraliki.announce_database"
+_LOGGING_COMMANDS = frozenset({"serve", "worker"})
+"""Long-running commands, whose stderr is a log stream (JSON lines by default): they log it."""
+logger = logging.getLogger("kraliki.cli")
 _ANNOUNCED = "kraliki.database_announced"
 
 
@@ -36,7 +41,8 @@ def enable(ctx: click.Context) -> None:
 
 def announce(url: str, schema: str | None, *, purpose: str = "database") -> None:
     """Print ``kraliki: <purpose>: <masked url>`` on stderr, once per command, when a
-    ``kraliki`` command is running (never for scripts or the web app)."""
+    ``kraliki`` command is running (never for scripts or the web app); ``serve`` and
+    ``worker`` log it instead, so their stderr stays one log record per line."""
     ctx = click.get_current_context(silent=True)
     if ctx is None or not ctx.meta.get(_ANNOUNCE):
         return
@@ -45,4 +51,7 @@ def announce(url: str, schema: str | None, *, purpose: str = "database") -> None
     if line in announced:
         return
     announced.add(line)
-    click.echo(line, err=True)
+    if ctx.info_name in _LOGGING_COMMANDS:
+        logger.info(line)
+    else:
+        click.echo(line, err=True)

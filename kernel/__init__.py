@@ -22,8 +22,12 @@ from kernel._events.types import matches as matches_event
 from kernel._hooks import HookCallError, Hooks
 from kernel._idempotency.header import IdempotencyKeyHeader
 from kernel._idempotency.service import Idempotency, IdempotencyClaim
-from kernel._identity.audit import record_audit_event
+from kernel._identity.audit import record_audit_event, source_address
+from kernel._identity.erasure import pseudonym, pseudonymize_operator_audit
+from kernel._identity.logins import TokenPair, open_login_session
 from kernel._identity.provisioning import UserExistsError, add_user
+from kernel._identity.routes.auth import PASSWORD_MIN as PASSWORD_MIN_LENGTH
+from kernel._identity.throttle import AttemptThrottle, limit_attempts
 from kernel._jobs.service import Jobs, JobTopic
 from kernel._markers import CORE_ENTRY_POINT_GROUP, ENTRY_POINT_GROUP, hookimpl, hookspec
 from kernel._models import (
@@ -93,6 +97,8 @@ __all__ = [
     "CORE_ENTRY_POINT_GROUP",
     "ENTRY_POINT_GROUP",
     "NAMING_CONVENTION",
+    "PASSWORD_MIN_LENGTH",
+    "AttemptThrottle",
     "Base",
     "CircuitOpenError",
     "Classification",
@@ -146,6 +152,7 @@ __all__ = [
     "TenantOwnedMixin",
     "TenantStatus",
     "TimestampMixin",
+    "TokenPair",
     "TransientError",
     "UTCDateTime",
     "UUIDPrimaryKeyMixin",
@@ -170,15 +177,20 @@ __all__ = [
     "get_platform",
     "hookimpl",
     "hookspec",
+    "limit_attempts",
     "matches_event",
+    "open_login_session",
     "open_platform",
     "paginate",
     "problem_response",
     "problem_responses",
+    "pseudonym",
+    "pseudonymize_operator_audit",
     "public",
     "raises",
     "record_audit_event",
     "require",
+    "source_address",
     "storable_json",
     "storable_text",
     "tenant_foreign_key",

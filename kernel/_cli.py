@@ -20,6 +20,12 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
 
 
+def _announce_database(url: str, settings: Settings, purpose: str) -> None:
+    from kernel._announce import announce
+
+    announce(url, settings.database_schema, purpose=purpose)
+
+
 def _plugin_set(settings: Settings) -> Any:
     from kernel._platform import resolve_plugins
 
@@ -31,9 +37,13 @@ def _plugin_set(settings: Settings) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="kraliki-voice", prog_name="kraliki")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Kraliki Voice: multi-tenant, plugin-based contact center platform."""
+    from kernel import _announce
     from kernel._observability.logging import configure_logging
+
+    _announce.enable(ctx)  # commands say on stderr which database they act on
 
     settings = _settings()
     try:
@@ -55,14 +65,18 @@ def cli() -> None:
 def serve(host: str | None, port: int | None, workers: int, bootstrap: bool) -> None:
     """Serve the API with uvicorn."""
     from kernel._observability.logging import logging_config
-    from kernel._serve import run_api, serve_with_metrics_port
+    from kernel._serve import export_served_base_url, run_api, serve_with_metrics_port
 
+    settings = _settings()
+    # Plugins that must reach the API (calls' provider webhooks) default to where it runs.
+    export_served_base_url(host or settings.host, port or settings.port)
     settings = _settings()
     if settings.metrics_port is not None and workers != 1:
         raise click.ClickException(
             "KRALIKI_METRICS_PORT needs --workers 1: each worker process has its own metrics, "
             "and only one can listen on the port (run one worker per container instead)"
         )
+    _announce_database(settings.database_url, settings, "serving")
     if bootstrap:
         _bootstrap(settings)
     options: dict[str, Any] = {
@@ -127,6 +141,7 @@ def upgrade(target: str) -> None:
     from kernel._migrations import upgrade as run_upgrade
 
     settings = _settings()
+    _announce_database(settings.owner_database_url, settings, "migrating")
     asyncio.run(run_upgrade(settings, _plugin_set(settings), target))
     click.echo(f"database upgraded to {target}")
 
@@ -138,6 +153,7 @@ def downgrade(target: str) -> None:
     from kernel._migrations import downgrade as run_downgrade
 
     settings = _settings()
+    _announce_database(settings.owner_database_url, settings, "migrating")
     asyncio.run(run_downgrade(settings, _plugin_set(settings), target))
     click.echo(f"database downgraded to {target}")
 
@@ -150,6 +166,7 @@ def status() -> None:
 
     settings = _settings()
     plugins = _plugin_set(settings)
+    _announce_database(settings.database_url, settings, "database")
 
     async def current() -> set[str]:
         engine = make_engine(settings.database_url, schema=settings.database_schema)

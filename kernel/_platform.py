@@ -249,7 +249,11 @@ def get_platform(request: Request) -> Platform:
 async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platform]:
     """A platform outside the web app (CLI commands, scripts, workers): started with the
     plugins' startup hooks and disposed of at the end of the block."""
+    from kernel._announce import announce
+
     platform = build_platform(settings or Settings())
+    # Run from a ``kraliki`` command: say on stderr which database it acts on.
+    announce(platform.settings.database_url, platform.settings.database_schema)
     await platform.hooks.startup(platform)
     try:
         yield platform

@@ -12,6 +12,7 @@ else is still running.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -64,6 +65,26 @@ def served_platform(config: uvicorn.Config) -> Platform | None:
             return platform  # type: ignore[no-any-return]
         app = getattr(app, "app", None)
     return None
+
+
+SERVED_BASE_URL_VARIABLE = "KRALIKI_SERVED_BASE_URL"
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The URL the API answers on when bound to ``host``:``port``, as this machine reaches it
+    (an any-address bind is reached on the loopback address)."""
+    reachable = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}"
+
+
+def export_served_base_url(host: str, port: int) -> str:
+    """Put :func:`served_base_url` in the environment (``KRALIKI_SERVED_BASE_URL``), where the
+    settings of this process and of the workers it starts read it."""
+    url = served_base_url(host, port)
+    os.environ[SERVED_BASE_URL_VARIABLE] = url
+    return url
 
 
 def api_config(settings: Settings, app: Any = APP_FACTORY, **options: Any) -> uvicorn.Config:

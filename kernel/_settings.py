@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `kraliki serve` binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `kraliki serve` binds.")
+    served_base_url: str | None = Field(
+        default=None,
+        description="The address `kraliki serve` serves the API on (http://host:port), set by "
+        "`kraliki serve` itself for its workers; plugins that must reach the platform fall "
+        "back to it (calls, when KRALIKI_CALLS_PUBLIC_BASE_URL is unset).",
+    )
     shutdown_timeout_seconds: int = Field(
         default=8,
         ge=1,

@@ -2,7 +2,8 @@
 
 A core component, not a feature plugin (design section 1): it is registered in the
 ``kraliki.core`` entry-point group, so it is always loaded, mounts its routes at ``/api/v1``
-(``/tenants`` for operators, ``/tenant`` for the tenant's admins) and cannot be disabled. It
+(``/tenants`` for operators, ``/tenant`` for the tenant's admins, ``/auth/register`` for
+self-service sign-up when it is on) and cannot be disabled. It
 uses only the kernel's public API.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 from fastapi import APIRouter
 
-from kernel import MigrationSource, Permission, PluginInfo, __version__, hookimpl
+from kernel import MigrationSource, Permission, Platform, PluginInfo, __version__, hookimpl
 
 
 @hookimpl
@@ -48,10 +49,18 @@ def kraliki_migrations() -> MigrationSource:
 
 
 @hookimpl
+def kraliki_configure(platform: Platform) -> None:
+    from tenants.signup import configure
+
+    configure(platform)
+
+
+@hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
     from tenants.api import operator_router, tenant_router
+    from tenants.signup import router as signup_router
 
-    return [operator_router, tenant_router]
+    return [operator_router, tenant_router, signup_router]
 
 
 @hookimpl

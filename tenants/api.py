@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy import select
 
 from kernel import (
+    PASSWORD_MIN_LENGTH,
     CursorPage,
     PageParamsDep,
     Permission,
@@ -78,7 +79,7 @@ class TenantCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(pattern=SLUG_PATTERN)
     owner_email: EmailStr
-    owner_password: str = Field(min_length=12, max_length=1024)
+    owner_password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=1024)
 
 
 class TenantCreated(TenantOut):

@@ -36,6 +36,7 @@ WHITE_BOX: dict[str, str] = {
     "tests.fuzz": "seeds rows of any plugin's tables to fuzz the whole API",
     "tests.test_docs": "checks the docs against internals (event catalog, the built platform)",
     "tests.test_import_contract": "tests the contract's own machinery",
+    "tests.tenants.test_purge_personal_data": "reads every table: a purge leaves no personal data",
     "tests.suite_plugins": "picks this project's plugins among every installed one by distribution",
     "benchmarks": "measure kernel internals (engines, migrations, the outbox) directly",
 }

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kernel._problems import RATE_LIMITED, ProblemError
+
 Clock = Callable[[], float]
 
 
@@ -40,6 +42,10 @@ class FailureThrottle:
         if len(self._failures) > 100_000:
             self._sweep()
 
+    def record(self, key: str) -> None:
+        """Count an attempt, whatever its outcome (limits on every attempt, such as sign-ups)."""
+        self.fail(key)
+
     def reset(self, key: str) -> None:
         self._failures.pop(key, None)
 
@@ -58,6 +64,21 @@ class FailureThrottle:
     def _sweep(self) -> None:
         for key in list(self._failures):
             self._recent(key)
+
+
+AttemptThrottle = FailureThrottle
+"""The public name (:mod:`kernel`): ``limit`` attempts per key within ``window`` seconds."""
+
+
+def limit_attempts(throttle: FailureThrottle, key: str | None, detail: str) -> None:
+    """Count one attempt for ``key`` (a client address, an account), or refuse it with a 429
+    problem and ``Retry-After`` when ``key`` has used its allowance. No key: not limited."""
+    if key is None:
+        return
+    wait = throttle.retry_after(key)
+    if wait is not None:
+        raise ProblemError(RATE_LIMITED, detail, headers={"Retry-After": str(wait)})
+    throttle.record(key)
 
 
 @dataclass

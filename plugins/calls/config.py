@@ -18,7 +18,9 @@ class CallsSettings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The platform's address as providers reach it (scheme, host, optional "
-        "port; no path). Webhook URLs given to providers start with it, and Twilio "
+        "port; no path); unset: the address `kraliki serve` serves on "
+        "(KRALIKI_SERVED_BASE_URL), else this default. Webhook URLs given to providers "
+        "start with it, and Twilio "
         "signatures are checked against it (behind a proxy, `X-Forwarded-Proto` and "
         "`X-Forwarded-Host` override it when KRALIKI_CALLS_TRUST_FORWARDED_HEADERS is on).",
     )

@@ -47,9 +47,19 @@ def configure(platform: Platform) -> CallsState:
                 )
             providers.register(spec.name, spec, plugin=plugin)
     state = CallsState(
-        settings=CallsSettings(), providers=providers, handlers=_collect_handlers(platform)
+        settings=_settings(platform), providers=providers, handlers=_collect_handlers(platform)
     )
     return CALLS_STATE.set(platform, state)
+
+
+def _settings(platform: Platform) -> CallsSettings:
+    """The calls settings; with no KRALIKI_CALLS_PUBLIC_BASE_URL, the address ``kraliki
+    serve`` serves on (so loopback calls reach the platform on any port)."""
+    settings = CallsSettings()
+    served = platform.settings.served_base_url
+    if "public_base_url" not in settings.model_fields_set and served:
+        settings = settings.model_copy(update={"public_base_url": served})
+    return settings
 
 
 def _collect_handlers(platform: Platform) -> UniqueRegistry[HandlerSpec]:

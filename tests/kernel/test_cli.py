@@ -132,3 +132,22 @@ def test_bootstrap_uses_the_configured_password_and_never_prints_it(
     assert "a long chosen passphrase" not in captured.err + captured.out + caplog.text
     (operator,) = operators(cli_env)
     assert verify_password(operator.password_hash, "a long chosen passphrase")
+
+
+def test_serve_tells_the_app_where_it_is_served(cli_env, monkeypatch, caplog):
+    import os
+
+    import kernel._serve
+
+    served = []
+    monkeypatch.setenv("KRALIKI_SERVED_BASE_URL", "http://stale.example:1")  # restored after
+    monkeypatch.setattr(
+        kernel._serve, "run_api", lambda settings, **options: served.append(settings)
+    )
+    result = invoke("serve", "--host", "0.0.0.0", "--port", "8123", "--no-bootstrap")
+    assert result.exit_code == 0, result.output
+    # this process's settings and the workers' (they inherit the environment)
+    assert served[0].served_base_url == "http://127.0.0.1:8123"
+    assert os.environ["KRALIKI_SERVED_BASE_URL"] == "http://127.0.0.1:8123"
+    # logged (its stderr is a log stream), wherever this process's log handler writes
+    assert "kraliki: serving: " in result.stderr + caplog.text

@@ -34,6 +34,7 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/auth/refresh",
         "/api/v1/auth/logout",
         "/api/v1/auth/invitations/accept",
+        "/api/v1/auth/register",
         "/webhooks/twilio/{tenant_id}/{kind}",
         "/webhooks/telnyx/{tenant_id}/{kind}",
         "/webhooks/loopback/{tenant_id}/{kind}",

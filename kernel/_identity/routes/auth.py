@@ -14,12 +14,12 @@ from kernel._identity import sessions
 from kernel._identity.audit import record_audit_event, source_address
 from kernel._identity.authn import TENANT_SUSPENDED
 from kernel._identity.grants import caller_policy
+from kernel._identity.logins import TokenPair, issue_token_pair, open_login_session
 from kernel._identity.models import User
 from kernel._identity.permissions import PROFILE_READ
 from kernel._identity.rbac import api_key_subject, user_subject
 from kernel._identity.tokens import (
     REFRESH_PREFIX,
-    AccessClaims,
     InvalidToken,
     OpaqueToken,
     digest,
@@ -64,13 +64,6 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
-    expires_in: int = Field(description="Seconds the access token stays valid.")
-
-
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -112,28 +105,6 @@ def _login_failed(platform: Platform, account: str, address: str | None) -> Prob
     if address:
         platform.identity.address_failures.fail(address)
     return ProblemError(INVALID_CREDENTIALS)
-
-
-async def _token_pair(
-    platform: Platform,
-    *,
-    subject: uuid.UUID,
-    tenant_id: uuid.UUID | None,
-    session_id: uuid.UUID,
-    refresh_token: str,
-) -> TokenPair:
-    signer = await platform.identity.signer()
-    claims = AccessClaims(
-        subject=subject,
-        kind="user" if tenant_id is not None else "operator",
-        tenant_id=tenant_id,
-        session_id=session_id,
-    )
-    return TokenPair(
-        access_token=signer.issue(claims),
-        refresh_token=refresh_token,
-        expires_in=signer.ttl_seconds,
-    )
 
 
 @router.post(
@@ -233,22 +204,11 @@ async def _open_session(
 ) -> TokenPair:
     """A successful login: start its session, commit (with the audit record the caller
     added), clear the account's failure count and hand out the first token pair."""
-    session_id, refresh = await sessions.open_session(
-        session,
-        owner_id=owner_id,
-        tenant_id=tenant_id,
-        ttl_seconds=platform.settings.refresh_token_ttl_seconds,
-        address=source_address(request),
+    pair = await open_login_session(
+        platform, session, user_id=owner_id, tenant_id=tenant_id, request=request
     )
-    await session.commit()
     platform.identity.account_failures.reset(account)
-    return await _token_pair(
-        platform,
-        subject=owner_id,
-        tenant_id=tenant_id,
-        session_id=session_id,
-        refresh_token=refresh.value,
-    )
+    return pair
 
 
 def _parse_refresh(value: str) -> OpaqueToken:
@@ -288,7 +248,7 @@ async def refresh(
         assert rotation.session_id is not None
         await _check_owner_active(session, presented.tenant_id, rotation.owner_id)
         await session.commit()
-        return await _token_pair(
+        return await issue_token_pair(
             platform,
             subject=rotation.owner_id,
             tenant_id=presented.tenant_id,

@@ -180,12 +180,12 @@ async def test_the_cli_rotates(kraliki_client, kraliki_database, make_org, monke
 
     dek = await asyncio.to_thread(run, "vault", "rotate-dek", "--tenant", "alpha")
     assert dek.exit_code == 0, dek.output
-    assert json.loads(dek.output)["re_encrypted"] == 2
+    assert json.loads(dek.stdout)["re_encrypted"] == 2
     kek = await asyncio.to_thread(run, "vault", "rotate-kek")
     assert kek.exit_code == 0, kek.output
-    assert json.loads(kek.output)["remaining"] == 0
+    assert json.loads(kek.stdout)["remaining"] == 0
     missing = await asyncio.to_thread(run, "vault", "rotate-dek", "--tenant", "nobody")
     assert missing.exit_code != 0
     assert "no tenant 'nobody'" in missing.output
     key = await asyncio.to_thread(run, "vault", "generate-key")
-    assert len(LocalKeyProvider.from_text(key.output).kek_ids) == 1
+    assert len(LocalKeyProvider.from_text(key.stdout).kek_ids) == 1

@@ -39,7 +39,7 @@ def test_saved_tests_run_from_the_cli(operator_cli):
     assert passed.exit_code == 0, passed.output
     assert "Front desk (draft): 9 passed, 0 failed; nodes 100.0%" in passed.output
     as_json = run("ivr", "test", "--tenant", "acme", "--json")
-    assert json.loads(as_json.output)["Front desk"]["passed"] == 9
+    assert json.loads(as_json.stdout)["Front desk"]["passed"] == 9
 
     asyncio.run(import_sample("Broken desk", broken=True))
     failed = run("ivr", "test", "--tenant", "acme")

@@ -86,6 +86,27 @@ class AuditEntry:
     occurred_at: datetime
 
 
+def _entry(
+    row: AuditEvent | OperatorAuditEvent,
+    actor_kind: str,
+    actor_id: str | None,
+    actor_label: str | None,
+) -> AuditEntry:
+    """One row of either log as an entry (the two logs name their actor differently)."""
+    return AuditEntry(
+        action=row.action,
+        outcome=row.outcome,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        tenant_id=row.tenant_id,
+        details=dict(row.details),
+        occurred_at=row.occurred_at,
+    )
+
+
 async def audit_events(
     platform: Platform, tenant_id: uuid.UUID, action: str | None = None
 ) -> list[AuditEntry]:
@@ -96,18 +117,7 @@ async def audit_events(
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             return [
-                AuditEntry(
-                    action=row.action,
-                    outcome=row.outcome,
-                    actor_kind=row.actor_kind,
-                    actor_id=row.actor_id,
-                    actor_label=row.actor_label,
-                    target_type=row.target_type,
-                    target_id=row.target_id,
-                    tenant_id=row.tenant_id,
-                    details=dict(row.details),
-                    occurred_at=row.occurred_at,
-                )
+                _entry(row, row.actor_kind, row.actor_id, row.actor_label)
                 for row in await session.scalars(query)
             ]
 
@@ -122,18 +132,7 @@ async def operator_audit_events(platform: Platform, action: str | None = None) -
         query = query.where(OperatorAuditEvent.action == action)
     async with platform.database.session() as session:
         return [
-            AuditEntry(
-                action=row.action,
-                outcome=row.outcome,
-                actor_kind="operator",
-                actor_id=row.operator_id,
-                actor_label=row.operator_label,
-                target_type=row.target_type,
-                target_id=row.target_id,
-                tenant_id=row.tenant_id,
-                details=dict(row.details),
-                occurred_at=row.occurred_at,
-            )
+            _entry(row, "operator", row.operator_id, row.operator_label)
             for row in await session.scalars(query)
         ]
 

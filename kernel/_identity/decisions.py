@@ -50,7 +50,8 @@ class GrantIndex:
         holders = self._holders.get((resource, action))
         if holders is None:
             return False
-        return not holders.isdisjoint(self.subjects_of(subject))
+        closure = self._closures.get(subject)  # subjects_of, without a call when known
+        return not holders.isdisjoint(closure or self.subjects_of(subject))
 
     def subjects_of(self, subject: str) -> frozenset[str]:
         """``subject`` and every role it reaches (what ``g(subject, x, dom)`` admits as x);

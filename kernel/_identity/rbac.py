@@ -114,7 +114,11 @@ class PolicyCache:
     """Per-worker LRU of tenant enforcers, keyed by tenant and checked against the version."""
 
     def __init__(self, permissions: UniqueRegistry[Permission], capacity: int) -> None:
-        self._grants = builtin_grants(permissions)
+        self._builtin_rules = [
+            (role_subject(role), *key.split(":", 1))
+            for role, keys in builtin_grants(permissions).items()
+            for key in sorted(keys)
+        ]
         self._capacity = capacity
         self._entries: OrderedDict[uuid.UUID, TenantPolicy] = OrderedDict()
         self.loads = 0
@@ -148,10 +152,11 @@ class PolicyCache:
         adapter = _adapter(session)
         await adapter.load_filtered_policy(enforcer.model, _filter("p", domain, "v1"))
         await adapter.load_filtered_policy(enforcer.model, _filter("g", domain, "v2"))
-        for role, keys in self._grants.items():
-            for key in sorted(keys):
-                resource, action = key.split(":", 1)
-                enforcer.model.add_policy("p", "p", [role_subject(role), domain, resource, action])
+        rules = enforcer.model.model["p"]["p"].policy
+        for subject, resource, action in self._builtin_rules:
+            # Appended as the adapter appends stored rules: model.add_policy would count every
+            # rule of the FastPolicy at each addition (quadratic in the tenant's rules).
+            rules.append([subject, domain, resource, action])
         # What Enforcer.load_filtered_policy does after the adapter has filled the model.
         enforcer.model.sort_policies_by_priority()
         enforcer.init_rm_map()

@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= auto
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck check-compose clean
+.PHONY: run test install lint typecheck check-compose clean bench
 
 # Readable log lines on a terminal; production keeps the JSON default (KRALIKI_LOG_FORMAT).
 run: export KRALIKI_LOG_FORMAT ?= console
@@ -46,6 +46,24 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+# `make bench`: the quick variant of every benchmark in benchmarks/, one after the other (a
+# check that each still runs, seconds each; the figures come from full runs, see
+# benchmarks/README.md). PostgreSQL with KRALIKI_BENCH_DATABASE_URL and
+# KRALIKI_BENCH_MIGRATION_DATABASE_URL set, else SQLite. A new benchmark: its name in
+# BENCHMARKS and its quick arguments in BENCH_QUICK_<name>.
+BENCHMARKS := hooks request_overhead webhook_ingest ivr_step events rbac_decision
+BENCH_QUICK_hooks := --rounds 500
+BENCH_QUICK_request_overhead := --requests 200 --rounds 1 --warmup 20 --items 50 --concurrency 8
+BENCH_QUICK_webhook_ingest := --calls 30 --rounds 1 --warmup 5 --concurrency 4
+BENCH_QUICK_ivr_step := --calls 20 --rounds 1 --warmup 4 --concurrency 4 --turns 2
+BENCH_QUICK_events := --events 200
+BENCH_QUICK_rbac_decision := --tenants 20 --users 200 --decisions 2000
+
+bench: $(STAMP)
+	@set -e; $(foreach name,$(BENCHMARKS),\
+	echo "== benchmarks/$(name).py $(BENCH_QUICK_$(name))"; \
+	$(VENV)/bin/python benchmarks/$(name).py $(BENCH_QUICK_$(name));)
 
 check-compose: $(STAMP)
 	$(VENV)/bin/docker-compose -f docker-compose.yml config -q

@@ -22,6 +22,7 @@ from casbin_async_sqlalchemy_adapter.adapter import Filter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel._identity.decisions import GrantIndex
 from kernel._identity.models import CasbinRule
 from kernel._registry import UniqueRegistry
 from kernel._tenancy import Tenant
@@ -29,7 +30,6 @@ from kernel._types import BUILTIN_ROLES, Permission
 
 MODEL_PATH = str(Path(__file__).with_name("rbac_model.conf"))
 ROLE_PREFIX = "role:"
-MAX_DECISIONS = 50_000
 
 
 def user_subject(user_id: uuid.UUID | str) -> str:
@@ -70,25 +70,27 @@ def _filter(ptype: str, tenant: str, field: str) -> Filter:
 
 
 class TenantPolicy:
-    """One tenant's enforcer at one policy version."""
+    """One tenant's enforcer at one policy version.
+
+    Decisions come from a :class:`GrantIndex` built from the rules casbin loaded (casbin's
+    own ``enforce`` costs 70 to several hundred microseconds per first decision); role and
+    member listings come from the enforcer.
+    """
 
     def __init__(self, tenant_id: uuid.UUID, version: int, enforcer: FastEnforcer) -> None:
         self.tenant_id = tenant_id
         self.domain = str(tenant_id)
         self.version = version
         self.enforcer = enforcer
-        self._decisions: dict[tuple[str, str, str], bool] = {}
+        self._index = GrantIndex(
+            self.domain,
+            enforcer.model.model["p"]["p"].policy,
+            enforcer.model.model["g"]["g"].policy,
+            enforcer.get_role_manager().max_hierarchy_level,
+        )
 
     def allows(self, subject: str, resource: str, action: str) -> bool:
-        # A policy never changes within its version, so each decision is computed once.
-        key = (subject, resource, action)
-        decision = self._decisions.get(key)
-        if decision is None:
-            decision = bool(self.enforcer.enforce(subject, self.domain, resource, action))
-            if len(self._decisions) >= MAX_DECISIONS:
-                self._decisions.clear()
-            self._decisions[key] = decision
-        return decision
+        return self._index.allows(subject, resource, action)
 
     def roles_of(self, subject: str) -> list[str]:
         roles = self.enforcer.get_roles_for_user_in_domain(subject, self.domain)
@@ -112,7 +114,11 @@ class PolicyCache:
     """Per-worker LRU of tenant enforcers, keyed by tenant and checked against the version."""
 
     def __init__(self, permissions: UniqueRegistry[Permission], capacity: int) -> None:
-        self._grants = builtin_grants(permissions)
+        self._builtin_rules = [
+            (role_subject(role), *key.split(":", 1))
+            for role, keys in builtin_grants(permissions).items()
+            for key in sorted(keys)
+        ]
         self._capacity = capacity
         self._entries: OrderedDict[uuid.UUID, TenantPolicy] = OrderedDict()
         self.loads = 0
@@ -146,10 +152,11 @@ class PolicyCache:
         adapter = _adapter(session)
         await adapter.load_filtered_policy(enforcer.model, _filter("p", domain, "v1"))
         await adapter.load_filtered_policy(enforcer.model, _filter("g", domain, "v2"))
-        for role, keys in self._grants.items():
-            for key in sorted(keys):
-                resource, action = key.split(":", 1)
-                enforcer.model.add_policy("p", "p", [role_subject(role), domain, resource, action])
+        rules = enforcer.model.model["p"]["p"].policy
+        for subject, resource, action in self._builtin_rules:
+            # Appended as the adapter appends stored rules: model.add_policy would count every
+            # rule of the FastPolicy at each addition (quadratic in the tenant's rules).
+            rules.append([subject, domain, resource, action])
         # What Enforcer.load_filtered_policy does after the adapter has filled the model.
         enforcer.model.sort_policies_by_priority()
         enforcer.init_rm_map()

@@ -48,6 +48,7 @@ from kernel._pagination import CursorPage, PageParams, PageParamsDep, paginate
 from kernel._platform import Platform, get_platform, open_platform
 from kernel._principal import Principal
 from kernel._problems import (
+    RATE_LIMITED,
     ProblemError,
     ProblemType,
     define_problem,
@@ -98,6 +99,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "NAMING_CONVENTION",
     "PASSWORD_MIN_LENGTH",
+    "RATE_LIMITED",
     "AttemptThrottle",
     "Base",
     "CircuitOpenError",

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from kernel import (
     PASSWORD_MIN_LENGTH,
+    RATE_LIMITED,
     AttemptThrottle,
     Platform,
     PlatformDep,
@@ -28,6 +29,7 @@ from kernel import (
     define_problem,
     limit_attempts,
     open_login_session,
+    problem_responses,
     public,
     record_audit_event,
     source_address,
@@ -84,11 +86,7 @@ class SignupRequest(BaseModel):
     status_code=201,
     dependencies=[Depends(public("self-service sign-up; off unless KRALIKI_SIGNUP_ENABLED"))],
     summary="Sign up: create an organization with its first owner and log the owner in",
-    responses={
-        404: {"description": "Sign-up is disabled"},
-        409: {"description": "The slug is taken"},
-        429: {"description": "Too many sign-ups from this address"},
-    },
+    responses=problem_responses(SIGNUP_DISABLED, SLUG_TAKEN, RATE_LIMITED),
 )
 async def register(body: SignupRequest, request: Request, platform: PlatformDep) -> TokenPair:
     state = SIGNUP.get(platform)

@@ -388,7 +388,7 @@ async def test_a_receiver_back_after_its_breaker_opened_still_gets_the_delivery(
 
     webhook_settings(retry_schedule="0,0")  # three attempts in all
     app = await kraliki_make_app(
-        background_workers=False, breaker_failure_threshold=2, breaker_reset_seconds=0.3
+        background_workers=False, breaker_failure_threshold=2, breaker_reset_seconds=2.0
     )
     platform = app.state.platform
     tenant = await make_tenant(platform, "acme")

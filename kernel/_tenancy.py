@@ -107,6 +107,9 @@ class KralikiSession(Session):
     """The ORM session class behind every kernel session; the listeners below bind to it."""
 
 
+_SET_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :value, true)")
+
+
 @event.listens_for(KralikiSession, "after_begin")
 def _bind_transaction_to_tenant(
     session: Session, _transaction: SessionTransaction, connection: Connection
@@ -115,10 +118,7 @@ def _bind_transaction_to_tenant(
     session.info["kraliki_tenant"] = tenant
     if connection.dialect.name == "postgresql":
         # Transaction-local (third argument true): a pooled connection never carries it on.
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"),
-            {"name": TENANT_SETTING, "value": str(tenant) if tenant else ""},
-        )
+        connection.execute(_SET_TENANT, {"value": str(tenant) if tenant else ""})
 
 
 _UNBOUND = object()

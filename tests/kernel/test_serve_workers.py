@@ -53,7 +53,7 @@ class Output:
     def worker_pids(self) -> list[int]:
         return [int(m[1]) for r in self.records() if (m := STARTED.search(str(r["message"])))]
 
-    def wait_for(self, predicate: object, within: float = 60) -> None:
+    def wait_for(self, predicate: object, within: float = 180) -> None:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if predicate():  # type: ignore[operator]
@@ -101,16 +101,14 @@ def test_workers_survive_a_startup_burst_and_a_replaced_worker_is_reported(tmp_p
         for client in clients:
             client.start()
         try:
-            output.wait_for(
-                lambda: sum("startup complete" in line for line in output.lines) >= 2, 120
-            )
+            output.wait_for(lambda: sum("startup complete" in line for line in output.lines) >= 2)
             time.sleep(3)
         finally:
             stop.set()
             for client in clients:
                 client.join()
         assert 200 in answered
-        assert len(output.worker_pids()) == 2, "a worker was replaced during start-up"
+        assert len(output.worker_pids()) == 2, "a worker was replaced:\n" + "".join(output.lines)
         assert not [r for r in output.records() if r["logger"] == "kraliki.serve"]
 
         # A worker that dies is replaced, and the supervisor says so at WARNING, with why.
@@ -124,5 +122,5 @@ def test_workers_survive_a_startup_burst_and_a_replaced_worker_is_reported(tmp_p
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=90)
     assert process.returncode == 0

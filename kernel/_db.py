@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,8 +28,13 @@ logger = logging.getLogger("kraliki.db")
 def make_engine(
     url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False
 ) -> AsyncEngine:
-    """Create an engine with the per-dialect settings the platform relies on."""
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    """Create an engine with the per-dialect settings the platform relies on.
+
+    No pre-ping (a round trip on every checkout): a pooled connection the database closed
+    (restart, failover, ``pg_terminate_backend``) is known to its driver without asking,
+    and :func:`_refuse_closed_connection` replaces it at checkout (docs/adr/0031).
+    """
+    kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
@@ -41,7 +46,22 @@ def make_engine(
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kwargs)
     install_storage_guard(engine)  # the same values refused on both databases
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine
+
+
+class ClosedConnection(exc.InvalidatePoolError):
+    """A pooled connection was found closed at checkout: the pool replaces it and renews
+    the connections older than it (a database restart closed them all)."""
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # asyncpg learns that the server closed the socket from the event loop (the
+    # connection is "closed" without a round trip); SQLite's connections do not drop.
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise ClosedConnection("the database closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -12,9 +12,12 @@ else is still running.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 
 APP_FACTORY = "kernel._app:create_app"
 WORKER_HEALTHCHECK_SECONDS = 60
+
+logger = logging.getLogger("kraliki.serve")
 
 
 class ApiServer(uvicorn.Server):
@@ -114,7 +119,7 @@ def run_api(settings: Settings, *, workers: int, **options: Any) -> None:
         return
     sock = config.bind_socket()
     with _workers_run_api_server():
-        multiprocess.Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
 
 
 async def serve_with_metrics_port(settings: Settings, metrics_port: int, **options: Any) -> None:
@@ -149,11 +154,71 @@ async def serve_with_metrics_port(settings: Settings, metrics_port: int, **optio
 class _WorkerProcess(multiprocess.Process):
     """One worker of uvicorn's supervisor, serving with :class:`ApiServer`."""
 
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.started_at = time.monotonic()
+
     @property
     def server(self) -> uvicorn.Server:
         if self._server is None:
             self._server = ApiServer(config=self.config)
         return self._server
+
+
+class Supervisor(multiprocess.Multiprocess):
+    """uvicorn's supervisor of several workers, which says at WARNING why it replaces one.
+
+    uvicorn replaces a worker that exited or did not answer its health check within
+    ``timeout_worker_healthcheck`` and logs only ``Child process [...] died`` at INFO,
+    without the reason; a worker replaced under load must show in the logs.
+    """
+
+    def keep_subprocess_alive(self) -> None:
+        # uvicorn's own loop, with the reason of each replacement logged.
+        if self.should_exit.is_set():
+            return
+        for index, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            exited = not process.process.is_alive()
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error("API worker [%s] failed to start; stopping the server", process.pid)
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            _report_replaced(process, exited, self.config.timeout_worker_healthcheck)
+            replacement = multiprocess.Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[index] = replacement
+
+
+def _report_replaced(process: multiprocess.Process, exited: bool, timeout: float) -> None:
+    code = process.exitcode
+    if not exited:
+        reason = f"did not answer its health check within {timeout:g} s and was killed"
+    elif code is not None and code < 0:
+        reason = f"was killed by {_signal_name(-code)}"
+    else:
+        reason = f"exited with status {code}"
+    started_at = getattr(process, "started_at", None)
+    uptime = round(time.monotonic() - started_at, 1) if started_at is not None else None
+    logger.warning(
+        "API worker [%s] %s, %s s after it was started; a new worker replaces it",
+        process.pid,
+        reason,
+        uptime,
+        extra={"worker_pid": process.pid, "reason": reason, "exit_code": code, "uptime_s": uptime},
+    )
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 @contextmanager

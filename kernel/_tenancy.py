@@ -19,7 +19,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Uuid, event, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    event,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
     Mapped,
@@ -107,6 +117,9 @@ class KralikiSession(Session):
     """The ORM session class behind every kernel session; the listeners below bind to it."""
 
 
+_SET_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :value, true)")
+
+
 @event.listens_for(KralikiSession, "after_begin")
 def _bind_transaction_to_tenant(
     session: Session, _transaction: SessionTransaction, connection: Connection
@@ -115,10 +128,7 @@ def _bind_transaction_to_tenant(
     session.info["kraliki_tenant"] = tenant
     if connection.dialect.name == "postgresql":
         # Transaction-local (third argument true): a pooled connection never carries it on.
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"),
-            {"name": TENANT_SETTING, "value": str(tenant) if tenant else ""},
-        )
+        connection.execute(_SET_TENANT, {"value": str(tenant) if tenant else ""})
 
 
 _UNBOUND = object()
@@ -146,7 +156,7 @@ def _scope_queries(state: ORMExecuteState) -> None:
             "query on a tenant-owned model with no tenant in context; "
             "use kernel.tenant_scope(tenant_id) for background work"
         )
-    if not state.all_mappers and _has_unmapped_tenant_table(state.statement):
+    if not _has_top_level_mapper(state) and _has_unmapped_tenant_table(state.statement):
         # Table-level (Core) statements get no ORM criteria: refuse rather than leak on
         # SQLite, where no row-level security stands behind this layer.
         raise TenancyError(
@@ -157,13 +167,39 @@ def _scope_queries(state: ORMExecuteState) -> None:
     bound = state.session.info.get("kraliki_tenant", _UNBOUND)
     if bound is not _UNBOUND and bound != tenant:
         raise TenancyError("the tenant changed inside a transaction; commit or roll back first")
-    state.statement = state.statement.options(
-        with_loader_criteria(
+    state.statement = state.statement.options(_tenant_criteria(tenant))
+
+
+_MAX_CRITERIA = 1024
+_criteria: dict[uuid.UUID, Any] = {}
+
+
+def _tenant_criteria(tenant: uuid.UUID) -> Any:
+    """The loader criteria that scope a query to ``tenant``, built once per tenant (building
+    it cost more than the rest of the listener); an option is immutable, so one serves every
+    query of its tenant."""
+    option = _criteria.get(tenant)
+    if option is None:
+        if len(_criteria) >= _MAX_CRITERIA:
+            _criteria.clear()
+        option = _criteria[tenant] = with_loader_criteria(
             TenantOwnedMixin,
             lambda cls: cls.tenant_id == tenant,
             include_aliases=True,
         )
-    )
+    return option
+
+
+def _has_top_level_mapper(state: ORMExecuteState) -> bool:
+    """Whether ``state.all_mappers`` is not empty, answered first from the selected columns'
+    annotations (``all_mappers`` builds the statement's column descriptions, which costs
+    more than the query's own compilation when that is cached)."""
+    statement = state.statement
+    if isinstance(statement, Select) and any(
+        "parententity" in column._annotations for column in statement._raw_columns
+    ):
+        return True
+    return bool(state.all_mappers)
 
 
 _tenant_tables_cache: tuple[int, frozenset[str]] = (-1, frozenset())

@@ -1,8 +1,9 @@
 """Database connections found dead: logged and counted, though the platform survives them.
 
-The pool checks a connection before handing it out (pre-ping) and SQLAlchemy notices a
-connection that breaks under a statement; either way the connection is replaced and the
-pool renews its other connections, silently. A database restart, a failover, a proxy or a
+The pool refuses a connection the database closed when it hands it out (the driver knows
+without a round trip, see ``kernel._db``) and SQLAlchemy notices a connection that breaks
+under a statement; either way the connection is replaced and the pool renews its other
+connections, silently. A database restart, a failover, a proxy or a
 firewall that cuts idle connections, or an administrator's ``pg_terminate_backend`` should
 still show: a warning on the ``kraliki.db`` logger and ``kraliki_db_disconnects_total``.
 """
@@ -10,17 +11,19 @@ still show: a warning on the ``kraliki.db`` logger and ``kraliki_db_disconnects_
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel._db import ClosedConnection
 from kernel._metrics import Metrics
 
 logger = logging.getLogger("kraliki.db")
 
 CHECKOUT = "checkout"
-"""Found dead by the pre-ping, before use: nothing failed."""
+"""Found closed when the pool handed it out, before use: nothing failed."""
 STATEMENT = "statement"
 """Broke under a statement: that statement (and its transaction) failed."""
 
@@ -28,6 +31,11 @@ STATEMENT = "statement"
 def watch_connections(engine: AsyncEngine, metrics: Metrics) -> None:
     """Log and count every connection of ``engine`` found dead."""
     where = location(engine.url)
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _closed(_dbapi_connection: Any, _record: Any, error: BaseException | None) -> None:
+        if isinstance(error, ClosedConnection):
+            _report(CHECKOUT, error)
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _disconnected(context: ExceptionContext) -> None:
@@ -39,7 +47,9 @@ def watch_connections(engine: AsyncEngine, metrics: Metrics) -> None:
             when = STATEMENT
         else:
             return  # could not connect at all: the caller's error says so
-        error = context.original_exception
+        _report(when, context.original_exception)
+
+    def _report(when: str, error: BaseException) -> None:
         metrics.db_disconnects.labels(when).inc()
         logger.warning(
             "lost a database connection (%s, found at %s: %s); it is replaced and the pool "

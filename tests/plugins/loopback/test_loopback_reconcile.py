@@ -72,9 +72,10 @@ async def until(client: httpx.AsyncClient, call: dict[str, Any], *wanted: str) -
         found.update(await status(client, call))
         return found["status"] in (set(wanted) or TERMINAL)
 
-    async with asyncio.timeout(10):
+    # Generous: on a busy machine with SQLite, a call's progress can take seconds to show.
+    async with asyncio.timeout(30):
         while not await reached():  # noqa: ASYNC110 - polling the API: nothing signals
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
     return found
 
 

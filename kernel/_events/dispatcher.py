@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._db import Database
-from kernel._events.bus import EventBus
+from kernel._events.bus import EventBus, delivered
 from kernel._events.consumers import HookRunner, create_hook_cursor
 from kernel._events.models import EventCursor, EventHookCursor, EventRecord
 from kernel._hooks import Hooks
@@ -173,6 +173,8 @@ class Dispatcher:
                         {"channel": self.bus.dispatched_channel, "tenant": str(tenant_id)},
                     )
                 await session.commit()
+        # This worker's subscribers get the events at once, without reading them back.
+        self.bus.dispatched_here(tenant_id, [delivered(row) for row in rows])
         if not self.postgres:
             self.bus.dispatched(tenant_id)  # PostgreSQL announces it by NOTIFY, to all
         return len(rows)

@@ -118,7 +118,7 @@ async def kernel_runs(args: argparse.Namespace, backend: Backend) -> dict[int, R
                 assert created is None or created.status_code == 201, created.text
             ws_url = base.replace("http", "ws") + "/api/v1/realtime"
             async with websockets.connect(
-                ws_url, subprotocols=["kraliki.v1", f"bearer.{token}"]
+                ws_url, subprotocols=["kraliki.v1", f"bearer.{token}"], ping_interval=None
             ) as connection:  # type: ignore[list-item]
                 await connection.send(json.dumps({"type": "subscribe", "patterns": ["bench.*"]}))
                 while json.loads(await connection.recv())["type"] != "ready":
@@ -137,7 +137,7 @@ async def kernel_runs(args: argparse.Namespace, backend: Backend) -> dict[int, R
                     receipts.published_rate = await paced(rate, args.seconds, publish)
                     await settle(receipts, args.drain)
                     reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
+                    with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
                         await reader
                     results[rate] = receipts
                     await platform.dispatcher.drain()  # the hooks' backlog, between rates
@@ -178,7 +178,9 @@ async def bare_runs(args: argparse.Namespace, backend: Backend) -> dict[int, Rec
         )
         async with (
             served(relay_app(queue)) as base,
-            websockets.connect(base.replace("http", "ws") + "/ws") as connection,
+            websockets.connect(
+                base.replace("http", "ws") + "/ws", ping_interval=None
+            ) as connection,
         ):
             for rate in args.rates:
                 receipts = Receipts(int(rate * args.seconds))

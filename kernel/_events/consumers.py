@@ -40,6 +40,9 @@ BUSY = -1
 CONCURRENT_TENANTS = 4
 """Tenants whose hooks one worker runs at the same time (each holds a connection)."""
 RETRY_SECONDS = 1.0
+GATHER_SECONDS = 0.1
+"""How long a woken tenant's hooks wait for more events before running: under a steady
+stream, a batch every 100 ms instead of a pass per commit (the stream itself never waits)."""
 
 
 class HookRunner:
@@ -91,6 +94,7 @@ class HookRunner:
 
     async def _follow(self, tenant_id: uuid.UUID) -> None:
         while tenant_id in self._dirty:
+            await asyncio.sleep(GATHER_SECONDS)
             self._dirty.discard(tenant_id)
             try:
                 async with self._slots:

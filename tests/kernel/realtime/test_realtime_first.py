@@ -19,13 +19,16 @@ class Consumers:
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
+        self.blocked_tenant: object = None
+        """Only this tenant's events wait at the gate (None: every tenant's)."""
         self.slow: list[str] = []
         self.batches: list[list[str]] = []
         self.after_failure: list[str] = []
 
     def plugins(self, make_plugin: Any) -> list[object]:
         async def blocked(platform: Any, event: DeliveredEvent) -> None:
-            await self.gate.wait()
+            if self.blocked_tenant in (None, event.tenant_id):
+                await self.gate.wait()
             self.slow.append(str(event.id))
 
         def batch(platform: Any, events: Sequence[DeliveredEvent]) -> None:
@@ -93,3 +96,17 @@ async def test_the_batch_hook_and_the_others_get_every_event_despite_a_failing_h
     batched = [event_id for batch in consumers.batches for event_id in batch]
     assert sorted(batched) == sorted(published)
     assert all(len(batch) >= 1 for batch in consumers.batches)
+
+
+async def test_one_tenants_blocked_hook_does_not_hold_up_another_tenants_hooks(site, consumers):
+    consumers.blocked_tenant = site.tenants["alpha"]
+    stuck = await site.publish("alpha-agent", count=2)
+    await until(lambda: set(stuck) <= {i for b in consumers.batches for i in b})
+    flowing = await site.publish("beta-agent", count=3)
+    await until(lambda: set(flowing) <= set(consumers.after_failure))
+    assert consumers.slow == flowing  # beta's hooks ran while alpha's waited at the gate
+    assert not set(stuck) & set(consumers.after_failure)  # alpha's are still waiting
+
+    consumers.gate.set()
+    await until(lambda: len(consumers.slow) == 5)
+    assert consumers.slow[3:] == stuck

@@ -89,7 +89,7 @@ def kraliki_jobs() -> Sequence[JobTopic]:
 
 
 @hookimpl
-async def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -> Any:
-    from plugins.webhooks.service import fan_out_many
+async def kraliki_event(platform: Platform, event: DeliveredEvent) -> Any:
+    from plugins.webhooks.service import fan_out
 
-    await fan_out_many(platform, events)  # one transaction per batch, not per event
+    await fan_out(platform, event)

@@ -34,7 +34,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import make_url, select, text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp
@@ -464,12 +464,7 @@ async def published_events(
 ) -> list[tuple[str, dict[str, Any]]]:
     """The tenant's events in the outbox, dispatched or not, in the order they were
     published: ``(name, payload)`` pairs (what a test asserts a change published)."""
-    from kernel._events.models import EventRecord
-
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            rows = await session.scalars(select(EventRecord).order_by(EventRecord.seq))
-            return [(row.name, dict(row.payload)) for row in rows]
+    return [(event.name, event.payload) for event in await outbox_events(platform, tenant_id)]
 
 
 async def wait_until(

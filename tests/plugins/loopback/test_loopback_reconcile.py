@@ -73,9 +73,13 @@ async def until(client: httpx.AsyncClient, call: dict[str, Any], *wanted: str) -
         return found["status"] in (set(wanted) or TERMINAL)
 
     # Generous: on a busy machine with SQLite, a call's progress can take seconds to show.
-    async with asyncio.timeout(30):
-        while not await reached():  # noqa: ASYNC110 - polling the API: nothing signals
-            await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(30):
+            while not await reached():  # noqa: ASYNC110 - polling the API: nothing signals
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        wanted_text = wanted or "final"
+        raise AssertionError(f"call never reached {wanted_text}; last seen: {found}") from None
     return found
 
 

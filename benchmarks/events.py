@@ -96,6 +96,8 @@ class Receipts:
     sent: dict[int, float] = field(default_factory=dict)
     received: dict[int, float] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    published_rate: float = 0.0
+    """Events/s the publisher reached (``events_rate.py``)."""
 
     def add(self, seq: int, sent_at: float) -> None:
         if seq not in self.received:

@@ -152,6 +152,7 @@ class Platform:
 
             self._realtime = Hub(self)
             self.events.on_dispatched(self._realtime.tenant_advanced)
+            self.events.on_dispatched_here(self._realtime.dispatched_here)
         return self._realtime
 
     async def start_background(self, *, run_workers: bool | None = None) -> None:

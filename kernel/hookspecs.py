@@ -212,8 +212,23 @@ def kraliki_event(platform: Platform, event: DeliveredEvent) -> Any:
     Called for every event, in publication order per aggregate, inside
     ``kernel.tenant_scope(event.tenant_id)``, skipping plugins the tenant disabled. Delivery
     is at least once: make your effect idempotent, keyed by ``event.id``. May be ``async``;
-    keep it short (hand slow work to a job). An exception is logged and counted; the event
-    still counts as delivered to the other plugins.
+    keep it short (hand slow work to a job). Hooks run behind the real-time stream, at their
+    own pace: a slow hook delays the tenant's later hook calls, never real-time subscribers.
+    An exception is logged and counted; the event still counts as delivered to the other
+    plugins. A plugin doing database work per event implements ``kraliki_events`` instead.
+    """
+
+
+@hookspec
+def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -> Any:
+    """A batch of one tenant's committed domain events, delivered by the dispatcher.
+
+    The batch form of ``kraliki_event`` for plugins that do database work per event: one
+    call per batch (up to ``KRALIKI_EVENTS_BATCH_SIZE`` events, in dispatch order, which
+    keeps publication order per aggregate), inside ``kernel.tenant_scope`` of their tenant,
+    skipping plugins the tenant disabled; before the batch's ``kraliki_event`` calls.
+    Delivery is at least once: key your effect by ``event.id``. May be ``async``. An
+    exception is logged and counted; the batch still counts as delivered to the others.
     """
 
 

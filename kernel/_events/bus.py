@@ -37,6 +37,7 @@ def channel(name: str, schema: str | None) -> str:
 _PUBLISHED = "kraliki_events_published"
 
 TenantCallback = Callable[[uuid.UUID], None]
+EventsCallback = Callable[[uuid.UUID, list[DeliveredEvent]], None]
 
 
 def build_catalog(
@@ -75,6 +76,7 @@ class EventBus:
         self.dispatched_channel = channel(DISPATCHED_CHANNEL, schema)
         self._on_published: list[TenantCallback] = []
         self._on_dispatched: list[TenantCallback] = []
+        self._on_dispatched_here: list[EventsCallback] = []
 
     async def publish(self, session: AsyncSession, event: Event) -> uuid.UUID:
         """Add ``event`` to the outbox in ``session``'s transaction; returns its id.
@@ -130,6 +132,18 @@ class EventBus:
     def on_dispatched(self, callback: TenantCallback) -> None:
         """Call ``callback(tenant_id)`` when any worker dispatched a tenant's events."""
         self._on_dispatched.append(callback)
+
+    def on_dispatched_here(self, callback: EventsCallback) -> None:
+        """Call ``callback(tenant_id, events)`` with the events this process just dispatched
+        (the real-time hub streams them without reading them back)."""
+        self._on_dispatched_here.append(callback)
+
+    def dispatched_here(self, tenant_id: uuid.UUID, events: list[DeliveredEvent]) -> None:
+        for callback in self._on_dispatched_here:
+            try:
+                callback(tenant_id, events)
+            except Exception:
+                logger.exception("dispatched-events callback failed")
 
     def published(self, tenant_id: uuid.UUID) -> None:
         for callback in self._on_published:

@@ -1,10 +1,12 @@
-"""The dispatcher: delivers committed events to ``kraliki_event`` hooks, in order per tenant.
+"""The dispatcher: numbers committed events and announces them, in order per tenant.
 
 One worker at a time dispatches a tenant (it holds the tenant's cursor row with ``FOR UPDATE
 SKIP LOCKED``; other workers skip that tenant and move on). A pass reads the tenant's pending
-events in publication order, numbers them (``position``), delivers them to the hooks and
-marks them dispatched in the same transaction: a worker that dies mid-batch leaves them all
-pending, and the next pass delivers them again (at least once; consumers dedupe by id).
+events in publication order, numbers them (``position``), marks them dispatched and commits,
+then announces the dispatch: real-time subscribers get the events at once. Plugin hooks
+(``kraliki_events``, ``kraliki_event``) run behind, in ``HookRunner``, with their own cursor:
+a slow hook never delays the real-time stream, and a worker that dies mid-batch leaves the
+hooks' batch to the next pass (at least once; consumers dedupe by id).
 
 Wake-ups: this process's commits wake it at once; other workers' commits arrive by
 PostgreSQL NOTIFY; a sweep over every tenant at start, after a reconnect and every
@@ -28,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel._db import Database
 from kernel._events.bus import EventBus, delivered
-from kernel._events.models import EventCursor, EventRecord
-from kernel._events.types import DeliveredEvent
+from kernel._events.consumers import HookRunner, create_hook_cursor
+from kernel._events.models import EventCursor, EventHookCursor, EventRecord
 from kernel._hooks import Hooks
 from kernel._metrics import Metrics
 from kernel._models import utcnow
@@ -64,6 +66,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._sweep_requested = True
         self._lock = asyncio.Lock()  # one pass at a time in this process (drain vs run)
+        self.consumers = HookRunner(settings, database, hooks, metrics, platform)
+        bus.on_dispatched(self.consumers.wake)  # any worker's dispatch, by NOTIFY on PostgreSQL
 
     def wake(self, tenant_id: uuid.UUID) -> None:
         self._pending.add(tenant_id)
@@ -74,14 +78,22 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Dispatch until cancelled."""
+        """Dispatch, and run the hooks behind, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.consumers.run(), name="kraliki-event-hooks")
+            await self._dispatch_forever()
+
+    async def _dispatch_forever(self) -> None:
         next_sweep = next_purge = 0.0
         while True:
             if self._sweep_requested or time.monotonic() >= next_sweep:
                 self._sweep_requested = False
                 next_sweep = time.monotonic() + self.settings.events_sweep_seconds
                 try:
-                    self._pending.update(await self._all_tenants())
+                    tenants = await self._all_tenants()
+                    self._pending.update(tenants)
+                    for tenant_id in tenants:
+                        self.consumers.wake(tenant_id)
                     if time.monotonic() >= next_purge:
                         next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
                         await self._purge_expired()
@@ -110,7 +122,8 @@ class Dispatcher:
                     await self._wake.wait()
 
     async def drain(self) -> int:
-        """Dispatch every tenant's pending events now (tests, benchmarks, CLI); the count."""
+        """Dispatch every tenant's pending events now and run the hooks over them (tests,
+        benchmarks, CLI); the count dispatched."""
         total = 0
         tenants = await self._all_tenants()
         for tenant in tenants:
@@ -123,10 +136,11 @@ class Dispatcher:
                 total += count
                 if count < self.settings.events_batch_size:
                     break
+            await self.consumers.drain_tenant(tenant)
         return total
 
     async def dispatch_tenant(self, tenant_id: uuid.UUID) -> int:
-        """One pass over a tenant: how many events were delivered, or BUSY."""
+        """One pass over a tenant: how many events were dispatched, or BUSY."""
         with tenant_scope(tenant_id):
             async with self.database.session() as session:
                 # Most sweeps find nothing: one indexed look before any lock or write.
@@ -148,37 +162,22 @@ class Dispatcher:
                 if not rows:
                     await session.commit()
                     return 0
-                disabled = frozenset(
-                    await session.scalar(
-                        select(Tenant.disabled_plugins).where(Tenant.id == tenant_id)
-                    )
-                    or ()
-                )
-                if not self.postgres:
-                    # SQLite: end the read transaction so hooks may write (one writer at a
-                    # time); nobody else dispatches here, so nothing can slip in between.
-                    await session.commit()
                 now = utcnow()
                 for offset, row in enumerate(rows, start=1):
                     row.position = cursor.position + offset
                     row.dispatched_at = now
                 cursor.position += len(rows)
-                for row in rows:
-                    await self._deliver(delivered(row), disabled)
                 if self.postgres:
                     await session.execute(
                         text("SELECT pg_notify(:channel, :tenant)"),
                         {"channel": self.bus.dispatched_channel, "tenant": str(tenant_id)},
                     )
                 await session.commit()
+        # This worker's subscribers get the events at once, without reading them back.
+        self.bus.dispatched_here(tenant_id, [delivered(row) for row in rows])
         if not self.postgres:
             self.bus.dispatched(tenant_id)  # PostgreSQL announces it by NOTIFY, to all
         return len(rows)
-
-    async def _deliver(self, event: DeliveredEvent, disabled: frozenset[str]) -> None:
-        await self.hooks.notify("kraliki_event", skip=disabled, platform=self.platform, event=event)
-        self.metrics.events_dispatched.labels(event.name).inc()
-        self.metrics.event_lag.observe(max(0.0, (utcnow() - event.occurred_at).total_seconds()))
 
     async def _claim(self, session: AsyncSession, tenant_id: uuid.UUID) -> EventCursor | None:
         """Lock the tenant's cursor, creating it on first use; None when another worker
@@ -198,6 +197,8 @@ class Dispatcher:
                 tenant_id=tenant_id, position=0, updated_at=utcnow()
             ).on_conflict_do_nothing()
         )
+        # The hooks start where the dispatch starts (at 0), whoever gets there first.
+        await session.execute(create_hook_cursor(self.postgres, tenant_id))
         return await session.scalar(query)
 
     async def _all_tenants(self) -> list[uuid.UUID]:
@@ -205,7 +206,8 @@ class Dispatcher:
             return list(await session.scalars(select(Tenant.id)))
 
     async def _purge_expired(self) -> None:
-        """Drop dispatched events older than the retention (per tenant: RLS)."""
+        """Drop dispatched events older than the retention whose hooks have run (per
+        tenant: RLS)."""
         cutoff = utcnow() - timedelta(hours=self.settings.events_retention_hours)
         for tenant in await self._all_tenants():
             with tenant_scope(tenant):
@@ -214,6 +216,10 @@ class Dispatcher:
                         delete(EventRecord)
                         .where(EventRecord.dispatched_at.is_not(None))
                         .where(EventRecord.dispatched_at < cutoff)
+                        .where(
+                            EventRecord.position
+                            <= select(EventHookCursor.position).scalar_subquery()
+                        )
                         .execution_options(synchronize_session=False)
                     )
                     await session.commit()

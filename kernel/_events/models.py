@@ -55,3 +55,15 @@ class EventCursor(TenantOwnedMixin, Base):
 
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EventHookCursor(TenantOwnedMixin, Base):
+    """How far the ``kraliki_event``/``kraliki_events`` hooks have got in a tenant's dispatched
+    events (a position). Kept apart from :class:`EventCursor` so that a slow hook never holds
+    up the real-time stream: its row lock makes one worker at a time run a tenant's hooks,
+    while the dispatch cursor moves on."""
+
+    __tablename__ = "kernel_event_hook_cursors"
+
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

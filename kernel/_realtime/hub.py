@@ -179,6 +179,7 @@ class Hub:
         self._idle = asyncio.Event()
         self._idle.set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._handing: set[asyncio.Task[None]] = set()
 
     @property
     def heartbeat_seconds(self) -> float:
@@ -196,6 +197,7 @@ class Hub:
         database goes away)."""
         self.stopping = True
         tasks = [t for t in (self._sweeper, *(s.task for s in self._streams.values())) if t]
+        tasks += self._handing
         self._sweeper = None
         for task in tasks:
             task.cancel()
@@ -317,6 +319,31 @@ class Hub:
             stream.task = asyncio.create_task(
                 self._pump(stream), name=f"kraliki-realtime-{tenant_id}"
             )
+
+    def dispatched_here(self, tenant_id: uuid.UUID, events: list[DeliveredEvent]) -> None:
+        """This worker dispatched ``events`` (``EventBus.on_dispatched_here``): stream them
+        without reading them back, unless a subscriber is behind them (then the pump reads)."""
+        stream = self._streams.get(tenant_id)
+        if stream is None or not stream.subscribers or self.stopping or not events:
+            return
+        task = asyncio.create_task(self._hand(stream, events), name=f"kraliki-realtime-{tenant_id}")
+        self._handing.add(task)
+        task.add_done_callback(self._handing.discard)
+
+    async def _hand(self, stream: _TenantStream, events: list[DeliveredEvent]) -> None:
+        try:
+            async with stream.lock:  # FIFO: hand-offs keep their order
+                if not stream.subscribers:
+                    return
+                if min(s.cursor for s in stream.subscribers) + 1 < events[0].position:
+                    self.tenant_advanced(stream.tenant_id)  # a gap: read it in order
+                    return
+                await self._fan_out(stream, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("real-time hand-off for tenant %s failed", stream.tenant_id)
+            self.tenant_advanced(stream.tenant_id)
 
     async def _pump(self, stream: _TenantStream) -> None:
         try:

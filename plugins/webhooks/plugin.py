@@ -89,7 +89,7 @@ def kraliki_jobs() -> Sequence[JobTopic]:
 
 
 @hookimpl
-async def kraliki_event(platform: Platform, event: DeliveredEvent) -> Any:
-    from plugins.webhooks.service import fan_out
+async def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -> Any:
+    from plugins.webhooks.service import fan_out_many
 
-    await fan_out(platform, event)
+    await fan_out_many(platform, events)  # one transaction per batch, not per event

@@ -263,47 +263,68 @@ async def delete_endpoint(
 async def fan_out(platform: Platform, event: DeliveredEvent) -> int:
     """Queue ``event`` for each enabled endpoint of its tenant whose patterns match; how many
     endpoints matched. Idempotent: a redelivered event adds no second delivery."""
+    return await fan_out_many(platform, [event])
+
+
+ROWS_PER_INSERT = 1000
+"""Deliveries per INSERT statement (14 parameters each: under the drivers' limits)."""
+
+
+async def fan_out_many(platform: Platform, events: Sequence[DeliveredEvent]) -> int:
+    """Queue a batch of one tenant's events for their matching endpoints in one transaction
+    (the ``kraliki_events`` hook); how many deliveries were queued or already there."""
+    if not events:
+        return 0
     async with platform.database.session() as session:
         endpoints = (
             await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True)))
         ).all()
-        about = about_endpoint(event.name, event.payload)
-        matching = [
-            e for e in endpoints if matches_event(e.event_types, event.name) and str(e.id) != about
-        ]
-        if not matching:
+        if not endpoints:
             return 0
         now = utcnow()
-        envelope = event.envelope()
-        rows = [
-            {
-                "tenant_id": event.tenant_id,
-                "id": uuid.uuid4(),
-                "endpoint_id": endpoint.id,
-                "event_id": event.id,
-                "event_type": event.name,
-                "aggregate": event.aggregate,
-                "sequence": event.position,
-                "envelope": envelope,
-                "status": DeliveryStatus.PENDING.value,
-                "attempt_count": 0,
-                "schedule_step": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for endpoint in matching
-        ]
+        rows = []
+        for event in events:
+            about = about_endpoint(event.name, event.payload)
+            matching = [
+                e
+                for e in endpoints
+                if matches_event(e.event_types, event.name) and str(e.id) != about
+            ]
+            if not matching:
+                continue
+            envelope = event.envelope()
+            rows += [
+                {
+                    "tenant_id": event.tenant_id,
+                    "id": uuid.uuid4(),
+                    "endpoint_id": endpoint.id,
+                    "event_id": event.id,
+                    "event_type": event.name,
+                    "aggregate": event.aggregate,
+                    "sequence": event.position,
+                    "envelope": envelope,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempt_count": 0,
+                    "schedule_step": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for endpoint in matching
+            ]
+        if not rows:
+            return 0
         postgres = session.get_bind().dialect.name == "postgresql"
         insert: Any = (pg_insert if postgres else sqlite_insert)(WebhookDelivery)
-        await session.execute(
-            insert.values(rows).on_conflict_do_nothing(
-                index_elements=["tenant_id", "endpoint_id", "event_id"]
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            await session.execute(
+                insert.values(rows[start : start + ROWS_PER_INSERT]).on_conflict_do_nothing(
+                    index_elements=["tenant_id", "endpoint_id", "event_id"]
+                )
             )
-        )
         await platform.jobs.wake(session, JOB)
         await session.commit()
-    return len(matching)
+    return len(rows)
 
 
 # -- deliveries -----------------------------------------------------------------------

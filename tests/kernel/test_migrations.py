@@ -39,6 +39,7 @@ CORE_TABLES = {
     "vault_access_events",
     "kernel_events",
     "kernel_event_cursors",
+    "kernel_event_hook_cursors",
     "kernel_wakeups",
     "kernel_idempotency_keys",
 }
@@ -351,3 +352,52 @@ def test_tenants_brings_its_branch_and_the_kernel_imports_no_migrations_package(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert imported.stdout.strip() == "False"
+
+
+async def test_existing_tenants_hooks_resume_where_their_dispatch_stood(
+    kraliki_database, kraliki_installed_plugins
+):
+    """kernel_0007: before it, whatever was dispatched had had its hooks run; the hook cursor
+    starts at the dispatch cursor, so no event is handed to the hooks a second time."""
+    import uuid
+
+    from sqlalchemy import Uuid, bindparam, text
+
+    settings = kraliki_database.settings()
+    plugins = resolve_plugins(settings, kraliki_installed_plugins)
+    await upgrade(settings, plugins, "kernel@kernel_0006")
+    tenant = uuid.uuid4()
+    tenant_param = bindparam("tenant", type_=Uuid())
+    engine = make_engine(kraliki_database.owner_url, schema=kraliki_database.schema)
+    postgres = engine.dialect.name == "postgresql"
+
+    async def in_tenant(connection, statement: str) -> object:
+        if postgres:
+            await connection.execute(
+                text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant)}
+            )
+        result = await connection.execute(
+            text(statement).bindparams(tenant_param), {"tenant": tenant}
+        )
+        return result.scalar() if result.returns_rows else None
+
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO tenants (id, slug, name) VALUES (:tenant, 'old', 'Old')").bindparams(
+                tenant_param
+            ),
+            {"tenant": tenant},
+        )
+        await in_tenant(
+            connection,
+            "INSERT INTO kernel_event_cursors (tenant_id, position, updated_at) "
+            "VALUES (:tenant, 41, CURRENT_TIMESTAMP)",
+        )
+    await upgrade(settings, plugins)
+    async with engine.begin() as connection:
+        position = await in_tenant(
+            connection,
+            "SELECT position FROM kernel_event_hook_cursors WHERE tenant_id = :tenant",
+        )
+    await engine.dispose()
+    assert position == 41

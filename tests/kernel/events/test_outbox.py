@@ -16,7 +16,7 @@ from ledger_plugin import RECEIVED, AccountAudited, entry, new_account
 from sqlalchemy import func, select
 
 from kernel import Event, Permission, PluginDefinitionError, TenancyError, tenant_scope
-from kernel._events.models import EventRecord
+from kernel._events.models import EventHookCursor, EventRecord
 from kernel._platform import build_platform
 from kernel.testing import create_tenant, wait_until
 
@@ -205,7 +205,8 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(
     before_crash = journal.read_text().split()
     assert len(before_crash) == 14  # 7 deliveries (id, position)
 
-    # Nothing was marked dispatched: the batch's transaction died with the process.
+    # The events were dispatched (real-time subscribers had them), but the hooks' cursor did
+    # not move: the hook batch's transaction died with the process.
     with tenant_scope(tenant):
         async with kraliki_platform.database.session() as session:
             pending = await session.scalar(
@@ -213,7 +214,9 @@ async def test_a_dispatcher_killed_mid_batch_loses_nothing(
                 .select_from(EventRecord)
                 .where(EventRecord.dispatched_at.is_(None))
             )
-    assert pending == 20
+            hooked = await session.scalar(select(EventHookCursor.position))
+    assert pending == 0
+    assert hooked == 0
 
     restarted = await asyncio.to_thread(
         subprocess.run,

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -208,3 +208,20 @@ def _refresh_locked_rows(state: ORMExecuteState) -> None:
     """
     if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
         state.update_execution_options(populate_existing=True)
+        _lock_sqlite_for_writing(state.session.connection())
+
+
+def _lock_sqlite_for_writing(connection: Connection) -> None:
+    """SQLite has no row locks: a locking read takes the database's write lock first.
+
+    Its driver begins a transaction only at the first write, so a read-then-write is not
+    atomic: a webhook committed between the read and the write is overwritten with what
+    was read (a placed call's answer put it back to "initiated" after the provider's
+    "in-progress"). ``BEGIN IMMEDIATE`` waits for the writer (``busy_timeout``) and holds
+    others off until this transaction ends, as ``FOR UPDATE`` does on PostgreSQL.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select, update
 
@@ -51,3 +53,31 @@ async def test_pending_changes_are_flushed_before_a_locked_read(kraliki_platform
         tenant.name = "Changed here"
         await session.scalar(select(Tenant).where(Tenant.id == tenant.id).with_for_update())
         assert tenant.name == "Changed here"
+
+
+async def test_a_locked_read_holds_other_writers_off_until_its_transaction_ends(kraliki_platform):
+    """Read, change, write under a lock from two tasks at once: neither change is lost (on
+    SQLite too, which has no row locks: a locking read takes the write lock)."""
+    async with kraliki_platform.database.session() as session:
+        tenant = Tenant(slug="acme", name="Acme")
+        session.add(tenant)
+        await session.commit()
+    first_has_read = asyncio.Event()
+
+    async def append(letter: str, *, first: bool) -> None:
+        async with kraliki_platform.database.session() as session:
+            locked = await session.scalar(
+                select(Tenant).where(Tenant.id == tenant.id).with_for_update()
+            )
+            if first:
+                first_has_read.set()
+                await asyncio.sleep(0.3)  # the second task reads (or waits) meanwhile
+            locked.name += letter
+            await session.commit()
+
+    first = asyncio.create_task(append(" a", first=True))
+    await first_has_read.wait()
+    await asyncio.gather(first, append(" b", first=False))
+
+    async with kraliki_platform.database.session() as session:
+        assert await session.scalar(select(Tenant.name).where(Tenant.id == tenant.id)) == "Acme a b"

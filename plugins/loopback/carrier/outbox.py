@@ -48,11 +48,13 @@ class Outbox:
         self._clock = clock
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._unanswered = 0
 
     def send(self, body: Body) -> asyncio.Future[httpx.Response | None]:
         """Queue a webhook; the future gets the platform's 2xx answer, or None once the
         carrier gave up on it."""
         delivery = _Delivery(body)
+        self._unanswered += 1
         self._queue.put_nowait(delivery)
         return delivery.answer
 
@@ -83,6 +85,15 @@ class Outbox:
                 result = None
             if not delivery.answer.done():
                 delivery.answer.set_result(result)
+            self._unanswered -= 1
+
+    async def drained(self) -> None:
+        """Wait until every queued webhook was answered (or given up) and nothing new was
+        queued in reply (tests: the platform has heard all the call said)."""
+        quiet = 0
+        while quiet < 3:  # let whoever awaited an answer queue what it sends next
+            quiet = quiet + 1 if self._unanswered == 0 else 0
+            await asyncio.sleep(0 if quiet else 0.01)
 
     async def _deliver(self, delivery: _Delivery) -> httpx.Response | None:
         body = delivery.body

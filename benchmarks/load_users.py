@@ -611,7 +611,7 @@ def _ms(values: Sequence[float], fraction: float) -> str:
     return f"{percentile(values, fraction) * 1e3:8.1f}" if values else f"{'-':>8}"
 
 
-def print_report(targets: list[Measured], header: list[str], think: float) -> None:
+def print_report(targets: list[Measured], header: list[str], think: float, logs: Path) -> None:
     print("\n".join(header))
     print()
     for target in targets:
@@ -679,6 +679,7 @@ def print_report(targets: list[Measured], header: list[str], think: float) -> No
     print()
     print(f"think time: exponential, mean {think:g} s (capped at 6x); latencies of the requests")
     print("sent and answered inside the measured window; errors: any status but 200.")
+    print(f"server output: {logs}")
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -765,6 +766,7 @@ def main() -> None:
             f"{uvicorn.__version__}; load generator, servers and database share the CPUs",
         ],
         args.think,
+        logs,
     )
 
 

@@ -36,7 +36,7 @@ class PageParams(BaseModel):
 
 
 @raises(INVALID_CURSOR)
-def page_params(
+async def page_params(  # async: FastAPI runs a plain function dependency in its thread pool
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=1024, description="`next_cursor` of the previous page.")

@@ -1,13 +1,23 @@
-"""Password hashing with Argon2id (argon2-cffi's recommended parameters)."""
+"""Password hashing with Argon2id (argon2-cffi's recommended parameters).
+
+A hash or a verification costs tens to hundreds of milliseconds of CPU by design. Logins
+use :func:`verify_password_off_loop`: the check runs in a small thread pool of its own
+(argon2 releases the GIL), so a burst of logins neither stops the worker's event loop, and
+every other request with it, nor piles up more hashing threads than there are CPUs.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+_pool: ThreadPoolExecutor | None = None
 
 
 def hash_password(password: str) -> str:
@@ -19,6 +29,20 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _hashing_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
+    return _pool
+
+
+async def verify_password_off_loop(password_hash: str, password: str) -> bool:
+    """:func:`verify_password` in the hashing threads. Call it with no database transaction
+    open: a connection held while hashing sits idle in transaction, out of the pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing_pool(), verify_password, password_hash, password)
 
 
 def generate_password() -> str:

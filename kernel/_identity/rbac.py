@@ -11,6 +11,7 @@ a change made anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -121,16 +122,40 @@ class PolicyCache:
         ]
         self._capacity = capacity
         self._entries: OrderedDict[uuid.UUID, TenantPolicy] = OrderedDict()
+        self._loading: dict[uuid.UUID, asyncio.Lock] = {}
         self.loads = 0
 
     async def get(self, session: AsyncSession, tenant_id: uuid.UUID, version: int) -> TenantPolicy:
         """The tenant's policy at ``version``; loads it (in the session's tenant scope) if the
-        cached one is older or missing."""
-        policy = self._entries.get(tenant_id)
-        if policy is not None and policy.version == version:
-            self._entries.move_to_end(tenant_id)
+        cached one is older or missing.
+
+        One load per tenant at a time: the requests that find it missing meanwhile (every
+        request of a tenant right after start-up) wait for that load instead of each loading
+        the same rules, which costs CPU that grows with the tenant's users and holds each
+        request's connection in its transaction for as long."""
+        policy = self._cached(tenant_id, version)
+        if policy is not None:
             return policy
-        policy = await self._load(session, tenant_id, version)
+        lock = self._loading.setdefault(tenant_id, asyncio.Lock())
+        try:
+            async with lock:
+                policy = self._cached(tenant_id, version)
+                if policy is None:
+                    policy = self._store(await self._load(session, tenant_id, version))
+        finally:
+            if not lock.locked() and self._loading.get(tenant_id) is lock:
+                del self._loading[tenant_id]
+        return policy
+
+    def _cached(self, tenant_id: uuid.UUID, version: int) -> TenantPolicy | None:
+        policy = self._entries.get(tenant_id)
+        if policy is None or policy.version != version:
+            return None
+        self._entries.move_to_end(tenant_id)
+        return policy
+
+    def _store(self, policy: TenantPolicy) -> TenantPolicy:
+        tenant_id = policy.tenant_id
         self._entries[tenant_id] = policy
         self._entries.move_to_end(tenant_id)
         while len(self._entries) > self._capacity:

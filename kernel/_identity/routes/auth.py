@@ -27,7 +27,7 @@ from kernel._identity.tokens import (
 )
 from kernel._models import utcnow
 from kernel._operators import PlatformOperator
-from kernel._passwords import hash_password, verify_password
+from kernel._passwords import hash_password, verify_password_off_loop
 from kernel._platform import Platform
 from kernel._principal import Principal
 from kernel._problems import (
@@ -126,15 +126,20 @@ async def login(
         return await _operator_login(platform, session, request, email, body.password, account)
     tenant = await session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
     if tenant is None:
-        verify_password(_DUMMY_HASH, body.password)
+        await session.rollback()
+        await verify_password_off_loop(_DUMMY_HASH, body.password)
         raise _login_failed(platform, account, address)
     tenant_id, tenant_active = tenant.id, tenant.status == TenantStatus.ACTIVE.value
     await session.rollback()  # the next transaction runs in the tenant's scope
     with tenant_scope(tenant_id):
         user = await session.scalar(select(User).where(User.email == email))
-        valid = verify_password(
-            user.password_hash if user and user.password_hash else _DUMMY_HASH, body.password
-        )
+        stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+        valid = await _verify_outside_transaction(session, stored, body.password)
+        if valid and user is not None:
+            # Read again in the transaction that records the login: the account may have
+            # been deactivated or its password changed while the hash was being checked.
+            await session.refresh(user, ["password_hash", "is_active"])
+            valid = user.password_hash == stored
         if user is None or not valid or not user.is_active or user.password_hash is None:
             reason = "unknown_user" if user is None else "bad_password" if not valid else "inactive"
             record_audit_event(
@@ -167,6 +172,15 @@ async def login(
         return await _open_session(platform, session, request, account, user.id, tenant_id)
 
 
+async def _verify_outside_transaction(session: SessionDep, stored: str, password: str) -> bool:
+    """Check ``password`` against ``stored`` with the session's transaction ended first: the
+    hash costs tens to hundreds of milliseconds of CPU, during which a connection held open
+    would sit idle in transaction, out of the pool (a burst of logins right after start-up
+    then starved every other request of connections). The hash runs off the event loop."""
+    await session.commit()  # only reads so far; the loaded rows stay usable (no expiry)
+    return await verify_password_off_loop(stored, password)
+
+
 async def _operator_login(
     platform: Platform,
     session: SessionDep,
@@ -177,7 +191,11 @@ async def _operator_login(
 ) -> TokenPair:
     address = source_address(request)
     operator = await session.scalar(select(PlatformOperator).where(PlatformOperator.email == email))
-    valid = verify_password(operator.password_hash if operator else _DUMMY_HASH, password)
+    stored = operator.password_hash if operator else _DUMMY_HASH
+    valid = await _verify_outside_transaction(session, stored, password)
+    if valid and operator is not None:
+        await session.refresh(operator, ["password_hash", "is_active"])  # as for users
+        valid = operator.password_hash == stored
     if operator is None or not valid or not operator.is_active:
         principal = (
             Principal(subject=str(operator.id), kind="operator", label=email) if operator else None

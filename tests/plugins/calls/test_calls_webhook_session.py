@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import event, select
 
 from kernel import tenant_scope
-from kernel._tenancy import KralikiSession
 from plugins.calls.models import WebhookReceipt
 
 
@@ -22,19 +21,21 @@ class Sessions:
 
 
 @contextmanager
-def counted() -> Iterator[Sessions]:
+def counted(platform) -> Iterator[Sessions]:
+    """Sessions of the platform's database that began a transaction, and how many."""
     seen = Sessions()
+    session_class = platform.database.sessionmaker.kw["sync_session_class"]
 
     def began(session, transaction, _connection) -> None:
         if not transaction.nested:
             seen.opened.add(id(session))
             seen.transactions += 1
 
-    event.listen(KralikiSession, "after_begin", began)
+    event.listen(session_class, "after_begin", began)
     try:
         yield seen
     finally:
-        event.remove(KralikiSession, "after_begin", began)
+        event.remove(session_class, "after_begin", began)
 
 
 async def _outcomes(platform, tenant) -> dict[str, str]:
@@ -49,10 +50,10 @@ async def test_a_status_webhook_is_one_session_and_one_transaction(place, send, 
     ringing = [{"type": "progress", "call": call["provider_call_id"], "status": "ringing"}]
     answered = [{"type": "progress", "call": call["provider_call_id"], "status": "in-progress"}]
     assert (await send(ringing, delivery_id="s-1")).status_code == 200  # fills the cache
-    with counted() as webhook:
+    with counted(platform) as webhook:
         assert (await send(answered, delivery_id="s-2")).status_code == 200
     assert (len(webhook.opened), webhook.transactions) == (1, 1)
-    with counted() as again:  # a redelivery: recognised, answered, nothing applied twice
+    with counted(platform) as again:  # a redelivery: recognised, answered, nothing applied twice
         assert (await send(answered, delivery_id="s-2")).status_code == 200
     assert (len(again.opened), again.transactions) == (1, 1)
 
@@ -64,7 +65,7 @@ async def test_a_rejected_webhook_is_kept_in_the_same_session(place, send, platf
         | {"duration": 2**31}
     ]
     assert (await send([], delivery_id="warm")).status_code == 200
-    with counted() as webhook:
+    with counted(platform) as webhook:
         response = await send(ended, delivery_id="big-1")
     assert response.status_code == 400, response.text
     # The effects' transaction rolled back, then the receipt was kept in a second one.
@@ -73,7 +74,7 @@ async def test_a_rejected_webhook_is_kept_in_the_same_session(place, send, platf
 
 
 async def test_a_forged_webhook_writes_nothing(send, platform, tenant):
-    with counted() as webhook:
+    with counted(platform) as webhook:
         response = await send([], delivery_id="forged", secret="not-the-secret")
     assert response.status_code == 403
     assert len(webhook.opened) <= 2  # the webhook's, and the vault's audited fill if cold

@@ -18,7 +18,6 @@ from ivr_helpers import IVR_ALL, flow
 from sqlalchemy import event
 
 from kernel import tenant_scope
-from kernel._tenancy import KralikiSession
 from kernel.testing import app_client, create_tenant, serve_app
 from plugins.calls import PERMISSIONS
 from plugins.calls.testing import set_call_settings, use_public_base_url
@@ -94,6 +93,7 @@ def watch(app: FastAPI) -> Iterator[Watched]:
     """The statements, sessions and (top-level) transactions of the platform's database."""
     seen = Watched()
     engine = app.state.platform.database.engine.sync_engine
+    session_class = app.state.platform.database.sessionmaker.kw["sync_session_class"]
 
     def statement(_conn, _cursor, sql, _params, _context, _many) -> None:
         seen.statements.append(" ".join(sql.split())[:60])
@@ -104,12 +104,12 @@ def watch(app: FastAPI) -> Iterator[Watched]:
             seen.transactions += 1
 
     event.listen(engine, "before_cursor_execute", statement)
-    event.listen(KralikiSession, "after_begin", began)
+    event.listen(session_class, "after_begin", began)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", statement)
-        event.remove(KralikiSession, "after_begin", began)
+        event.remove(session_class, "after_begin", began)
 
 
 async def test_an_ivr_turn_is_one_session_one_transaction_and_few_statements(

@@ -4,8 +4,9 @@ FastAPI endpoint doing the comparable work without it, in the same run.
 Both apps are served by uvicorn on 127.0.0.1, each in its own process(es), on one database:
 
 * kernel: the calls, twilio and ivr plugins; ``POST /webhooks/twilio/<tenant id>/gather``
-  (``Digits=1``) goes through the real path: tenant check, the tenant's auth token revealed
-  from the vault, ``X-Twilio-Signature`` checked, the callback parsed and its receipt kept
+  (``Digits=1``) goes through the real path, in one session and one transaction: tenant
+  check, the tenant's auth token (the worker's secret cache after a version check, an audited
+  decryption on a miss), ``X-Twilio-Signature`` checked, the callback parsed and its receipt kept
   (de-duplication), the call locked (``FOR UPDATE``) and an ``input`` timeline row, then the
   IVR handler under a savepoint: the call's ``ivr_sessions`` row locked (``FOR UPDATE``), the
   flow engine run from the menu through option 1 (a say node) back to the menu, which waits

@@ -4,8 +4,10 @@ bare FastAPI endpoint doing the minimal honest equivalent, in the same run.
 Both apps are served by uvicorn on 127.0.0.1, each in its own process(es), on one database:
 
 * kernel: the calls and twilio plugins; ``POST /webhooks/twilio/<tenant id>/status?call=<id>``
-  goes through the real path: tenant check, the tenant's auth token revealed from the vault
-  (one audited decryption, its own transaction), ``X-Twilio-Signature`` checked against the
+  goes through the real path, in one session and one transaction: tenant check, the
+  tenant's auth token from the worker's cache of decrypted secrets after a check of its
+  stored version (a miss is one audited decryption in a transaction of its own, at most
+  every 30 s per worker; docs/adr/0034), ``X-Twilio-Signature`` checked against the
   URL rebuilt from ``KRALIKI_CALLS_PUBLIC_BASE_URL``, the callback parsed, its receipt kept
   (a redelivery is recognised and answered as the first time), the call locked
   (``FOR UPDATE``) and moved by the status machine, a timeline row, the status event in the
@@ -27,7 +29,7 @@ baseline. At the end the database is checked (every call completed, one receipt 
 delivery, three status events per call in the outbox); the script fails loudly otherwise.
 
 ``--profile`` instead runs the kernel app in this process (httpx over ASGI, one request at a
-time) and shows where a request's time goes: stages (vault reveal, tenant check, receipt,
+time) and shows where a request's time goes: stages (secret, tenant check, receipt,
 call lookup, status machine, event publish, commits, the rest), the SQL statements per
 request, and cProfile's top functions.
 
@@ -665,11 +667,12 @@ def instrument(platform: Any, stages: Stages) -> None:
     from plugins.twilio.provider import TwilioProvider
 
     vault, events = platform.vault, platform.events
-    vault.reveal = stages.wrap("vault reveal (decrypt; audit row)", vault.reveal)
+    vault._reveal = stages.wrap("vault decrypt + audit row (a cache fill)", vault._reveal)
+    vault.reveal_cached = stages.wrap("secret: version check, worker cache", vault.reveal_cached)
     events.publish = stages.wrap(
         "event publish (outbox row; pg_notify autoflushes)", events.publish
     )
-    webhooks._check_tenant = stages.wrap("tenant check (own session)", webhooks._check_tenant)
+    webhooks._check_tenant = stages.wrap("session opens, tenant check", webhooks._check_tenant)
     webhooks._webhook_request = stages.wrap_sync(
         "form parse, URL rebuilt", webhooks._webhook_request
     )

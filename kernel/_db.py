@@ -205,6 +205,13 @@ def _refresh_locked_rows(state: ORMExecuteState) -> None:
     before (a provider's webhook racing the request that placed the call published the
     same transition twice). Pending changes are flushed before the query runs (autoflush),
     so none is lost.
+
+    SQLite has no row locks, and its driver begins a transaction only before the first
+    write: a locked read outside one saw whatever was committed last, and a writer that
+    committed between it and this session's first write was overwritten (a provider's
+    webhook moving a call to ``ringing`` while the request that placed it still read it
+    ``queued``). There, a locked read first takes the database's one write lock
+    (``BEGIN IMMEDIATE``), which is what ``FOR UPDATE`` promises.
     """
     if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
         state.update_execution_options(populate_existing=True)

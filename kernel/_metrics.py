@@ -68,6 +68,13 @@ class Metrics:
             ["secret"],
             registry=self.registry,
         )
+        self.vault_secret_cache_hits = Counter(
+            "kraliki_vault_secret_cache_hits",
+            "Uses of a secret served from the worker's cache of decrypted secrets (each fill "
+            "is a decryption, counted and audited as such), per secret name.",
+            ["secret"],
+            registry=self.registry,
+        )
         self.events_dispatched = Counter(
             "kraliki_events_dispatched",
             "Events delivered by this worker's dispatcher, per event name.",

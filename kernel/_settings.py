@@ -145,6 +145,18 @@ class Settings(BaseSettings):
     vault_data_key_cache_seconds: float = Field(
         default=300.0, ge=0, description="How long an unwrapped data key stays cached."
     )
+    vault_secret_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        description="Decrypted secrets each worker keeps for hot paths such as provider "
+        "webhook verification (0: reveal per use). Each fill is audited (docs/adr/0034).",
+    )
+    vault_secret_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=60,
+        description="How long a decrypted secret stays cached (at most 60 s; 0: not cached).",
+    )
     vault_validation_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Time a plugin's key validator may take in all."
     )

@@ -117,21 +117,22 @@ class KralikiSession(Session):
     """The ORM session class behind every kernel session; the listeners below bind to it."""
 
 
+_UNBOUND = object()
+
 _SET_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :value, true)")
 
 
 @event.listens_for(KralikiSession, "after_begin")
 def _bind_transaction_to_tenant(
-    session: Session, _transaction: SessionTransaction, connection: Connection
+    session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     tenant = _current_tenant.get()
+    if transaction.nested and session.info.get("kraliki_tenant", _UNBOUND) == tenant:
+        return  # a SAVEPOINT: the setting is its transaction's, and a rollback keeps it
     session.info["kraliki_tenant"] = tenant
     if connection.dialect.name == "postgresql":
         # Transaction-local (third argument true): a pooled connection never carries it on.
         connection.execute(_SET_TENANT, {"value": str(tenant) if tenant else ""})
-
-
-_UNBOUND = object()
 
 
 @event.listens_for(KralikiSession, "after_transaction_end")

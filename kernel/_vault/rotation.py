@@ -110,6 +110,7 @@ async def rotate_data_key(
         async with vault.database.session() as session:
             report.retired = await vault.retire_unused_keys(session)
             await session.commit()
+    vault.secrets.drop(tenant_id)  # other workers see the secrets' new data key
     return report
 
 

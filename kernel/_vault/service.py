@@ -23,7 +23,7 @@ from kernel._observability.tracing import current_trace_ids
 from kernel._principal import Principal
 from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
-from kernel._tenancy import current_tenant_id, tenant_scope
+from kernel._tenancy import Tenant, TenantStatus, current_tenant_id, tenant_scope
 from kernel._vault.cache import DataKeyCache
 from kernel._vault.crypto import (
     VaultCryptoError,
@@ -48,6 +48,7 @@ from kernel._vault.models import (
     VaultDataKey,
     VaultSecret,
 )
+from kernel._vault.secret_cache import SecretCache, Stamp
 from kernel._vault.values import SecretValue
 
 logger = logging.getLogger("kraliki.vault")
@@ -72,6 +73,11 @@ class SecretAccessError(VaultError):
 class SecretUnavailableError(VaultError):
     """A stored secret did not decrypt (key provider down or missing the KEK, data key
     retired, ciphertext altered). Escaping a route, it answers 503 ``vault-unavailable``."""
+
+
+CACHE_FILL = "secret-cache"
+"""The access log's ``job`` for a decryption that filled a worker's secret cache: the uses
+served from that value until it expires are not logged one by one (docs/adr/0034)."""
 
 
 def fingerprint(value: str) -> str:
@@ -125,6 +131,10 @@ class Vault:
         self.data_keys = DataKeyCache(
             settings.vault_data_key_cache_size, settings.vault_data_key_cache_seconds
         )
+        self.secrets = SecretCache(
+            settings.vault_secret_cache_size, settings.vault_secret_cache_seconds
+        )
+        """Decrypted secrets :meth:`reveal_cached` serves (docs/adr/0034)."""
 
     # -- key provider -------------------------------------------------------------------
 
@@ -289,6 +299,7 @@ class Vault:
         row.validation_status = row.validation_detail = None
         row.validated_at = None
         await session.flush()
+        self.secrets.drop(tenant_id, name)  # other workers see the new version
         return row, created
 
     async def delete(self, session: AsyncSession, name: str) -> bool:
@@ -297,6 +308,7 @@ class Vault:
             return False
         await session.delete(row)
         await session.flush()
+        self.secrets.drop(_tenant(), name)  # other workers find no row
         return True
 
     def check_access(self, plugin: str, name: str) -> SecretSpec:
@@ -327,13 +339,63 @@ class Vault:
         SQLite, one writer at a time). Do not keep the value: ask again next time.
         """
         self.check_access(plugin, name)
-        tenant = tenant_id or _tenant()
-        actor = Actor.of(principal, job)
+        revealed = await self._reveal(
+            name, plugin, purpose, Actor.of(principal, job), tenant_id or _tenant()
+        )
+        return None if revealed is None else SecretValue(revealed[1])
+
+    async def reveal_cached(
+        self, session: AsyncSession, name: str, *, plugin: str, purpose: str
+    ) -> SecretValue | None:
+        """:meth:`reveal` for a hot path (a provider's webhook verified per delivery): the
+        value may come from this worker's :attr:`secrets` cache (docs/adr/0034).
+
+        ``session`` is the caller's, in the tenant's scope: one small read in it (the
+        secret's version and data key, the tenant's status) tells whether a cached value is
+        still the stored one; a write, rotation or deletion committed anywhere makes it
+        stale at once. A miss reveals as :meth:`reveal` does (its own audited transaction,
+        the access log's ``job`` saying ``secret-cache``) and fills the cache; a suspended
+        tenant's secrets are revealed per use and never cached.
+        """
+        self.check_access(plugin, name)
+        tenant = _tenant()
+        if not self.secrets.enabled:
+            return await self.reveal(name, plugin=plugin, purpose=purpose, tenant_id=tenant)
+        found = (
+            await session.execute(
+                select(VaultSecret.version, VaultSecret.data_key_id, Tenant.status)
+                .join(Tenant, Tenant.id == VaultSecret.tenant_id)
+                .where(VaultSecret.name == name)
+            )
+        ).first()
+        if found is None:
+            self.secrets.drop(tenant, name)
+            return None
+        if found.status != TenantStatus.ACTIVE.value:
+            self.secrets.drop(tenant)
+            return await self.reveal(name, plugin=plugin, purpose=purpose, tenant_id=tenant)
+        cached = self.secrets.get(tenant, name, Stamp(found.version, found.data_key_id))
+        if cached is not None:
+            self.metrics.vault_secret_cache_hits.labels(name).inc()
+            return SecretValue(cached)
+        revealed = await self._reveal(name, plugin, purpose, Actor(job=CACHE_FILL), tenant)
+        if revealed is None:
+            return None
+        stamp, value = revealed
+        self.secrets.put(tenant, name, stamp, value)
+        return SecretValue(value)
+
+    async def _reveal(
+        self, name: str, plugin: str, purpose: str, actor: Actor, tenant: uuid.UUID
+    ) -> tuple[Stamp, str] | None:
+        """Decrypt in a transaction of its own that keeps the audit row; the value and the
+        stamp of the row it came from."""
         with tenant_scope(tenant):
             async with self.database.session() as session:
                 row = await self.get(session, name)
                 if row is None:
                     return None
+                stamp = Stamp(row.version, row.data_key_id)
                 outcome, value, error = "success", "", None
                 try:
                     key = await session.scalar(
@@ -363,7 +425,7 @@ class Vault:
             logger.error("vault secret %s of tenant %s did not decrypt: %s", name, tenant, error)
             raise SecretUnavailableError(f"secret {name!r} could not be decrypted ({error})")
         self.metrics.vault_decryptions.labels(name).inc()
-        return SecretValue(value)
+        return stamp, value
 
     async def mark_validated(
         self, session: AsyncSession, name: str, status: str, detail: str

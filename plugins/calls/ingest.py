@@ -70,50 +70,53 @@ class Applied:
 
 async def process(
     platform: Platform,
+    session: AsyncSession,
     provider: TelephonyProvider,
     provider_name: str,
     kind: str,
     parsed: ParsedWebhook,
     call_hint: uuid.UUID | None,
 ) -> WebhookAnswer:
-    """Keep and apply a verified webhook; :class:`WebhookMalformed` when a value it carries
-    cannot be stored (it is kept as ``rejected``)."""
+    """Keep and apply a verified webhook in ``session`` (the webhook's one session, which
+    read the tenant and verified the signature; nothing written in it yet) and commit;
+    :class:`WebhookMalformed` when a value it carries cannot be stored (it is then kept as
+    ``rejected``, in a second transaction once the first is rolled back)."""
     parsed = storable_webhook(parsed)
     try:
-        return await _process(platform, provider, provider_name, kind, parsed, call_hint)
+        return await _process(platform, session, provider, provider_name, kind, parsed, call_hint)
     except UnstorableValueError as exc:
         error = f"a value cannot be stored: {exc}"
-        async with platform.database.session() as session:
-            await _claim(session, provider_name, kind, parsed, call_hint, rejected=error)
-            await session.commit()
+        await session.rollback()
+        await _claim(session, provider_name, kind, parsed, call_hint, rejected=error)
+        await session.commit()
         logger.warning("%s webhook rejected: %s", provider_name, error)
         raise WebhookMalformed(error) from None
 
 
 async def _process(
     platform: Platform,
+    session: AsyncSession,
     provider: TelephonyProvider,
     provider_name: str,
     kind: str,
     parsed: ParsedWebhook,
     call_hint: uuid.UUID | None,
 ) -> WebhookAnswer:
-    async with platform.database.session() as session:
-        receipt = await _claim(session, provider_name, kind, parsed, call_hint)
-        if receipt is None:
-            return await _redelivered(platform, session, provider, provider_name, parsed)
-        applied = await apply_events(platform, session, provider_name, parsed.events, call_hint)
-        _mark_pending(receipt, applied.pending, call_hint)
-        if not applied.to_run:  # the answer is known: kept in the same transaction
-            answer = provider.empty_answer()
-            _keep_answer(receipt, answer)
-            await session.commit()
-            return answer
-        if provider.style == "commands":  # commands go out after the effects are kept
-            await session.commit()
-        # A document-style answer (TwiML) is made here, without the network: it is kept in
-        # the same transaction as the webhook's effects.
-        return await _run(session, provider, receipt, applied.to_run)
+    receipt = await _claim(session, provider_name, kind, parsed, call_hint)
+    if receipt is None:
+        return await _redelivered(platform, session, provider, provider_name, parsed)
+    applied = await apply_events(platform, session, provider_name, parsed.events, call_hint)
+    _mark_pending(receipt, applied.pending, call_hint)
+    if not applied.to_run:  # the answer is known: kept in the same transaction
+        answer = provider.empty_answer()
+        _keep_answer(receipt, answer)
+        await session.commit()
+        return answer
+    if provider.style == "commands":  # commands go out after the effects are kept
+        await session.commit()
+    # A document-style answer (TwiML) is made here, without the network: it is kept in
+    # the same transaction as the webhook's effects.
+    return await _run(session, provider, receipt, applied.to_run)
 
 
 async def _claim(

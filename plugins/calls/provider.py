@@ -34,8 +34,9 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Classifier, Platform, SecretValue
+from kernel import Classifier, Platform, SecretValue, tenant_scope
 
 T = TypeVar("T")
 
@@ -485,6 +486,10 @@ class ProviderContext:
     """The provider plugin's route prefix (its webhooks are under ``/webhooks/<prefix>``)."""
     call_id: uuid.UUID | None = None
     """The call this use is about (placing, controlling), when there is one."""
+    webhook_session: AsyncSession | None = field(default=None, repr=False, compare=False)
+    """The session of the webhook being verified, when this use is one: :meth:`secret` then
+    reads through the worker's cache of decrypted secrets (``Vault.reveal_cached``),
+    checked against the stored version in this session's transaction."""
 
     def webhook_url(self, kind: str) -> str:
         """The URL the provider must call for a callback of ``kind``.
@@ -498,7 +503,15 @@ class ProviderContext:
         return f"{url}?call={self.call_id}" if self.call_id is not None else url
 
     async def secret(self, name: str, *, purpose: str) -> SecretValue | None:
-        """Decrypt one of the tenant's secrets for immediate use (audited); None when unset."""
+        """Decrypt one of the tenant's secrets for immediate use (audited); None when unset.
+
+        Verifying a webhook, the value may come from the worker's cache (audited when it was
+        filled, docs/adr/0034); otherwise each call is one audited decryption."""
+        if self.webhook_session is not None:
+            with tenant_scope(self.tenant_id):
+                return await self.platform.vault.reveal_cached(
+                    self.webhook_session, name, plugin=self.plugin, purpose=purpose
+                )
         return await self.platform.vault.reveal(
             name, plugin=self.plugin, purpose=purpose, tenant_id=self.tenant_id
         )

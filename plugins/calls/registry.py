@@ -103,9 +103,15 @@ async def missing_secrets(platform: Platform, session: AsyncSession, name: str) 
 
 
 def build_provider(
-    platform: Platform, tenant_id: uuid.UUID, name: str, *, call_id: uuid.UUID | None = None
+    platform: Platform,
+    tenant_id: uuid.UUID,
+    name: str,
+    *,
+    call_id: uuid.UUID | None = None,
+    webhook_session: AsyncSession | None = None,
 ) -> TelephonyProvider:
-    """A fresh provider object for one tenant and one use (about one call, if given)."""
+    """A fresh provider object for one tenant and one use (about one call, if given; a
+    webhook read in ``webhook_session``, if given)."""
     state = calls_state(platform)
     spec = state.providers.get(name)
     plugin = state.providers.owner(name)
@@ -117,6 +123,7 @@ def build_provider(
         public_base_url=state.settings.public_base_url,
         webhook_prefix=platform.plugins.get(plugin).info.prefix,
         call_id=call_id,
+        webhook_session=webhook_session,
     )
     return spec.factory(context)
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     Platform,
@@ -77,34 +78,39 @@ async def ingest(
     body = await request.body()
     if len(body) > limit:
         raise ProblemError(WEBHOOK_TOO_LARGE)
+    # One session, and on the usual path one transaction, for the whole webhook: the tenant
+    # check, the secret's cache check, the receipt and every effect (docs/adr/0034).
     with tenant_scope(tenant_id):
-        await _check_tenant(platform, tenant_id, provider_name)
-        provider = build_provider(platform, tenant_id, provider_name)
-        webhook = _webhook_request(request, kind, body, state.settings)
-        try:
-            await provider.verify_webhook(webhook)
-        except (WebhookRejected, SecretUnavailableError) as exc:
-            logger.warning("rejected %s webhook for tenant %s: %s", provider_name, tenant_id, exc)
-            raise ProblemError(WEBHOOK_SIGNATURE_INVALID) from None
-        try:
-            parsed = provider.parse_webhook(webhook)
-            call_hint = _call_hint(webhook)
-            answer = await process(platform, provider, provider_name, kind, parsed, call_hint)
-        except WebhookMalformed as exc:  # unreadable, or a value no column can hold (kept)
-            raise ProblemError(WEBHOOK_MALFORMED, str(exc)[:300]) from None
+        async with platform.database.session() as session:
+            await _check_tenant(session, tenant_id, provider_name)
+            provider = build_provider(platform, tenant_id, provider_name, webhook_session=session)
+            webhook = _webhook_request(request, kind, body, state.settings)
+            try:
+                await provider.verify_webhook(webhook)
+            except (WebhookRejected, SecretUnavailableError) as exc:
+                logger.warning(
+                    "rejected %s webhook for tenant %s: %s", provider_name, tenant_id, exc
+                )
+                raise ProblemError(WEBHOOK_SIGNATURE_INVALID) from None
+            try:
+                parsed = provider.parse_webhook(webhook)
+                call_hint = _call_hint(webhook)
+                answer = await process(
+                    platform, session, provider, provider_name, kind, parsed, call_hint
+                )
+            except WebhookMalformed as exc:  # unreadable, or a value no column can hold (kept)
+                raise ProblemError(WEBHOOK_MALFORMED, str(exc)[:300]) from None
     return Response(
         content=answer.body, status_code=answer.status_code, media_type=answer.content_type
     )
 
 
-async def _check_tenant(platform: Platform, tenant_id: uuid.UUID, provider: str) -> None:
+async def _check_tenant(session: AsyncSession, tenant_id: uuid.UUID, provider: str) -> None:
     """404 for a tenant that does not exist or turned calls (or this provider) off: the URL
-    says nothing about who exists."""
-
-    async with platform.database.session() as session:
-        row = (
-            await session.execute(select(Tenant.disabled_plugins).where(Tenant.id == tenant_id))
-        ).first()
+    says nothing about who exists. Read first in the webhook's session, before the vault."""
+    row = (
+        await session.execute(select(Tenant.disabled_plugins).where(Tenant.id == tenant_id))
+    ).first()
     if row is None or {"calls", provider} & set(row.disabled_plugins or ()):
         raise ProblemError(WEBHOOK_NOT_FOUND)
 

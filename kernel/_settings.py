@@ -288,6 +288,20 @@ class Settings(BaseSettings):
     def _normalize_url(cls, value: str | None) -> str | None:
         return None if value is None else normalize_database_url(value)
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_redis_url_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("KRALIKI_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
     @field_validator("bootstrap_password", mode="before")
     @classmethod
     def _empty_password_is_unset(cls, value: Any) -> Any:

@@ -25,7 +25,7 @@ from purgatory import (
     CircuitBreakerRecovered,
     ContextChanged,
 )
-from purgatory.domain.model import ClosedState, OpenedState
+from purgatory.domain.model import ClosedState, Context, OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from purgatory.service._async.repository import AsyncRedisRepository
 from purgatory.service._async.unit_of_work import AsyncAbstractUnitOfWork
@@ -99,9 +99,15 @@ class _SharedRepository(AsyncRedisRepository):
         self.redis = store.redis
         self.messages = []
         self.prefix = store.key("breaker", "")
+        self.listing = store.key("breakers")
 
     async def initialize(self) -> None:
         """The client connects on first use."""
+
+    async def register(self, context: Context) -> None:
+        """Store a new breaker, and list it for the admin API of every worker."""
+        await super().register(context)
+        await self.redis.sadd(self.listing, context.name)
 
 
 class _SharedUnitOfWork(AsyncAbstractUnitOfWork):
@@ -165,7 +171,6 @@ class Breakers:
         self._forcings: dict[BreakerKey, Forcing] = {}
         self._shared = shared
         self._shared_factory: AsyncCircuitBreakerFactory | None = None
-        self._announced: set[str] = set()
         if shared is not None:
             self._shared_factory = AsyncCircuitBreakerFactory(
                 default_threshold=threshold,
@@ -215,20 +220,12 @@ class Breakers:
             self._underlying[key] = self._shown[key] = "closed"
             self._publish_gauge(key, "closed")
         if self._shared is not None:
+            shared = self._shared_factory
+            assert shared is not None
             return await self._shared.run_async(
-                "breaker",
-                lambda: self._shared_breaker(name),
-                lambda: self._factory.get_breaker(name),
+                "breaker", lambda: shared.get_breaker(name), lambda: self._factory.get_breaker(name)
             )
         return await self._factory.get_breaker(name)
-
-    async def _shared_breaker(self, name: str) -> AsyncCircuitBreaker:
-        assert self._shared is not None
-        assert self._shared_factory is not None
-        if name not in self._announced:
-            await self._shared.redis.sadd(self._shared.key("breakers"), name)
-            self._announced.add(name)
-        return await self._shared_factory.get_breaker(name)
 
     async def _forcing(self, key: BreakerKey) -> Forcing | None:
         if self._shared is None:

@@ -164,3 +164,25 @@ async def test_keys_are_namespaced_and_hold_no_personal_data(shared_store, redis
     assert f"{redis_prefix}rate:tenant:6f1c0e4e-0000-4000-8000-000000000001" in keys
     # Every key expires: nothing piles up in Redis.
     assert all([await shared_store.redis.pttl(key) > 0 for key in keys])
+
+
+async def test_limit_attempts_async_also_takes_the_per_worker_throttle():
+    clock = FakeClock()
+    throttle = FailureThrottle(1, 60.0, clock=clock)
+    await limit_attempts_async(throttle, "10.0.0.1", "slow down")
+    with pytest.raises(ProblemError) as refused:
+        await limit_attempts_async(throttle, "10.0.0.1", "slow down")
+    assert refused.value.headers == {"Retry-After": "60"}
+
+
+def test_redis_settings():
+    from kernel._settings import Settings
+
+    assert Settings(_env_file=None, redis_url="").redis_url is None
+    configured = Settings(_env_file=None, redis_url="redis://:pw@127.0.0.1:6379/2")
+    assert configured.redis_url is not None
+    assert "pw" not in repr(configured)  # a password in the URL is never printed
+    with pytest.raises(ValueError, match="KRALIKI_REDIS_URL"):
+        Settings(_env_file=None, redis_url="http://127.0.0.1:6379")
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, redis_prefix="has space")

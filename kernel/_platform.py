@@ -118,8 +118,7 @@ class Platform:
         if self._resilience is not None:
             await self._resilience.aclose()
         if self._shared is not None:
-            await self._shared.aclose()
-            self._shared, self._shared_built = None, False
+            await self._shared.aclose()  # its connections; it reconnects if used again
 
     @property
     def vault(self) -> Vault:

@@ -67,6 +67,7 @@ from kernel._resilience.errors import (
 from kernel._resilience.helper import Resilience
 from kernel._rls import enable_tenant_rls
 from kernel._settings import Settings
+from kernel._shared.limits import AsyncAttemptThrottle, limit_attempts_async
 from kernel._state import PluginStateError, StateKey
 from kernel._storable import UnstorableValueError, storable_json, storable_text
 from kernel._tenancy import (
@@ -100,6 +101,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "PASSWORD_MIN_LENGTH",
     "RATE_LIMITED",
+    "AsyncAttemptThrottle",
     "AttemptThrottle",
     "Base",
     "CircuitOpenError",
@@ -180,6 +182,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "limit_attempts",
+    "limit_attempts_async",
     "matches_event",
     "open_login_session",
     "open_platform",

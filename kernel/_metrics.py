@@ -105,6 +105,13 @@ class Metrics:
             ["topic", "outcome"],
             registry=self.registry,
         )
+        self.shared_state_fallbacks = Counter(
+            "kraliki_shared_state_fallbacks",
+            "Decisions served from this worker's own state because Redis was unreachable, "
+            "per component (rate_limit, throttle, breaker).",
+            ["component"],
+            registry=self.registry,
+        )
         self.db_disconnects = Counter(
             "kraliki_db_disconnects",
             "Database connections found dead and replaced, per where it was noticed "

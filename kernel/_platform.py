@@ -18,6 +18,7 @@ from kernel._events.dispatcher import Dispatcher
 from kernel._hooks import Hooks
 from kernel._idempotency.service import Idempotency
 from kernel._identity.service import Identity
+from kernel._identity.throttle import FailureThrottle
 from kernel._jobs.service import Jobs, build_topics
 from kernel._metrics import Metrics
 from kernel._observability.connections import watch_connections
@@ -38,6 +39,8 @@ from kernel._plugins import (
 from kernel._registry import UniqueRegistry
 from kernel._resilience.helper import Resilience
 from kernel._settings import Settings
+from kernel._shared.limits import AsyncAttemptThrottle
+from kernel._shared.store import SharedStore
 from kernel._tenancy import Tenant, tenant_scope
 from kernel._types import Permission
 from kernel._vault.service import Vault
@@ -70,13 +73,31 @@ class Platform:
     _idempotency: Idempotency | None = field(default=None, repr=False)
     _realtime: Hub | None = field(default=None, repr=False)
     _workers: BackgroundWorkers | None = field(default=None, repr=False)
+    _shared: SharedStore | None = field(default=None, repr=False)
+    _shared_built: bool = field(default=False, repr=False)
 
     @property
     def identity(self) -> Identity:
         """Token signer, policy cache and limiters (kernel-internal)."""
         if self._identity is None:
-            self._identity = Identity(self.settings, self.database, self.permissions, self.vault)
+            self._identity = Identity(
+                self.settings, self.database, self.permissions, self.vault, self.shared
+            )
         return self._identity
+
+    @property
+    def shared(self) -> SharedStore | None:
+        """The Redis shared by every worker (``KRALIKI_REDIS_URL``), or None (kernel-internal)."""
+        if not self._shared_built:
+            self._shared = SharedStore.from_settings(self.settings, self.metrics)
+            self._shared_built = True
+        return self._shared
+
+    def attempt_throttle(self, name: str, limit: int, window: float) -> AsyncAttemptThrottle:
+        """``limit`` attempts per key within ``window`` seconds, counted across every worker
+        and host when ``KRALIKI_REDIS_URL`` is set, else in this worker (use it with
+        :func:`kernel.limit_attempts_async`). ``name`` namespaces the counts: one per use."""
+        return AsyncAttemptThrottle(FailureThrottle(limit, window), self.shared, name)
 
     @property
     def resilience(self) -> Resilience:
@@ -86,14 +107,18 @@ class Platform:
             self._resilience = Resilience(
                 self.settings,
                 self.metrics,
+                shared=self.shared,
                 on_client=lambda client: instrument_http_client(client, self),
             )
         return self._resilience
 
     async def close_outbound(self) -> None:
-        """Close the outbound HTTP connection pool (at shutdown, after the plugins' hooks)."""
+        """Close the outbound HTTP connection pool and the Redis client (at shutdown, after
+        the plugins' hooks)."""
         if self._resilience is not None:
             await self._resilience.aclose()
+        if self._shared is not None:
+            await self._shared.aclose()  # its connections; it reconnects if used again
 
     @property
     def vault(self) -> Vault:

@@ -192,6 +192,32 @@ class Settings(BaseSettings):
         ge=0,
         description="API requests per minute per API key and worker (0 turns the limit off).",
     )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis that shares rate limits, login throttles and circuit breakers "
+        "between workers and hosts (`redis://host:6379/0`); unset: each worker keeps its own.",
+    )
+    redis_prefix: str = Field(
+        default="kraliki:",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Prefix of every Redis key this platform writes (one per deployment "
+        "sharing a Redis).",
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="Longest wait for Redis on one operation before falling back to this "
+        "worker's own state.",
+    )
+    redis_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="After Redis failed, how long each worker uses its own state before it "
+        "tries Redis again.",
+    )
     rbac_cache_tenants: int = Field(
         default=1024,
         ge=1,
@@ -273,6 +299,20 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_url(cls, value: str | None) -> str | None:
         return None if value is None else normalize_database_url(value)
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_redis_url_is_unset(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("KRALIKI_REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
 
     @field_validator("bootstrap_password", mode="before")
     @classmethod

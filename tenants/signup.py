@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from kernel import (
     PASSWORD_MIN_LENGTH,
     RATE_LIMITED,
-    AttemptThrottle,
+    AsyncAttemptThrottle,
     Platform,
     PlatformDep,
     Principal,
@@ -27,7 +27,7 @@ from kernel import (
     StateKey,
     TokenPair,
     define_problem,
-    limit_attempts,
+    limit_attempts_async,
     open_login_session,
     problem_responses,
     public,
@@ -52,16 +52,19 @@ SIGNUP_DISABLED = define_problem(
 @dataclass(frozen=True)
 class SignupState:
     settings: SignupSettings
-    throttle: AttemptThrottle
+    throttle: AsyncAttemptThrottle
 
 
 SIGNUP = StateKey[SignupState]("tenants.signup")
 
 
 def configure(platform: Platform) -> None:
-    """Read the settings once per platform and start its attempt counter."""
+    """Read the settings once per platform and start its attempt counter (shared by every
+    worker when the platform has Redis)."""
     settings = SignupSettings()
-    throttle = AttemptThrottle(settings.max_per_address, float(settings.window_seconds))
+    throttle = platform.attempt_throttle(
+        "signup-address", settings.max_per_address, float(settings.window_seconds)
+    )
     SIGNUP.set(platform, SignupState(settings, throttle))
 
 
@@ -92,7 +95,7 @@ async def register(body: SignupRequest, request: Request, platform: PlatformDep)
     state = SIGNUP.get(platform)
     if not state.settings.enabled:
         raise ProblemError(SIGNUP_DISABLED)
-    limit_attempts(
+    await limit_attempts_async(
         state.throttle,
         source_address(request),
         "too many sign-ups from this address; wait before trying again",

@@ -109,7 +109,7 @@ async def authenticate_token(identity: Identity, session: AsyncSession, token: s
         principal = await _user_principal(
             identity, session, claims.tenant_id, claims.subject, claims.session_id
         )
-    _check_rate(identity, principal)
+    await _check_rate(identity, principal)
     return principal
 
 
@@ -240,13 +240,13 @@ async def _operator_principal(
     )
 
 
-def _check_rate(identity: Identity, principal: Principal) -> None:
+async def _check_rate(identity: Identity, principal: Principal) -> None:
     # The key's own limit first, so that a refused request costs its tenant nothing.
     wait = None
     if principal.kind == "api_key":
-        wait = identity.api_key_rate.acquire(principal.subject)
+        wait = await identity.api_key_rate.acquire(principal.subject)
     if wait is None:
-        wait = identity.tenant_rate.acquire(str(principal.tenant_id))
+        wait = await identity.tenant_rate.acquire(str(principal.tenant_id))
     if wait is not None:
         raise ProblemError(
             RATE_LIMITED,

@@ -20,6 +20,8 @@ from kernel._identity.tokens import TokenSigner
 from kernel._models import utcnow
 from kernel._registry import UniqueRegistry
 from kernel._settings import Settings
+from kernel._shared.limits import AsyncAttemptThrottle, SharedRateLimiter
+from kernel._shared.store import SharedStore
 from kernel._tenancy import tenant_scope
 from kernel._types import Permission
 from kernel._vault.service import Vault
@@ -38,6 +40,7 @@ class Identity:
         database: Database,
         permissions: UniqueRegistry[Permission],
         vault: Vault,
+        shared: SharedStore | None = None,
     ) -> None:
         self.settings = settings
         self.vault = vault
@@ -49,10 +52,23 @@ class Identity:
             key for key, _, permission in permissions.items() if permission.scope == "platform"
         ) | {PROFILE_READ.key}
         window = float(settings.login_failure_window_seconds)
-        self.account_failures = FailureThrottle(settings.login_max_failures_per_account, window)
-        self.address_failures = FailureThrottle(settings.login_max_failures_per_address, window)
-        self.tenant_rate = RateLimiter(settings.rate_limit_tenant_per_minute)
-        self.api_key_rate = RateLimiter(settings.rate_limit_api_key_per_minute)
+        # Shared through Redis when KRALIKI_REDIS_URL is set (ADR 0032), else per worker.
+        self.account_failures = AsyncAttemptThrottle(
+            FailureThrottle(settings.login_max_failures_per_account, window),
+            shared,
+            "login-account",
+        )
+        self.address_failures = AsyncAttemptThrottle(
+            FailureThrottle(settings.login_max_failures_per_address, window),
+            shared,
+            "login-address",
+        )
+        self.tenant_rate = SharedRateLimiter(
+            RateLimiter(settings.rate_limit_tenant_per_minute), shared, "tenant"
+        )
+        self.api_key_rate = SharedRateLimiter(
+            RateLimiter(settings.rate_limit_api_key_per_minute), shared, "api-key"
+        )
         self._signer: TokenSigner | None = None
         self._signer_lock = asyncio.Lock()
         self._key_touched: dict[uuid.UUID, float] = {}

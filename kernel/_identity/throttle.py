@@ -2,7 +2,9 @@
 
 Counters live in each worker's memory (ADR 0010): with N workers an attacker gets at most N
 times the configured allowance, and no shared store is needed. Both structures forget idle
-keys so memory stays bounded by the number of active keys.
+keys so memory stays bounded by the number of active keys. With ``KRALIKI_REDIS_URL`` the
+same algorithms run in Redis for every worker (:mod:`kernel._shared.limits`, ADR 0032), and
+these remain the fallback while Redis is away.
 """
 
 from __future__ import annotations

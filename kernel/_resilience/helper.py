@@ -22,6 +22,7 @@ from kernel._resilience.breakers import Breakers, check_dependency_name
 from kernel._resilience.classify import Classifier, check_response, classify_exception
 from kernel._resilience.errors import CircuitOpenError, RejectedError, TransientError
 from kernel._settings import Settings
+from kernel._shared.store import SharedStore
 from kernel._tenancy import current_tenant_id
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class Resilience:
         settings: Settings,
         metrics: Metrics,
         on_client: Callable[[httpx.AsyncClient], None] | None = None,
+        shared: SharedStore | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -59,6 +61,7 @@ class Resilience:
             threshold=settings.breaker_failure_threshold,
             reset_seconds=settings.breaker_reset_seconds,
             metrics=metrics,
+            shared=shared,
         )
         self._http: httpx.AsyncClient | None = None
 

@@ -112,7 +112,7 @@ async def _act(
     action: Action,
 ) -> BreakerOut:
     breakers = platform.resilience.breakers
-    if not breakers.known(key):
+    if not await breakers.known(key):
         raise ProblemError(BREAKER_NOT_FOUND, f"no circuit breaker for {key[1]!r}")
     previous = (await breakers.snapshot(key)).state
     actor = principal.label or principal.subject
@@ -140,7 +140,7 @@ async def _act(
 
 @router.get("/breakers", response_model=BreakerList, summary="The organization's circuit breakers")
 async def list_breakers(principal: TenantReads, platform: PlatformDep) -> BreakerList:
-    keys = platform.resilience.breakers.keys(principal.tenant_id)
+    keys = await platform.resilience.breakers.keys(principal.tenant_id)
     return await _list(platform, keys, principal)
 
 
@@ -185,7 +185,7 @@ async def list_all_breakers(
     platform: PlatformDep,
     tenant_id: Annotated[uuid.UUID | None, Query(description="One tenant's breakers.")] = None,
 ) -> BreakerList:
-    keys = platform.resilience.breakers.keys("all" if tenant_id is None else tenant_id)
+    keys = await platform.resilience.breakers.keys("all" if tenant_id is None else tenant_id)
     return await _list(platform, keys, principal)
 
 

@@ -86,11 +86,11 @@ class Me(BaseModel):
     permissions: list[str]
 
 
-def _login_throttled(platform: Platform, account: str, address: str | None) -> None:
+async def _login_throttled(platform: Platform, account: str, address: str | None) -> None:
     identity = platform.identity
-    waits = [identity.account_failures.retry_after(account)]
+    waits = [await identity.account_failures.retry_after(account)]
     if address:
-        waits.append(identity.address_failures.retry_after(address))
+        waits.append(await identity.address_failures.retry_after(address))
     wait = max((w for w in waits if w is not None), default=None)
     if wait is not None:
         raise ProblemError(
@@ -100,10 +100,10 @@ def _login_throttled(platform: Platform, account: str, address: str | None) -> N
         )
 
 
-def _login_failed(platform: Platform, account: str, address: str | None) -> ProblemError:
-    platform.identity.account_failures.fail(account)
+async def _login_failed(platform: Platform, account: str, address: str | None) -> ProblemError:
+    await platform.identity.account_failures.fail(account)
     if address:
-        platform.identity.address_failures.fail(address)
+        await platform.identity.address_failures.fail(address)
     return ProblemError(INVALID_CREDENTIALS)
 
 
@@ -121,14 +121,14 @@ async def login(
     address = source_address(request)
     tenant_slug = body.tenant.strip().lower() if body.tenant is not None else None
     account = f"{tenant_slug or '@platform'}/{email}"  # one allowance however it is spelt
-    _login_throttled(platform, account, address)
+    await _login_throttled(platform, account, address)
     if tenant_slug is None:
         return await _operator_login(platform, session, request, email, body.password, account)
     tenant = await session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
     if tenant is None:
         await session.rollback()
         await verify_password_off_loop(_DUMMY_HASH, body.password)
-        raise _login_failed(platform, account, address)
+        raise await _login_failed(platform, account, address)
     tenant_id, tenant_active = tenant.id, tenant.status == TenantStatus.ACTIVE.value
     await session.rollback()  # the next transaction runs in the tenant's scope
     with tenant_scope(tenant_id):
@@ -155,7 +155,7 @@ async def login(
                 details={"reason": reason},
             )
             await session.commit()
-            raise _login_failed(platform, account, address)
+            raise await _login_failed(platform, account, address)
         if not tenant_active:
             raise ProblemError(TENANT_SUSPENDED)
         user.last_login_at = utcnow()
@@ -205,7 +205,7 @@ async def _operator_login(
                 session, principal, "auth.login_failed", request=request, outcome="failure"
             )
             await session.commit()
-        raise _login_failed(platform, account, address)
+        raise await _login_failed(platform, account, address)
     operator.last_login_at = utcnow()
     principal = Principal(subject=str(operator.id), kind="operator", label=email)
     record_audit_event(session, principal, "auth.login", request=request)
@@ -225,7 +225,7 @@ async def _open_session(
     pair = await open_login_session(
         platform, session, user_id=owner_id, tenant_id=tenant_id, request=request
     )
-    platform.identity.account_failures.reset(account)
+    await platform.identity.account_failures.reset(account)
     return pair
 
 

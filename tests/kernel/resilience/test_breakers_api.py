@@ -347,7 +347,7 @@ async def test_dependency_errors_answer_problem_details(
         assert described.json()["status"] == 504
         # The breaker belongs to the caller's tenant.
         platform = app.state.platform
-        assert platform.resilience.breakers.keys() == [(tenant_id, "relay")]
+        assert await platform.resilience.breakers.keys() == [(tenant_id, "relay")]
 
 
 async def test_exhausted_retries_answer_502(

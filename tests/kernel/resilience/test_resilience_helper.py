@@ -173,7 +173,7 @@ async def test_the_tenant_in_scope_is_the_default(upstream: FlakyServer):
         await resilience.request("crm", "GET", upstream.url)
     with pytest.raises(TransientError):  # outside any tenant: the platform's own breaker
         await resilience.request("crm", "GET", upstream.url)
-    assert resilience.breakers.keys() == [(None, "crm"), (ACME, "crm")]
+    assert await resilience.breakers.keys() == [(None, "crm"), (ACME, "crm")]
     assert (await snapshot(resilience, ACME, "crm")).state == "open"
     assert (await snapshot(resilience, None, "crm")).state == "open"
     await resilience.aclose()

@@ -65,6 +65,9 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 is the record); create it yourself beforehand for other limits or replicas."""
 
 
+POSITION_HEADER = "Kraliki-Position"
+
+
 def subject(prefix: str, event: DeliveredEvent) -> str:
     return f"{prefix}.{event.tenant_id}.{event.name}"
 
@@ -105,6 +108,9 @@ class NatsTransport(EventTransport):
         self._servers = [u.strip() for u in settings.nats_url.get_secret_value().split(",")]
         self._cursors: set[uuid.UUID] = set()
         """Tenants whose relay cursor this process knows to exist."""
+        self._handed: dict[uuid.UUID, int] = {}
+        """The last position this process's dispatcher handed to its own hub, per tenant:
+        the stream's copies of those events are not decoded again."""
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._subscription: Any = None
@@ -128,6 +134,7 @@ class NatsTransport(EventTransport):
 
     def committed(self, tenant_id: uuid.UUID, events: list[DeliveredEvent]) -> None:
         self._cursors.add(tenant_id)
+        self._handed[tenant_id] = max(self._handed.get(tenant_id, 0), events[-1].position)
         self.relay.wake(tenant_id, events)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -237,7 +244,10 @@ class NatsTransport(EventTransport):
                             subject(self.prefix, event),
                             encode(event),
                             stream=self.stream,
-                            headers={"Nats-Msg-Id": str(event.id)},
+                            headers={
+                                "Nats-Msg-Id": str(event.id),
+                                POSITION_HEADER: str(event.position),
+                            },
                         )
                     )
                 for future in futures:
@@ -264,6 +274,9 @@ class NatsTransport(EventTransport):
         tenant_token = message.subject[len(self.prefix) + 1 :].split(".", 1)[0]
         try:
             tenant_id = uuid.UUID(tenant_token)
+            position = int((message.headers or {}).get(POSITION_HEADER, 0))
+            if position and position <= self._handed.get(tenant_id, 0):
+                return  # this process dispatched it: its hub and hooks have it already
             event = decode(message.data)
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed message on %s", message.subject)

@@ -288,3 +288,22 @@ async def test_a_relay_killed_between_commit_and_relay_delivers_each_event_once(
     assert [e["id"] for e in received] == ids
     assert [e["position"] for e in received] == list(range(1, 21))
     assert [message_id for _, message_id, _ in await stream_messages(nats_names)] == ids
+
+
+async def test_one_process_dispatching_relaying_and_serving(kraliki_make_app, nats_names):
+    """The worker that dispatches hands the events to its own hub directly and relays them:
+    its subscribers get each once (the stream's copy is skipped), and the stream has all."""
+    async with running_site(
+        kraliki_make_app, event_transport="nats", realtime_heartbeat_seconds=30, **nats_names
+    ) as site:
+        async with site.ws("alpha-admin") as ws, site.ws("beta-admin") as beta:
+            await subscribe(ws, ["*"])
+            await subscribe(beta, ["*"])
+            ids = await site.publish("alpha-admin", count=25)
+            assert [e["id"] for e in await events(ws, 25)] == ids
+            await nothing_more(ws, within=0.5)
+            await nothing_more(beta, within=0.1)
+        async with asyncio.timeout(WAIT):
+            while len(messages := await stream_messages(nats_names)) < 25:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert [message_id for _, message_id, _ in messages] == ids

@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -83,12 +84,38 @@ async def settle(receipts: Receipts, drain: float) -> None:
         await asyncio.wait_for(receipts.done.wait(), drain)
 
 
+def transport_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The event transport's settings: NATS gets a stream and subjects of this run's own."""
+    if args.transport != "nats":
+        return {}
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "event_transport": "nats",
+        "nats_url": args.nats_url,
+        "nats_stream": f"KRALIKI_BENCH_{tag}",
+        "nats_subject_prefix": f"kraliki.bench{tag}.events",
+    }
+
+
+async def drop_stream(values: dict[str, object]) -> None:
+    if "nats_stream" not in values:
+        return
+    import nats
+
+    client = await nats.connect(str(values["nats_url"]))
+    try:
+        await client.jetstream().delete_stream(str(values["nats_stream"]))
+    finally:
+        await client.close()
+
+
 async def kernel_runs(args: argparse.Namespace, backend: Backend) -> dict[int, Receipts]:
     os.environ["KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS"] = "true"
     os.environ["KRALIKI_WEBHOOKS_RETRY_SCHEDULE"] = "1"
     most = int(max(args.rates) * args.seconds)
+    transport = transport_settings(args)
     settings, _ = bench_settings(
-        backend, jwt_secret=JWT_SECRET, realtime_buffer_events=max(1000, most * 2)
+        backend, jwt_secret=JWT_SECRET, realtime_buffer_events=max(1000, most * 2), **transport
     )
     import plugins.webhooks.plugin
 
@@ -98,49 +125,62 @@ async def kernel_runs(args: argparse.Namespace, backend: Backend) -> dict[int, R
     platform = app.state.platform
     results: dict[int, Receipts] = {}
     hooks: dict[str, Receipts] = {"current": Receipts(10**9)}
-    async with app.router.lifespan_context(app):
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(drop_stream, transport)
+        await stack.enter_async_context(app.router.lifespan_context(app))
         tenant_id = await create_tenant(platform.database)
         await add_users(
             platform.database, tenant_id, PASSWORD, {"admin@bench.example.com": ("admin",)}
         )
-        async with served(app) as base, served(receiver_app(hooks)) as receiver:
-            async with httpx.AsyncClient(base_url=base) as client:
-                token = await login(client, "admin@bench.example.com", PASSWORD)
-                created = (
-                    await client.post(
-                        "/api/v1/webhooks/endpoints",
-                        headers={"Authorization": f"Bearer {token}"},
-                        json={"url": f"{receiver}/hook", "event_types": ["bench.*"]},
-                    )
-                    if args.webhooks
-                    else None
+        base = await stack.enter_async_context(served(app))
+        receiver = await stack.enter_async_context(served(receiver_app(hooks)))
+        subscribed_at = base
+        if args.cross_worker:
+            # The subscriber's worker dispatches nothing: the events reach it through the
+            # transport (NOTIFY and an outbox read, or the NATS stream), as on any worker
+            # but the one that dispatched them.
+            other = create_app(
+                settings.model_copy(update={"background_workers": False}), plugins=plugin_list
+            )
+            await stack.enter_async_context(other.router.lifespan_context(other))
+            subscribed_at = await stack.enter_async_context(served(other))
+        async with httpx.AsyncClient(base_url=base) as client:
+            token = await login(client, "admin@bench.example.com", PASSWORD)
+            created = (
+                await client.post(
+                    "/api/v1/webhooks/endpoints",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"url": f"{receiver}/hook", "event_types": ["bench.*"]},
                 )
-                assert created is None or created.status_code == 201, created.text
-            ws_url = base.replace("http", "ws") + "/api/v1/realtime"
-            async with websockets.connect(
-                ws_url, subprotocols=["kraliki.v1", f"bearer.{token}"], ping_interval=None
-            ) as connection:  # type: ignore[list-item]
-                await connection.send(json.dumps({"type": "subscribe", "patterns": ["bench.*"]}))
-                while json.loads(await connection.recv())["type"] != "ready":
-                    pass
-                for rate in args.rates:
-                    receipts = Receipts(int(rate * args.seconds))
+                if args.webhooks
+                else None
+            )
+            assert created is None or created.status_code == 201, created.text
+        ws_url = subscribed_at.replace("http", "ws") + "/api/v1/realtime"
+        async with websockets.connect(
+            ws_url, subprotocols=["kraliki.v1", f"bearer.{token}"], ping_interval=None
+        ) as connection:  # type: ignore[list-item]
+            await connection.send(json.dumps({"type": "subscribe", "patterns": ["bench.*"]}))
+            while json.loads(await connection.recv())["type"] != "ready":
+                pass
+            for rate in args.rates:
+                receipts = Receipts(int(rate * args.seconds))
 
-                    async def publish(seq: int) -> None:
-                        with tenant_scope(tenant_id):
-                            async with platform.database.session() as session:
-                                tick = Tick(stream=seq % 20, seq=seq, sent_at=time.perf_counter())
-                                await platform.events.publish(session, tick)
-                                await session.commit()
+                async def publish(seq: int) -> None:
+                    with tenant_scope(tenant_id):
+                        async with platform.database.session() as session:
+                            tick = Tick(stream=seq % 20, seq=seq, sent_at=time.perf_counter())
+                            await platform.events.publish(session, tick)
+                            await session.commit()
 
-                    reader = asyncio.create_task(consume_ws(connection, receipts))
-                    receipts.published_rate = await paced(rate, args.seconds, publish)
-                    await settle(receipts, args.drain)
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-                        await reader
-                    results[rate] = receipts
-                    await platform.dispatcher.drain()  # the hooks' backlog, between rates
+                reader = asyncio.create_task(consume_ws(connection, receipts))
+                receipts.published_rate = await paced(rate, args.seconds, publish)
+                await settle(receipts, args.drain)
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                    await reader
+                results[rate] = receipts
+                await platform.dispatcher.drain()  # the hooks' backlog, between rates
     return results
 
 
@@ -231,6 +271,23 @@ async def main() -> None:
         help="no webhook endpoint: no plugin consumer does work per event",
     )
     parser.add_argument("--drain", type=float, default=30.0, help="wait after the last event")
+    parser.add_argument(
+        "--transport",
+        choices=["postgres", "nats"],
+        default="postgres",
+        help="KRALIKI_EVENT_TRANSPORT of the kernel path (nats: a stream of this run's own)",
+    )
+    parser.add_argument(
+        "--nats-url",
+        default=os.environ.get("KRALIKI_BENCH_NATS_URL", "nats://127.0.0.1:4222"),
+        help="NATS with JetStream for --transport nats (or KRALIKI_BENCH_NATS_URL)",
+    )
+    parser.add_argument(
+        "--cross-worker",
+        action="store_true",
+        help="the client subscribes on a second app in the process that dispatches nothing: "
+        "the events cross workers through the transport",
+    )
     args = parser.parse_args()
     backend = Backend.from_environment()
     await backend.create()
@@ -243,7 +300,8 @@ async def main() -> None:
     for rate in args.rates:
         print(f"  {rate} ev/s (goal: p99 < {GOALS_P99_MS.get(rate, 50.0):g} ms)")
         base = line("baseline (LISTEN/NOTIFY -> ws)", bare[rate]) if bare else None
-        ours = line("kernel (outbox -> ws)", kernel[rate])
+        path = f"kernel ({args.transport}{', cross-worker' if args.cross_worker else ''})"
+        ours = line(path, kernel[rate])
         if base and ours:
             print(
                 f"    kernel p99 / baseline p99: {ours['p99_ms'] / base['p99_ms']:.1f}x;"

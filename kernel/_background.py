@@ -23,14 +23,16 @@ class BackgroundWorkers:
         self.listener: Listener | None = None
 
     async def start(self, *, run_workers: bool) -> None:
-        """Start the listener (PostgreSQL: real-time subscribers need other workers'
-        dispatches) and, with ``run_workers``, the dispatcher, the job worker and the
-        idempotency-key purge."""
+        """Start the event transport (real-time subscribers need other workers'
+        dispatches: PostgreSQL LISTEN, or a NATS consumer) and, with ``run_workers``, the
+        dispatcher (with the transport's relay), the job worker and the idempotency-key
+        purge."""
         platform = self.platform
-        channels: dict[str, Callable[[uuid.UUID], None]] = {
-            platform.events.dispatched_channel: platform.events.dispatched
-        }
+        transport = platform.event_transport
+        channels: dict[str, Callable[[uuid.UUID], None]] = dict(transport.listen_channels())
         on_connect = _nothing
+        # First: a transport that cannot start (NATS unreachable) fails the start cleanly.
+        self.tasks.extend(await transport.start(relay=run_workers))
         if run_workers:
             dispatcher = platform.dispatcher
             channels[platform.events.events_channel] = dispatcher.wake
@@ -42,7 +44,7 @@ class BackgroundWorkers:
                     platform.idempotency.run_purge(), name="kraliki-idempotency-purge"
                 )
             )
-        if platform.database.dialect == "postgresql":
+        if platform.database.dialect == "postgresql" and channels:
             self.listener = Listener(platform.database.engine, channels, on_connect=on_connect)
             self.tasks.append(asyncio.create_task(self.listener.run(), name="kraliki-listener"))
             # Commits made after start must not go unheard.

@@ -81,6 +81,13 @@ class Metrics:
             ["event"],
             registry=self.registry,
         )
+        self.events_relayed = Counter(
+            "kraliki_events_relayed",
+            "Events this worker relayed to NATS JetStream (KRALIKI_EVENT_TRANSPORT=nats), per "
+            "outcome: published, or duplicate (JetStream already held it: a re-relay).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.event_lag = Histogram(
             "kraliki_event_dispatch_lag_seconds",
             "Time from publication to dispatch.",

@@ -15,6 +15,7 @@ from kernel._background import BackgroundWorkers
 from kernel._db import Database, make_engine
 from kernel._events.bus import EventBus, build_catalog
 from kernel._events.dispatcher import Dispatcher
+from kernel._events.transport import EventTransport, build_transport
 from kernel._hooks import Hooks
 from kernel._idempotency.service import Idempotency
 from kernel._identity.service import Identity
@@ -69,6 +70,7 @@ class Platform:
     _vault: Vault | None = field(default=None, repr=False)
     _events: EventBus | None = field(default=None, repr=False)
     _dispatcher: Dispatcher | None = field(default=None, repr=False)
+    _transport: EventTransport | None = field(default=None, repr=False)
     _jobs: Jobs | None = field(default=None, repr=False)
     _idempotency: Idempotency | None = field(default=None, repr=False)
     _realtime: Hub | None = field(default=None, repr=False)
@@ -149,10 +151,25 @@ class Platform:
         """Delivers committed events (kernel-internal; ``drain()`` in tests)."""
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(
-                self.settings, self.database, self.hooks, self.events, self.metrics, self
+                self.settings,
+                self.database,
+                self.hooks,
+                self.events,
+                self.metrics,
+                self,
+                self.event_transport,
             )
             self.events.on_published(self._dispatcher.wake)
         return self._dispatcher
+
+    @property
+    def event_transport(self) -> EventTransport:
+        """How dispatches reach every worker (``KRALIKI_EVENT_TRANSPORT``; kernel-internal)."""
+        if self._transport is None:
+            self._transport = build_transport(
+                self.settings, self.database, self.events, self.metrics
+            )
+        return self._transport
 
     @property
     def jobs(self) -> Jobs:
@@ -192,6 +209,13 @@ class Platform:
         if self._workers is not None:
             await self._workers.stop()
             self._workers = None
+        await self.close_event_transport()
+
+    async def close_event_transport(self) -> None:
+        """Close the event transport's connections (a NATS connection; nothing on
+        PostgreSQL), after the background workers stopped."""
+        if self._transport is not None:
+            await self._transport.close()
 
     @property
     def hooks(self) -> Hooks:
@@ -286,5 +310,6 @@ async def open_platform(settings: Settings | None = None) -> AsyncIterator[Platf
     finally:
         await platform.hooks.shutdown(platform)
         await platform.close_outbound()
+        await platform.close_event_transport()
         await platform.database.dispose()
         platform.tracing.shutdown()

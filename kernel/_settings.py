@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/kraliki.db"
@@ -253,6 +253,27 @@ class Settings(BaseSettings):
         gt=0,
         description="How long dispatched events are kept for real-time clients to resume from.",
     )
+    event_transport: Literal["postgres", "nats"] = Field(
+        default="postgres",
+        description="How dispatched events reach every worker's real-time hub: `postgres` "
+        "(LISTEN/NOTIFY, then a read of the outbox) or `nats` (the outbox is relayed to a NATS "
+        "JetStream stream every worker consumes; needs KRALIKI_NATS_URL and PostgreSQL).",
+    )
+    nats_url: SecretStr | None = Field(
+        default=None,
+        description="NATS server(s) for KRALIKI_EVENT_TRANSPORT=nats, comma-separated "
+        "(nats://user:password@host:4222, tls://...); never logged.",
+    )
+    nats_stream: str = Field(
+        default="KRALIKI_EVENTS",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="JetStream stream the outbox is relayed to (created when missing).",
+    )
+    nats_subject_prefix: str = Field(
+        default="kraliki.events",
+        pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Subjects are `<prefix>.<tenant id>.<event type>`.",
+    )
     jobs_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often a job worker looks for due work."
     )
@@ -327,7 +348,7 @@ class Settings(BaseSettings):
             raise ValueError("KRALIKI_BOOTSTRAP_PASSWORD must have at least 12 characters")
         return value
 
-    @field_validator("jwt_secret", "master_key", mode="before")
+    @field_validator("jwt_secret", "master_key", "nats_url", mode="before")
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
         return None if value in ("", None) else value
@@ -376,6 +397,12 @@ class Settings(BaseSettings):
                     "port only, like https://app.example.com (no path, no trailing slash, no *)"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _nats_needs_a_url(self) -> Settings:
+        if self.event_transport == "nats" and self.nats_url is None:
+            raise ValueError("KRALIKI_EVENT_TRANSPORT=nats needs KRALIKI_NATS_URL")
+        return self
 
     @property
     def owner_database_url(self) -> str:

@@ -134,8 +134,9 @@ class EventBus:
         self._on_dispatched.append(callback)
 
     def on_dispatched_here(self, callback: EventsCallback) -> None:
-        """Call ``callback(tenant_id, events)`` with the events this process just dispatched
-        (the real-time hub streams them without reading them back)."""
+        """Call ``callback(tenant_id, events)`` with dispatched events at hand: the ones
+        this process just dispatched, or any worker's that the NATS transport brought (the
+        real-time hub streams them without reading them back)."""
         self._on_dispatched_here.append(callback)
 
     def dispatched_here(self, tenant_id: uuid.UUID, events: list[DeliveredEvent]) -> None:

@@ -3,7 +3,9 @@
 One worker at a time dispatches a tenant (it holds the tenant's cursor row with ``FOR UPDATE
 SKIP LOCKED``; other workers skip that tenant and move on). A pass reads the tenant's pending
 events in publication order, numbers them (``position``), marks them dispatched and commits,
-then announces the dispatch: real-time subscribers get the events at once. Plugin hooks
+then announces the dispatch through the event transport (``kernel/_events/transport.py``:
+PostgreSQL NOTIFY, or a relay to NATS JetStream): real-time subscribers get the events at
+once, this worker's without a read. Plugin hooks
 (``kraliki_events``, ``kraliki_event``) run behind, in ``HookRunner``, with their own cursor:
 a slow hook never delays the real-time stream, and a worker that dies mid-batch leaves the
 hooks' batch to the next pass (at least once; consumers dedupe by id).
@@ -23,7 +25,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +34,7 @@ from kernel._db import Database
 from kernel._events.bus import EventBus, delivered
 from kernel._events.consumers import HookRunner, create_hook_cursor
 from kernel._events.models import EventCursor, EventHookCursor, EventRecord
+from kernel._events.transport import EventTransport
 from kernel._hooks import Hooks
 from kernel._metrics import Metrics
 from kernel._models import utcnow
@@ -54,11 +57,13 @@ class Dispatcher:
         bus: EventBus,
         metrics: Metrics,
         platform: object,
+        transport: EventTransport,
     ) -> None:
         self.settings = settings
         self.database = database
         self.hooks = hooks
         self.bus = bus
+        self.transport = transport
         self.metrics = metrics
         self.platform = platform
         self.postgres = database.dialect == "postgresql"
@@ -68,6 +73,8 @@ class Dispatcher:
         self._lock = asyncio.Lock()  # one pass at a time in this process (drain vs run)
         self.consumers = HookRunner(settings, database, hooks, metrics, platform)
         bus.on_dispatched(self.consumers.wake)  # any worker's dispatch, by NOTIFY on PostgreSQL
+        # This worker's dispatch, and any worker's through a transport that brings the events.
+        bus.on_dispatched_here(lambda tenant_id, _events: self.consumers.wake(tenant_id))
 
     def wake(self, tenant_id: uuid.UUID) -> None:
         self._pending.add(tenant_id)
@@ -137,6 +144,7 @@ class Dispatcher:
                 if count < self.settings.events_batch_size:
                     break
             await self.consumers.drain_tenant(tenant)
+        await self.transport.drain()
         return total
 
     async def dispatch_tenant(self, tenant_id: uuid.UUID) -> int:
@@ -167,16 +175,13 @@ class Dispatcher:
                     row.position = cursor.position + offset
                     row.dispatched_at = now
                 cursor.position += len(rows)
-                if self.postgres:
-                    await session.execute(
-                        text("SELECT pg_notify(:channel, :tenant)"),
-                        {"channel": self.bus.dispatched_channel, "tenant": str(tenant_id)},
-                    )
+                events = [delivered(row) for row in rows]
+                await self.transport.announce(session, tenant_id, events)
                 await session.commit()
-        # This worker's subscribers get the events at once, without reading them back.
-        self.bus.dispatched_here(tenant_id, [delivered(row) for row in rows])
-        if not self.postgres:
-            self.bus.dispatched(tenant_id)  # PostgreSQL announces it by NOTIFY, to all
+        # This worker's subscribers get the events at once, without reading them back;
+        # the transport tells the other workers.
+        self.bus.dispatched_here(tenant_id, events)
+        self.transport.committed(tenant_id, events)
         return len(rows)
 
     async def _claim(self, session: AsyncSession, tenant_id: uuid.UUID) -> EventCursor | None:

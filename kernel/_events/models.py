@@ -67,3 +67,15 @@ class EventHookCursor(TenantOwnedMixin, Base):
 
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EventRelayCursor(TenantOwnedMixin, Base):
+    """How far a tenant's dispatched events have been relayed to NATS JetStream (a position;
+    ``KRALIKI_EVENT_TRANSPORT=nats`` only). Created by the dispatcher at the position it
+    starts from, so nothing dispatched under the transport is skipped; its row lock makes one
+    worker at a time relay a tenant's events, in order."""
+
+    __tablename__ = "kernel_event_relay_cursors"
+
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -6,7 +6,9 @@ across workers) wakes the hub for that tenant; one task per tenant then reads th
 after its subscribers' lowest cursor, in pages, and offers each to every subscriber whose
 patterns match and whose roles hold the event's read permission. Offering never waits: a
 subscriber whose buffer is full is closed as too slow, so one stalled client never holds up
-the others. A periodic sweep covers wake-ups lost while the listener reconnected.
+the others. Events that arrive with their bodies (this worker's own dispatch, or any
+worker's through the NATS transport: ``EventBus.on_dispatched_here``) are fanned out without
+a read. A periodic sweep covers wake-ups lost while the listener (or NATS) reconnected.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
 from kernel._events.types import DeliveredEvent, Event, matches
@@ -321,8 +324,10 @@ class Hub:
             )
 
     def dispatched_here(self, tenant_id: uuid.UUID, events: list[DeliveredEvent]) -> None:
-        """This worker dispatched ``events`` (``EventBus.on_dispatched_here``): stream them
-        without reading them back, unless a subscriber is behind them (then the pump reads)."""
+        """``events`` are at hand (``EventBus.on_dispatched_here``: this worker dispatched
+        them, or the NATS transport brought them): stream them without reading them back,
+        unless a subscriber is behind them or they skip a position (then the pump reads the
+        outbox); positions the subscribers have passed (a re-relayed event) are skipped."""
         stream = self._streams.get(tenant_id)
         if stream is None or not stream.subscribers or self.stopping or not events:
             return
@@ -335,7 +340,8 @@ class Hub:
             async with stream.lock:  # FIFO: hand-offs keep their order
                 if not stream.subscribers:
                     return
-                if min(s.cursor for s in stream.subscribers) + 1 < events[0].position:
+                behind = min(s.cursor for s in stream.subscribers)
+                if behind + 1 < events[0].position or not _consecutive(events):
                     self.tenant_advanced(stream.tenant_id)  # a gap: read it in order
                     return
                 await self._fan_out(stream, events)
@@ -422,3 +428,7 @@ class Hub:
             logger.warning("could not re-check a real-time credential; kept", exc_info=True)
         else:
             subscriber.use(principal=principal)
+
+
+def _consecutive(events: list[DeliveredEvent]) -> bool:
+    return all(b.position == a.position + 1 for a, b in pairwise(events))

@@ -29,8 +29,10 @@ from kernel import (
     SecretSpec,
     SessionDep,
     ValidationResult,
+    current_tenant_id,
     require,
 )
+from kernel._events.models import EventRelayCursor
 from kernel._operators import PlatformOperator
 from kernel._passwords import hash_password
 from kernel.testing import app_client, assert_tenant_isolation, login, tenant_models, tenant_rows
@@ -68,6 +70,11 @@ def kraliki_extra_plugins(make_plugin):
     async def publish(request: Request, session: SessionDep) -> dict[str, str]:
         platform = request.app.state.platform
         event_id = await platform.events.publish(session, WalkThingDone(thing="seed"))
+        # The NATS transport's relay cursor, which this app (PostgreSQL transport) never
+        # writes: seeded so that the walk looks for it too.
+        tenant_id = current_tenant_id()
+        if await session.get(EventRelayCursor, tenant_id) is None:
+            session.add(EventRelayCursor(tenant_id=tenant_id, position=0))
         await session.commit()
         await platform.dispatcher.drain()
         return {"id": str(event_id)}

@@ -40,6 +40,7 @@ CORE_TABLES = {
     "kernel_events",
     "kernel_event_cursors",
     "kernel_event_hook_cursors",
+    "kernel_event_relay_cursors",
     "kernel_wakeups",
     "kernel_idempotency_keys",
 }

@@ -88,16 +88,11 @@ class SharedStore:
         local: Callable[[], T],
     ) -> T:
         """``shared()`` through Redis, or ``local()`` when Redis is away or fails."""
-        if self.available:
-            try:
-                result = await shared()
-            except REDIS_ERRORS as exc:
-                self.failed(component, exc)
-            else:
-                self.succeeded()
-                return result
-        self.fell_back(component)
-        return local()
+
+        async def local_now() -> T:
+            return local()
+
+        return await self.run_async(component, shared, local_now)
 
     async def run_async(
         self,

@@ -1,9 +1,10 @@
 """Password hashing with Argon2id (argon2-cffi's recommended parameters).
 
-A hash or a verification costs tens to hundreds of milliseconds of CPU by design. Logins
-use :func:`verify_password_off_loop`: the check runs in a small thread pool of its own
-(argon2 releases the GIL), so a burst of logins neither stops the worker's event loop, and
-every other request with it, nor piles up more hashing threads than there are CPUs.
+A hash or a verification costs tens to hundreds of milliseconds of CPU by design. Requests
+use :func:`verify_password_off_loop` and :func:`hash_password_off_loop`: the work runs in a
+small thread pool of its own (argon2 releases the GIL), so a burst of logins or new users
+neither stops the worker's event loop, and every other request with it, nor piles up more
+hashing threads than there are CPUs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ async def verify_password_off_loop(password_hash: str, password: str) -> bool:
     open: a connection held while hashing sits idle in transaction, out of the pool."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_hashing_pool(), verify_password, password_hash, password)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """:func:`hash_password` in the hashing threads (creating a user, setting a password):
+    the event loop keeps serving other requests meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing_pool(), hash_password, password)
 
 
 def generate_password() -> str:

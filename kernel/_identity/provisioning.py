@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel._identity import grants
 from kernel._identity.models import User
 from kernel._identity.rbac import PolicyWriter, user_subject
-from kernel._passwords import hash_password
+from kernel._passwords import hash_password_off_loop
 from kernel._tenancy import TenancyError, current_tenant_id
 
 
@@ -44,7 +44,7 @@ async def create_user(
         id=uuid.uuid4(),
         email=normalized,
         display_name=display_name,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=await hash_password_off_loop(password) if password is not None else None,
     )
     session.add(user)
     await session.flush()

@@ -27,7 +27,7 @@ from kernel._identity.tokens import (
 )
 from kernel._models import utcnow
 from kernel._operators import PlatformOperator
-from kernel._passwords import hash_password, verify_password_off_loop
+from kernel._passwords import hash_password, hash_password_off_loop, verify_password_off_loop
 from kernel._platform import Platform
 from kernel._principal import Principal
 from kernel._problems import (
@@ -383,7 +383,7 @@ async def accept_invitation(
         expires = user.invitation_expires_at if user else None
         if user is None or expires is None or expires <= utcnow() or not user.is_active:
             raise ProblemError(UNAUTHENTICATED, "the invitation is invalid or has expired")
-        user.password_hash = hash_password(body.password)
+        user.password_hash = await hash_password_off_loop(body.password)
         user.invitation_hash = None
         user.invitation_expires_at = None
         record_audit_event(

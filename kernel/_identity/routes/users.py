@@ -20,7 +20,7 @@ from kernel._identity.routes.auth import PASSWORD_MIN
 from kernel._identity.tokens import new_opaque
 from kernel._models import utcnow
 from kernel._pagination import CursorPage, PageParamsDep, paginate
-from kernel._passwords import hash_password
+from kernel._passwords import hash_password_off_loop
 from kernel._platform import Platform
 from kernel._principal import Principal
 from kernel._problems import CONFLICT, NOT_FOUND, ProblemError
@@ -191,7 +191,7 @@ async def update_user(
         grants.check_can_hand_out(
             platform, policy, principal, policy.roles_of(user_subject(user.id))
         )
-        user.password_hash = hash_password(body.password)
+        user.password_hash = await hash_password_off_loop(body.password)
         user.invitation_hash = None
         await sessions.revoke_all_for(session, user.id, "password_reset")
     record_audit_event(

@@ -41,6 +41,7 @@ def make_engine(
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint_writes)
     else:
         if schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
@@ -216,6 +217,15 @@ def _refresh_locked_rows(state: ORMExecuteState) -> None:
     if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
         state.update_execution_options(populate_existing=True)
         _lock_sqlite_for_writing(state.session.connection())
+
+
+def _sqlite_savepoint_writes(connection: Connection, _name: str) -> None:
+    """A savepoint opened first in a SQLite transaction begins it: as a deferred (read)
+    transaction, whose first write fails at once with "database is locked" if another
+    connection wrote since its first read (no busy wait can help a stale snapshot). A
+    savepoint is opened to write (a create-if-missing, a claim), so the transaction it
+    starts takes the write lock at once, waiting its turn like any writer."""
+    _lock_sqlite_for_writing(connection)
 
 
 def _lock_sqlite_for_writing(connection: Connection) -> None:

@@ -81,3 +81,34 @@ async def test_a_locked_read_holds_other_writers_off_until_its_transaction_ends(
 
     async with kraliki_platform.database.session() as session:
         assert await session.scalar(select(Tenant.name).where(Tenant.id == tenant.id)) == "Acme a b"
+
+
+async def test_a_savepoint_beginning_a_transaction_writes_after_another_writer(kraliki_platform):
+    """Create-if-missing in a savepoint (read, then insert) while another connection
+    writes: on SQLite the savepoint begins the transaction, which must take the write lock
+    at once; as a read transaction its insert would fail with "database is locked"."""
+    async with kraliki_platform.database.session() as session:
+        tenant = Tenant(slug="acme", name="Acme")
+        session.add(tenant)
+        await session.commit()
+    has_read = asyncio.Event()
+
+    async def create_if_missing() -> None:
+        async with kraliki_platform.database.session() as session:
+            async with session.begin_nested():
+                missing = await session.scalar(select(Tenant.id).where(Tenant.slug == "beta"))
+                assert missing is None
+                has_read.set()
+                await asyncio.sleep(0.3)  # another connection writes meanwhile
+                session.add(Tenant(slug="beta", name="Beta"))
+            await session.commit()
+
+    async def rename_once_read() -> None:
+        await has_read.wait()
+        await _rename_elsewhere(kraliki_platform, tenant.id, "Acme Corp")
+
+    await asyncio.gather(create_if_missing(), rename_once_read())
+
+    async with kraliki_platform.database.session() as session:
+        names = set(await session.scalars(select(Tenant.name)))
+    assert names == {"Acme Corp", "Beta"}

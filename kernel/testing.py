@@ -302,6 +302,15 @@ def listening_socket(*, send_buffer: int | None = None) -> socket.socket:
     return sock
 
 
+def free_port() -> int:
+    """A loopback port free right now, for a server started in another process
+    (``kraliki serve --port``): that process binds it itself, so it may be taken meanwhile
+    (in-process servers use :func:`listening_socket`, which keeps the port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def socket_url(sock: socket.socket) -> str:
     """``http://127.0.0.1:<port>`` of a socket from :func:`listening_socket`."""
     return f"http://127.0.0.1:{sock.getsockname()[1]}"

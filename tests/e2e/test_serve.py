@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kernel.testing import free_port
+
 KRALIKI = str(Path(sys.executable).parent / "kraliki")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(env: dict[str, str], port: int, cwd: Path | None = None) -> subprocess.Popen[str]:

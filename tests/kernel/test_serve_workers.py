@@ -16,16 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kernel.testing import free_port
+
 KRALIKI = str(Path(sys.executable).parent / "kraliki")
 STARTED = re.compile(r"Started server process \[(\d+)\]")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Output:

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from kernel._cli import build_cli
 from kernel._migrations import upgrade
 from kernel._platform import resolve_plugins
 from kernel._settings import Settings
+from kernel.testing import free_port
 
 KRALIKI = Path(sys.executable).parent / "kraliki"
 TOKEN = "scrape-token-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_metrics_port_needs_one_worker(monkeypatch):

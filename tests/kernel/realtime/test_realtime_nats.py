@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from realtime_support import WAIT, Site, events, nothing_more, running_site, sub
 from kernel._events.nats import encode
 from kernel._events.types import DeliveredEvent
 from kernel._models import utcnow
+from kernel.testing import free_port
 
 NATS_URL = os.environ.get("KRALIKI_TEST_NATS_URL")
 HERE = Path(__file__).parent
@@ -108,12 +108,6 @@ class Peer:
         assert response.status_code == 200, response.text
         ids: list[str] = response.json()
         return ids
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_peer(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ from kernel._identity.provisioning import add_user
 from kernel._migrations import upgrade
 from kernel._platform import build_platform, resolve_plugins
 from kernel._serve import api_config
-from kernel.testing import DEFAULT_TEST_PASSWORD, TestDatabase
+from kernel.testing import DEFAULT_TEST_PASSWORD, TestDatabase, free_port
 
 KRALIKI = str(Path(sys.executable).parent / "kraliki")
 STARTUP = 90.0
@@ -34,12 +33,6 @@ PROMPTLY = 15.0
 """How long the clients and the process may take to be told and to stop, on a busy machine
 (it takes well under a second; the graceful-stop bound, which must not be what ends it, is
 set to 120 s, and without the fix the SSE response would never end)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def an_agent(database: TestDatabase) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from redis.asyncio import Redis
 from kernel._metrics import Metrics
 from kernel._resilience.breakers import Breakers
 from kernel._shared.store import SharedStore
+from kernel.testing import free_port
 
 from .conftest import drop_keys
 
@@ -29,12 +29,6 @@ KRALIKI = str(Path(sys.executable).parent / "kraliki")
 
 API = "/api/v1"
 PASSWORD = "a long enough password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Output:

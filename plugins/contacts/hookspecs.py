@@ -17,7 +17,7 @@ from kernel import Platform, hookspec
 
 
 @hookspec
-def kraliki_contact_erased(  # type: ignore[empty-body]
+def kraliki_contact_erased(
     platform: Platform,
     session: AsyncSession,
     tenant_id: uuid.UUID,

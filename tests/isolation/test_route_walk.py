@@ -15,6 +15,11 @@ import uuid
 from typing import Annotated
 
 import pytest
+from contacts_seeds import compliance as contacts_compliance
+from contacts_seeds import core as contacts_core
+from contacts_seeds import imports as contacts_imports
+from contacts_seeds import segments as contacts_segments
+from contacts_seeds import timeline as contacts_timeline
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -121,6 +126,15 @@ class WalkOrder(BaseModel):
     thing: str
 
 
+CONTACTS_SEEDS = (
+    contacts_core.seed,
+    contacts_imports.seed,
+    contacts_segments.seed,
+    contacts_compliance.seed,
+    contacts_timeline.seed,
+)
+
+
 class Tenant:
     def __init__(self, slug: str) -> None:
         self.slug = slug
@@ -178,6 +192,8 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     await client.get("/api/v1/auth/me", headers=agent)  # a second login session
     await _seed_calls(client, tenant)
     await _seed_ivr(client, tenant)
+    for seed in CONTACTS_SEEDS:
+        await seed(client, tenant)
     return tenant
 
 

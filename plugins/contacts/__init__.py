@@ -1,0 +1,28 @@
+"""The public API of the ``contacts`` plugin: what other plugins (and their tests) may import.
+
+Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.md``.
+"""
+
+from __future__ import annotations
+
+from plugins.contacts.permissions import (
+    CONSENT_READ,
+    CONSENT_WRITE,
+    CONTACTS_READ,
+    CONTACTS_WRITE,
+    DNC_READ,
+    DNC_WRITE,
+    PERMISSIONS,
+    SEGMENTS_READ,
+)
+
+__all__ = [
+    "CONSENT_READ",
+    "CONSENT_WRITE",
+    "CONTACTS_READ",
+    "CONTACTS_WRITE",
+    "DNC_READ",
+    "DNC_WRITE",
+    "PERMISSIONS",
+    "SEGMENTS_READ",
+]

@@ -1,0 +1,1 @@
+"""Part of the contacts plugin (private: import through ``plugins.contacts``)."""

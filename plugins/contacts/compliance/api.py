@@ -1,0 +1,7 @@
+"""Routes of the contacts plugin's compliance (under ``/api/v1/contacts``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["contacts"])

@@ -1,0 +1,9 @@
+"""Seeds the contacts plugin's imports tables for the cross-tenant route walk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def seed(client: Any, tenant: Any) -> None:
+    """Rows of every imports table for ``tenant`` (``.headers``, ``.slug``, ``.secrets``)."""

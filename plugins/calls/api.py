@@ -290,6 +290,7 @@ async def update_call(
             events.CallUpdated,
             call,
             disposition=call.disposition,
+            notes=call.notes,
             tags=list(call.tags or []),
             changed=changed,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 from fastapi import APIRouter
@@ -22,6 +23,9 @@ from kernel import (
     __version__,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @hookimpl
@@ -123,3 +127,11 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.calls.cli import calls
 
     cli.add_command(calls)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_data(session: AsyncSession, numbers: Sequence[str]) -> Any:
+    """A contact's data export (the contacts plugin's hook): what calls holds about its numbers."""
+    from plugins.calls.contact_data import contact_data
+
+    return await contact_data(session, numbers)

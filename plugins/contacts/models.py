@@ -364,6 +364,8 @@ class Erasure(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When a pending erasure is (re)tried: now when requested, later after a failure."""
 
 
 MODELS: tuple[type[Base], ...] = (

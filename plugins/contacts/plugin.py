@@ -4,10 +4,11 @@ do-not-call list and the consent ledger. Hook implementations only; see
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from fastapi import APIRouter
@@ -23,6 +24,9 @@ from kernel import (
     __version__,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @hookimpl
@@ -117,3 +121,17 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.contacts.cli import contacts
 
     cli.add_command(contacts)
+
+
+@hookimpl
+async def kraliki_contact_erased(
+    platform: Platform,
+    session: AsyncSession,
+    contact_id: uuid.UUID,
+    numbers: Sequence[str],
+    pseudonym: str,
+) -> None:
+    """The contacts plugin's own part of an erasure (``privacy/own.py``)."""
+    from plugins.contacts.privacy.own import erase_own
+
+    await erase_own(platform, session, contact_id=contact_id, numbers=numbers, pseudonym=pseudonym)

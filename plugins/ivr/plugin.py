@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import click
 from fastapi import APIRouter
@@ -21,6 +22,9 @@ from kernel import (
     __version__,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @hookimpl
@@ -113,3 +117,11 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.ivr.cli import ivr
 
     cli.add_command(ivr)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_data(session: AsyncSession, numbers: Sequence[str]) -> Any:
+    """A contact's data export (the contacts plugin's hook): what ivr holds about its numbers."""
+    from plugins.ivr.contact_data import contact_data
+
+    return await contact_data(session, numbers)

@@ -1,7 +1,106 @@
-"""Routes of the contacts plugin's timeline (under ``/api/v1/contacts``)."""
+"""Routes of the contacts plugin's timeline and number lookup (under ``/api/v1/contacts``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from kernel import (
+    CursorPage,
+    PageParamsDep,
+    Principal,
+    ProblemError,
+    SessionDep,
+    problem_responses,
+    require,
+)
+from plugins.contacts.lookup import contacts_for_number, default_country
+from plugins.contacts.models import Contact, Interaction
+from plugins.contacts.permissions import CONTACTS_READ
+from plugins.contacts.phones import InvalidNumber, normalize
+from plugins.contacts.timeline.problems import LOOKUP_INVALID_NUMBER, UNKNOWN_CONTACT
+from plugins.contacts.timeline.schemas import LookupContactOut, LookupOut, TimelineEntryOut
+from plugins.contacts.timeline.service import contact_exists, timeline_page
 
 router = APIRouter(tags=["contacts"])
+
+Reader = Annotated[Principal, Depends(require(CONTACTS_READ.resource, CONTACTS_READ.action))]
+
+
+def entry_out(row: Interaction) -> TimelineEntryOut:
+    return TimelineEntryOut(
+        call_id=row.call_id,
+        direction=row.direction,
+        number=row.number,
+        status=row.status,
+        disposition=row.disposition,
+        notes=row.notes,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        duration_seconds=row.duration_seconds,
+        href=f"/api/v1/calls/{row.call_id}",
+    )
+
+
+def lookup_out(contact: Contact) -> LookupContactOut:
+    return LookupContactOut(
+        id=contact.id,
+        name=contact.name,
+        company=contact.company,
+        last_call_at=contact.last_call_at,
+        last_call_status=contact.last_call_status,
+        last_disposition=contact.last_disposition,
+        call_count=contact.call_count,
+        updated_at=contact.updated_at,
+        href=f"/api/v1/contacts/{contact.id}",
+    )
+
+
+@router.get(
+    "/lookup",
+    response_model=LookupOut,
+    summary="Find the contacts owning a phone number",
+    responses=problem_responses(LOOKUP_INVALID_NUMBER),
+)
+async def lookup(
+    _principal: Reader,
+    session: SessionDep,
+    number: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="E.164, or a national number read with the organization's default country.",
+        ),
+    ],
+) -> LookupOut:
+    """Every live contact with this number, newest updated first (merged and erased
+    contacts are left out)."""
+    try:
+        e164 = normalize(number, default_country=await default_country(session)).e164
+    except InvalidNumber as exc:
+        raise ProblemError(LOOKUP_INVALID_NUMBER, f"not a valid phone number: {exc}") from None
+    contacts = await contacts_for_number(session, e164)
+    return LookupOut(number=e164, items=[lookup_out(contact) for contact in contacts])
+
+
+@router.get(
+    "/{contact_id}/timeline",
+    response_model=CursorPage[TimelineEntryOut],
+    summary="A contact's calls, newest first",
+    responses=problem_responses(UNKNOWN_CONTACT),
+)
+async def timeline(
+    contact_id: uuid.UUID,
+    _principal: Reader,
+    session: SessionDep,
+    page: PageParamsDep,
+) -> CursorPage[TimelineEntryOut]:
+    """Every call to or from one of the contact's numbers, with its outcome, disposition and
+    notes; ``href`` leads to the call itself."""
+    if not await contact_exists(session, contact_id):
+        raise ProblemError(UNKNOWN_CONTACT, "no contact of your organization has this id")
+    rows, cursor = await timeline_page(session, contact_id=contact_id, params=page)
+    return CursorPage[TimelineEntryOut](items=[entry_out(row) for row in rows], next_cursor=cursor)

@@ -143,6 +143,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("completed_at", UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),

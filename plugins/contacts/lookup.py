@@ -12,10 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import current_tenant_id
-from plugins.contacts.models import Contact, ContactPhone, ContactSettingsRow
-
-DEFAULT_COUNTRY = "US"
-"""How national numbers are read when the tenant never chose (``contacts_settings``)."""
+from plugins.contacts.models import Contact, ContactPhone
 
 
 async def contacts_for_number(session: AsyncSession, number: str) -> list[Contact]:
@@ -65,13 +62,3 @@ async def owners_of_numbers(
         if contact not in owners:
             owners.append(contact)
     return found
-
-
-async def default_country(session: AsyncSession) -> str:
-    """The tenant's default country for national numbers (``US`` without settings)."""
-    chosen = await session.scalar(
-        select(ContactSettingsRow.default_country).where(
-            ContactSettingsRow.tenant_id == current_tenant_id()
-        )
-    )
-    return chosen or DEFAULT_COUNTRY

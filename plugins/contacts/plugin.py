@@ -5,7 +5,7 @@ do-not-call list and the consent ledger. Hook implementations only; see
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -21,12 +21,15 @@ from kernel import (
     Permission,
     Platform,
     PluginInfo,
+    Principal,
     __version__,
     hookimpl,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from plugins.calls import Call
 
 
 @hookimpl
@@ -135,3 +138,13 @@ async def kraliki_contact_erased(
     from plugins.contacts.privacy.own import erase_own
 
     await erase_own(platform, session, contact_id=contact_id, numbers=numbers, pseudonym=pseudonym)
+
+
+@hookimpl
+async def kraliki_call_links(
+    session: AsyncSession, principal: Principal, calls: Sequence[Call]
+) -> Mapping[uuid.UUID, Mapping[str, Any]]:
+    """Each call's contact, for principals who may read contacts (``timeline/links.py``)."""
+    from plugins.contacts.timeline.links import call_links
+
+    return await call_links(session, principal, [call.id for call in calls])

@@ -24,7 +24,7 @@ from plugins.contacts.privacy.erasure import request_erasure
 from plugins.contacts.privacy.export import export_contact
 from plugins.contacts.privacy.problems import ERASURE_NOT_FOUND
 from plugins.contacts.privacy.schemas import ErasureOut
-from plugins.contacts.timeline.problems import UNKNOWN_CONTACT
+from plugins.contacts.problems import CONTACT_NOT_FOUND
 
 router = APIRouter(tags=["contacts"])
 
@@ -51,7 +51,7 @@ def erasure_out(erasure: Erasure) -> ErasureOut:
 async def _contact(session: SessionDep, contact_id: uuid.UUID) -> Contact:
     contact = await session.scalar(select(Contact).where(Contact.id == contact_id))
     if contact is None:
-        raise ProblemError(UNKNOWN_CONTACT, "no contact of your organization has this id")
+        raise ProblemError(CONTACT_NOT_FOUND, "no contact of your organization has this id")
     return contact
 
 
@@ -72,7 +72,7 @@ async def get_erasure(erasure_id: uuid.UUID, _principal: Eraser, session: Sessio
     "/{contact_id}/export",
     response_model=dict[str, Any],
     summary="Everything held about a contact (JSON)",
-    responses=problem_responses(UNKNOWN_CONTACT),
+    responses=problem_responses(CONTACT_NOT_FOUND),
 )
 async def export(
     contact_id: uuid.UUID,
@@ -104,7 +104,7 @@ async def export(
     response_model=ErasureOut,
     status_code=202,
     summary="Erase a contact's personal data in every plugin",
-    responses=problem_responses(UNKNOWN_CONTACT),
+    responses=problem_responses(CONTACT_NOT_FOUND),
 )
 async def erase(
     contact_id: uuid.UUID,

@@ -16,11 +16,12 @@ from kernel import (
     problem_responses,
     require,
 )
-from plugins.contacts.lookup import contacts_for_number, default_country
+from plugins.contacts.lookup import contacts_for_number
 from plugins.contacts.models import Contact, Interaction
 from plugins.contacts.permissions import CONTACTS_READ
 from plugins.contacts.phones import InvalidNumber, normalize
-from plugins.contacts.timeline.problems import LOOKUP_INVALID_NUMBER, UNKNOWN_CONTACT
+from plugins.contacts.problems import CONTACT_NOT_FOUND, INVALID_NUMBER
+from plugins.contacts.records import default_country
 from plugins.contacts.timeline.schemas import LookupContactOut, LookupOut, TimelineEntryOut
 from plugins.contacts.timeline.service import contact_exists, timeline_page
 
@@ -62,7 +63,7 @@ def lookup_out(contact: Contact) -> LookupContactOut:
     "/lookup",
     response_model=LookupOut,
     summary="Find the contacts owning a phone number",
-    responses=problem_responses(LOOKUP_INVALID_NUMBER),
+    responses=problem_responses(INVALID_NUMBER),
 )
 async def lookup(
     _principal: Reader,
@@ -81,7 +82,7 @@ async def lookup(
     try:
         e164 = normalize(number, default_country=await default_country(session)).e164
     except InvalidNumber as exc:
-        raise ProblemError(LOOKUP_INVALID_NUMBER, f"not a valid phone number: {exc}") from None
+        raise ProblemError(INVALID_NUMBER, "not a valid phone number", reason=str(exc)) from None
     contacts = await contacts_for_number(session, e164)
     return LookupOut(number=e164, items=[lookup_out(contact) for contact in contacts])
 
@@ -90,7 +91,7 @@ async def lookup(
     "/{contact_id}/timeline",
     response_model=CursorPage[TimelineEntryOut],
     summary="A contact's calls, newest first",
-    responses=problem_responses(UNKNOWN_CONTACT),
+    responses=problem_responses(CONTACT_NOT_FOUND),
 )
 async def timeline(
     contact_id: uuid.UUID,
@@ -101,6 +102,6 @@ async def timeline(
     """Every call to or from one of the contact's numbers, with its outcome, disposition and
     notes; ``href`` leads to the call itself."""
     if not await contact_exists(session, contact_id):
-        raise ProblemError(UNKNOWN_CONTACT, "no contact of your organization has this id")
+        raise ProblemError(CONTACT_NOT_FOUND, "no contact of your organization has this id")
     rows, cursor = await timeline_page(session, contact_id=contact_id, params=page)
     return CursorPage[TimelineEntryOut](items=[entry_out(row) for row in rows], next_cursor=cursor)

@@ -5,6 +5,7 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 
 from __future__ import annotations
 
+from plugins.contacts.compliance.callable import CallableDecision, is_callable
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -17,6 +18,7 @@ from plugins.contacts.permissions import (
 )
 
 __all__ = [
+    "CallableDecision",
     "CONSENT_READ",
     "CONSENT_WRITE",
     "CONTACTS_READ",
@@ -25,4 +27,5 @@ __all__ = [
     "DNC_WRITE",
     "PERMISSIONS",
     "SEGMENTS_READ",
+    "is_callable",
 ]

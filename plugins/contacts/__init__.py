@@ -18,7 +18,6 @@ from plugins.contacts.permissions import (
 )
 
 __all__ = [
-    "CallableDecision",
     "CONSENT_READ",
     "CONSENT_WRITE",
     "CONTACTS_READ",
@@ -27,5 +26,6 @@ __all__ = [
     "DNC_WRITE",
     "PERMISSIONS",
     "SEGMENTS_READ",
+    "CallableDecision",
     "is_callable",
 ]

@@ -5,6 +5,7 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 
 from __future__ import annotations
 
+from plugins.contacts.compliance.callable import CallableDecision, is_callable
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -25,4 +26,6 @@ __all__ = [
     "DNC_WRITE",
     "PERMISSIONS",
     "SEGMENTS_READ",
+    "CallableDecision",
+    "is_callable",
 ]

@@ -312,6 +312,9 @@ class DncEntry(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "kind", "value", "number_hash"),
         Index("ix_contacts_dnc_hash", "tenant_id", "number_hash"),
+        # is_callable looks a number and all its prefixes up at once: value IN (...).
+        Index("ix_contacts_dnc_value", "tenant_id", "value"),
+        Index("ix_contacts_dnc_created", "tenant_id", "created_at", "id"),
     )
 
     kind: Mapped[str] = mapped_column(String(8), default="number")

@@ -22,6 +22,7 @@ from kernel import (
     Platform,
     PluginInfo,
     Principal,
+    SecretSpec,
     __version__,
     hookimpl,
 )
@@ -124,6 +125,27 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.contacts.cli import contacts
 
     cli.add_command(contacts)
+
+
+@hookimpl
+def kraliki_vault_secrets() -> Sequence[SecretSpec]:
+    from plugins.contacts.compliance.hashing import SECRETS
+
+    return SECRETS
+
+
+@hookimpl
+def kraliki_startup(platform: Platform) -> None:
+    from plugins.contacts.compliance.hashing import register_platform
+
+    register_platform(platform)
+
+
+@hookimpl
+def kraliki_ivr_node_types() -> Sequence[object]:
+    from plugins.contacts.compliance.ivr import OptOutNode
+
+    return [OptOutNode()]
 
 
 @hookimpl

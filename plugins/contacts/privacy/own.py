@@ -9,16 +9,14 @@ lines of its numbers keep only the numbers' hashes, so the person is still not c
 
 from __future__ import annotations
 
-import importlib
-import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, utcnow
+from plugins.contacts.compliance.hashing import keep_erased_numbers
 from plugins.contacts.models import (
     Contact,
     ContactEmail,
@@ -27,23 +25,6 @@ from plugins.contacts.models import (
     Interaction,
     SegmentMember,
 )
-
-log = logging.getLogger(__name__)
-
-KeepErased = Callable[[Platform, AsyncSession, Sequence[str]], Awaitable[None]]
-
-
-def _keep_erased_numbers() -> KeepErased | None:
-    """The compliance area's hashing of erased numbers (DNC and consent), when present."""
-    for name in ("plugins.contacts.compliance.dnc", "plugins.contacts.compliance.hashing"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        function: Any = getattr(module, "keep_erased_numbers", None)
-        if function is not None:
-            return function  # type: ignore[no-any-return]
-    return None
 
 
 async def erase_own(
@@ -70,11 +51,7 @@ async def erase_own(
         .values(number=pseudonym, notes="")
         .execution_options(synchronize_session=False)
     )
-    keep = _keep_erased_numbers()
-    if keep is not None:
-        await keep(platform, session, list(numbers))
-    else:
-        log.warning("erasure without the do-not-call hashing: the compliance part is missing")
+    await keep_erased_numbers(platform, session, list(numbers))
     if contact.erased_at is None:
         contact.erased_at = utcnow()
         contact.version += 1

@@ -131,7 +131,11 @@ def upgrade() -> None:
     )
     enable_tenant_rls("contacts_dnc")
     with op.batch_alter_table("contacts_dnc", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_contacts_dnc_created", ["tenant_id", "created_at", "id"], unique=False
+        )
         batch_op.create_index("ix_contacts_dnc_hash", ["tenant_id", "number_hash"], unique=False)
+        batch_op.create_index("ix_contacts_dnc_value", ["tenant_id", "value"], unique=False)
 
     op.create_table(
         "contacts_erasures",
@@ -540,7 +544,9 @@ def downgrade() -> None:
 
     op.drop_table("contacts_erasures")
     with op.batch_alter_table("contacts_dnc", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_dnc_value")
         batch_op.drop_index("ix_contacts_dnc_hash")
+        batch_op.drop_index("ix_contacts_dnc_created")
 
     op.drop_table("contacts_dnc")
     with op.batch_alter_table("contacts_contacts", schema=None) as batch_op:

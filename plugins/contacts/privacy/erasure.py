@@ -66,7 +66,7 @@ async def request_erasure(
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s after the first failure, doubling, at most an hour."""
-    delay: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    delay: timedelta = FIRST_RETRY * (2 ** min(max(attempts - 1, 0), 16))
     return min(delay, LONGEST_RETRY)
 
 

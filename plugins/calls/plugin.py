@@ -5,13 +5,15 @@ implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     Event,
@@ -23,9 +25,6 @@ from kernel import (
     __version__,
     hookimpl,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @hookimpl
@@ -127,6 +126,22 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.calls.cli import calls
 
     cli.add_command(calls)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_erased(
+    platform: Platform,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    numbers: Sequence[str],
+    pseudonym: str,
+) -> None:
+    """The contacts plugin erased a contact: so do its calls (``plugins.calls.erasure``)."""
+    from plugins.calls.erasure import erase_contact
+
+    await erase_contact(
+        platform, session, tenant_id=tenant_id, numbers=numbers, pseudonym=pseudonym
+    )
 
 
 @hookimpl(optionalhook=True)

@@ -17,12 +17,13 @@ from kernel import (
     require,
 )
 from plugins.contacts.lookup import contacts_for_number
-from plugins.contacts.models import Contact, Interaction
+from plugins.contacts.models import Interaction
 from plugins.contacts.permissions import CONTACTS_READ
 from plugins.contacts.phones import InvalidNumber, normalize
 from plugins.contacts.problems import CONTACT_NOT_FOUND, INVALID_NUMBER
 from plugins.contacts.records import default_country
-from plugins.contacts.timeline.schemas import LookupContactOut, LookupOut, TimelineEntryOut
+from plugins.contacts.service import contact_outs
+from plugins.contacts.timeline.schemas import LookupOut, TimelineEntryOut
 from plugins.contacts.timeline.service import contact_exists, timeline_page
 
 router = APIRouter(tags=["contacts"])
@@ -42,20 +43,6 @@ def entry_out(row: Interaction) -> TimelineEntryOut:
         ended_at=row.ended_at,
         duration_seconds=row.duration_seconds,
         href=f"/api/v1/calls/{row.call_id}",
-    )
-
-
-def lookup_out(contact: Contact) -> LookupContactOut:
-    return LookupContactOut(
-        id=contact.id,
-        name=contact.name,
-        company=contact.company,
-        last_call_at=contact.last_call_at,
-        last_call_status=contact.last_call_status,
-        last_disposition=contact.last_disposition,
-        call_count=contact.call_count,
-        updated_at=contact.updated_at,
-        href=f"/api/v1/contacts/{contact.id}",
     )
 
 
@@ -84,7 +71,7 @@ async def lookup(
     except InvalidNumber as exc:
         raise ProblemError(INVALID_NUMBER, "not a valid phone number", reason=str(exc)) from None
     contacts = await contacts_for_number(session, e164)
-    return LookupOut(number=e164, items=[lookup_out(contact) for contact in contacts])
+    return LookupOut(number=e164, items=await contact_outs(session, contacts))
 
 
 @router.get(

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from plugins.contacts.schemas import ContactOut
+
 
 class TimelineEntryOut(BaseModel):
     """One call on a contact's timeline."""
@@ -25,21 +27,7 @@ class TimelineEntryOut(BaseModel):
     href: str = Field(description="The call in the calls API.")
 
 
-class LookupContactOut(BaseModel):
-    """A contact owning the number looked up."""
-
-    id: uuid.UUID
-    name: str
-    company: str
-    last_call_at: datetime | None
-    last_call_status: str | None
-    last_disposition: str | None
-    call_count: int
-    updated_at: datetime
-    href: str
-
-
 class LookupOut(BaseModel):
     number: str
     """The number as looked up, in E.164."""
-    items: list[LookupContactOut]
+    items: list[ContactOut]

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import JSON, Uuid, bindparam, text
-from timeline_helpers import add_contact
 
 from kernel import tenant_scope
 from plugins.loopback.testing import loopback_calls  # noqa: F401 (a fixture)
@@ -85,12 +84,18 @@ async def test_erasure_reaches_calls_ivr_and_contacts_and_the_number_stays_refus
     loopback_calls,  # noqa: F811 (the fixture)
 ):
     loopback = loopback_calls
-    platform, tenant = loopback.platform, loopback.tenant_id
-    ada = await add_contact(platform, tenant, "Ada Lovelace", numbers=[ADA], company="Engines")
-    bob = await add_contact(platform, tenant, "Bob Babbage", numbers=[BOB])
     async with httpx.AsyncClient(
         base_url=loopback.url, headers=loopback.headers, timeout=30
     ) as api:
+        people = []
+        for body in (
+            {"name": "Ada Lovelace", "company": "Engines", "phones": ["(415) 555-0123"]},
+            {"name": "Bob Babbage", "phones": [BOB], "emails": ["bob@example.com"]},
+        ):
+            created = await api.post("/api/v1/contacts", json=body)
+            assert created.status_code == 201, created.text
+            people.append(created.json()["id"])
+        ada, bob = people
         created = await api.post("/api/v1/ivr/flows", json={"name": "Accounts", "draft": GATHER})
         assert created.status_code == 201, created.text
         flow_id = created.json()["id"]
@@ -118,7 +123,7 @@ async def test_erasure_reaches_calls_ivr_and_contacts_and_the_number_stays_refus
         assert entry["disposition"] == "callback"
         call = (await api.get(f"/api/v1/calls/{adas}")).json()
         assert call["links"]["contact"] == {
-            "id": str(ada),
+            "id": ada,
             "name": "Ada Lovelace",
             "href": f"/api/v1/contacts/{ada}",
         }
@@ -164,7 +169,7 @@ async def test_erasure_reaches_calls_ivr_and_contacts_and_the_number_stays_refus
         # Bob, another contact, is untouched.
         bobs_call = (await api.get(f"/api/v1/calls/{bobs}")).json()
         assert bobs_call["to"] == BOB
-        assert bobs_call["links"]["contact"]["id"] == str(bob)
+        assert bobs_call["links"]["contact"]["id"] == bob
         assert (await ivr_state(loopback, bobs))["variables"] == {"account": BOBS_ACCOUNT}
         bobs_export = (await api.get(f"/api/v1/contacts/{bob}/export")).json()
         assert bobs_export["contact"]["name"] == "Bob Babbage"

@@ -7,12 +7,36 @@ normalised (E.164), so the caller normalises once and the database compares stri
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, Uuid, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import current_tenant_id
 from plugins.contacts.models import Contact, ContactPhone
+
+
+def lookup_statement() -> Select[Any]:
+    """The query :func:`contacts_for_number` runs, with ``tenant_id`` and ``number`` bound at
+    execution (built once: building it costs more than the database takes to answer)."""
+    tenant_id = bindparam("tenant_id", type_=Uuid)
+    owners = select(ContactPhone.contact_id).where(
+        ContactPhone.tenant_id == tenant_id,
+        ContactPhone.number == bindparam("number", type_=String),
+    )
+    return (
+        select(Contact)
+        .where(
+            Contact.tenant_id == tenant_id,
+            Contact.id.in_(owners),
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+        .order_by(Contact.updated_at.desc(), Contact.id.desc())
+    )
+
+
+_LOOKUP = lookup_statement()
 
 
 async def contacts_for_number(session: AsyncSession, number: str) -> list[Contact]:
@@ -21,19 +45,8 @@ async def contacts_for_number(session: AsyncSession, number: str) -> list[Contac
     Merged and erased contacts are left out; a number shared by several contacts (a family
     line, a switchboard) answers each of them.
     """
-    owners = select(ContactPhone.contact_id).where(
-        ContactPhone.tenant_id == current_tenant_id(), ContactPhone.number == number
-    )
-    query = (
-        select(Contact)
-        .where(
-            Contact.id.in_(owners),
-            Contact.merged_into_id.is_(None),
-            Contact.erased_at.is_(None),
-        )
-        .order_by(Contact.updated_at.desc(), Contact.id.desc())
-    )
-    return list((await session.scalars(query)).all())
+    found = await session.scalars(_LOOKUP, {"tenant_id": current_tenant_id(), "number": number})
+    return list(found.all())
 
 
 async def owners_of_numbers(

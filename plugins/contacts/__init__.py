@@ -6,6 +6,7 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 from __future__ import annotations
 
 from plugins.contacts.compliance.callable import CallableDecision, is_callable
+from plugins.contacts.lookup import contacts_for_number
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -27,5 +28,6 @@ __all__ = [
     "PERMISSIONS",
     "SEGMENTS_READ",
     "CallableDecision",
+    "contacts_for_number",
     "is_callable",
 ]

@@ -13,6 +13,18 @@ from kernel.testing import audit_events, login
 
 
 @pytest.fixture
+def kraliki_extra_plugins(make_plugin):
+    """A plugin of an integrator holding something about contacts (by e-mail)."""
+
+    def contact_data(tenant_id, contact_id, numbers, emails):
+        if not emails:
+            return None
+        return {"tickets": [{"from": email, "subject": "Refund"} for email in emails]}
+
+    return [make_plugin("helpdesk", requires=["contacts"], contact_data=contact_data)]
+
+
+@pytest.fixture
 async def alpha(kraliki_make_owner):
     return await kraliki_make_owner("alpha")
 
@@ -56,6 +68,7 @@ async def test_the_export_holds_everything_about_the_contact(
         "callback",
     )
     assert [segment["text"] for segment in call["transcript"]] == ["It is Ada here"]
+    assert data["plugins"]["helpdesk"] == {"tickets": [{"from": EMAIL, "subject": "Refund"}]}
     assert str(other) not in response.text
     assert "+14155550999" not in response.text
 

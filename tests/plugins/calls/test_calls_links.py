@@ -92,7 +92,7 @@ async def test_links_in_the_list_the_call_and_its_update(client, place, platform
         other["id"]: {"deal": {"id": 7}},
     }
     [(subject, ids)] = ASKED  # one question for the whole page
-    assert subject
+    assert subject == "test-user"  # the principal asking, to link only what it may read
     assert set(map(str, ids)) == {to_alice["id"], other["id"]}
     assert platform.hooks.failures[("raiser", "kraliki_call_links")] == 1
     warned = {r.plugin for r in caplog.records if getattr(r, "hook", None) == "kraliki_call_links"}

@@ -99,10 +99,10 @@ async def test_a_semicolon_csv_in_latin_1_with_invalid_rows(kraliki_client, alph
 
 async def test_a_comma_csv_with_quoted_fields_and_a_phone_column(kraliki_client, alpha):
     content = (
-        'name,"Phone Number",note\r\n'
-        '"Roe, Jane","+1 (415) 555-0100","said ""stop"""\r\n'
-        '"Doe, John",+14155550101,\r\n'
-    ).encode()
+        b'name,"Phone Number",note\r\n'
+        b'"Roe, Jane","+1 (415) 555-0100","said ""stop"""\r\n'
+        b'"Doe, John",+14155550101,\r\n'
+    )
 
     response = await send(kraliki_client, alpha.headers, content)
 

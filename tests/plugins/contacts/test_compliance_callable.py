@@ -79,7 +79,7 @@ async def test_the_number_and_the_longest_prefix(kraliki_client, kraliki_platfor
 
 
 async def test_the_list_comes_before_consent(kraliki_client, kraliki_platform, alpha):
-    contact = await make_contact(kraliki_platform, alpha.tenant_id, NUMBER)
+    contact = await make_contact(kraliki_client, alpha.headers, NUMBER)
     await record_consent(
         kraliki_client, alpha.headers, contact, "marketing", "voice_call", "granted"
     )
@@ -96,7 +96,7 @@ async def test_the_list_comes_before_consent(kraliki_client, kraliki_platform, a
 
 
 async def test_a_decision_as_a_record(kraliki_client, kraliki_platform, alpha):
-    contact = await make_contact(kraliki_platform, alpha.tenant_id, NUMBER)
+    contact = await make_contact(kraliki_client, alpha.headers, NUMBER)
     line = await record_consent(
         kraliki_client, alpha.headers, contact, "marketing", "text", "granted"
     )
@@ -140,7 +140,7 @@ async def test_an_erased_number_stays_refused_as_a_keyed_hash(
     beta = await kraliki_make_owner("beta")
     entry = await add_dnc(kraliki_client, alpha.headers, NUMBER, reason="asked")
     await add_dnc(kraliki_client, beta.headers, NUMBER)
-    contact = await make_contact(kraliki_platform, alpha.tenant_id, NUMBER)
+    contact = await make_contact(kraliki_client, alpha.headers, NUMBER)
     line = await record_consent(
         kraliki_client, alpha.headers, contact, "marketing", "text", "revoked", number=NUMBER
     )
@@ -210,7 +210,7 @@ async def test_a_number_of_a_contact_of_another_tenant_is_not_theirs(
     kraliki_client, kraliki_platform, kraliki_make_owner, alpha
 ):
     beta = await kraliki_make_owner("beta")
-    contact = await make_contact(kraliki_platform, alpha.tenant_id, NUMBER)
+    contact = await make_contact(kraliki_client, alpha.headers, NUMBER)
     await kraliki_client.post(contact_url(contact, "/opt-out"), json={}, headers=alpha.headers)
 
     decision = await decide(kraliki_platform, beta.tenant_id, NUMBER, contact_id=contact)

@@ -29,8 +29,8 @@ async def alpha(kraliki_make_owner):
 
 
 @pytest.fixture
-async def jane(kraliki_platform, alpha):
-    return await make_contact(kraliki_platform, alpha.tenant_id, *JANE)
+async def jane(kraliki_client, alpha):
+    return await make_contact(kraliki_client, alpha.headers, *JANE)
 
 
 def state_of(states: list[dict], purpose: str, channel: str) -> dict:
@@ -209,7 +209,7 @@ async def test_a_line_about_a_number_without_a_contact(kraliki_client, kraliki_p
     assert decision.allowed
     assert str(decision.consent_record_id) == response.json()["id"]
     # A contact holding that number inherits it.
-    contact = await make_contact(kraliki_platform, alpha.tenant_id, "+14155550199")
+    contact = await make_contact(kraliki_client, alpha.headers, "+14155550199")
     decision = await decide(
         kraliki_platform, alpha.tenant_id, "+14155550199", "marketing", contact_id=contact
     )

@@ -45,6 +45,7 @@ from plugins.contacts.compliance.settings import ALL, read_settings, write_setti
 from plugins.contacts.config import CONTACTS_SETTINGS
 from plugins.contacts.models import ConsentRecord, DncEntry
 from plugins.contacts.phones import InvalidNumber, normalize
+from plugins.contacts.records import contact_numbers
 
 router = APIRouter(tags=["contacts"])
 
@@ -307,7 +308,7 @@ async def _contact_numbers(session: AsyncSession, contact_id: uuid.UUID) -> list
         await consent.get_contact(session, contact_id)
     except consent.ContactNotFoundError:
         raise ProblemError(problems.CONTACT_NOT_FOUND) from None
-    return await consent.contact_numbers(session, contact_id)
+    return await contact_numbers(session, contact_id)
 
 
 def _normalized(text: str, country: str) -> str:

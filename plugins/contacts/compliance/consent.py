@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel import Platform, utcnow
 from plugins.contacts.compliance.settings import ALL, CHANNELS, ComplianceSettings
 from plugins.contacts.events import ConsentGranted, ConsentRevoked
-from plugins.contacts.models import ConsentRecord, Contact, ContactPhone
+from plugins.contacts.models import ConsentRecord, Contact
 
 
 class Action(enum.StrEnum):
@@ -55,16 +55,6 @@ async def get_contact(session: AsyncSession, contact_id: uuid.UUID) -> Contact:
     if contact is None:
         raise ContactNotFoundError(contact_id)
     return contact
-
-
-async def contact_numbers(session: AsyncSession, contact_id: uuid.UUID) -> list[str]:
-    """The contact's E.164 numbers, primary first."""
-    rows = await session.scalars(
-        select(ContactPhone.number)
-        .where(ContactPhone.contact_id == contact_id)
-        .order_by(ContactPhone.position, ContactPhone.number)
-    )
-    return list(rows)
 
 
 def check_line(

@@ -1,5 +1,6 @@
 """Import a do-not-call file: one number per line, or a CSV (``,`` ``;`` or tab) with a column
-of numbers (``number``, ``phone``, ``phone_number``, ``telephone``, ``mobile``...).
+of numbers (``number``, ``phone``, ``phone_number``, ``telephone``, ``mobile``..., case and
+accents ignored: ``Téléphone``).
 
 Rows are normalised and written in batches (``import_batch_rows``), each batch one
 ``INSERT ... ON CONFLICT DO NOTHING``; the import is one transaction: it lands whole or not
@@ -12,6 +13,7 @@ import asyncio
 import csv
 import io
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +45,10 @@ NUMBER_COLUMNS = frozenset(
         "cell",
         "msisdn",
         "e164",
+        "telefon",
+        "telefono",
+        "numero",
+        "telefonni_cislo",
     }
 )
 INSERT_ROWS = 1000
@@ -79,7 +85,9 @@ class ImportReport:
 
 
 def _column_name(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+    """``Téléphone`` -> ``telephone``, ``Phone Number`` -> ``phone_number``."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.strip().lower()).strip("_")
 
 
 def _delimiter(first_line: str) -> str | None:

@@ -8,19 +8,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugins.contacts.compliance.consent import Action, ConsentSource
-from plugins.contacts.compliance.dnc import DncKind
 from plugins.contacts.compliance.settings import ComplianceSettings
 
 CHANNEL_OR_ALL = Literal["voice_call", "prerecorded_voice", "text", "all"]
-CHANNEL = Literal["voice_call", "prerecorded_voice", "text"]
+ACTION = Literal["granted", "revoked"]
+CONSENT_SOURCE = Literal["web_form", "ivr", "agent", "import", "api"]
 PURPOSE_OR_ALL = r"^(all|[a-z][a-z0-9_]{0,31})$"
 
 
 class DncCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: DncKind = DncKind.NUMBER
+    kind: Literal["number", "prefix"] = "number"
     value: str = Field(
         min_length=1,
         max_length=64,
@@ -89,10 +88,11 @@ class ConsentCreate(BaseModel):
     purpose: str = Field(
         pattern=PURPOSE_OR_ALL,
         description="One of the organization's purposes; `all` only to revoke.",
+        examples=["marketing"],
     )
-    channel: CHANNEL_OR_ALL
-    action: Action
-    source: ConsentSource
+    channel: CHANNEL_OR_ALL = Field(examples=["voice_call"])
+    action: ACTION = Field(examples=["granted"])
+    source: CONSENT_SOURCE = Field(examples=["agent"])
     evidence: str = Field(
         default="",
         max_length=2000,
@@ -148,7 +148,7 @@ class ConsentStateList(BaseModel):
 class OptOutCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: ConsentSource = ConsentSource.AGENT
+    source: CONSENT_SOURCE = "agent"
     evidence: str = Field(default="", max_length=2000)
     occurred_at: datetime | None = None
     add_to_dnc: bool = Field(default=True, description="Also list every number of the contact.")

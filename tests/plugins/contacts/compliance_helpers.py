@@ -12,7 +12,6 @@ from kernel import Platform, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, login
 from plugins.contacts import CallableDecision, is_callable
 from plugins.contacts.compliance.hashing import keep_erased_numbers
-from plugins.contacts.models import Contact, ContactPhone
 
 DNC = "/api/v1/contacts/dnc"
 SETTINGS = "/api/v1/contacts/compliance-settings"
@@ -22,22 +21,15 @@ def contact_url(contact_id: uuid.UUID | str, rest: str = "") -> str:
     return f"/api/v1/contacts/{contact_id}{rest}"
 
 
-async def make_contact(platform: Platform, tenant_id: uuid.UUID, *numbers: str) -> uuid.UUID:
-    """A contact with these E.164 numbers (written directly: the contact API is not what these
-    tests are about)."""
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            contact = Contact(id=uuid.uuid4(), name="Jane Roe")
-            session.add(contact)
-            await session.flush()
-            for position, number in enumerate(numbers):
-                session.add(
-                    ContactPhone(
-                        id=uuid.uuid4(), contact_id=contact.id, number=number, position=position
-                    )
-                )
-            await session.commit()
-            return contact.id
+async def make_contact(
+    client: httpx.AsyncClient, headers: dict[str, str], *numbers: str
+) -> uuid.UUID:
+    """A contact with these numbers, created through the contacts API."""
+    created = await client.post(
+        "/api/v1/contacts", json={"name": "Jane Roe", "phones": list(numbers)}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    return uuid.UUID(created.json()["id"])
 
 
 async def decide(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import DeliveredEvent, Platform, current_tenant_id, tenant_scope
@@ -33,6 +34,7 @@ CALL_EVENTS = "calls.call."
 UPDATED = "calls.call.updated"
 _TERMINAL = frozenset(str(status) for status in TERMINAL_STATUSES)
 _DIRECTIONS = {"inbound": "from_number", "outbound": "to_number"}
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +106,26 @@ async def link_calls(platform: Platform, events: Sequence[DeliveredEvent]) -> No
     for tenant_id, batch in by_tenant.items():
         try:
             with tenant_scope(tenant_id):
-                async with platform.database.session() as session:
-                    await link_batch(platform, session, batch)
-                    await session.commit()
+                await _link_with_retries(platform, batch)
         except Exception as exc:  # the other tenants still get their links
             failure = failure or exc
     if failure is not None:
         raise failure
+
+
+async def _link_with_retries(platform: Platform, batch: Sequence[DeliveredEvent]) -> None:
+    """A batch counts as delivered even when its hook fails, so a conflict with a concurrent
+    writer (the same call linked at once, a deadlock) is retried here rather than lost."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with platform.database.session() as session:
+                await link_batch(platform, session, batch)
+                await session.commit()
+            return
+        except DBAPIError:
+            if attempt == ATTEMPTS:
+                raise
+            log.info("call links of a batch conflicted; trying again (%d)", attempt)
 
 
 async def link_batch(
@@ -127,12 +142,12 @@ async def link_batch(
     touched: set[uuid.UUID] = set()
     linked: list[tuple[Contact, Interaction]] = []
     for fact in facts:
-        contacts = {contact.id: contact for contact in owners.get(fact.number, ())}
-        for (contact_id, call_id), row in known.items():
-            if call_id == fact.call_id and _apply(row, fact):
+        rows = known.setdefault(fact.call_id, {})
+        for contact_id, row in rows.items():
+            if _apply(row, fact):
                 touched.add(contact_id)
-        for contact in contacts.values():
-            if (contact.id, fact.call_id) in known:
+        for contact in owners.get(fact.number, ()):
+            if contact.id in rows:
                 continue
             row = Interaction(
                 contact_id=contact.id,
@@ -145,7 +160,7 @@ async def link_batch(
             )
             _apply(row, fact)
             session.add(row)
-            known[(contact.id, fact.call_id)] = row
+            rows[contact.id] = row
             linked.append((contact, row))
             touched.add(contact.id)
     if not touched:
@@ -167,9 +182,9 @@ async def link_batch(
 
 async def _interactions(
     session: AsyncSession, call_ids: set[uuid.UUID]
-) -> dict[tuple[uuid.UUID, uuid.UUID], Interaction]:
-    """The interactions of these calls, except those of erased contacts (they stay as the
-    erasure left them)."""
+) -> dict[uuid.UUID, dict[uuid.UUID, Interaction]]:
+    """The interactions of these calls (call -> contact -> row), except those of erased
+    contacts (they stay as the erasure left them)."""
     erased = select(Contact.id).where(
         Contact.tenant_id == current_tenant_id(), Contact.erased_at.is_not(None)
     )
@@ -178,7 +193,10 @@ async def _interactions(
             Interaction.call_id.in_(sorted(call_ids)), Interaction.contact_id.not_in(erased)
         )
     )
-    return {(row.contact_id, row.call_id): row for row in rows}
+    found: dict[uuid.UUID, dict[uuid.UUID, Interaction]] = {}
+    for row in rows:
+        found.setdefault(row.call_id, {})[row.contact_id] = row
+    return found
 
 
 def _apply(row: Interaction, fact: CallFact) -> bool:

@@ -209,3 +209,26 @@ async def test_events_of_other_plugins_and_unknown_numbers_are_ignored(platform,
     foreign = dataclasses.replace(foreign, name="webhooks.delivery.failed")
     await link_calls(platform, [foreign])
     assert await rows(platform, tenant, Interaction) == []
+
+
+async def test_a_batch_conflicting_with_another_writer_is_tried_again(
+    platform, tenant, monkeypatch
+):
+    """A failing hook's batch still counts as delivered: a conflict must not lose links."""
+    from sqlalchemy.exc import IntegrityError
+
+    from plugins.contacts.timeline import linking
+
+    ada = await add_contact(platform, tenant, numbers=[ADA])
+    real, attempts = linking.link_batch, []
+
+    async def conflicting_once(platform, session, events):
+        attempts.append(len(events))
+        if len(attempts) == 1:
+            raise IntegrityError("INSERT INTO contacts_interactions", {}, Exception("duplicate"))
+        await real(platform, session, events)
+
+    monkeypatch.setattr(linking, "link_batch", conflicting_once)
+    await link_calls(platform, story(tenant, uuid.uuid4()))
+    assert attempts == [4, 4]
+    assert [r.contact_id for r in await rows(platform, tenant, Interaction)] == [ada]

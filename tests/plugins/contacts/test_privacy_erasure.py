@@ -114,6 +114,15 @@ async def test_an_erased_contact_holds_nothing_personal(kraliki_platform, kralik
         "/api/v1/contacts/lookup", params={"number": NUMBER}, headers=alpha.headers
     )
     assert lookup.json()["items"] == []
+    shown = await kraliki_client.get(f"/api/v1/contacts/{seeded.contact_id}", headers=alpha.headers)
+    assert shown.json()["erased"] is True
+    assert (shown.json()["name"], shown.json()["phones"], shown.json()["emails"]) == (
+        pseudonym,
+        [],
+        [],
+    )
+    listed = await kraliki_client.get("/api/v1/contacts", headers=alpha.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [str(bob)]
     # Bob is untouched.
     assert (await contact_row(kraliki_platform, tenant, bob)).name == "Bob"
     found = await kraliki_client.get(

@@ -102,9 +102,14 @@ async def keep_erased_numbers(
     A DNC entry of a number keeps its reason, source and dates; its ``value`` becomes empty
     and ``number_hash`` holds the hash, so :func:`is_callable` still refuses the number.
     Consent records keep their lines, the number replaced by its hash.
+
+    The vault is read only when one of the numbers is listed or in the ledger. On SQLite,
+    call it before the erasure's own writes: reading the tenant's key may take a
+    transaction of its own (as ``platform.vault.reveal`` does), which waits for the
+    erasure's write lock.
     """
     wanted = sorted({n for n in numbers if n})
-    if not wanted:
+    if not wanted or not await _held(session, wanted):
         return
     key = await _key_for_writing(platform, session)
     for e164 in wanted:
@@ -127,3 +132,16 @@ async def keep_erased_numbers(
         await session.execute(
             update(ConsentRecord).where(ConsentRecord.number == e164).values(number=hashed)
         )
+
+
+async def _held(session: AsyncSession, numbers: Sequence[str]) -> bool:
+    """Whether the DNC list or the ledger holds one of ``numbers`` in plain."""
+    listed = await session.scalar(
+        select(DncEntry.id).where(DncEntry.kind == "number", DncEntry.value.in_(numbers)).limit(1)
+    )
+    if listed is not None:
+        return True
+    consented = await session.scalar(
+        select(ConsentRecord.id).where(ConsentRecord.number.in_(numbers)).limit(1)
+    )
+    return consented is not None

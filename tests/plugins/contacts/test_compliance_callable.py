@@ -182,6 +182,7 @@ async def test_an_erased_number_stays_refused_as_a_keyed_hash(
 
 
 async def test_the_hash_key_is_a_managed_vault_secret(kraliki_client, kraliki_platform, alpha):
+    await add_dnc(kraliki_client, alpha.headers, NUMBER)
     await erase_numbers(kraliki_platform, alpha.tenant_id, NUMBER)
 
     listed = await kraliki_client.get("/api/v1/vault/secrets", headers=alpha.headers)
@@ -198,8 +199,10 @@ async def test_the_hash_key_is_a_managed_vault_secret(kraliki_client, kraliki_pl
     assert put.status_code in (403, 409, 422), put.text
 
 
-async def test_no_numbers_no_key(kraliki_platform, alpha):
+async def test_numbers_held_nowhere_need_no_key(kraliki_client, kraliki_platform, alpha):
+    await add_dnc(kraliki_client, alpha.headers, "+14155550111")
     await erase_numbers(kraliki_platform, alpha.tenant_id)
+    await erase_numbers(kraliki_platform, alpha.tenant_id, NUMBER)
 
     with tenant_scope(alpha.tenant_id):
         async with kraliki_platform.database.session() as session:

@@ -284,7 +284,13 @@ async def remove_dnc(
     platform: PlatformDep,
 ) -> Response:
     entry = await _entry(session, entry_id)
-    details = {"kind": entry.kind, "source": entry.source, "reason": entry.reason}
+    # What was removed, without the number or the free-text reason (personal data).
+    details = {
+        "kind": entry.kind,
+        "source": entry.source,
+        "listed_at": entry.created_at.isoformat(),
+        "erased": bool(entry.number_hash),
+    }
     await dnc.remove_entry(platform, session, entry)
     record_audit_event(
         session,

@@ -47,3 +47,6 @@ async def seed(client: Any, tenant: Any) -> None:
     )
     assert imported.status_code == 200, imported.text
     assert imported.json()["added"] == 1, imported.text
+    # Dispatch what the seeding published now, so the walk finds the outbox at rest.
+    drained = await client.post("/api/v1/walkvault/events", headers=h)
+    assert drained.status_code == 200, drained.text

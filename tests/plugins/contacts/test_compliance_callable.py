@@ -22,7 +22,7 @@ from compliance_helpers import (
 from kernel import tenant_scope
 from plugins.contacts import CallableDecision
 from plugins.contacts.compliance.callable import RULES
-from plugins.contacts.compliance.hashing import HASH_KEY_NAME, hash_number
+from plugins.contacts.compliance.hashing import HASH_KEY_NAME, hash_number, keep_erased_numbers
 
 NUMBER = "+14155550100"
 
@@ -221,3 +221,20 @@ async def test_a_number_of_a_contact_of_another_tenant_is_not_theirs(
     assert decision.allowed
     assert (await decide(kraliki_platform, alpha.tenant_id, NUMBER)).rule == "dnc-number"
     assert uuid.UUID(str(contact))
+
+
+async def test_an_erasure_rolled_back_hashes_nothing_and_keeps_no_key(
+    kraliki_client, kraliki_platform, alpha
+):
+    await add_dnc(kraliki_client, alpha.headers, NUMBER)
+
+    with tenant_scope(alpha.tenant_id):
+        async with kraliki_platform.database.session() as session:
+            await keep_erased_numbers(kraliki_platform, session, [NUMBER])
+            await session.rollback()  # another plugin's part of the erasure failed
+
+    listed = (await kraliki_client.get(DNC, headers=alpha.headers)).json()["items"]
+    assert [(e["value"], e["erased"]) for e in listed] == [(NUMBER, False)]
+    with tenant_scope(alpha.tenant_id):
+        async with kraliki_platform.database.session() as session:
+            assert await hash_number(kraliki_platform, session, NUMBER) is None

@@ -134,6 +134,15 @@ async def keep_erased_numbers(
         )
 
 
+async def warm_key(platform: Platform, session: AsyncSession, numbers: Sequence[str]) -> None:
+    """Read the tenant's key into the worker's cache before an erasure writes anything, when
+    :func:`keep_erased_numbers` will need it: filling the cache takes a transaction of its own
+    (the audited reveal), which on SQLite would wait for the erasure's write lock."""
+    wanted = sorted({n for n in numbers if n})
+    if wanted and await _held(session, wanted):
+        await hash_key(platform, session)
+
+
 async def _held(session: AsyncSession, numbers: Sequence[str]) -> bool:
     """Whether the DNC list or the ledger holds one of ``numbers`` in plain."""
     listed = await session.scalar(

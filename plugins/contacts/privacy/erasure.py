@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import HookCallError, JobTopic, Platform, record_audit_event, utcnow
+from plugins.contacts.compliance.hashing import warm_key
 from plugins.contacts.events import ContactErased
 from plugins.contacts.models import Contact, Erasure
 from plugins.contacts.privacy.export import contact_numbers_and_emails
@@ -83,6 +84,7 @@ async def erase(platform: Platform, session: AsyncSession, erasure: Erasure) -> 
     """Erase the contact in every plugin and mark the erasure completed (no commit)."""
     contact = await session.scalar(select(Contact).where(Contact.id == erasure.contact_id))
     numbers, emails = await contact_numbers_and_emails(session, erasure.contact_id)
+    await warm_key(platform, session, numbers)  # before any plugin writes (SQLite's lock)
     answered = await platform.hooks.collect(
         "kraliki_contact_erased",
         platform=platform,

@@ -211,3 +211,34 @@ async def test_erasing_needs_contacts_erase_and_a_contact_of_ones_own(
     mine = await add_contact(kraliki_platform, alpha.tenant_id)
     refused = await kraliki_client.post(f"/api/v1/contacts/{mine}/erase", headers=supervisor)
     assert refused.status_code == 403, refused.text
+
+
+async def test_an_erasure_with_the_hash_key_not_cached_completes_at_once(
+    kraliki_platform, kraliki_client, alpha
+):
+    """The worker's cache of the hash key is empty (another worker created the key, or it
+    expired): reading it must not wait for the erasure's own write lock (SQLite)."""
+    ids = []
+    for name, number in (("Ada", "+14155550101"), ("Bea", "+14155550102")):
+        ids.append(await add_contact(kraliki_platform, alpha.tenant_id, name, numbers=[number]))
+        listed = await kraliki_client.post(
+            "/api/v1/contacts/dnc", headers=alpha.headers, json={"value": number}
+        )
+        assert listed.status_code == 201, listed.text
+    first = await erase(kraliki_client, alpha, ids[0])
+    await run_jobs(kraliki_platform)
+    assert (await kraliki_client.get(first["href"], headers=alpha.headers)).json()[
+        "status"
+    ] == "completed"
+
+    kraliki_platform.vault.secrets.clear()
+    second = await erase(kraliki_client, alpha, ids[1])
+    await run_jobs(kraliki_platform)
+    done = (await kraliki_client.get(second["href"], headers=alpha.headers)).json()
+    assert (done["status"], done["attempts"]) == ("completed", 1), done
+    check = await kraliki_client.get(
+        "/api/v1/contacts/dnc/check",
+        headers=alpha.headers,
+        params={"number": "+14155550102", "purpose": "informational"},
+    )
+    assert check.json()["rule"] == "dnc-number", check.text

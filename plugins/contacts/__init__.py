@@ -5,6 +5,7 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 
 from __future__ import annotations
 
+from plugins.contacts.filters import ContactFilter, FieldCondition
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -14,6 +15,11 @@ from plugins.contacts.permissions import (
     DNC_WRITE,
     PERMISSIONS,
     SEGMENTS_READ,
+)
+from plugins.contacts.segments.service import (
+    SegmentNotFoundError,
+    count_segment,
+    segment_contact_ids,
 )
 
 __all__ = [
@@ -25,4 +31,9 @@ __all__ = [
     "DNC_WRITE",
     "PERMISSIONS",
     "SEGMENTS_READ",
+    "ContactFilter",
+    "FieldCondition",
+    "SegmentNotFoundError",
+    "count_segment",
+    "segment_contact_ids",
 ]

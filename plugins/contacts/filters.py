@@ -21,7 +21,16 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import (
     BindParameter,
     ClauseElement,
@@ -50,7 +59,7 @@ MAX_CONDITIONS = 50
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
-Scalar = Annotated[str, Field(max_length=500)] | int | float
+Scalar = Annotated[StrictStr, Field(max_length=500)] | StrictInt | StrictFloat
 
 
 class FieldOp(enum.StrEnum):
@@ -95,10 +104,6 @@ class FieldCondition(BaseModel):
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> FieldCondition:
-        if isinstance(self.value, bool) or (
-            isinstance(self.value, list) and any(isinstance(v, bool) for v in self.value)
-        ):
-            raise ValueError("true and false are not field values")
         if self.op in VALUELESS_OPS:
             if self.value is not None:
                 raise ValueError(f"{self.op.value!r} takes no value")

@@ -51,6 +51,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from kernel import ProblemError
 from plugins.contacts.models import Contact, ContactPhone, ContactTag, FieldDefinition, FieldType
+from plugins.contacts.phones import search_digits
 from plugins.contacts.segments.problems import FILTER_INVALID, FILTER_UNKNOWN_FIELDS
 
 MAX_LIST = 200
@@ -189,6 +190,15 @@ class ContactFilter(BaseModel):
     def _upper(cls, values: list[str]) -> list[str]:
         return [v.upper() for v in values]
 
+    @field_validator("tags_any", "tags_all", "tags_none")
+    @classmethod
+    def _tags(cls, values: list[str]) -> list[str]:
+        """Tags are kept trimmed and lower-cased; so are the ones asked for."""
+        tags = [v.strip().lower() for v in values]
+        if not all(tags):
+            raise ValueError("a tag is not blank")
+        return list(dict.fromkeys(tags))
+
     @field_validator("region")
     @classmethod
     def _upper_regions(cls, values: list[str]) -> list[str]:
@@ -312,8 +322,7 @@ def _field_condition(condition: FieldCondition) -> ColumnElement[bool]:
 
 # --- the whole filter --------------------------------------------------------------------
 
-_NUMBERISH = re.compile(r"^[+\d\s().\-/]+$")
-MIN_DIGITS = 3
+_PHONEISH = re.compile(r"^[+(]?[\d()+\-. /]*\d[\d()\-. /]*$")
 
 
 def _tag_exists(tags: Sequence[str]) -> ColumnElement[bool]:
@@ -336,18 +345,12 @@ def _phone_exists(*criteria: ColumnElement[bool]) -> ColumnElement[bool]:
     )
 
 
-def _text_search(q: str) -> ColumnElement[bool] | None:
-    """Case-insensitive substrings of ``search_text`` (filled lower-cased by the records
-    code): every word must occur; a query that looks like a number also matches its digits
-    (``+1 (415) 555`` finds ``14155550100``)."""
-    text = q.strip().lower()
-    if not text:
-        return None
-    words = and_(*(Contact.search_text.contains(word, autoescape=True) for word in text.split()))
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if _NUMBERISH.match(text) and len(digits) >= MIN_DIGITS:
-        return or_(words, Contact.search_text.contains(digits, autoescape=True))
-    return words
+def _text_search(q: str) -> list[ColumnElement[bool]]:
+    """Every word of ``q`` a case-insensitive substring of ``search_text`` (which holds
+    lower-cased name, company and e-mails, and numbers as digits); a word that looks like a
+    number is searched by its digits (``+1 (415) 555`` finds ``14155550100``)."""
+    needles = [search_digits(w) if _PHONEISH.match(w) else w for w in q.lower().split()]
+    return [Contact.search_text.contains(n, autoescape=True) for n in needles if n]
 
 
 def _region(entry: str) -> ColumnElement[bool]:
@@ -376,8 +379,8 @@ def where(
     conditions.extend(_tag_exists([tag]) for tag in dict.fromkeys(f.tags_all))
     if f.tags_none:
         conditions.append(not_(_tag_exists(f.tags_none)))
-    if f.q is not None and (search := _text_search(f.q)) is not None:
-        conditions.append(search)
+    if f.q is not None:
+        conditions.extend(_text_search(f.q))
     conditions.extend(_field_condition(c) for c in f.fields)
     if f.country:
         conditions.append(Contact.country.in_(f.country))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
@@ -24,8 +24,9 @@ from kernel import (
     require,
 )
 from plugins.contacts.filters import validate_filter
-from plugins.contacts.models import Contact, ContactPhone, Segment
+from plugins.contacts.models import Contact, Segment
 from plugins.contacts.permissions import CONTACTS_READ, SEGMENTS_READ, SEGMENTS_WRITE
+from plugins.contacts.schemas import ContactOut
 from plugins.contacts.segments import service
 from plugins.contacts.segments.problems import (
     FILTER_INVALID,
@@ -41,11 +42,11 @@ from plugins.contacts.segments.schemas import (
     MembersChanged,
     Preview,
     PreviewOut,
-    SegmentContact,
     SegmentCreate,
     SegmentOut,
     SegmentUpdate,
 )
+from plugins.contacts.service import contact_outs
 
 router = APIRouter(prefix="/segments", tags=["contacts"])
 
@@ -98,26 +99,9 @@ def _wrong_kind(exc: service.WrongKindError) -> ProblemError:
     return ProblemError(SEGMENT_WRONG_KIND, str(exc))
 
 
-async def _contacts_out(session: AsyncSession, contacts: Sequence[Contact]) -> list[SegmentContact]:
-    ids = [contact.id for contact in contacts]
-    numbers: dict[uuid.UUID, list[str]] = {cid: [] for cid in ids}
-    if ids:
-        rows = await session.execute(
-            select(ContactPhone.contact_id, ContactPhone.number)
-            .where(ContactPhone.contact_id.in_(ids))
-            .order_by(ContactPhone.contact_id, ContactPhone.position, ContactPhone.number)
-        )
-        for contact_id, number in rows:
-            numbers[contact_id].append(number)
-    return [
-        SegmentContact(id=c.id, name=c.name, company=c.company, numbers=numbers[c.id])
-        for c in contacts
-    ]
-
-
 async def _page(
     session: AsyncSession, conditions: Sequence[ColumnElement[bool]], page: PageParams
-) -> CursorPage[SegmentContact]:
+) -> CursorPage[ContactOut]:
     rows, cursor = await paginate(
         session,
         service.contacts_query(conditions),
@@ -125,7 +109,7 @@ async def _page(
         params=page,
         descending=False,
     )
-    return CursorPage(items=await _contacts_out(session, rows), next_cursor=cursor)
+    return CursorPage(items=await contact_outs(session, rows), next_cursor=cursor)
 
 
 def _audit(
@@ -313,14 +297,14 @@ async def delete_segment(
 
 @router.get(
     "/{segment_id}/contacts",
-    response_model=CursorPage[SegmentContact],
+    response_model=CursorPage[ContactOut],
     summary="The segment's contacts now, by id",
     responses=ONE,
     dependencies=[ContactsReader],
 )
 async def segment_contacts(
     segment_id: uuid.UUID, _principal: Reader, session: SessionDep, page: PageParamsDep
-) -> CursorPage[SegmentContact]:
+) -> CursorPage[ContactOut]:
     segment = await _segment(session, segment_id)
     return await _page(session, service.member_conditions(segment), page)
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from plugins.contacts.filters import ContactFilter
+from plugins.contacts.schemas import ContactOut
 from plugins.contacts.segments.service import MAX_MEMBERS_PER_REQUEST, SegmentKind
 
 Name = Field(min_length=1, max_length=120)
@@ -53,15 +54,6 @@ class SegmentOut(BaseModel):
     updated_at: datetime
 
 
-class SegmentContact(BaseModel):
-    """A contact in a segment: enough to show it in a list."""
-
-    id: uuid.UUID
-    name: str
-    company: str
-    numbers: list[str] = Field(description="E.164, the primary first.")
-
-
 class Members(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -82,4 +74,4 @@ class Preview(BaseModel):
 
 class PreviewOut(BaseModel):
     count: int
-    items: list[SegmentContact] = Field(description="The first contacts (by id).")
+    items: list[ContactOut] = Field(description="The first contacts (by id).")

@@ -40,11 +40,14 @@ async def add_contact(
 ) -> uuid.UUID:
     """A contact with its tags and numbers (``(e164, region)`` pairs); ``columns`` sets any
     other column of :class:`Contact`."""
+    tags = list(tags)
     digits = [number.lstrip("+") for number, _ in numbers]
     search_text = " ".join(part.lower() for part in (name, company, *emails, *digits) if part)
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
-            contact = Contact(name=name, company=company, search_text=search_text, **columns)
+            contact = Contact(
+                name=name, company=company, search_text=search_text, tags=tags, **columns
+            )
             session.add(contact)
             await session.flush()
             for tag in tags:

@@ -21,7 +21,8 @@ TAGS: list[Case] = [
     ({"tags_none": ["vip"]}, {"bob", "cid"}),
     ({"tags_none": ["vip", "east"]}, {"cid"}),
     ({"tags_any": ["east"], "tags_none": ["vip"]}, {"bob"}),
-    ({"tags_any": ["VIP"]}, set()),
+    ({"tags_any": [" VIP "]}, {"ann", "dee"}),
+    ({"tags_all": ["East", "east"]}, {"ann", "bob"}),
 ]
 
 TEXT: list[Case] = [

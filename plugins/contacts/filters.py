@@ -128,7 +128,7 @@ class ContactFilter(BaseModel):
     Naive datetimes are read as UTC.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     tags_any: list[Tag] = Field(default_factory=list, max_length=MAX_LIST)
     """At least one of these tags."""

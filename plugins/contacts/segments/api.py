@@ -38,13 +38,13 @@ from plugins.contacts.segments.problems import (
     UNKNOWN_CONTACTS,
 )
 from plugins.contacts.segments.schemas import (
-    Members,
-    MembersChanged,
-    Preview,
-    PreviewOut,
-    SegmentCreate,
-    SegmentOut,
-    SegmentUpdate,
+    ContactSegmentCreate,
+    ContactSegmentOut,
+    ContactSegmentUpdate,
+    SegmentMembers,
+    SegmentMembersChanged,
+    SegmentPreview,
+    SegmentPreviewOut,
 )
 from plugins.contacts.service import contact_outs
 
@@ -73,8 +73,8 @@ async def _segment(
         raise ProblemError(SEGMENT_NOT_FOUND) from None
 
 
-def _out(segment: Segment, count: int | None = None) -> SegmentOut:
-    return SegmentOut(
+def _out(segment: Segment, count: int | None = None) -> ContactSegmentOut:
+    return ContactSegmentOut(
         id=segment.id,
         name=segment.name,
         description=segment.description,
@@ -134,10 +134,10 @@ def _audit(
 # --- segments ---------------------------------------------------------------------------
 
 
-@router.get("", response_model=CursorPage[SegmentOut], summary="List segments (by name)")
+@router.get("", response_model=CursorPage[ContactSegmentOut], summary="List segments (by name)")
 async def list_segments(
     _principal: Reader, session: SessionDep, page: PageParamsDep
-) -> CursorPage[SegmentOut]:
+) -> CursorPage[ContactSegmentOut]:
     rows, cursor = await paginate(
         session,
         service.list_query(),
@@ -150,18 +150,18 @@ async def list_segments(
 
 @router.post(
     "",
-    response_model=SegmentOut,
+    response_model=ContactSegmentOut,
     status_code=201,
     summary="Save a segment: a filter (dynamic) or an empty list to add contacts to (static)",
     responses=problem_responses(SEGMENT_EXISTS, *FILTER_PROBLEMS),
 )
 async def create_segment(
-    body: SegmentCreate,
+    body: ContactSegmentCreate,
     request: Request,
     principal: Writer,
     session: SessionDep,
     response: Response,
-) -> SegmentOut:
+) -> ContactSegmentOut:
     if body.filter is not None:
         await validate_filter(session, body.filter)
     try:
@@ -182,27 +182,27 @@ async def create_segment(
 
 @router.post(
     "/preview",
-    response_model=PreviewOut,
+    response_model=SegmentPreviewOut,
     summary="Count and list the contacts a filter selects, before saving it as a segment",
     responses=problem_responses(*FILTER_PROBLEMS),
     dependencies=[ContactsReader],
 )
 async def preview(
-    body: Preview,
+    body: SegmentPreview,
     _principal: Reader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200, description="Contacts to list.")] = 20,
-) -> PreviewOut:
+) -> SegmentPreviewOut:
     await validate_filter(session, body.filter)
     conditions = service.where_filter(body.filter)
     count = await service.count_matching(session, conditions)
     page = await _page(session, conditions, PageParams(limit=limit))
-    return PreviewOut(count=count, items=page.items)
+    return SegmentPreviewOut(count=count, items=page.items)
 
 
 @router.get(
     "/{segment_id}",
-    response_model=SegmentOut,
+    response_model=ContactSegmentOut,
     summary="Get a segment and how many contacts it holds now",
     responses=ONE,
 )
@@ -212,7 +212,7 @@ async def get_segment(
     session: SessionDep,
     response: Response,
     count: Annotated[bool, Query(description="Count its contacts (one query).")] = True,
-) -> SegmentOut:
+) -> ContactSegmentOut:
     segment = await _segment(session, segment_id)
     total = (
         await service.count_matching(session, service.member_conditions(segment)) if count else None
@@ -223,7 +223,7 @@ async def get_segment(
 
 @router.patch(
     "/{segment_id}",
-    response_model=SegmentOut,
+    response_model=ContactSegmentOut,
     summary="Rename a segment, or change its description or (dynamic) filter",
     responses=problem_responses(
         SEGMENT_NOT_FOUND, SEGMENT_EXISTS, SEGMENT_CHANGED, SEGMENT_WRONG_KIND, *FILTER_PROBLEMS
@@ -231,13 +231,13 @@ async def get_segment(
 )
 async def update_segment(
     segment_id: uuid.UUID,
-    body: SegmentUpdate,
+    body: ContactSegmentUpdate,
     request: Request,
     principal: Writer,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
-) -> SegmentOut:
+) -> ContactSegmentOut:
     segment = await _segment(session, segment_id, for_update=True)
     if if_match is not None and if_match.strip().removeprefix("W/").strip('"') != str(
         segment.version
@@ -334,45 +334,45 @@ MEMBER_PROBLEMS = problem_responses(SEGMENT_NOT_FOUND, SEGMENT_WRONG_KIND, UNKNO
 
 @router.post(
     "/{segment_id}/members",
-    response_model=MembersChanged,
+    response_model=SegmentMembersChanged,
     summary="Add contacts to a static segment (all or none)",
     responses=MEMBER_PROBLEMS,
 )
 async def add_members(
     segment_id: uuid.UUID,
-    body: Members,
+    body: SegmentMembers,
     request: Request,
     principal: Writer,
     session: SessionDep,
     response: Response,
-) -> MembersChanged:
+) -> SegmentMembersChanged:
     segment, added = await _change_members(session, segment_id, body.contact_ids, add=True)
     if added:
         _audit(session, principal, request, "members-added", segment.id, {"count": added})
     count = await service.count_matching(session, service.member_conditions(segment))
     await session.commit()
     _tagged(response, segment)
-    return MembersChanged(changed=added, count=count, version=segment.version)
+    return SegmentMembersChanged(changed=added, count=count, version=segment.version)
 
 
 @router.delete(
     "/{segment_id}/members",
-    response_model=MembersChanged,
+    response_model=SegmentMembersChanged,
     summary="Remove contacts from a static segment",
     responses=MEMBER_PROBLEMS,
 )
 async def remove_members(
     segment_id: uuid.UUID,
-    body: Members,
+    body: SegmentMembers,
     request: Request,
     principal: Writer,
     session: SessionDep,
     response: Response,
-) -> MembersChanged:
+) -> SegmentMembersChanged:
     segment, removed = await _change_members(session, segment_id, body.contact_ids, add=False)
     if removed:
         _audit(session, principal, request, "members-removed", segment.id, {"count": removed})
     count = await service.count_matching(session, service.member_conditions(segment))
     await session.commit()
     _tagged(response, segment)
-    return MembersChanged(changed=removed, count=count, version=segment.version)
+    return SegmentMembersChanged(changed=removed, count=count, version=segment.version)

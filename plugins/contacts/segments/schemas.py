@@ -15,7 +15,7 @@ from plugins.contacts.segments.service import MAX_MEMBERS_PER_REQUEST, SegmentKi
 Name = Field(min_length=1, max_length=120)
 
 
-class SegmentCreate(BaseModel):
+class ContactSegmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Name
@@ -26,13 +26,13 @@ class SegmentCreate(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _filter_fits_kind(self) -> SegmentCreate:
+    def _filter_fits_kind(self) -> ContactSegmentCreate:
         if self.kind is SegmentKind.STATIC and self.filter is not None:
             raise ValueError("a static segment has members, not a filter")
         return self
 
 
-class SegmentUpdate(BaseModel):
+class ContactSegmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=120)
@@ -40,7 +40,7 @@ class SegmentUpdate(BaseModel):
     filter: ContactFilter | None = Field(default=None, description="Dynamic segments only.")
 
 
-class SegmentOut(BaseModel):
+class ContactSegmentOut(BaseModel):
     id: uuid.UUID
     name: str
     description: str
@@ -54,24 +54,24 @@ class SegmentOut(BaseModel):
     updated_at: datetime
 
 
-class Members(BaseModel):
+class SegmentMembers(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     contact_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_MEMBERS_PER_REQUEST)
 
 
-class MembersChanged(BaseModel):
+class SegmentMembersChanged(BaseModel):
     changed: int = Field(description="Contacts added (or removed) by this request.")
     count: int = Field(description="Contacts in the segment now.")
     version: int
 
 
-class Preview(BaseModel):
+class SegmentPreview(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filter: ContactFilter = Field(default_factory=ContactFilter)
 
 
-class PreviewOut(BaseModel):
+class SegmentPreviewOut(BaseModel):
     count: int
     items: list[ContactOut] = Field(description="The first contacts (by id).")

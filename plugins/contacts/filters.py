@@ -40,6 +40,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     exists,
+    func,
     not_,
     or_,
     select,
@@ -300,16 +301,19 @@ def _field_condition(condition: FieldCondition) -> ColumnElement[bool]:
     expr: ColumnElement[Any] = _number(key) if numeric else _text(key)
 
     def norm(v: Any) -> Any:
-        return float(v) if numeric else str(v).lower()
+        # Text is lower-cased by the database on both sides, so that both sides fold case
+        # alike (SQLite's lower() folds ASCII letters only).
+        return float(v) if numeric else func.lower(bindparam(None, str(v), type_=String()))
 
     if op is FieldOp.IN:
         assert isinstance(value, list)
         return expr.in_([norm(v) for v in value])
+    if op is FieldOp.CONTAINS:
+        escaped = str(value).replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return expr.like(func.lower(bindparam(None, f"%{escaped}%", type_=String())), escape="/")
     target = norm(value)
     if op is FieldOp.NE:
         return or_(expr.is_(None), expr != target)
-    if op is FieldOp.CONTAINS:
-        return expr.contains(target, autoescape=True)
     comparison: ColumnElement[bool] = {
         FieldOp.EQ: expr == target,
         FieldOp.GT: expr > target,

@@ -87,6 +87,18 @@ def _out(segment: Segment, count: int | None = None) -> ContactSegmentOut:
     )
 
 
+def _check_version(segment: Segment, if_match: str | None) -> None:
+    """``If-Match``: one or more ETags (weak or strong), or ``*``; 412 unless one is the
+    segment's version."""
+    if if_match is None:
+        return
+    tags = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if "*" not in tags and str(segment.version) not in tags:
+        raise ProblemError(
+            SEGMENT_CHANGED, f"the segment is at version {segment.version}", version=segment.version
+        )
+
+
 def _tagged(response: Response, segment: Segment) -> None:
     response.headers["ETag"] = f'"{segment.version}"'
 
@@ -239,12 +251,7 @@ async def update_segment(
     if_match: IfMatch = None,
 ) -> ContactSegmentOut:
     segment = await _segment(session, segment_id, for_update=True)
-    if if_match is not None and if_match.strip().removeprefix("W/").strip('"') != str(
-        segment.version
-    ):
-        raise ProblemError(
-            SEGMENT_CHANGED, f"the segment is at version {segment.version}", version=segment.version
-        )
+    _check_version(segment, if_match)
     if body.filter is not None:
         await validate_filter(session, body.filter)
     try:
@@ -280,12 +287,7 @@ async def delete_segment(
     if_match: IfMatch = None,
 ) -> Response:
     segment = await _segment(session, segment_id, for_update=True)
-    if if_match is not None and if_match.strip().removeprefix("W/").strip('"') != str(
-        segment.version
-    ):
-        raise ProblemError(
-            SEGMENT_CHANGED, f"the segment is at version {segment.version}", version=segment.version
-        )
+    _check_version(segment, if_match)
     await service.delete_segment(session, segment)
     _audit(session, principal, request, "deleted", segment_id)
     await session.commit()

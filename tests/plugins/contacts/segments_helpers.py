@@ -163,7 +163,12 @@ async def build_world(platform: Platform, make_owner: Any) -> World:
             numbers=[("+16135550123", "CA"), ("+14155550199", "US")],
             country="CA",
             region="ON",
-            custom_fields={"plan": "Gold", "score": 7.5, "renew": "2026-01-15"},
+            custom_fields={
+                "plan": "Gold",
+                "score": 7.5,
+                "renew": "2026-01-15",
+                "note": "ŽLUŤOUČKÝ kůň",
+            },
             last_call_at=days_ago(100),
             last_call_status="no-answer",
             call_count=2,

@@ -60,6 +60,10 @@ FIELDS: list[Case] = [
     ({"fields": [{"field": "note", "op": "contains", "value": "100% COTTON"}]}, {"cid"}),
     ({"fields": [{"field": "note", "op": "contains", "value": "100_"}]}, set()),
     ({"fields": [{"field": "note", "op": "eq", "value": "likes 100% cotton"}]}, {"cid"}),
+    # Both sides fold case in the database alike (SQLite folds ASCII letters only).
+    ({"fields": [{"field": "note", "op": "eq", "value": "ŽLUŤOUČKÝ Kůň"}]}, {"dee"}),
+    ({"fields": [{"field": "note", "op": "contains", "value": "kůň"}]}, {"dee"}),
+    ({"fields": [{"field": "note", "op": "contains", "value": "/"}]}, set()),
     (
         {
             "fields": [

@@ -140,6 +140,9 @@ async def test_changes_need_the_current_version(kraliki_client, world):
     unchanged = await kraliki_client.patch(url, headers={**h, "If-Match": 'W/"2"'}, json={})
     assert unchanged.status_code == 200
     assert unchanged.json()["version"] == 2
+    for if_match in ('"1", "2"', "*"):
+        response = await kraliki_client.patch(url, headers={**h, "If-Match": if_match}, json={})
+        assert response.status_code == 200, if_match
     refused = await kraliki_client.delete(url, headers={**h, "If-Match": '"1"'})
     assert refused.status_code == 412
     deleted = await kraliki_client.delete(url, headers={**h, "If-Match": '"2"'})

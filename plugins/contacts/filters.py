@@ -58,6 +58,8 @@ from plugins.contacts.segments.problems import FILTER_INVALID, FILTER_UNKNOWN_FI
 MAX_LIST = 200
 """Items in any one list criterion (tags, countries, dispositions, ``in`` values)."""
 MAX_CONDITIONS = 50
+MAX_INT = 2**31 - 1
+"""The largest count a column holds (32-bit)."""
 
 Tag = Annotated[str, Field(min_length=1, max_length=64)]
 Code = Annotated[str, Field(min_length=1, max_length=64)]
@@ -162,8 +164,8 @@ class ContactFilter(BaseModel):
     """True: never called; false: called at least once."""
     last_disposition_in: list[Code] = Field(default_factory=list, max_length=MAX_LIST)
     last_call_status_in: list[Code] = Field(default_factory=list, max_length=MAX_LIST)
-    call_count_gte: int | None = Field(default=None, ge=0)
-    call_count_lte: int | None = Field(default=None, ge=0)
+    call_count_gte: int | None = Field(default=None, ge=0, le=MAX_INT)
+    call_count_lte: int | None = Field(default=None, ge=0, le=MAX_INT)
     has_number: bool | None = None
     number_region_in: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]] = Field(
         default_factory=list, max_length=MAX_LIST
@@ -184,7 +186,10 @@ class ContactFilter(BaseModel):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the time is out of range in UTC") from None
 
     @field_validator("country", "number_region_in")
     @classmethod

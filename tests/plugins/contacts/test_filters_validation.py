@@ -88,6 +88,8 @@ async def test_conditions_that_do_not_fit_their_field(kraliki_client, world, con
         {"region": ["US-CA-X"]},
         {"not_called_in_days": 0},
         {"call_count_gte": -1},
+        {"call_count_lte": 2**31},
+        {"created_after": "9999-12-31T23:59:59-05:00"},
         {"colour": "red"},
         {"tags_any": [""]},
     ],

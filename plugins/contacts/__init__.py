@@ -6,6 +6,7 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 from __future__ import annotations
 
 from plugins.contacts.compliance.callable import CallableDecision, is_callable
+from plugins.contacts.filters import ContactFilter, FieldCondition
 from plugins.contacts.lookup import contacts_for_number
 from plugins.contacts.permissions import (
     CONSENT_READ,
@@ -16,6 +17,11 @@ from plugins.contacts.permissions import (
     DNC_WRITE,
     PERMISSIONS,
     SEGMENTS_READ,
+)
+from plugins.contacts.segments.service import (
+    SegmentNotFoundError,
+    count_segment,
+    segment_contact_ids,
 )
 
 __all__ = [
@@ -28,6 +34,11 @@ __all__ = [
     "PERMISSIONS",
     "SEGMENTS_READ",
     "CallableDecision",
+    "ContactFilter",
+    "FieldCondition",
+    "SegmentNotFoundError",
     "contacts_for_number",
+    "count_segment",
     "is_callable",
+    "segment_contact_ids",
 ]

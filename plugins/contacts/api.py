@@ -6,19 +6,21 @@
 
 from __future__ import annotations
 
-import re
 import uuid
+from contextlib import suppress
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from sqlalchemy import exists, select
+from pydantic import ValidationError
+from sqlalchemy import select
 
 from kernel import (
     CursorPage,
     PageParamsDep,
     PlatformDep,
     Principal,
+    ProblemError,
     SessionDep,
     paginate,
     problem_responses,
@@ -26,8 +28,9 @@ from kernel import (
     require,
 )
 from plugins.contacts import service
-from plugins.contacts.fields import definitions
-from plugins.contacts.models import Contact, ContactTag
+from plugins.contacts.fields import FieldProblem, coerce, definitions
+from plugins.contacts.filters import ContactFilter, validate_filter, where
+from plugins.contacts.models import Contact, FieldType
 from plugins.contacts.permissions import (
     CONTACTS_DELETE,
     CONTACTS_READ,
@@ -35,7 +38,6 @@ from plugins.contacts.permissions import (
     FIELDS_WRITE,
     SETTINGS_WRITE,
 )
-from plugins.contacts.phones import search_digits
 from plugins.contacts.problems import (
     CONTACT_CHANGED,
     CONTACT_ERASED,
@@ -47,7 +49,6 @@ from plugins.contacts.problems import (
     INVALID_CONTACT,
     MERGE_REFUSED,
 )
-from plugins.contacts.records import clean_tags
 from plugins.contacts.schemas import (
     ContactCreate,
     ContactOut,
@@ -59,8 +60,8 @@ from plugins.contacts.schemas import (
     SettingsIn,
     SettingsOut,
 )
+from plugins.contacts.segments.problems import FILTER_INVALID, FILTER_UNKNOWN_FIELDS
 
-_PHONEISH = re.compile(r"^[+(]?[\d()+\-. /]*\d[\d()\-. /]*$")
 fixed_router = APIRouter(tags=["contacts"])
 router = APIRouter(tags=["contacts"])
 
@@ -119,7 +120,12 @@ async def create(
     return await _one(session, contact)
 
 
-@router.get("", response_model=CursorPage[ContactOut], summary="List contacts")
+@router.get(
+    "",
+    response_model=CursorPage[ContactOut],
+    summary="List contacts",
+    responses=problem_responses(FILTER_INVALID, FILTER_UNKNOWN_FIELDS),
+)
 async def list_contacts(
     _: Reader,
     session: SessionDep,
@@ -144,31 +150,63 @@ async def list_contacts(
         datetime | None, Query(description="Changed at or after this time (UTC).")
     ] = None,
 ) -> CursorPage[ContactOut]:
-    """Newest change first; merged and erased contacts are left out."""
-    query = select(Contact).where(Contact.merged_into_id.is_(None), Contact.erased_at.is_(None))
-    if q and q.strip():
-        for word in q.lower().split():
-            # A number as typed ("+1 (415) 555") is searched by its digits, as stored.
-            needle = search_digits(word) if _PHONEISH.match(word) else word
-            if needle:
-                query = query.where(Contact.search_text.contains(needle, autoescape=True))
-    for value in clean_tags(tag or [], []):
-        query = query.where(
-            exists().where(ContactTag.contact_id == Contact.id, ContactTag.tag == value)
-        )
-    for condition in field or []:
-        key, _sep, value = condition.partition(":")
-        query = query.where(Contact.custom_fields[key.strip()].as_string() == value.strip())
-    if country:
-        query = query.where(Contact.country == country.upper())
-    if owner_id:
-        query = query.where(Contact.owner_id == owner_id)
-    if updated_since:
-        query = query.where(Contact.updated_at >= updated_since)
+    """Newest change first; merged and erased contacts are left out. The same criteria,
+    and many more, make segments (`/segments/preview`)."""
+    contact_filter = await _list_filter(
+        session,
+        q=q,
+        tags=tag or [],
+        fields=field or [],
+        country=country,
+        owner_id=owner_id,
+        updated_since=updated_since,
+    )
+    query = select(Contact).where(*where(contact_filter))
     rows, cursor = await paginate(
         session, query, order_by=[Contact.updated_at, Contact.id], params=page
     )
     return CursorPage(items=await service.contact_outs(session, rows), next_cursor=cursor)
+
+
+async def _list_filter(
+    session: SessionDep,
+    *,
+    q: str | None,
+    tags: list[str],
+    fields: list[str],
+    country: str | None,
+    owner_id: uuid.UUID | None,
+    updated_since: datetime | None,
+) -> ContactFilter:
+    """The list's query parameters as a segment filter. ``field=key:value`` is an equality
+    whose value is read as the field's type (``seats:12`` is the number 12)."""
+    known = await definitions(session)
+    conditions = []
+    for condition in fields:
+        key, _sep, text = condition.partition(":")
+        key = key.strip()
+        value: str | int | float = text.strip()
+        definition = known.get(key)
+        if definition is not None and definition.type == FieldType.NUMBER:
+            with suppress(FieldProblem):  # validate_filter says what is wrong with it
+                value = coerce(definition, value)
+        conditions.append({"field": key, "op": "eq", "value": value})
+    try:
+        contact_filter = ContactFilter.model_validate(
+            {
+                "q": q,
+                "tags_all": tags,
+                "fields": conditions,
+                "country": [country] if country else [],
+                "owner_id": owner_id,
+                "updated_after": updated_since,
+            }
+        )
+    except ValidationError as exc:
+        errors = [{"field": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        raise ProblemError(FILTER_INVALID, "the list's filters do not fit", errors=errors) from None
+    await validate_filter(session, contact_filter)
+    return contact_filter
 
 
 @router.get("/{contact_id}", response_model=ContactOut, summary="A contact", responses=ONE)

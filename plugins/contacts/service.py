@@ -196,6 +196,7 @@ async def merge_contacts(
     survivor lacks are taken from the other, the timeline and static lists move over. The
     other contact stays, marked ``merged_into``, so history that names it still resolves."""
     if survivor_id == other_id:
+        await get_contact(session, survivor_id)  # another tenant's id is not found, first
         raise ProblemError(MERGE_REFUSED, "a contact cannot be merged into itself")
     # Lock both in id order, so two merges of the same pair in opposite directions cannot
     # deadlock.

@@ -235,6 +235,9 @@ async def test_list_filters(kraliki_client, owner):
     assert await names(field="plan:gold") == ["Ana Smith"]
     assert await names(country="gb") == ["Bo Jones"]
     assert await names(q="nobody") == []
+    unknown = await kraliki_client.get(BASE, headers=owner.headers, params={"field": "nope:1"})
+    assert unknown.status_code == 422
+    assert unknown.json()["type"] == "/problems/contacts-filter-unknown-fields"
     since = bo["updated_at"]
     assert "Bo Jones" in await names(updated_since=since)
     assert "Ana Smith" not in await names(updated_since=since) or ana["updated_at"] >= since
@@ -395,6 +398,10 @@ async def test_another_tenants_contact_is_not_there(kraliki_client, owner, krali
     ]:
         response = await kraliki_client.request(method, path, headers=owner.headers, json=body)
         assert response.status_code == 404, (method, response.text)
+    itself = await kraliki_client.post(
+        f"{BASE}/{theirs['id']}/merge", headers=owner.headers, json={"other_id": theirs["id"]}
+    )
+    assert itself.status_code == 404
     mine = (await create(kraliki_client, owner, name="Mine")).json()
     merge = await kraliki_client.post(
         f"{BASE}/{mine['id']}/merge", headers=owner.headers, json={"other_id": theirs["id"]}

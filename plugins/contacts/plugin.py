@@ -135,13 +135,6 @@ def kraliki_vault_secrets() -> Sequence[SecretSpec]:
 
 
 @hookimpl
-def kraliki_startup(platform: Platform) -> None:
-    from plugins.contacts.compliance.hashing import register_platform
-
-    register_platform(platform)
-
-
-@hookimpl
 def kraliki_ivr_node_types() -> Sequence[object]:
     from plugins.contacts.compliance.ivr import OptOutNode
 

@@ -243,12 +243,12 @@ async def check_number(
     contact_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> DecisionOut:
     decision = await is_callable(
+        platform,
         session,
         number=number,
         purpose=purpose,
         channel=channel,
         contact_id=contact_id,
-        platform=platform,
     )
     return DecisionOut.model_validate(decision.as_record())
 

@@ -80,6 +80,7 @@ class CallableDecision:
 
 
 async def is_callable(
+    platform: Platform,
     session: AsyncSession,
     *,
     number: str,
@@ -87,13 +88,12 @@ async def is_callable(
     channel: str = "voice_call",
     contact_id: uuid.UUID | None = None,
     at: datetime | None = None,
-    platform: Platform | None = None,
 ) -> CallableDecision:
     """Decide whether ``number`` may be called for ``purpose`` on ``channel`` (see the
     module's rules), as of ``at`` (now by default), in the tenant's scope.
 
     ``contact_id`` adds the contact's own consent lines and opt-out to the number's;
-    ``platform`` is found from the session when not given. A few
+    A few
     indexed queries in ``session`` (call it before your own writes on SQLite: the first
     check of a worker may read the tenant's hash key in a transaction of its own).
     """
@@ -121,7 +121,7 @@ async def is_callable(
         return decide(
             False, "unknown-purpose", f"{purpose!r} is not one of the organization's purposes."
         )
-    number_hash = await hashing.hash_number(platform or hashing.platform_of(session), session, e164)
+    number_hash = await hashing.hash_number(platform, session, e164)
     listed = await dnc.match(session, e164, number_hash, at=checked_at)
     if listed is not None:
         reason = (

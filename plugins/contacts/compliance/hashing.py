@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import weakref
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, SecretSpec
 from plugins.contacts.models import ConsentRecord, DncEntry
@@ -32,24 +30,6 @@ HASH_KEY = SecretSpec(
 HASH_KEY_NAME = HASH_KEY.instance("default")
 SECRETS = [HASH_KEY]
 _PURPOSE = "match numbers against erased contacts' do-not-call entries"
-
-
-_PLATFORMS: weakref.WeakKeyDictionary[Engine, Platform] = weakref.WeakKeyDictionary()
-
-
-def register_platform(platform: Platform) -> None:
-    """Remember the platform of this database (at startup), so :func:`platform_of` finds it
-    from a session: ``is_callable`` takes only a session, as a dialer has one at hand."""
-    _PLATFORMS[platform.database.engine.sync_engine] = platform
-
-
-def platform_of(session: AsyncSession) -> Platform:
-    bind = session.bind
-    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else None
-    platform = _PLATFORMS.get(engine) if engine is not None else None
-    if platform is None:
-        raise RuntimeError("this session's database belongs to no started platform")
-    return platform
 
 
 def digest(key: str, e164: str) -> str:

@@ -42,10 +42,11 @@ async def decide(
     contact_id: uuid.UUID | None = None,
     at: datetime | None = None,
 ) -> CallableDecision:
-    """``is_callable`` as a dialer calls it: a session in the tenant's scope, no platform."""
+    """``is_callable`` as a dialer calls it: its own session in the tenant's scope."""
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             return await is_callable(
+                platform,
                 session,
                 number=number,
                 purpose=purpose,

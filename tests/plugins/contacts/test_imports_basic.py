@@ -1,0 +1,85 @@
+"""Uploading a CSV file and importing it: progress, counts, contacts like the API's."""
+
+from __future__ import annotations
+
+import imports_helpers
+from imports_helpers import contacts, csv_bytes, errors, import_file, upload
+
+from kernel.testing import published_events
+
+kraliki_app, platform, owner = (
+    imports_helpers.kraliki_app,
+    imports_helpers.platform,
+    imports_helpers.owner,
+)
+
+SAMPLE = csv_bytes(
+    "Name,Company,Phone,Mobile,E-mail,Tags,Country",
+    "Ana Novak,Acme,(201) 555-0123,,ana@example.com,vip; newsletter,US",
+    'Bob "The Builder" Smith,"Smith, Sons",+420 601 123 456,,BOB@Example.com,,CZ',
+    "Cid,,201-555-0199,+1 201 555 0177,,lead|vip,",
+    "Bad Number,,12,,,,",
+)
+
+
+async def test_upload_reads_the_header_and_suggests_a_mapping(kraliki_client, owner):
+    response = await upload(kraliki_client, owner.headers, SAMPLE, name="people.csv")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "uploaded"
+    assert body["filename"] == "people.csv"
+    assert body["encoding"] == "utf-8"
+    assert body["delimiter"] == ","
+    assert body["columns"] == ["Name", "Company", "Phone", "Mobile", "E-mail", "Tags", "Country"]
+    assert body["rows_total"] == 4
+    assert body["suggested_mapping"] == {
+        "Name": "name",
+        "Company": "company",
+        "Phone": "phones",
+        "Mobile": "phones:mobile",
+        "E-mail": "emails",
+        "Tags": "tags",
+        "Country": "country",
+    }
+
+
+async def test_an_import_creates_contacts_like_the_api_and_reports_progress(
+    kraliki_client, owner, platform
+):
+    state = await import_file(platform, kraliki_client, owner.headers, SAMPLE)
+    assert state["status"] == "completed", state
+    assert (state["created"], state["updated"], state["skipped"], state["failed"]) == (3, 0, 0, 1)
+    assert state["rows_done"] == state["rows_total"] == 4
+    assert state["percent"] == 100.0
+    assert state["match_on"] == "phone"
+    people = {c["name"]: c for c in await contacts(platform, owner.tenant_id)}
+    ana = people["Ana Novak"]
+    assert ana["phones"] == ["+12015550123"]
+    assert ana["emails"] == ["ana@example.com"]
+    assert ana["tags"] == ["vip", "newsletter"]
+    assert ana["tag_rows"] == ["newsletter", "vip"]
+    assert "2015550123" in ana["search_text"]
+    assert "ana novak" in ana["search_text"]
+    bob = people['Bob "The Builder" Smith']
+    assert bob["company"] == "Smith, Sons"
+    assert bob["phones"] == ["+420601123456"]
+    assert bob["emails"] == ["bob@example.com"]
+    assert bob["country"] == "CZ"
+    cid = people["Cid"]
+    assert cid["phones"] == ["+12015550199", "+12015550177"]
+    assert cid["phone_types"][1] == "mobile"
+    assert sorted(cid["tag_rows"]) == ["lead", "vip"]
+    reported = await errors(kraliki_client, owner.headers, state["id"])
+    assert reported == [(5, "Phone", "not a valid number in its numbering plan")]
+    events = [
+        (name, payload)
+        for name, payload in await published_events(platform, owner.tenant_id)
+        if name.startswith("contacts.import.")
+    ]
+    assert [name for name, _ in events] == [
+        "contacts.import.started",
+        "contacts.import.progressed",
+        "contacts.import.completed",
+    ]
+    assert events[-1][1]["created"] == 3
+    assert events[-1][1]["failed"] == 1

@@ -18,7 +18,15 @@ FINISHED = {"completed", "failed", "cancelled"}
 
 
 @pytest.fixture
-async def kraliki_app(kraliki_make_app):
+def import_settings() -> dict[str, Any]:
+    """``KRALIKI_CONTACTS_<NAME>`` values for the app; parametrize it to change them."""
+    return {}
+
+
+@pytest.fixture
+async def kraliki_app(kraliki_make_app, import_settings, monkeypatch):
+    for name, value in import_settings.items():
+        monkeypatch.setenv(f"KRALIKI_CONTACTS_{name.upper()}", str(value))
     return await kraliki_make_app(background_workers=False)
 
 
@@ -30,6 +38,10 @@ def platform(kraliki_app):
 @pytest.fixture
 async def owner(kraliki_make_owner):
     return await kraliki_make_owner("acme")
+
+
+FIXTURES = (kraliki_app, platform, owner, import_settings)
+"""For test modules: ``kraliki_app, platform, owner, import_settings = FIXTURES``."""
 
 
 def csv_bytes(*rows: str, encoding: str = "utf-8", newline: str = "\n") -> bytes:

@@ -7,11 +7,7 @@ from imports_helpers import contacts, csv_bytes, errors, import_file, upload
 
 from kernel.testing import published_events
 
-kraliki_app, platform, owner = (
-    imports_helpers.kraliki_app,
-    imports_helpers.platform,
-    imports_helpers.owner,
-)
+kraliki_app, platform, owner, import_settings = imports_helpers.FIXTURES
 
 SAMPLE = csv_bytes(
     "Name,Company,Phone,Mobile,E-mail,Tags,Country",

@@ -35,7 +35,7 @@ IMPORT_STATE = define_problem(
     "contacts-import-state",
     "Import cannot do that now",
     409,
-    "The import is not in a state that allows this (`status` says which): only an uploaded "
+    "The import is not in a state that allows this (`import_status` says which): only an uploaded "
     "import or a finished dry run can start, a finished one cannot be cancelled, and a "
     "queued or running one cannot be deleted (cancel it first).",
 )

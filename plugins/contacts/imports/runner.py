@@ -363,7 +363,8 @@ class _Run:
             if earlier is not None:
                 if self.duplicates == "skip":
                     result.skipped += 1
-                else:
+                else:  # an update of the contact an earlier row of the batch makes
+                    result.updated += 1
                     earlier.later.append(row)
                 entry = earlier
             elif known is not None or seen is not None:
@@ -375,6 +376,7 @@ class _Run:
                     continue
                 entry = updates.setdefault(known, _Entry(row, contact_id=known))
                 if entry.row is not row:
+                    result.updated += 1
                     entry.later.append(row)
             else:
                 if not self._creatable(row, result):

@@ -64,7 +64,9 @@ async def start(
     again = job.status == ImportStatus.COMPLETED and job.dry_run
     if job.status != ImportStatus.UPLOADED and not again:
         raise ProblemError(
-            IMPORT_STATE, f"an import that is {job.status} cannot start", status=job.status
+            IMPORT_STATE,
+            f"an import that is {job.status} cannot start",
+            import_status=job.status,
         )
     fields = await definitions(session)
     saved = await get_mapping(session, mapping_id) if mapping_id is not None else None
@@ -116,7 +118,9 @@ async def cancel(session: AsyncSession, platform: Platform, job: ContactImport) 
         return job
     if job.status not in (ImportStatus.UPLOADED, ImportStatus.QUEUED):
         raise ProblemError(
-            IMPORT_STATE, f"an import that is {job.status} cannot be cancelled", status=job.status
+            IMPORT_STATE,
+            f"an import that is {job.status} cannot be cancelled",
+            import_status=job.status,
         )
     moved = await session.execute(
         update(ContactImport)
@@ -147,7 +151,9 @@ async def delete_import(session: AsyncSession, job: ContactImport) -> None:
     """Forget an import, its file and its error report (the contacts it made stay)."""
     if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         raise ProblemError(
-            IMPORT_STATE, f"an import that is {job.status} cannot be deleted", status=job.status
+            IMPORT_STATE,
+            f"an import that is {job.status} cannot be deleted",
+            import_status=job.status,
         )
     await session.execute(delete(ImportChunk).where(ImportChunk.import_id == job.id))
     await session.execute(delete(ImportRowError).where(ImportRowError.import_id == job.id))

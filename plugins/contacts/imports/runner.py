@@ -524,6 +524,7 @@ class _Run:
                 continue
             await write_children(session, contact, cleaned, new=False)
             contact.version += 1
+            contact.updated_at = utcnow()
             changed_count += 1
         await session.flush()
         return changed_count

@@ -5,7 +5,7 @@ nothing of it is kept."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -83,10 +83,7 @@ async def receive(
     chunk_bytes: int,
     created_by: str | None,
 ) -> ContactImport:
-    """Store the ``file`` part of a multipart body as a new import (status ``uploaded``).
-
-    Commits as it goes (one piece at a time); a refused upload deletes what it stored.
-    """
+    """Store the ``file`` part of a multipart body as a new import (see :func:`store`)."""
     kind, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -97,30 +94,66 @@ async def receive(
         raise ProblemError(
             FILE_TOO_LARGE, f"the file is larger than {max_bytes} bytes", limit_bytes=max_bytes
         )
+    part = _FilePart()
+    parser = MultipartParser(boundary, part.callbacks())
+
+    async def file_bytes() -> AsyncIterator[bytes]:
+        async for received in body:
+            parser.write(received)
+            if part.data:
+                yield bytes(part.data)
+                part.data.clear()
+        parser.finalize()
+        if part.data:
+            yield bytes(part.data)
+        if not part.found:
+            raise UnreadableFile("the request has no part named `file`")
+
+    return await store(
+        session,
+        file_bytes(),
+        filename=lambda: part.filename,
+        max_bytes=max_bytes,
+        chunk_bytes=chunk_bytes,
+        created_by=created_by,
+    )
+
+
+async def store(
+    session: AsyncSession,
+    data: AsyncIterator[bytes],
+    *,
+    filename: Callable[[], str],
+    max_bytes: int,
+    chunk_bytes: int,
+    created_by: str | None,
+) -> ContactImport:
+    """Store a file's bytes as a new import (status ``uploaded``): its encoding, separator,
+    header and row count read on the way.
+
+    Commits as it goes (one piece at a time); a refused file (too large, unreadable) deletes
+    what it stored and raises the problem.
+    """
     job = ContactImport(status=ImportStatus.UPLOADING.value, created_by=created_by)
     session.add(job)
     await session.commit()
     import_id = job.id
-    part = _FilePart()
-    parser = MultipartParser(boundary, part.callbacks())
     sniffer = FileSniffer()
+    pending = bytearray()
     sequence = 0
     try:
-        async for received in body:
-            parser.write(received)
-            if len(part.data) > max_bytes or sniffer.size + len(part.data) > max_bytes:
+        async for received in data:
+            pending += received
+            if sniffer.size + len(pending) > max_bytes:
                 raise TooLarge
-            while len(part.data) >= chunk_bytes:
-                piece = bytes(part.data[:chunk_bytes])
-                del part.data[:chunk_bytes]
+            while len(pending) >= chunk_bytes:
+                piece = bytes(pending[:chunk_bytes])
+                del pending[:chunk_bytes]
                 await _store(session, import_id, sequence, piece, sniffer)
                 sequence += 1
-        parser.finalize()
-        if part.data:
-            await _store(session, import_id, sequence, bytes(part.data), sniffer)
-        part.data.clear()
-        if not part.found:
-            raise UnreadableFile("the request has no part named `file`")
+        if pending:
+            await _store(session, import_id, sequence, bytes(pending), sniffer)
+        pending.clear()
         sniffer.finish()
         found = shape(sniffer)
     except TooLarge:
@@ -135,7 +168,7 @@ async def receive(
         await _discard(session, import_id)
         raise
     job = (await session.scalars(select(ContactImport).where(ContactImport.id == import_id))).one()
-    job.filename = part.filename
+    job.filename = storable_text(filename())[:255]
     job.size_bytes = sniffer.size
     job.encoding = found.encoding
     job.delimiter = found.delimiter

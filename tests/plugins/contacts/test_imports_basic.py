@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import imports_helpers
 from imports_helpers import contacts, csv_bytes, errors, import_file, upload
 
@@ -79,3 +81,18 @@ async def test_an_import_creates_contacts_like_the_api_and_reports_progress(
     ]
     assert events[-1][1]["created"] == 3
     assert events[-1][1]["failed"] == 1
+
+
+async def test_the_sample_file_in_the_readme(kraliki_client, owner, platform):
+    content = (Path(__file__).parents[3] / "docs" / "samples" / "contacts.csv").read_bytes()
+    state = await import_file(platform, kraliki_client, owner.headers, content, duplicates="update")
+    assert (state["created"], state["failed"], state["rows_total"]) == (24, 1, 25), state
+    reported = await errors(kraliki_client, owner.headers, state["id"])
+    assert reported == [
+        (25, "Email", "not an e-mail address"),
+        (25, "Phone", "not a valid number in its numbering plan"),
+    ]
+    people = {c["name"]: c for c in await contacts(platform, owner.tenant_id)}
+    assert people["Ana Novak"]["phones"] == ["+14155550132"]
+    assert people["Eva Svobodová"]["phones"] == ["+420601123456"]
+    assert people["Eva Svobodová"]["country"] == "CZ"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from plugins.contacts.models import FieldDefinition, PhoneType
@@ -199,27 +199,22 @@ def default_match_on(mapping: Mapping[str, str]) -> str:
 
 @dataclass
 class RowValues:
-    """A row as :func:`plugins.contacts.records.clean` takes it, and where each value came
-    from (to name the column of a problem)."""
+    """A row as :func:`plugins.contacts.records.clean` takes it; where each value came from
+    is worked out only for a row with a problem (to name the problem's column)."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    phone_sources: list[str] = field(default_factory=list)
-    email_sources: list[str] = field(default_factory=list)
-    tag_sources: list[str] = field(default_factory=list)
+    values: dict[str, Any]
+    plan: Plan
+    cells: Sequence[str]
 
     def column_of(self, problem_field: str) -> str:
         """The CSV column a :class:`FieldProblem`'s field came from ("" for the row)."""
+        sources, lists = self.plan.sources(self.cells)
         match = re.match(r"^(phones|emails|tags)\[(\d+)\]", problem_field)
         if match:
-            kind, index = match.group(1), int(match.group(2))
-            sources = {
-                "phones": self.phone_sources,
-                "emails": self.email_sources,
-                "tags": self.tag_sources,
-            }[kind]
-            return sources[index] if index < len(sources) else ""
-        return self.sources.get(problem_field, "")
+            found = lists[match.group(1)]
+            index = int(match.group(2))
+            return found[index] if index < len(found) else ""
+        return sources.get(problem_field, "")
 
 
 @dataclass(frozen=True)
@@ -258,55 +253,61 @@ class Plan:
 
     def values(self, cells: Sequence[str]) -> RowValues:
         """The row's values; empty cells give nothing (an update leaves those fields)."""
-        row = RowValues()
-
-        def cell(index: int) -> str:
-            return cells[index].strip() if index < len(cells) else ""
-
+        size = len(cells)
+        values: dict[str, Any] = {}
         for target, indexes in self.text.items():
-            parts = [cell(i) for i in indexes]
-            joined = " ".join(p for p in parts if p)
+            if len(indexes) == 1:
+                joined = cells[indexes[0]].strip() if indexes[0] < size else ""
+            else:
+                joined = " ".join(c for i in indexes if i < size and (c := cells[i].strip()))
             if joined:
-                row.values[target] = joined
-                row.sources[target] = self.columns[next(i for i in indexes if cell(i))]
+                values[target] = joined
         phones: list[dict[str, str]] = []
         for index, kind in self.phones:
-            for number in _split(cell(index)):
+            for number in _split(cells[index] if index < size else ""):
                 entry = {"number": number.lstrip("'")}
                 if kind is not None:
                     entry["type"] = kind
                 phones.append(entry)
-                row.phone_sources.append(self.columns[index])
         if phones:
-            row.values["phones"] = phones
-            row.sources["phones"] = row.phone_sources[0]
-        emails: list[str] = []
-        for index in self.emails:
-            for email in _split(cell(index)):
-                emails.append(email)
-                row.email_sources.append(self.columns[index])
-        if emails:
-            row.values["emails"] = emails
-            row.sources["emails"] = row.email_sources[0]
-        tags: list[str] = []
-        for index in self.tags:
-            for tag in _split(cell(index)):
-                tags.append(tag)
-                row.tag_sources.append(self.columns[index])
-        if tags:
-            row.values["tags"] = tags
-            row.sources["tags"] = row.tag_sources[0]
-        custom: dict[str, Any] = {}
-        for key, index in self.custom.items():
-            value = cell(index)
-            row.sources[f"custom_fields.{key}"] = self.columns[index]
-            if value:
-                custom[key] = value
+            values["phones"] = phones
+        for target, indexes in (("emails", self.emails), ("tags", self.tags)):
+            items = [item for i in indexes if i < size for item in _split(cells[i])]
+            if items:
+                values[target] = items
+        custom = {
+            key: value
+            for key, index in self.custom.items()
+            if index < size and (value := cells[index].strip())
+        }
         if custom:
-            row.values["custom_fields"] = custom
+            values["custom_fields"] = custom
+        return RowValues(values, self, cells)
+
+    def sources(self, cells: Sequence[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """Where :meth:`values` took each value from: by field, and for each list (phones,
+        e-mails, tags) the column of each item."""
+        size = len(cells)
+        sources: dict[str, str] = {}
         for target, indexes in self.text.items():
-            row.sources.setdefault(target, self.columns[indexes[0]])
-        return row
+            filled = [i for i in indexes if i < size and cells[i].strip()]
+            sources[target] = self.columns[(filled or indexes)[0]]
+        lists: dict[str, list[str]] = {"phones": [], "emails": [], "tags": []}
+        for index, _ in self.phones:
+            lists["phones"] += [self.columns[index]] * len(
+                _split(cells[index] if index < size else "")
+            )
+        for name, indexes in (("emails", self.emails), ("tags", self.tags)):
+            for index in indexes:
+                lists[name] += [self.columns[index]] * len(
+                    _split(cells[index] if index < size else "")
+                )
+        for name, found in lists.items():
+            if found:
+                sources[name] = found[0]
+        for key, index in self.custom.items():
+            sources[f"custom_fields.{key}"] = self.columns[index]
+        return sources, lists
 
 
 def _split(text: str) -> list[str]:

@@ -18,10 +18,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, current_tenant_id, storable_text, utcnow
@@ -422,11 +422,8 @@ class _Run:
         tags: list[dict[str, Any]] = []
         for entry in entries:
             cleaned = _merged(entry)
-            contact = Contact(
-                name="", company="", external_id=None, address_line1="", address_line2="",
-                city="", region="", postal_code="", country=None, time_zone=None,
-                owner_id=None, tags=[], custom_fields={},
-            )  # fmt: skip
+            draft = _Draft()
+            contact = cast(Contact, draft)  # apply() and search_text() only get and set
             apply(contact, cleaned)
             contact_id = uuid.uuid4()
             numbers = [p.number for p in cleaned.phones or ()]
@@ -435,19 +432,7 @@ class _Run:
                 {
                     "tenant_id": tenant_id,
                     "id": contact_id,
-                    "name": contact.name,
-                    "company": contact.company,
-                    "external_id": contact.external_id,
-                    "address_line1": contact.address_line1,
-                    "address_line2": contact.address_line2,
-                    "city": contact.city,
-                    "region": contact.region,
-                    "postal_code": contact.postal_code,
-                    "country": contact.country,
-                    "time_zone": contact.time_zone,
-                    "owner_id": contact.owner_id,
-                    "tags": list(contact.tags),
-                    "custom_fields": dict(contact.custom_fields),
+                    **asdict(draft),
                     "search_text": search_text(contact, numbers, addresses),
                     "version": 1,
                     "call_count": 0,
@@ -481,13 +466,14 @@ class _Run:
                 for position, email in enumerate(addresses)
             )
             tags.extend(
-                {"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag}
-                for tag in contact.tags
+                {"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag} for tag in draft.tags
             )
-        await session.execute(insert(Contact), contacts)
+        # Core inserts of plain rows (executemany: multi-row VALUES), not the ORM's bulk
+        # path: a third faster, and the rows are complete already.
+        await session.execute(_table(Contact).insert(), contacts)
         for model, rows in ((ContactPhone, phones), (ContactEmail, emails), (ContactTag, tags)):
             if rows:
-                await session.execute(insert(model), rows)
+                await session.execute(_table(model).insert(), rows)
 
     async def _update(
         self, session: AsyncSession, entries: dict[uuid.UUID, _Entry], result: _Batch
@@ -599,6 +585,30 @@ class _Run:
                 **extra,
             ),
         )
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+@dataclass(slots=True)
+class _Draft:
+    """A new contact's attributes, as :func:`apply` sets them on a :class:`Contact` (without
+    the ORM's attribute instrumentation, which cost more than the rest of preparing a row)."""
+
+    name: str = ""
+    company: str = ""
+    external_id: str | None = None
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str | None = None
+    time_zone: str | None = None
+    owner_id: uuid.UUID | None = None
+    tags: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
 
 
 def _merged(entry: _Entry) -> Cleaned:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from kernel import Platform, ProblemError, Tenant, open_platform, tenant_scope, utcnow
 from plugins.contacts.config import CONTACTS_SETTINGS
 from plugins.contacts.imports import service
-from plugins.contacts.imports.export import export_csv
+from plugins.contacts.imports.export import check_segment, export_csv
 from plugins.contacts.imports.job import TOPIC
 from plugins.contacts.imports.runner import process
 from plugins.contacts.imports.schemas import landed
@@ -131,7 +131,9 @@ async def _import(
             if job.failed_count:
                 if errors_to is not None:
                     with errors_to.open("w", encoding="utf-8", newline="") as out:
-                        async for text in service.error_report(platform, job.id):
+                        async for text in service.error_report(
+                            platform, job.id, tenant_id=tenant_id
+                        ):
                             out.write(text)
                     click.echo(f"error report: {errors_to}")
                 else:
@@ -193,16 +195,23 @@ def _problem(exc: ProblemError) -> str:
 
 @contacts.command("export")
 @click.option("--tenant", required=True, help="The organization: its slug or id.")
-def export(tenant: str) -> None:
-    """Write every contact as CSV to standard output (formula cells neutralised)."""
-    asyncio.run(_export(tenant))
+@click.option("--segment", "segment_id", type=click.UUID, help="Only this segment's contacts.")
+def export(tenant: str, segment_id: uuid.UUID | None) -> None:
+    """Write every contact (or a segment's) as CSV to standard output (formula cells
+    neutralised)."""
+    asyncio.run(_export(tenant, segment_id))
 
 
-async def _export(tenant: str) -> None:
+async def _export(tenant: str, segment_id: uuid.UUID | None) -> None:
     async with open_platform() as platform:
-        with tenant_scope(await _tenant_id(platform, tenant)):
+        tenant_id = await _tenant_id(platform, tenant)
+        if segment_id is not None and not await check_segment(
+            platform, tenant_id=tenant_id, segment_id=segment_id
+        ):
+            raise click.ClickException("the organization has no segment with this id")
+        with tenant_scope(tenant_id):
             out = sys.stdout.buffer
-            async for text in export_csv(platform):
+            async for text in export_csv(platform, tenant_id=tenant_id, segment_id=segment_id):
                 out.write(text.encode("utf-8"))
             out.flush()
 

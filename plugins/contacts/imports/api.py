@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -14,14 +14,16 @@ from kernel import (
     PageParamsDep,
     PlatformDep,
     Principal,
+    ProblemError,
     SessionDep,
+    current_tenant_id,
     paginate,
     problem_responses,
     require,
 )
 from plugins.contacts.config import CONTACTS_SETTINGS
 from plugins.contacts.imports import service
-from plugins.contacts.imports.export import export_csv
+from plugins.contacts.imports.export import check_segment, export_csv
 from plugins.contacts.imports.problems import (
     FILE_TOO_LARGE,
     IMPORT_NOT_FOUND,
@@ -29,6 +31,7 @@ from plugins.contacts.imports.problems import (
     INVALID_MAPPING,
     MAPPING_EXISTS,
     MAPPING_NOT_FOUND,
+    SEGMENT_NOT_FOUND,
     UNREADABLE_FILE,
 )
 from plugins.contacts.imports.schemas import (
@@ -257,12 +260,12 @@ async def list_errors(
     responses={200: {"content": {"text/csv": {}}}, **problem_responses(IMPORT_NOT_FOUND)},
 )
 async def download_errors(
-    import_id: uuid.UUID, session: SessionDep, platform: PlatformDep, _: Importer
+    import_id: uuid.UUID, session: SessionDep, platform: PlatformDep, principal: Importer
 ) -> StreamingResponse:
     """The error report as CSV (row, column, reason), cells neutralised against formulas."""
     await service.get_import(session, import_id)
     return StreamingResponse(
-        service.error_report(platform, import_id),
+        service.error_report(platform, import_id, tenant_id=_tenant(principal)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
     )
@@ -271,13 +274,31 @@ async def download_errors(
 @router.get(
     "/export.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={200: {"content": {"text/csv": {}}}, **problem_responses(SEGMENT_NOT_FOUND)},
 )
-async def export(platform: PlatformDep, _: Exporter) -> StreamingResponse:
-    """Every contact as CSV (streamed), the columns an import reads back; formula cells
-    neutralised."""
+async def export(
+    platform: PlatformDep,
+    principal: Exporter,
+    segment_id: Annotated[
+        uuid.UUID | None, Query(description="Only this segment's contacts.")
+    ] = None,
+) -> StreamingResponse:
+    """Every contact (or a segment's) as CSV, streamed, with the columns an import reads
+    back; formula cells neutralised."""
+    tenant_id = _tenant(principal)
+    if segment_id is not None and not await check_segment(
+        platform, tenant_id=tenant_id, segment_id=segment_id
+    ):
+        raise ProblemError(SEGMENT_NOT_FOUND)
     return StreamingResponse(
-        export_csv(platform),
+        export_csv(platform, tenant_id=tenant_id, segment_id=segment_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
     )
+
+
+def _tenant(principal: Principal) -> uuid.UUID:
+    """The tenant a streamed answer reads, taken now (it streams after the route returned)."""
+    tenant_id = principal.tenant_id or current_tenant_id()
+    assert tenant_id is not None  # require() scoped the request to a tenant
+    return tenant_id

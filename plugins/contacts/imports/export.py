@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from kernel import Platform, current_tenant_id, tenant_scope
+from kernel import Platform, tenant_scope
 from plugins.contacts.fields import definitions
 from plugins.contacts.imports.csvfile import neutralise
 from plugins.contacts.models import Contact
@@ -42,18 +42,42 @@ BASE_COLUMNS = (
     "time_zone",
 )
 SegmentIds = Callable[..., Awaitable[Sequence[uuid.UUID]]]
+"""``segment_contact_ids(session, segment_id, after=, limit=)``: a segment's contact ids in id
+order, a page after ``after`` (the segments' public function)."""
+
+
+def segment_ids() -> SegmentIds | None:
+    """The segments' ``segment_contact_ids``, through the plugin's public API (None when this
+    build has no segments)."""
+    import plugins.contacts as public
+
+    found: SegmentIds | None = getattr(public, "segment_contact_ids", None)
+    return found
+
+
+async def check_segment(platform: Platform, *, tenant_id: uuid.UUID, segment_id: uuid.UUID) -> bool:
+    """Whether the tenant has the segment (asked before an export starts streaming)."""
+    lookup = segment_ids()
+    if lookup is None:
+        return False
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            try:
+                await lookup(session, segment_id, after=None, limit=1)
+            except LookupError:  # SegmentNotFoundError
+                return False
+    return True
 
 
 async def export_csv(
     platform: Platform,
     *,
+    tenant_id: uuid.UUID,
     segment_id: uuid.UUID | None = None,
-    segment_ids: SegmentIds | None = None,
 ) -> AsyncIterator[str]:
     """The tenant's contacts (merged and erased ones left out), or a segment's members
-    (``segment_ids(session, segment_id, after=, limit=)`` pages them), as CSV text."""
-    tenant_id = current_tenant_id()
-    assert tenant_id is not None
+    (paged by the segments' ``segment_contact_ids``), as CSV text."""
+    lookup = segment_ids() if segment_id is not None else None
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             keys = list(await definitions(session))
@@ -70,8 +94,8 @@ async def export_csv(
                 query = select(Contact).where(
                     Contact.merged_into_id.is_(None), Contact.erased_at.is_(None)
                 )
-                if segment_id is not None and segment_ids is not None:
-                    ids = list(await segment_ids(session, segment_id, after=after, limit=PAGE))
+                if lookup is not None:
+                    ids = list(await lookup(session, segment_id, after=after, limit=PAGE))
                     if not ids:
                         return
                     after = ids[-1]

@@ -51,3 +51,9 @@ MAPPING_EXISTS = define_problem(
     409,
     "Your organization already has a saved column mapping with this name.",
 )
+SEGMENT_NOT_FOUND = define_problem(
+    "contacts-export-segment-not-found",
+    "Segment not found",
+    404,
+    "Your organization has no segment with this id (or segments are not available).",
+)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Platform, ProblemError, current_tenant_id, tenant_scope, utcnow
+from kernel import Platform, ProblemError, tenant_scope, utcnow
 from plugins.contacts.events import ImportCancelled
 from plugins.contacts.fields import definitions
 from plugins.contacts.imports import mapping as mappings
@@ -175,11 +175,11 @@ async def error_page(
     return list(await session.scalars(query))
 
 
-async def error_report(platform: Platform, import_id: uuid.UUID) -> AsyncIterator[str]:
+async def error_report(
+    platform: Platform, import_id: uuid.UUID, *, tenant_id: uuid.UUID
+) -> AsyncIterator[str]:
     """The error report as CSV text (row, column, reason), formula cells neutralised; read a
     page at a time in sessions of its own (the response streams after the route returned)."""
-    tenant_id = current_tenant_id()
-    assert tenant_id is not None
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["row", "column", "reason"])

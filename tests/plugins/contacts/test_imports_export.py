@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 import imports_helpers
 import pytest
 from imports_helpers import IMPORTS, contacts, csv_bytes, import_file
+from sqlalchemy import select
+
+from plugins.contacts.models import ContactTag
 
 kraliki_app, platform, owner, import_settings = imports_helpers.FIXTURES
 
@@ -109,3 +113,36 @@ async def test_the_error_report_csv(kraliki_client, owner, platform):
         ["row", "column", "reason"],
         ["2", "'=cmd|' /C calc'!A0", "not a valid number in its numbering plan"],
     ]
+
+
+VIP_SEGMENT = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+async def _vip_ids(session, segment_id, *, after=None, limit=1000):
+    """The segments' ``segment_contact_ids`` contract: a segment of the contacts tagged vip."""
+    if segment_id != VIP_SEGMENT:
+        raise LookupError(segment_id)
+    query = select(ContactTag.contact_id).where(ContactTag.tag == "vip")
+    if after is not None:
+        query = query.where(ContactTag.contact_id > after)
+    return list(await session.scalars(query.order_by(ContactTag.contact_id).limit(limit)))
+
+
+async def test_a_segment_export(kraliki_client, owner, platform, monkeypatch):
+    import plugins.contacts
+    from plugins.contacts.imports import export
+
+    monkeypatch.setattr(plugins.contacts, "segment_contact_ids", _vip_ids, raising=False)
+    monkeypatch.setattr(export, "PAGE", 3)
+    rows = [f"P{i:02d},+1201555{i:04d},{'vip' if i % 2 else 'other'}" for i in range(14)]
+    await import_file(platform, kraliki_client, owner.headers, csv_bytes("Name,Phone,Tags", *rows))
+    response = await kraliki_client.get(
+        EXPORT, headers=owner.headers, params={"segment_id": str(VIP_SEGMENT)}
+    )
+    assert response.status_code == 200, response.text
+    assert sorted(r["name"] for r in _rows(response.text)) == [f"P{i:02d}" for i in range(1, 14, 2)]
+    missing = await kraliki_client.get(
+        EXPORT, headers=owner.headers, params={"segment_id": str(uuid.uuid4())}
+    )
+    assert missing.status_code == 404
+    assert missing.json()["type"] == "/problems/contacts-export-segment-not-found"

@@ -157,15 +157,37 @@ class Hooks:
                 if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
-                self.failures[(plugin, hook_name)] += 1
-                if self.on_failure is not None:
-                    self.on_failure(plugin, hook_name)
-                logger.exception(
-                    "plugin %r failed in %s; the other plugins go on",
-                    plugin,
-                    hook_name,
-                    extra={"plugin": plugin, "hook": hook_name},
-                )
+                self._failed(plugin, hook_name)
+
+    async def collect_isolated(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``collect`` for hooks whose answers are extras (links shown beside a call): an
+        implementation that raises is logged and counted as ``notify`` does and left out,
+        the others' answers are returned."""
+        results = []
+        for plugin, function, argnames in self._implementations(hook_name):
+            arguments = self._arguments(argnames, kwargs, hook_name)  # a caller bug raises
+            try:
+                result = function(**arguments)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                self._failed(plugin, hook_name)
+                continue
+            if result is not None:
+                results.append((plugin, result))
+        return results
+
+    def _failed(self, plugin: str, hook_name: str) -> None:
+        """Log (with the traceback) and count an isolated failure."""
+        self.failures[(plugin, hook_name)] += 1
+        if self.on_failure is not None:
+            self.on_failure(plugin, hook_name)
+        logger.exception(
+            "plugin %r failed in %s; the other plugins go on",
+            plugin,
+            hook_name,
+            extra={"plugin": plugin, "hook": hook_name},
+        )
 
     # Typed entry points for the kernel's own hooks.
 

@@ -26,6 +26,7 @@ from kernel import (
 )
 from plugins.calls import control, events, service
 from plugins.calls.ending import force_end
+from plugins.calls.links import call_links
 from plugins.calls.models import Call, CallEvent, Recording, TranscriptSegmentRow
 from plugins.calls.phone import to_e164
 from plugins.calls.placing import CallRequest, place_call
@@ -98,7 +99,7 @@ PLACING = problem_responses(
 RECORDINGS = problem_responses(CALL_NOT_FOUND, RECORDING_NOT_FOUND, PROVIDER_UNAVAILABLE)
 
 
-def call_out(call: Call) -> CallOut:
+def call_out(call: Call, links: dict[str, Any] | None = None) -> CallOut:
     return CallOut(
         id=call.id,
         direction=call.direction,
@@ -122,6 +123,7 @@ def call_out(call: Call) -> CallOut:
         on_hold=call.on_hold,
         muted=call.muted,
         recording=call.recording,
+        links=links or {},
     )
 
 
@@ -148,8 +150,9 @@ def _actor(principal: Principal) -> str:
 
 @router.get("", response_model=CursorPage[CallOut], summary="List calls, newest first")
 async def list_calls(
-    _principal: Reader,
+    principal: Reader,
     session: SessionDep,
+    platform: PlatformDep,
     page: PageParamsDep,
     status: Annotated[list[CallStatus] | None, Query(description="One or more statuses.")] = None,
     direction: Annotated[Direction | None, Query()] = None,
@@ -177,7 +180,8 @@ async def list_calls(
         # `"<tag>"` exactly when the list does, on PostgreSQL and SQLite alike.
         query = query.where(cast(Call.tags, String).like(f'%"{_tags([tag])[0]}"%'))
     rows, cursor = await paginate(session, query, order_by=[Call.created_at, Call.id], params=page)
-    return CursorPage(items=[call_out(row) for row in rows], next_cursor=cursor)
+    links = await call_links(platform, session, principal, rows)
+    return CursorPage(items=[call_out(row, links[row.id]) for row in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -233,7 +237,9 @@ async def place(
     summary="Get a call with its story",
     responses=ONE_CALL,
 )
-async def get_call(call_id: uuid.UUID, _principal: Reader, session: SessionDep) -> CallDetailOut:
+async def get_call(
+    call_id: uuid.UUID, principal: Reader, session: SessionDep, platform: PlatformDep
+) -> CallDetailOut:
     call = await service.get_call(session, call_id)
     timeline = await session.scalars(
         select(CallEvent)
@@ -248,12 +254,14 @@ async def get_call(call_id: uuid.UUID, _principal: Reader, session: SessionDep) 
         .where(TranscriptSegmentRow.call_id == call_id)
         .order_by(TranscriptSegmentRow.recorded_at, TranscriptSegmentRow.id)
     )
-    return CallDetailOut(
+    detail = CallDetailOut(
         **call_out(call).model_dump(),
         timeline=[TimelineEntryOut.model_validate(row) for row in timeline],
         recordings=[RecordingOut.model_validate(row) for row in recordings],
         transcript=[SegmentOut.model_validate(row) for row in segments],
     )
+    detail.links = (await call_links(platform, session, principal, [call]))[call.id]
+    return detail
 
 
 @router.patch(
@@ -290,11 +298,14 @@ async def update_call(
             events.CallUpdated,
             call,
             disposition=call.disposition,
+            notes=call.notes,
             tags=list(call.tags or []),
             changed=changed,
         )
         await session.commit()
-    return call_out(call)
+    updated = call_out(call)
+    updated.links = (await call_links(platform, session, principal, [call]))[call.id]
+    return updated
 
 
 async def _act(

@@ -85,9 +85,11 @@ class CallCanceled(CallEnded):
 
 class CallUpdated(CallEvent):
     name = "calls.call.updated"
-    description = "The call's disposition, notes or tags changed."
+    description = "The call's disposition, notes, tags or metadata changed."
 
     disposition: str | None = None
+    notes: str | None = None
+    """The call's notes as they are now (whether or not they changed)."""
     tags: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kernel import hookspec
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from kernel import Platform, Principal
     from plugins.calls.handlers import HandlerSpec
+    from plugins.calls.models import Call
     from plugins.calls.provider import ProviderSpec
 
 
@@ -32,4 +37,24 @@ def kraliki_call_handlers() -> Sequence[HandlerSpec]:  # type: ignore[empty-body
     :class:`plugins.calls.handlers.HandlerSpec` values; a handler's name is the ``route`` a
     phone number gives to send its calls there. Two plugins offering one name stop the
     platform. See ``plugins.calls.handlers``.
+    """
+
+
+@hookspec
+def kraliki_call_links(
+    platform: Platform,
+    session: AsyncSession,
+    principal: Principal,
+    calls: Sequence[Call],
+) -> Mapping[uuid.UUID, Mapping[str, Any]] | None:
+    """Link calls to what your plugin keeps about them (a call's contact); may be async.
+
+    Called once per answer of ``GET /api/v1/calls`` (the page's calls), ``GET`` and
+    ``PATCH /api/v1/calls/{id}`` (one call), in the request's tenant scope, with its
+    read ``session`` (read only: never commit) and the ``principal`` asking: link only what
+    the principal may read. Return, per call id, named JSON values (``{"contact": {"id":
+    ..., "name": ..., "href": "/api/v1/contacts/<id>"}}``); they are merged into the call's
+    ``links``, a name already given by a plugin earlier in dependency order is kept. Calls
+    you have nothing for may be left out. An implementation that raises, or answers
+    something else, is logged and left out: it never fails the request.
     """

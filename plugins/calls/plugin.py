@@ -5,12 +5,14 @@ implementations only; see ``docs/plugins/calls.md`` and ``docs/providers.md``.""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import click
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     Event,
@@ -123,3 +125,19 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.calls.cli import calls
 
     cli.add_command(calls)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_erased(
+    platform: Platform,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    numbers: Sequence[str],
+    pseudonym: str,
+) -> None:
+    """The contacts plugin erased a contact: so do its calls (``plugins.calls.erasure``)."""
+    from plugins.calls.erasure import erase_contact
+
+    await erase_contact(
+        platform, session, tenant_id=tenant_id, numbers=numbers, pseudonym=pseudonym
+    )

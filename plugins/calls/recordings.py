@@ -58,37 +58,54 @@ async def stream_audio(
 async def delete_recordings(
     platform: Platform, session: AsyncSession, recordings: Sequence[Recording], *, reason: str
 ) -> int:
-    """Delete the media at the provider, then mark the rows deleted (kept as a trace)."""
+    """Delete the media at the provider, then mark the rows deleted (kept as a trace); a
+    recording whose provider does not answer is left for next time. Commits."""
     deleted = 0
     for recording in recordings:
-        if recording.deleted_at is not None:
-            continue
-        provider = build_provider(platform, recording.tenant_id, recording.provider)
-        try:
-            await provider.delete_recording(_ref(recording))
-        except ProviderRefused:
-            pass  # already gone there
-        except DependencyError as exc:
-            logger.warning(
-                "recording %s not deleted at %s: %s", recording.id, recording.provider, exc
-            )
-            continue
-        recording.deleted_at = utcnow()
-        recording.status = "deleted"
-        recording.media_ref = None
-        call = await service.get_call(session, recording.call_id)
-        service.note(
-            session,
-            call,
-            "recording",
-            source="platform",
-            recording_id=str(recording.id),
-            recording_status="deleted",
-            reason=reason,
-        )
-        deleted += 1
+        if await delete_recording(platform, session, recording, reason=reason):
+            deleted += 1
     await session.commit()
     return deleted
+
+
+async def delete_recording(
+    platform: Platform,
+    session: AsyncSession,
+    recording: Recording,
+    *,
+    reason: str,
+    strict: bool = False,
+) -> bool:
+    """Delete one recording's media at the provider, then mark its row deleted (with a
+    timeline entry) in ``session``, not committed. False when it was deleted before, or its
+    provider did not answer (the row is left as it was; ``strict``: that error is raised,
+    for callers that must not go on without the media gone)."""
+    if recording.deleted_at is not None:
+        return False
+    provider = build_provider(platform, recording.tenant_id, recording.provider)
+    try:
+        await provider.delete_recording(_ref(recording))
+    except ProviderRefused:
+        pass  # already gone there
+    except DependencyError as exc:
+        if strict:
+            raise
+        logger.warning("recording %s not deleted at %s: %s", recording.id, recording.provider, exc)
+        return False
+    recording.deleted_at = utcnow()
+    recording.status = "deleted"
+    recording.media_ref = None
+    call = await service.get_call(session, recording.call_id)
+    service.note(
+        session,
+        call,
+        "recording",
+        source="platform",
+        recording_id=str(recording.id),
+        recording_status="deleted",
+        reason=reason,
+    )
+    return True
 
 
 async def retention_job(platform: Platform, tenant_id: uuid.UUID) -> datetime:

@@ -130,6 +130,12 @@ class CallOut(BaseModel):
     recording: Literal["recording", "paused"] | None = Field(
         description="Whether a recording runs (or is paused) now."
     )
+    links: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What other plugins relate to the call, by name (`contact`: its id, "
+        "name and `href`), as far as you may read it. Given by `GET` (a call, the list) "
+        "and `PATCH`; `{}` in the answers to actions.",
+    )
 
 
 class TimelineEntryOut(BaseModel):

@@ -4,12 +4,14 @@ implementations only; see ``docs/plugins/ivr.md``."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import click
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     Event,
@@ -113,3 +115,13 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.ivr.cli import ivr
 
     cli.add_command(ivr)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_erased(
+    session: AsyncSession, tenant_id: uuid.UUID, numbers: Sequence[str], pseudonym: str
+) -> None:
+    """The contacts plugin erased a contact: so does the IVR (``plugins.ivr.erasure``)."""
+    from plugins.ivr.erasure import erase_contact
+
+    await erase_contact(session, tenant_id=tenant_id, numbers=numbers, pseudonym=pseudonym)

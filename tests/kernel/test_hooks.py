@@ -174,3 +174,27 @@ def test_hookimpl_marker_is_public():
         pass
 
     assert hasattr(kraliki_startup, "kraliki_impl")
+
+
+async def test_collect_isolated_leaves_out_a_failing_plugin_and_keeps_the_others(
+    make_plugin, caplog
+):
+    def broken():
+        raise RuntimeError("plugin bug")
+
+    async def async_providers():
+        return ["telnyx"]
+
+    loaded = load(
+        make_plugin("calls", add_hookspecs=lambda: TelephonySpecs),
+        make_plugin("a_broken", requires=["calls"], telephony_providers=broken),
+        make_plugin("b_silent", requires=["calls"], telephony_providers=lambda: None),
+        make_plugin("telnyx", requires=["calls"], telephony_providers=async_providers),
+    )
+    with caplog.at_level(logging.ERROR, logger="kraliki.hooks"):
+        results = await loaded.hooks.collect_isolated("kraliki_telephony_providers")
+    assert results == [("telnyx", ["telnyx"])]
+    assert loaded.hooks.failures[("a_broken", "kraliki_telephony_providers")] == 1
+    record = next(r for r in caplog.records if r.name == "kraliki.hooks")
+    assert record.plugin == "a_broken"
+    assert record.exc_info is not None

@@ -128,6 +128,26 @@ async def test_update_and_list_filters(client, place, send):
     assert any(e["kind"] == "updated" for e in timeline)
 
 
+async def test_an_update_publishes_the_current_disposition_notes_and_tags(
+    client, place, platform, tenant
+):
+    """A consumer (a contact's timeline) learns a call's outcome from its events alone."""
+    call = await place(tags=["sales"])
+    url = f"/api/v1/calls/{call['id']}"
+    assert (await client.patch(url, json={"notes": "call back after 5"})).status_code == 200
+    assert (await client.patch(url, json={"disposition": "callback"})).status_code == 200
+    assert (await client.patch(url, json={"disposition": "callback"})).status_code == 200
+    updates = [
+        r.payload
+        for r in await outbox_events(platform, tenant)
+        if r.name == "calls.call.updated" and r.payload["call_id"] == call["id"]
+    ]
+    assert [(u["changed"], u["disposition"], u["notes"], u["tags"]) for u in updates] == [
+        (["notes"], None, "call back after 5", ["sales"]),
+        (["disposition"], "callback", "call back after 5", ["sales"]),
+    ]  # the unchanged third update published nothing
+
+
 def test_retention_cli_runs_for_every_tenant(operator_cli):
     unknown = operator_cli("calls", "retention", "--tenant", "nope")
     assert unknown.exit_code != 0

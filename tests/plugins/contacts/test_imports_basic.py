@@ -96,3 +96,51 @@ async def test_the_sample_file_in_the_readme(kraliki_client, owner, platform):
     assert people["Ana Novak"]["phones"] == ["+14155550132"]
     assert people["Eva Svobodová"]["phones"] == ["+420601123456"]
     assert people["Eva Svobodová"]["country"] == "CZ"
+
+
+async def test_custom_fields_and_the_default_country(kraliki_client, owner, platform):
+    h = owner.headers
+    base = "/api/v1/contacts"
+    for path, body in (
+        (
+            "/fields",
+            {
+                "key": "plan",
+                "label": "Tariff",
+                "type": "choice",
+                "choices": ["gold", "basic"],
+                "required": True,
+            },
+        ),
+        ("/fields", {"key": "since", "type": "date"}),
+    ):
+        assert (await kraliki_client.post(base + path, headers=h, json=body)).status_code == 201
+    settings = await kraliki_client.put(
+        f"{base}/settings", headers=h, json={"default_country": "CZ"}
+    )
+    assert settings.status_code == 200, settings.text
+    content = csv_bytes(
+        "Jméno;Telefon;Tariff;Since",
+        "Eva;601 123 456;gold;2026-01-31",
+        "Jan;602 345 678;platinum;31.1.2026",
+        "Ota;603 456 789;;",
+    )
+    uploaded = await upload(kraliki_client, h, content)
+    assert uploaded.json()["suggested_mapping"] == {
+        "Jméno": "name",
+        "Telefon": "phones",
+        "Tariff": "custom_fields.plan",
+        "Since": "custom_fields.since",
+    }
+    state = await import_file(platform, kraliki_client, h, content)
+    assert (state["created"], state["failed"]) == (1, 2), state
+    assert await errors(kraliki_client, h, state["id"]) == [
+        (3, "Since", "must be a date (YYYY-MM-DD)"),
+        (3, "Tariff", "must be one of: gold, basic"),
+        (4, "Tariff", "required"),
+    ]
+    [eva] = await contacts(platform, owner.tenant_id)
+    assert eva["phones"] == ["+420601123456"]
+    assert eva["custom_fields"] == {"plan": "gold", "since": "2026-01-31"}
+    listed = await kraliki_client.get(base, headers=h, params={"q": "601123456"})
+    assert [c["name"] for c in listed.json()["items"]] == ["Eva"]

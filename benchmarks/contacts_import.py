@@ -273,6 +273,7 @@ async def main(args: argparse.Namespace) -> None:
                         wake=False,
                     )
                 marks: dict[str, float] = {}
+                times: dict[str, float] = {}
                 checkpoints = {
                     "10%": args.rows // 10,
                     "50%": args.rows // 2,
@@ -283,6 +284,7 @@ async def main(args: argparse.Namespace) -> None:
                     for label, at in checkpoints.items():
                         if label not in marks and current.rows_done >= at:
                             marks[label] = rss_mib()
+                            times[label] = time.perf_counter()
 
                 profiler = cProfile.Profile() if args.profile else None
                 start_rss = rss_mib()
@@ -344,10 +346,14 @@ async def main(args: argparse.Namespace) -> None:
             f"clean() alone (numbers, e-mail, tags): {clean_us:.0f} us/row, "
             f"{clean_us * args.rows / 1e6 / import_seconds:.0%} of the import's time"
         )
+        if len(times) == 3:
+            first = checkpoints["10%"] / (times["10%"] - started)
+            last = (args.rows - checkpoints["50%"]) / (times["100%"] - times["50%"])
+            print(f"rows/s over the first 10%: {first:.0f}; over the last 50%: {last:.0f}")
         marks_text = ", ".join(f"{label} {mib:.0f} MiB" for label, mib in marks.items())
         print(
             f"RSS: before {start_rss:.0f} MiB; at {marks_text}; peak (ru_maxrss) "
-            f"{peak_rss_mib():.0f} MiB"
+            f"{peak_rss_mib():.0f} MiB (includes the numbers' cache: up to 65,536 entries)"
         )
         verdict = "PASS" if import_rate / copy_rate >= GOAL else "FAIL"
         if backend.dialect == "postgresql":

@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import String, Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, current_tenant_id, storable_text, utcnow
@@ -315,33 +316,50 @@ class _Run:
             raise _Stop
 
     async def _existing(self, session: AsyncSession, rows: Sequence[_Row]) -> dict[str, uuid.UUID]:
-        """The oldest live contact having each key of the batch (one query)."""
+        """The oldest live contact having each key of the batch: the keys looked up in their
+        index, then which of those contacts are live (two indexed queries; a join let
+        PostgreSQL scan every contact of the tenant once the table grew)."""
         if self.duplicates == "create":
             return {}
         keys = sorted({key for row in rows for key in row.keys})
         if not keys:
             return {}
-        live = (Contact.merged_into_id.is_(None), Contact.erased_at.is_(None))
-        query: Any
+        column: Any
         if self.match_on == "phone":
-            query = (
-                select(ContactPhone.number, Contact.id)
-                .join(Contact, Contact.id == ContactPhone.contact_id)
-                .where(ContactPhone.number.in_(keys), *live)
-            )
+            column, owner = ContactPhone.number, ContactPhone.contact_id
         elif self.match_on == "email":
-            query = (
-                select(ContactEmail.email, Contact.id)
-                .join(Contact, Contact.id == ContactEmail.contact_id)
-                .where(ContactEmail.email.in_(keys), *live)
-            )
+            column, owner = ContactEmail.email, ContactEmail.contact_id
         else:
-            query = select(Contact.external_id, Contact.id).where(
-                Contact.external_id.in_(keys), *live
+            column, owner = Contact.external_id, Contact.id
+        query = select(column, owner)
+        if session.get_bind().dialect.name == "postgresql":
+            # The keys as one array joined in: PostgreSQL then hashes them (or probes the
+            # index per key), where an IN list of a thousand parameters is compared one by
+            # one against every row it scans.
+            wanted = (
+                func.unnest(postgresql.array(keys, type_=String))
+                .table_valued("key")
+                .render_derived()
             )
+            query = query.join(wanted, column == wanted.c.key)
+        else:
+            query = query.where(column.in_(keys))
+        pairs = list(await session.execute(query))
+        if not pairs:
+            return {}
+        live = {
+            contact_id: (created_at, contact_id)
+            for contact_id, created_at in await session.execute(
+                select(Contact.id, Contact.created_at).where(
+                    Contact.id.in_({contact_id for _, contact_id in pairs}),
+                    Contact.merged_into_id.is_(None),
+                    Contact.erased_at.is_(None),
+                )
+            )
+        }
         found: dict[str, uuid.UUID] = {}
-        for key, contact_id in await session.execute(
-            query.order_by(Contact.created_at, Contact.id)
+        for key, contact_id in sorted(
+            ((k, c) for k, c in pairs if c in live), key=lambda pair: live[pair[1]]
         ):
             found.setdefault(key, contact_id)
         return found

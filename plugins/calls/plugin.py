@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import click
 from fastapi import APIRouter
@@ -141,3 +142,11 @@ async def kraliki_contact_erased(
     await erase_contact(
         platform, session, tenant_id=tenant_id, numbers=numbers, pseudonym=pseudonym
     )
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_data(session: AsyncSession, numbers: Sequence[str]) -> Any:
+    """A contact's data export (the contacts plugin's hook): what calls holds about its numbers."""
+    from plugins.calls.contact_data import contact_data
+
+    return await contact_data(session, numbers)

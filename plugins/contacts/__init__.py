@@ -5,6 +5,9 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 
 from __future__ import annotations
 
+from plugins.contacts.compliance.callable import CallableDecision, is_callable
+from plugins.contacts.filters import ContactFilter, FieldCondition
+from plugins.contacts.lookup import contacts_for_number
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -14,6 +17,11 @@ from plugins.contacts.permissions import (
     DNC_WRITE,
     PERMISSIONS,
     SEGMENTS_READ,
+)
+from plugins.contacts.segments.service import (
+    SegmentNotFoundError,
+    count_segment,
+    segment_contact_ids,
 )
 
 __all__ = [
@@ -25,4 +33,12 @@ __all__ = [
     "DNC_WRITE",
     "PERMISSIONS",
     "SEGMENTS_READ",
+    "CallableDecision",
+    "ContactFilter",
+    "FieldCondition",
+    "SegmentNotFoundError",
+    "contacts_for_number",
+    "count_segment",
+    "is_callable",
+    "segment_contact_ids",
 ]

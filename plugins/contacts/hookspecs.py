@@ -35,3 +35,23 @@ def kraliki_contact_erased(
     (``erased-`` and 12 hex digits, stable per contact) replaces them where a value must
     remain (a call's ``from_number``). Must be idempotent: a retried erasure calls it again.
     """
+
+
+@hookspec
+def kraliki_contact_data(
+    platform: Platform,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    numbers: Sequence[str],
+    emails: Sequence[str],
+) -> Any:
+    """What you hold about a contact, for its data export (right of access); may be async.
+
+    Called in the tenant's scope with the export's ``session`` (read only: write nothing).
+    ``numbers`` are the contact's E.164 numbers and ``emails`` its e-mail addresses (lower
+    case). Return a mapping of plain JSON values (strings, numbers, booleans, lists, dicts;
+    ids and times as strings), or None when you hold nothing: it appears in the export under
+    your plugin's name. Keep it to the person's data (what you would erase in
+    ``kraliki_contact_erased``), never secrets.
+    """

@@ -315,6 +315,9 @@ class DncEntry(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "kind", "value", "number_hash"),
         Index("ix_contacts_dnc_hash", "tenant_id", "number_hash"),
+        # is_callable looks a number and all its prefixes up at once: value IN (...).
+        Index("ix_contacts_dnc_value", "tenant_id", "value"),
+        Index("ix_contacts_dnc_created", "tenant_id", "created_at", "id"),
     )
 
     kind: Mapped[str] = mapped_column(String(8), default="number")
@@ -367,6 +370,8 @@ class Erasure(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When a pending erasure is (re)tried: now when requested, later after a failure."""
 
 
 MODELS: tuple[type[Base], ...] = (

@@ -4,10 +4,11 @@ do-not-call list and the consent ledger. Hook implementations only; see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from fastapi import APIRouter
@@ -20,9 +21,16 @@ from kernel import (
     Permission,
     Platform,
     PluginInfo,
+    Principal,
+    SecretSpec,
     __version__,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from plugins.calls import Call
 
 
 @hookimpl
@@ -117,3 +125,48 @@ def kraliki_cli(cli: click.Group) -> None:
     from plugins.contacts.cli import contacts
 
     cli.add_command(contacts)
+
+
+@hookimpl
+def kraliki_vault_secrets() -> Sequence[SecretSpec]:
+    from plugins.contacts.compliance.hashing import SECRETS
+
+    return SECRETS
+
+
+@hookimpl
+def kraliki_startup(platform: Platform) -> None:
+    from plugins.contacts.compliance.hashing import register_platform
+
+    register_platform(platform)
+
+
+@hookimpl
+def kraliki_ivr_node_types() -> Sequence[object]:
+    from plugins.contacts.compliance.ivr import OptOutNode
+
+    return [OptOutNode()]
+
+
+@hookimpl
+async def kraliki_contact_erased(
+    platform: Platform,
+    session: AsyncSession,
+    contact_id: uuid.UUID,
+    numbers: Sequence[str],
+    pseudonym: str,
+) -> None:
+    """The contacts plugin's own part of an erasure (``privacy/own.py``)."""
+    from plugins.contacts.privacy.own import erase_own
+
+    await erase_own(platform, session, contact_id=contact_id, numbers=numbers, pseudonym=pseudonym)
+
+
+@hookimpl
+async def kraliki_call_links(
+    session: AsyncSession, principal: Principal, calls: Sequence[Call]
+) -> Mapping[uuid.UUID, Mapping[str, Any]]:
+    """Each call's contact, for principals who may read contacts (``timeline/links.py``)."""
+    from plugins.contacts.timeline.links import call_links
+
+    return await call_links(session, principal, [call.id for call in calls])

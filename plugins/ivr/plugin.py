@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import click
 from fastapi import APIRouter
@@ -125,3 +126,11 @@ async def kraliki_contact_erased(
     from plugins.ivr.erasure import erase_contact
 
     await erase_contact(session, tenant_id=tenant_id, numbers=numbers, pseudonym=pseudonym)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_contact_data(session: AsyncSession, numbers: Sequence[str]) -> Any:
+    """A contact's data export (the contacts plugin's hook): what ivr holds about its numbers."""
+    from plugins.ivr.contact_data import contact_data
+
+    return await contact_data(session, numbers)

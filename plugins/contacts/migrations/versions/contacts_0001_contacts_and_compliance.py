@@ -131,7 +131,11 @@ def upgrade() -> None:
     )
     enable_tenant_rls("contacts_dnc")
     with op.batch_alter_table("contacts_dnc", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_contacts_dnc_created", ["tenant_id", "created_at", "id"], unique=False
+        )
         batch_op.create_index("ix_contacts_dnc_hash", ["tenant_id", "number_hash"], unique=False)
+        batch_op.create_index("ix_contacts_dnc_value", ["tenant_id", "value"], unique=False)
 
     op.create_table(
         "contacts_erasures",
@@ -143,6 +147,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("completed_at", UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), server_default=sa.func.now(), nullable=False),
@@ -541,7 +546,9 @@ def downgrade() -> None:
 
     op.drop_table("contacts_erasures")
     with op.batch_alter_table("contacts_dnc", schema=None) as batch_op:
+        batch_op.drop_index("ix_contacts_dnc_value")
         batch_op.drop_index("ix_contacts_dnc_hash")
+        batch_op.drop_index("ix_contacts_dnc_created")
 
     op.drop_table("contacts_dnc")
     with op.batch_alter_table("contacts_contacts", schema=None) as batch_op:

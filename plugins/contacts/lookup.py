@@ -1,0 +1,77 @@
+"""Which contacts own a number: what an inbound call, a call's links and the timeline ask.
+
+The query rides the ``(tenant_id, number)`` index of ``contacts_phones``; numbers are stored
+normalised (E.164), so the caller normalises once and the database compares strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Select, String, Uuid, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel import current_tenant_id
+from plugins.contacts.models import Contact, ContactPhone
+
+
+def lookup_statement() -> Select[Any]:
+    """The query :func:`contacts_for_number` runs, with ``tenant_id`` and ``number`` bound at
+    execution (built once: building it costs more than the database takes to answer)."""
+    tenant_id = bindparam("tenant_id", type_=Uuid)
+    owners = select(ContactPhone.contact_id).where(
+        ContactPhone.tenant_id == tenant_id,
+        ContactPhone.number == bindparam("number", type_=String),
+    )
+    return (
+        select(Contact)
+        .where(
+            Contact.tenant_id == tenant_id,
+            Contact.id.in_(owners),
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+        .order_by(Contact.updated_at.desc(), Contact.id.desc())
+    )
+
+
+_LOOKUP = lookup_statement()
+
+
+async def contacts_for_number(session: AsyncSession, number: str) -> list[Contact]:
+    """The tenant's live contacts with ``number`` (E.164), newest updated first.
+
+    Merged and erased contacts are left out; a number shared by several contacts (a family
+    line, a switchboard) answers each of them.
+    """
+    found = await session.scalars(_LOOKUP, {"tenant_id": current_tenant_id(), "number": number})
+    return list(found.all())
+
+
+async def owners_of_numbers(
+    session: AsyncSession, numbers: Collection[str]
+) -> dict[str, list[Contact]]:
+    """:func:`contacts_for_number` for many numbers in one query (number -> contacts)."""
+    if not numbers:
+        return {}
+    query = (
+        select(ContactPhone.number, Contact)
+        .join(
+            Contact,
+            (Contact.tenant_id == ContactPhone.tenant_id) & (Contact.id == ContactPhone.contact_id),
+        )
+        .where(
+            ContactPhone.tenant_id == current_tenant_id(),
+            ContactPhone.number.in_(sorted(set(numbers))),
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+        .order_by(Contact.updated_at.desc(), Contact.id.desc())
+    )
+    found: dict[str, list[Contact]] = {}
+    for number, contact in (await session.execute(query)).all():
+        owners = found.setdefault(number, [])
+        if contact not in owners:
+            owners.append(contact)
+    return found

@@ -146,3 +146,23 @@ async def test_a_segment_export(kraliki_client, owner, platform, monkeypatch):
     )
     assert missing.status_code == 404
     assert missing.json()["type"] == "/problems/contacts-export-segment-not-found"
+
+
+async def test_a_real_segment_export(kraliki_client, owner, platform, monkeypatch):
+    """Imported contacts are in a dynamic segment at once; the export pages its members."""
+    from plugins.contacts.imports import export
+
+    monkeypatch.setattr(export, "PAGE", 2)
+    rows = [f"P{i},+1201555{i:04d},{'callback' if i < 5 else 'lead'}" for i in range(9)]
+    await import_file(platform, kraliki_client, owner.headers, csv_bytes("Name,Phone,Tags", *rows))
+    segment = await kraliki_client.post(
+        "/api/v1/contacts/segments",
+        headers=owner.headers,
+        json={"name": "Call back", "filter": {"tags_any": ["callback"]}},
+    )
+    assert segment.status_code == 201, segment.text
+    response = await kraliki_client.get(
+        EXPORT, headers=owner.headers, params={"segment_id": segment.json()["id"]}
+    )
+    assert response.status_code == 200, response.text
+    assert sorted(r["name"] for r in _rows(response.text)) == [f"P{i}" for i in range(5)]

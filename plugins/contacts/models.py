@@ -223,6 +223,8 @@ class ContactImport(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicates: Mapped[str] = mapped_column(String(8), default="skip")
     """What a row matching an existing contact does: skip, update or create."""
+    match_on: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """What makes a row the same contact: phone, email or external_id."""
     status: Mapped[str] = mapped_column(String(16), default=ImportStatus.UPLOADING.value)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -272,6 +274,7 @@ class ImportMapping(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base)
     name: Mapped[str] = mapped_column(String(120))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     duplicates: Mapped[str] = mapped_column(String(8), default="skip")
+    match_on: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Segment(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):

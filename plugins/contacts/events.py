@@ -24,7 +24,9 @@ class ContactEvent(Event):
 
 class ContactCreated(ContactEvent):
     name = "contacts.contact.created"
-    description = "A contact was created (through the API or an import)."
+    description = (
+        "A contact was created through the API (imports publish `contacts.import.*` instead)."
+    )
 
     source: str = "api"
 

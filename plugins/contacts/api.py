@@ -44,7 +44,7 @@ from plugins.contacts.problems import (
     CONTACT_MERGED,
     CONTACT_NOT_FOUND,
     FIELD_EXISTS,
-    FIELD_IN_USE,
+    FIELD_TYPE_FIXED,
     FIELD_NOT_FOUND,
     INVALID_CONTACT,
     MERGE_REFUSED,
@@ -348,7 +348,7 @@ async def define_field(
     "/fields/{key}",
     response_model=FieldDefinitionOut,
     summary="Change a custom contact field",
-    responses=problem_responses(FIELD_NOT_FOUND, FIELD_IN_USE, INVALID_CONTACT),
+    responses=problem_responses(FIELD_NOT_FOUND, FIELD_TYPE_FIXED, INVALID_CONTACT),
 )
 async def change_field(
     key: FieldKey,

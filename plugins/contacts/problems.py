@@ -57,7 +57,7 @@ FIELD_EXISTS = define_problem(
     409,
     "Your organization already has a custom contact field with this key.",
 )
-FIELD_IN_USE = define_problem(
+FIELD_TYPE_FIXED = define_problem(
     "contacts-field-type-change",
     "Field type cannot change",
     409,

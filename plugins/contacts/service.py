@@ -34,7 +34,7 @@ from plugins.contacts.problems import (
     CONTACT_MERGED,
     CONTACT_NOT_FOUND,
     FIELD_EXISTS,
-    FIELD_IN_USE,
+    FIELD_TYPE_FIXED,
     FIELD_NOT_FOUND,
     INVALID_CONTACT,
     MERGE_REFUSED,
@@ -430,7 +430,7 @@ async def change_field(
 ) -> FieldDefinition:
     row = await get_field(session, key)
     if type is not None and type != row.type:
-        raise ProblemError(FIELD_IN_USE, f"custom field {key!r} is a {row.type} field")
+        raise ProblemError(FIELD_TYPE_FIXED, f"custom field {key!r} is a {row.type} field")
     if choices is not None:
         try:
             row.choices = custom.check_choices(row.type, choices)

@@ -44,8 +44,8 @@ from plugins.contacts.problems import (
     CONTACT_MERGED,
     CONTACT_NOT_FOUND,
     FIELD_EXISTS,
-    FIELD_TYPE_FIXED,
     FIELD_NOT_FOUND,
+    FIELD_TYPE_FIXED,
     INVALID_CONTACT,
     MERGE_REFUSED,
 )

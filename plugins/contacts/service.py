@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError, utcnow
+from plugins.contacts import etags, records
 from plugins.contacts import fields as custom
-from plugins.contacts import records
 from plugins.contacts.events import ContactCreated, ContactDeleted, ContactMerged, ContactUpdated
 from plugins.contacts.models import (
     Contact,
@@ -34,8 +34,8 @@ from plugins.contacts.problems import (
     CONTACT_MERGED,
     CONTACT_NOT_FOUND,
     FIELD_EXISTS,
-    FIELD_TYPE_FIXED,
     FIELD_NOT_FOUND,
+    FIELD_TYPE_FIXED,
     INVALID_CONTACT,
     MERGE_REFUSED,
 )
@@ -62,10 +62,7 @@ async def get_contact(
 
 def check_version(contact: Contact, if_match: str | None) -> None:
     """``If-Match`` (``"3"``, ``W/"3"`` or ``*``) must name the contact's current version."""
-    if if_match is None:
-        return
-    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if "*" not in wanted and str(contact.version) not in wanted:
+    if not etags.matches(if_match, contact.version):
         raise ProblemError(
             CONTACT_CHANGED,
             f"the contact is at version {contact.version}; If-Match named {if_match}",

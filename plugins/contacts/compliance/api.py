@@ -14,6 +14,7 @@ from kernel import (
     CursorPage,
     PageParamsDep,
     Permission,
+    Platform,
     PlatformDep,
     Principal,
     ProblemError,
@@ -41,7 +42,12 @@ from plugins.contacts.compliance.schemas import (
     OptOutCreate,
     OptOutOut,
 )
-from plugins.contacts.compliance.settings import ALL, read_settings, write_settings
+from plugins.contacts.compliance.settings import (
+    ALL,
+    ComplianceSettings,
+    read_settings,
+    write_settings,
+)
 from plugins.contacts.config import CONTACTS_SETTINGS
 from plugins.contacts.models import ConsentRecord, DncEntry
 from plugins.contacts.phones import InvalidNumber, normalize
@@ -346,12 +352,25 @@ async def record_number_consent(
 ) -> ConsentOut:
     country, settings = await read_settings(session)
     number = _normalized(body.number, country)
+    return await _record(platform, session, settings, principal, body, None, number)
+
+
+async def _record(
+    platform: Platform,
+    session: AsyncSession,
+    settings: ComplianceSettings,
+    principal: Principal,
+    body: ConsentCreate,
+    contact_id: uuid.UUID | None,
+    number: str,
+) -> ConsentOut:
+    """Append the line the body describes, for the contact (or none) and number resolved."""
     try:
         line = await consent.record(
             platform,
             session,
             settings,
-            contact_id=None,
+            contact_id=contact_id,
             number=number,
             purpose=body.purpose,
             channel=body.channel,
@@ -388,25 +407,7 @@ async def record_consent(
         number = _normalized(body.number, country)
         if number not in numbers:
             raise ProblemError(problems.NUMBER_NOT_OF_CONTACT)
-    try:
-        line = await consent.record(
-            platform,
-            session,
-            settings,
-            contact_id=contact_id,
-            number=number,
-            purpose=body.purpose,
-            channel=body.channel,
-            action=body.action,
-            source=body.source,
-            evidence=body.evidence,
-            recorded_by=actor(principal),
-            occurred_at=body.occurred_at,
-        )
-    except consent.InvalidConsentError as exc:
-        raise _invalid_consent(exc) from None
-    await session.commit()
-    return ConsentOut.model_validate(line)
+    return await _record(platform, session, settings, principal, body, contact_id, number)
 
 
 @router.get(

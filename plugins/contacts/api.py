@@ -48,6 +48,7 @@ from plugins.contacts.problems import (
     FIELD_TYPE_FIXED,
     INVALID_CONTACT,
     MERGE_REFUSED,
+    located,
 )
 from plugins.contacts.schemas import (
     ContactCreate,
@@ -204,7 +205,9 @@ async def _list_filter(
         )
     except ValidationError as exc:
         errors = [{"field": ".".join(map(str, e["loc"])), "reason": e["msg"]} for e in exc.errors()]
-        raise ProblemError(FILTER_INVALID, "the list's filters do not fit", errors=errors) from None
+        raise ProblemError(
+            FILTER_INVALID, "the list's filters do not fit", errors=located(errors, "query")
+        ) from None
     await validate_filter(session, contact_filter)
     return contact_filter
 

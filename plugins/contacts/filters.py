@@ -53,6 +53,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from kernel import ProblemError
 from plugins.contacts.models import Contact, ContactPhone, ContactTag, FieldDefinition, FieldType
 from plugins.contacts.phones import search_digits
+from plugins.contacts.problems import located
 from plugins.contacts.segments.problems import FILTER_INVALID, FILTER_UNKNOWN_FIELDS
 
 MAX_LIST = 200
@@ -500,5 +501,7 @@ async def validate_filter(session: AsyncSession, contact_filter: ContactFilter) 
             errors.append(_problem(condition, message))
     if errors:
         raise ProblemError(
-            FILTER_INVALID, f"{len(errors)} field condition(s) do not fit", errors=errors
+            FILTER_INVALID,
+            f"{len(errors)} field condition(s) do not fit",
+            errors=located(errors, "filter"),
         )

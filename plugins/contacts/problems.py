@@ -3,6 +3,10 @@ plugin (imports, segments, compliance, privacy) keeps its own in ``<area>/proble
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from kernel import define_problem
 
 CONTACT_NOT_FOUND = define_problem(
@@ -71,3 +75,18 @@ INVALID_NUMBER = define_problem(
     "The number is not a valid phone number (national numbers are read with the "
     "organization's default country); `reason` says why.",
 )
+
+
+def located(errors: Sequence[Mapping[str, Any]], where: str = "body") -> list[dict[str, Any]]:
+    """Errors of a 422 in the shape every 422 of the API has (``loc`` and ``message``, as in
+    ``/problems/validation-error``), keeping the plugin's own members (``field``,
+    ``reason``): clients read every 422 one way. ``phones[1].number`` becomes
+    ``["body", "phones", 1, "number"]``."""
+    out = []
+    for error in errors:
+        path: list[str | int] = [where]
+        for part in re.findall(r"[^.\[\]]+", str(error.get("field", ""))):
+            path.append(int(part) if part.isdigit() else part)
+        message = error.get("reason") or error.get("message") or ""
+        out.append({"loc": path, "message": message, **error})
+    return out

@@ -38,6 +38,7 @@ from plugins.contacts.problems import (
     FIELD_TYPE_FIXED,
     INVALID_CONTACT,
     MERGE_REFUSED,
+    located,
 )
 from plugins.contacts.schemas import ContactOut, PhoneOut
 
@@ -45,7 +46,7 @@ from plugins.contacts.schemas import ContactOut, PhoneOut
 def invalid(problems: Sequence[custom.FieldProblem]) -> ProblemError:
     errors = [{"field": p.field, "reason": p.reason} for p in problems]
     detail = "; ".join(f"{p.field}: {p.reason}" for p in problems[:5])
-    return ProblemError(INVALID_CONTACT, detail, errors=errors)
+    return ProblemError(INVALID_CONTACT, detail, errors=located(errors))
 
 
 async def get_contact(

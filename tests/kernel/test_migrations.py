@@ -56,6 +56,24 @@ CALLS_TABLES = {
 }
 IVR_TABLES = {"ivr_flows", "ivr_flow_versions", "ivr_sessions", "ivr_tests", "ivr_settings"}
 LOOPBACK_TABLES = {"loopback_carriers"}
+CONTACTS_TABLES = {
+    "contacts_consents",
+    "contacts_contacts",
+    "contacts_dnc",
+    "contacts_emails",
+    "contacts_erasures",
+    "contacts_field_definitions",
+    "contacts_import_chunks",
+    "contacts_import_errors",
+    "contacts_import_mappings",
+    "contacts_imports",
+    "contacts_interactions",
+    "contacts_phones",
+    "contacts_segment_members",
+    "contacts_segments",
+    "contacts_settings",
+    "contacts_tags",
+}
 
 
 @pytest.fixture
@@ -85,12 +103,18 @@ async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_in
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
     telephony = CALLS_TABLES | IVR_TABLES | LOOPBACK_TABLES
-    everything = CORE_TABLES | WEBHOOKS_TABLES | telephony | {"acme_blocklist_numbers"}
+    everything = (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES | {"acme_blocklist_numbers"}
+    )
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     assert await calls_columns(kraliki_database) >= {"handler", "handler_target", "heard_at"}
     await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES
+    )
+    await downgrade(settings, plugins, "contacts@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | telephony
     await downgrade(settings, plugins, "ivr@base")
     calls_and_loopback = CALLS_TABLES | LOOPBACK_TABLES

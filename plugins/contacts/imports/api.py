@@ -276,7 +276,7 @@ async def download_errors(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}, **problem_responses(SEGMENT_NOT_FOUND)},
 )
-async def export(
+async def export_contacts_csv(
     platform: PlatformDep,
     principal: Exporter,
     segment_id: Annotated[

@@ -33,6 +33,7 @@ from plugins.contacts.models import (
     ImportRowError,
     ImportStatus,
 )
+from plugins.contacts.problems import located
 
 ERROR_PAGE = 1000
 
@@ -84,7 +85,7 @@ async def start(
         }  # a saved one fits many files
     errors = mappings.check(mapping, columns=job.columns, fields=fields, match_on=match_on)
     if errors:
-        raise ProblemError(INVALID_MAPPING, "the mapping cannot be used", errors=errors)
+        raise ProblemError(INVALID_MAPPING, "the mapping cannot be used", errors=located(errors))
     mapping = {c: t for c, t in mapping.items() if t != mappings.IGNORE}
     if again:
         await session.execute(delete(ImportRowError).where(ImportRowError.import_id == job.id))
@@ -224,7 +225,7 @@ async def _check_saved(
         mapping, columns=None, fields=await definitions(session), match_on=match_on
     )
     if errors:
-        raise ProblemError(INVALID_MAPPING, "the mapping cannot be used", errors=errors)
+        raise ProblemError(INVALID_MAPPING, "the mapping cannot be used", errors=located(errors))
     return dict(mapping)
 
 

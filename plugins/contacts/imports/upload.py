@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,11 +100,17 @@ async def receive(
 
     async def file_bytes() -> AsyncIterator[bytes]:
         async for received in body:
-            parser.write(received)
+            try:
+                parser.write(received)
+            except MultipartParseError:
+                raise UnreadableFile("the multipart form is malformed") from None
             if part.data:
                 yield bytes(part.data)
                 part.data.clear()
-        parser.finalize()
+        try:
+            parser.finalize()
+        except MultipartParseError:
+            raise UnreadableFile("the multipart form is malformed") from None
         if part.data:
             yield bytes(part.data)
         if not part.found:

@@ -74,7 +74,7 @@ async def get_erasure(erasure_id: uuid.UUID, _principal: Eraser, session: Sessio
     summary="Everything held about a contact (JSON)",
     responses=problem_responses(CONTACT_NOT_FOUND),
 )
-async def export(
+async def export_contact_data(
     contact_id: uuid.UUID,
     principal: Exporter,
     session: SessionDep,

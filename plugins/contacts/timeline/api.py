@@ -23,7 +23,7 @@ from plugins.contacts.phones import InvalidNumber, normalize
 from plugins.contacts.problems import CONTACT_NOT_FOUND, INVALID_NUMBER
 from plugins.contacts.records import default_country
 from plugins.contacts.service import contact_outs
-from plugins.contacts.timeline.schemas import LookupOut, TimelineEntryOut
+from plugins.contacts.timeline.schemas import ContactTimelineEntryOut, LookupOut
 from plugins.contacts.timeline.service import contact_exists, timeline_page
 
 router = APIRouter(tags=["contacts"])
@@ -31,8 +31,8 @@ router = APIRouter(tags=["contacts"])
 Reader = Annotated[Principal, Depends(require(CONTACTS_READ.resource, CONTACTS_READ.action))]
 
 
-def entry_out(row: Interaction) -> TimelineEntryOut:
-    return TimelineEntryOut(
+def entry_out(row: Interaction) -> ContactTimelineEntryOut:
+    return ContactTimelineEntryOut(
         call_id=row.call_id,
         direction=row.direction,
         number=row.number,
@@ -76,7 +76,7 @@ async def lookup(
 
 @router.get(
     "/{contact_id}/timeline",
-    response_model=CursorPage[TimelineEntryOut],
+    response_model=CursorPage[ContactTimelineEntryOut],
     summary="A contact's calls, newest first",
     responses=problem_responses(CONTACT_NOT_FOUND),
 )
@@ -85,10 +85,12 @@ async def timeline(
     _principal: Reader,
     session: SessionDep,
     page: PageParamsDep,
-) -> CursorPage[TimelineEntryOut]:
+) -> CursorPage[ContactTimelineEntryOut]:
     """Every call to or from one of the contact's numbers, with its outcome, disposition and
     notes; ``href`` leads to the call itself."""
     if not await contact_exists(session, contact_id):
         raise ProblemError(CONTACT_NOT_FOUND, "no contact of your organization has this id")
     rows, cursor = await timeline_page(session, contact_id=contact_id, params=page)
-    return CursorPage[TimelineEntryOut](items=[entry_out(row) for row in rows], next_cursor=cursor)
+    return CursorPage[ContactTimelineEntryOut](
+        items=[entry_out(row) for row in rows], next_cursor=cursor
+    )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from plugins.contacts.schemas import ContactOut
 
 
-class TimelineEntryOut(BaseModel):
+class ContactTimelineEntryOut(BaseModel):
     """One call on a contact's timeline."""
 
     call_id: uuid.UUID

@@ -40,6 +40,10 @@ ALL = (
     "shop.orders:read",  # the shop's events: subscribing to them needs it
     "calls:read",  # the installed calls plugin's events (patterns like `*` match them)
     "ivr.flows:read",  # and the installed ivr plugin's
+    "contacts:read",  # and the contacts plugin's (contacts, imports, DNC, consent)
+    "contacts:import",
+    "contacts.dnc:read",
+    "contacts.consent:read",
 )
 
 

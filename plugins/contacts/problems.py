@@ -86,7 +86,7 @@ def located(errors: Sequence[Mapping[str, Any]], where: str = "body") -> list[di
     for error in errors:
         path: list[str | int] = [where]
         for part in re.findall(r"[^.\[\]]+", str(error.get("field", ""))):
-            path.append(int(part) if part.isdigit() else part)
+            path.append(int(part) if part.isascii() and part.isdigit() else part)
         message = error.get("reason") or error.get("message") or ""
         out.append({"loc": path, "message": message, **error})
     return out

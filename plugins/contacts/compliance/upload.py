@@ -131,7 +131,12 @@ async def receive(request: Request, *, limit: int) -> Upload:
     if kind != b"multipart/form-data" or not boundary:
         raise UnreadableUploadError("the upload is not a multipart/form-data form")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > limit + FORM_OVERHEAD
+    ):
         raise TooLargeError(limit)
     receiver = _Receiver(limit)
     parser = MultipartParser(boundary, receiver.callbacks())

@@ -159,7 +159,7 @@ async def upload(
         session,
         request.stream(),
         content_type=request.headers.get("content-type", ""),
-        content_length=int(length) if length and length.isdigit() else None,
+        content_length=int(length) if length and length.isascii() and length.isdigit() else None,
         max_bytes=settings.import_max_bytes,
         chunk_bytes=settings.import_chunk_bytes,
         created_by=principal.subject,

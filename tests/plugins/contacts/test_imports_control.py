@@ -280,3 +280,14 @@ async def test_a_broken_multipart_form_is_refused(kraliki_client, owner):
     )
     assert response.status_code == 422, response.text
     assert response.json()["type"] == "/problems/contacts-import-unreadable"
+
+
+async def test_a_mapping_of_odd_column_names_is_refused_clearly(kraliki_client, owner):
+    """A column named like a digit that is not one (``²``) still gets a 422 naming it."""
+    response = await kraliki_client.post(
+        f"{IMPORTS}/mappings",
+        headers=owner.headers,
+        json={"name": "odd", "mapping": {"²": "", "{": "nope"}},
+    )
+    assert response.status_code == 422, response.text
+    assert ["body", "²"] in [e["loc"] for e in response.json()["errors"]]

@@ -49,6 +49,7 @@ TEXT_LIMITS: dict[str, int] = {
 }
 """Plain text attributes and their longest value."""
 SCALARS = (*TEXT_LIMITS, "region", "country", "time_zone", "owner_id")
+"""Every single-valued attribute of a contact (what a merge takes when the survivor lacks it)."""
 _REGION = re.compile(r"^[A-Z0-9]{1,3}$")
 _PHONE_TYPES = {t.value for t in PhoneType}
 

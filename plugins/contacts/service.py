@@ -239,12 +239,9 @@ async def merge_contacts(
     return survivor
 
 
-_MERGED_SCALARS = (*records.TEXT_LIMITS, "region", "country", "time_zone", "owner_id")
-
-
 def _take_missing_values(survivor: Contact, other: Contact) -> list[str]:
     changed = []
-    for name in _MERGED_SCALARS:
+    for name in records.SCALARS:
         if not getattr(survivor, name) and getattr(other, name):
             setattr(survivor, name, getattr(other, name))
             changed.append(name)

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from kernel._platform import Platform
 
 
+LISTENER_START_SECONDS = 30.0
+"""How long a start waits for its LISTEN connection: generous, since a loaded server may
+refuse connections for a while; past it the start fails with a message that says why."""
+
+
 class BackgroundWorkers:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
@@ -48,7 +53,13 @@ class BackgroundWorkers:
             self.listener = Listener(platform.database.engine, channels, on_connect=on_connect)
             self.tasks.append(asyncio.create_task(self.listener.run(), name="kraliki-listener"))
             # Commits made after start must not go unheard.
-            await asyncio.wait_for(self.listener.connected.wait(), 10)
+            try:
+                await asyncio.wait_for(self.listener.connected.wait(), LISTENER_START_SECONDS)
+            except TimeoutError:
+                raise RuntimeError(
+                    "the event listener could not connect to PostgreSQL within "
+                    f"{LISTENER_START_SECONDS:g} s (see the warnings logged above)"
+                ) from None
         elif run_workers and sqlite_path(platform.settings.database_url) is not None:
             # Another process's commits (a CLI command's events): no NOTIFY on SQLite.
             watcher = SqliteCommits(platform.database.engine, platform.dispatcher.request_sweep)

@@ -15,6 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 logger = logging.getLogger("kraliki.events")
 
 
+FIRST_CONNECT_RETRY_SECONDS = 0.25
+"""Until the first connection, retry at a steady short pace: a start waits on it, and a
+server busy handing out connections (``too many clients``) frees one at any moment."""
+RECONNECT_FIRST_DELAY_SECONDS = 0.5
+RECONNECT_MAX_DELAY_SECONDS = 10.0
+
+
 class Listener:
     """Keeps one connection LISTENing on ``channels``; after every (re)connect it calls
     ``on_connect`` so that whatever was announced while it was deaf gets looked at."""
@@ -29,9 +36,10 @@ class Listener:
         self.channels = channels
         self.on_connect = on_connect
         self.connected = asyncio.Event()
+        self.ever_connected = False
 
     async def run(self) -> None:
-        delay = 0.5
+        delay = FIRST_CONNECT_RETRY_SECONDS
         while True:
             lost = asyncio.Event()
             try:
@@ -42,7 +50,8 @@ class Listener:
                         await driver.add_listener(channel, self._receive)
                     driver.add_termination_listener(lambda _conn, lost=lost: lost.set())
                     self.connected.set()
-                    delay = 0.5
+                    self.ever_connected = True
+                    delay = RECONNECT_FIRST_DELAY_SECONDS
                     try:
                         self.on_connect()
                         await lost.wait()
@@ -59,7 +68,8 @@ class Listener:
                 logger.warning("event listener lost its connection; reconnecting", exc_info=True)
             self.connected.clear()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            if self.ever_connected:
+                delay = min(delay * 2, RECONNECT_MAX_DELAY_SECONDS)
 
     def _receive(self, _connection: Any, _pid: int, channel: str, payload: str) -> None:
         callback = self.channels.get(channel)

@@ -15,6 +15,7 @@ from kernel._errors import (
     PluginLoadError,
     UnknownRevisionError,
 )
+from kernel._etags import if_match_allows
 from kernel._events.bus import EventBus
 from kernel._events.types import DeliveredEvent, Event
 from kernel._events.types import check_pattern as event_pattern
@@ -25,6 +26,7 @@ from kernel._idempotency.service import Idempotency, IdempotencyClaim
 from kernel._identity.audit import record_audit_event, source_address
 from kernel._identity.erasure import pseudonym, pseudonymize_operator_audit
 from kernel._identity.logins import TokenPair, open_login_session
+from kernel._identity.lookup import tenant_user_exists, tenant_users_missing
 from kernel._identity.provisioning import UserExistsError, add_user
 from kernel._identity.routes.auth import PASSWORD_MIN as PASSWORD_MIN_LENGTH
 from kernel._identity.throttle import AttemptThrottle, limit_attempts
@@ -181,6 +183,7 @@ __all__ = [
     "get_platform",
     "hookimpl",
     "hookspec",
+    "if_match_allows",
     "limit_attempts",
     "limit_attempts_async",
     "matches_event",
@@ -200,5 +203,7 @@ __all__ = [
     "storable_text",
     "tenant_foreign_key",
     "tenant_scope",
+    "tenant_user_exists",
+    "tenant_users_missing",
     "utcnow",
 ]

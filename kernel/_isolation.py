@@ -177,6 +177,10 @@ async def assert_tenant_isolation(
     models = await tenant_models(platform, plugin=plugin)
     attacker_tenant = await _attacker_tenant(client, attacker)
     a_keys = await _primary_keys(platform, models, attacker_tenant) if attacker_tenant else {}
+    # Compare settled states: events published while seeding are dispatched and their hooks
+    # run now, so that a request of A's that drains the outbox (or a background pass it
+    # wakes) does not move B's cursors over B's own backlog in the middle of the walk.
+    await platform.dispatcher.drain()
     before = await tenant_rows(platform, models, victim)
     empty = sorted(table for table, rows in before.items() if not rows)
     assert not empty, f"seed these tenant-owned tables for the victim tenant: {empty}"
@@ -222,6 +226,7 @@ async def assert_tenant_isolation(
                         assert response.status_code == 404, where
                     else:
                         assert response.status_code >= 400, where
+    await platform.dispatcher.drain()
     after = await tenant_rows(platform, models, victim)
     changed = sorted(table for table in before if before[table] != after[table])
     assert not changed, f"A's requests changed B's rows in {changed}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,48 @@ FAILURE_BACKOFF = timedelta(seconds=30)
 CONCURRENCY = 8
 
 JobHandler = Callable[["Platform", uuid.UUID], Awaitable[datetime | None]]
+
+
+_WOKEN = "kraliki_jobs_woken"
+
+
+def _woken_in(session: AsyncSession) -> dict[tuple[str, uuid.UUID], datetime]:
+    """What this session's current transaction already woke (topic, tenant -> due), so
+    that a second wake-up no later than the first costs no statement (routing wakes its
+    job from several places of one change). Empty, and not kept, outside a transaction."""
+    root = session.sync_session.get_transaction()
+    if root is None:
+        return {}
+    memo = session.info.get(_WOKEN)
+    if memo is None or memo[0] is not root:
+        memo = session.info[_WOKEN] = (root, {})
+    woken: dict[tuple[str, uuid.UUID], datetime] = memo[1]
+    return woken
+
+
+_WAKE: dict[bool, Any] = {}
+
+
+def _wake_statement(postgres: bool) -> Any:
+    """The upsert that makes a topic due (``topic``, ``tenant_id``, ``due_at`` bound),
+    built once per dialect: building it cost more than running it."""
+    statement = _WAKE.get(postgres)
+    if statement is None:
+        insert: Any = (pg_insert if postgres else sqlite_insert)(Wakeup)
+        least = func.least if postgres else func.min
+        statement = _WAKE[postgres] = insert.values(
+            topic=bindparam("topic"),
+            tenant_id=bindparam("tenant_id"),
+            due_at=bindparam("due_at"),
+            version=0,
+        ).on_conflict_do_update(
+            index_elements=[Wakeup.topic, Wakeup.tenant_id],
+            set_={
+                "due_at": least(Wakeup.due_at, insert.excluded.due_at),
+                "version": Wakeup.version + 1,
+            },
+        )
+    return statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +152,14 @@ class Jobs:
         if tenant is None:
             raise TenancyError("wake a job inside the tenant's scope")
         due = at or utcnow()
-        insert: Any = (pg_insert if self.postgres else sqlite_insert)(Wakeup)
-        least = func.least if self.postgres else func.min
+        earlier = _woken_in(session).get((topic, tenant))
+        if earlier is not None and earlier <= due:
+            return  # this transaction already made it due as early, and holds the row
         await session.execute(
-            insert.values(
-                topic=topic, tenant_id=tenant, due_at=due, version=0
-            ).on_conflict_do_update(
-                index_elements=[Wakeup.topic, Wakeup.tenant_id],
-                set_={
-                    "due_at": least(Wakeup.due_at, insert.excluded.due_at),
-                    "version": Wakeup.version + 1,
-                },
-            )
+            _wake_statement(self.postgres), {"topic": topic, "tenant_id": tenant, "due_at": due}
         )
+        if not session.in_nested_transaction():  # a savepoint's write may yet be undone
+            _woken_in(session)[(topic, tenant)] = due
         if due <= utcnow() + timedelta(seconds=self.settings.jobs_poll_seconds):
             call_after_commit(session, ("kraliki_jobs", topic), self._poke.set)
 

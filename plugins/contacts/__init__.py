@@ -6,8 +6,9 @@ Everything else in ``plugins.contacts`` is private. See ``docs/plugins/contacts.
 from __future__ import annotations
 
 from plugins.contacts.compliance.callable import CallableDecision, is_callable
+from plugins.contacts.compliance.settings import consent_purposes
 from plugins.contacts.filters import ContactFilter, FieldCondition
-from plugins.contacts.lookup import contacts_for_number
+from plugins.contacts.lookup import DialFacts, contacts_for_number, dial_facts, live_contact_ids
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -35,10 +36,14 @@ __all__ = [
     "SEGMENTS_READ",
     "CallableDecision",
     "ContactFilter",
+    "DialFacts",
     "FieldCondition",
     "SegmentNotFoundError",
+    "consent_purposes",
     "contacts_for_number",
     "count_segment",
+    "dial_facts",
     "is_callable",
+    "live_contact_ids",
     "segment_contact_ids",
 ]

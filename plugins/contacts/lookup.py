@@ -6,7 +6,9 @@ normalised (E.164), so the caller normalises once and the database compares stri
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, String, Uuid, bindparam, select
@@ -75,3 +77,57 @@ async def owners_of_numbers(
         if contact not in owners:
             owners.append(contact)
     return found
+
+
+async def live_contact_ids(session: AsyncSession, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are contacts of the tenant that can still be called about: they exist,
+    were not erased and were not merged into another (what a campaign's list may name)."""
+    if not ids:
+        return set()
+    found = await session.scalars(
+        select(Contact.id).where(
+            Contact.id.in_(list(ids)),
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+    )
+    return set(found)
+
+
+@dataclass(frozen=True, slots=True)
+class DialFacts:
+    """What a dialer needs to know about a contact before calling: its numbers (E.164, in
+    the contact's order) and where the person is (their own time zone, their address's
+    country and region), so the calling window is judged in *their* local time."""
+
+    contact_id: uuid.UUID
+    numbers: tuple[str, ...]
+    time_zone: str | None
+    country: str | None
+    region: str | None
+
+
+async def dial_facts(session: AsyncSession, contact_id: uuid.UUID) -> DialFacts | None:
+    """The contact's :class:`DialFacts`, or None when it is not a live contact of the tenant
+    (unknown, erased or merged)."""
+    contact = await session.scalar(
+        select(Contact).where(
+            Contact.id == contact_id,
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+    )
+    if contact is None:
+        return None
+    numbers = await session.scalars(
+        select(ContactPhone.number)
+        .where(ContactPhone.contact_id == contact_id)
+        .order_by(ContactPhone.position, ContactPhone.id)
+    )
+    return DialFacts(
+        contact_id=contact.id,
+        numbers=tuple(numbers),
+        time_zone=contact.time_zone or None,
+        country=contact.country,
+        region=contact.region or None,
+    )

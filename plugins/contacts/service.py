@@ -14,9 +14,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import Platform, ProblemError, utcnow
-from plugins.contacts import etags, records
+from kernel import Platform, ProblemError, if_match_allows, utcnow
 from plugins.contacts import fields as custom
+from plugins.contacts import records
 from plugins.contacts.events import ContactCreated, ContactDeleted, ContactMerged, ContactUpdated
 from plugins.contacts.models import (
     Contact,
@@ -63,7 +63,7 @@ async def get_contact(
 
 def check_version(contact: Contact, if_match: str | None) -> None:
     """``If-Match`` (``"3"``, ``W/"3"`` or ``*``) must name the contact's current version."""
-    if not etags.matches(if_match, contact.version):
+    if not if_match_allows(if_match, contact.version):
         raise ProblemError(
             CONTACT_CHANGED,
             f"the contact is at version {contact.version}; If-Match named {if_match}",

@@ -15,6 +15,8 @@ import uuid
 from typing import Annotated
 
 import pytest
+from agents_seeds import core as agents_core
+from campaigns_seeds import core as campaigns_core
 from contacts_seeds import compliance as contacts_compliance
 from contacts_seeds import core as contacts_core
 from contacts_seeds import imports as contacts_imports
@@ -22,6 +24,7 @@ from contacts_seeds import segments as contacts_segments
 from contacts_seeds import timeline as contacts_timeline
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
+from queues_seeds import core as queues_core
 from sqlalchemy import text
 from suite_plugins import suite_plugins
 
@@ -83,6 +86,12 @@ def kraliki_extra_plugins(make_plugin):
         await session.commit()
         await platform.dispatcher.drain()
         return {"id": str(event_id)}
+
+    @events.post("/jobs", dependencies=[Depends(require("walkvault.things", "read"))])
+    async def run_jobs(request: Request) -> dict[str, int]:
+        """Run the due background jobs (the campaigns dialer's, so its attempts get rows)."""
+        platform = request.app.state.platform
+        return {"ran": await platform.jobs.run_due(platform)}
 
     @events.post("/orders", status_code=201)
     async def order(
@@ -194,6 +203,9 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     await _seed_ivr(client, tenant)
     for seed in CONTACTS_SEEDS:
         await seed(client, tenant)
+    await agents_core.seed(client, tenant)
+    await queues_core.seed(client, tenant)
+    await campaigns_core.seed(client, tenant)
     return tenant
 
 
@@ -292,7 +304,9 @@ async def _operator(platform, client) -> dict[str, str]:
     return await login(client, *OPERATOR)
 
 
-async def walk(app, client, a: Tenant, b: Tenant, *, only: str | None = None) -> int:
+async def walk(
+    app, client, a: Tenant, b: Tenant, *, only: str | None = None, plugin: str | None = None
+) -> int:
     """Call every route (or those whose path contains ``only``) as A's owner with B's ids
     (``kernel.testing.assert_tenant_isolation``); returns the number of requests made."""
     return await assert_tenant_isolation(
@@ -312,6 +326,7 @@ async def walk(app, client, a: Tenant, b: Tenant, *, only: str | None = None) ->
             "refresh_token": "krt_" + b.id.hex + "_" + "x" * 43,
         },
         only=only,
+        plugin=plugin,
     )
 
 
@@ -320,6 +335,22 @@ async def test_tenant_a_cannot_reach_anything_of_tenant_b(kraliki_app, kraliki_c
     a = await _seed(kraliki_client, operator, "alpha")
     b = await _seed(kraliki_client, operator, "beta")
     assert await walk(kraliki_app, kraliki_client, a, b) > 100
+
+
+async def test_tenant_a_cannot_reach_any_agent_of_tenant_b(kraliki_app, kraliki_client):
+    """The agents plugin's routes and tables alone (its seeds are above)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="agents") > 20
+
+
+async def test_the_queues_routes_are_walked(kraliki_app, kraliki_client):
+    """The queues plugin's routes and tables alone (the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="queues") > 20
 
 
 async def test_the_walk_catches_a_leaky_route(

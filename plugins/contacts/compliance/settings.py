@@ -120,6 +120,12 @@ async def read_settings(session: AsyncSession) -> tuple[str, ComplianceSettings]
     return row.default_country or DEFAULT_COUNTRY, parse_settings(row.compliance)
 
 
+async def consent_purposes(session: AsyncSession) -> list[str]:
+    """The names of the organization's consent purposes (what a campaign's calls may be for)."""
+    _country, settings = await read_settings(session)
+    return [purpose.name for purpose in settings.purposes]
+
+
 def parse_settings(stored: dict[str, Any] | None) -> ComplianceSettings:
     if not stored:
         return DEFAULT_SETTINGS

@@ -18,12 +18,12 @@ from kernel import (
     Principal,
     ProblemError,
     SessionDep,
+    if_match_allows,
     paginate,
     problem_responses,
     record_audit_event,
     require,
 )
-from plugins.contacts import etags
 from plugins.contacts.filters import validate_filter
 from plugins.contacts.models import Contact, Segment
 from plugins.contacts.permissions import CONTACTS_READ, SEGMENTS_READ, SEGMENTS_WRITE
@@ -91,7 +91,7 @@ def _out(segment: Segment, count: int | None = None) -> ContactSegmentOut:
 def _check_version(segment: Segment, if_match: str | None) -> None:
     """``If-Match``: one or more ETags (weak or strong), or ``*``; 412 unless one is the
     segment's version."""
-    if not etags.matches(if_match, segment.version):
+    if not if_match_allows(if_match, segment.version):
         raise ProblemError(
             SEGMENT_CHANGED, f"the segment is at version {segment.version}", version=segment.version
         )

@@ -23,7 +23,9 @@ async def test_an_app_whose_redis_is_down_still_logs_in_and_limits(kraliki_make_
         redis_url=dead_url(),
         redis_timeout_seconds=0.2,
         login_max_failures_per_account=2,
-        rate_limit_tenant_per_minute=60,  # burst of 7, per worker while Redis is away
+        # One request per 6 s with a burst of 2, per worker while Redis is away: slow enough
+        # that a loaded machine's slow requests earn no extra one.
+        rate_limit_tenant_per_minute=10,
     )
     platform = app.state.platform
     acme = await make_tenant(platform, "acme")
@@ -32,7 +34,7 @@ async def test_an_app_whose_redis_is_down_still_logs_in_and_limits(kraliki_make_
         async with app_client(app) as client:
             ada = await headers_for(client, "ada@example.com")
             answered = [(await client.get(ME, headers=ada)).status_code for _ in range(9)]
-            assert answered.count(200) in (7, 8)
+            assert answered.count(200) in (2, 3)
             assert answered[-1] == 429
             login = {"tenant": "acme", "email": "ada@example.com"}
             for _ in range(2):

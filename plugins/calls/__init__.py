@@ -6,7 +6,11 @@ outside the plugin. Three groups:
 
 * the telephony provider contract a provider plugin implements (Twilio, Telnyx, loopback,
   yours) and :func:`build_provider` to get a provider for one tenant (a credential check);
-* the call handler contract a plugin implements to drive calls (the IVR, queues, campaigns);
+* the call handler contract a plugin implements to drive calls (the IVR, queues, campaigns),
+  and what such a plugin may do to calls: place one (:func:`place_call` with a
+  :class:`CallRequest`), redirect a live one (:func:`redirect_call`), hang one up
+  (:func:`hang_up_call`), hand a call over to another handler within a turn
+  (:func:`hand_over`);
 * the calls' own models and permissions, which plugins that build on calls read and grant.
 
 The hook implementations live in :mod:`plugins.calls.plugin` (the entry point); test helpers
@@ -15,6 +19,7 @@ in :mod:`plugins.calls.testing`. See ``docs/plugins/calls.md`` and ``docs/provid
 
 from __future__ import annotations
 
+from plugins.calls.control import hang_up_call
 from plugins.calls.handlers import (
     CallHandler,
     CallInput,
@@ -25,6 +30,7 @@ from plugins.calls.handlers import (
     routed_numbers,
     target_providers,
 )
+from plugins.calls.handover import hand_over
 from plugins.calls.models import (
     Call,
     CallEvent,
@@ -34,6 +40,7 @@ from plugins.calls.models import (
     TranscriptSegmentRow,
     WebhookReceipt,
 )
+from plugins.calls.outcome import set_call_outcome
 from plugins.calls.permissions import (
     CALLS_CONTROL,
     CALLS_CREATE,
@@ -50,6 +57,8 @@ from plugins.calls.permissions import (
     SETTINGS_READ,
     SETTINGS_WRITE,
 )
+from plugins.calls.phone import is_sip_uri
+from plugins.calls.placing import CallRequest, place_call
 from plugins.calls.provider import (
     DIAL_STATUSES,
     TERMINAL_STATUSES,
@@ -93,6 +102,7 @@ from plugins.calls.provider import (
     WebhookRejected,
     WebhookRequest,
 )
+from plugins.calls.redirect import redirect_call
 from plugins.calls.registry import build_provider, installed_providers
 from plugins.calls.webhooks import provider_webhook_router
 
@@ -122,6 +132,7 @@ __all__ = [
     "CallLost",
     "CallProgress",
     "CallRef",
+    "CallRequest",
     "CallSettingsRow",
     "CallStatus",
     "CallTurn",
@@ -166,8 +177,14 @@ __all__ = [
     "WebhookRejected",
     "WebhookRequest",
     "build_provider",
+    "hand_over",
+    "hang_up_call",
     "installed_providers",
+    "is_sip_uri",
+    "place_call",
     "provider_webhook_router",
+    "redirect_call",
     "routed_numbers",
+    "set_call_outcome",
     "target_providers",
 ]

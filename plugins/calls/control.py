@@ -114,6 +114,16 @@ async def act(
     return await _record(platform, session, call_id, action, actor, target, digits)
 
 
+async def hang_up_call(
+    platform: Platform, session: AsyncSession, call_id: uuid.UUID, *, actor: str | None = None
+) -> Call:
+    """Hang up (or cancel, if not yet answered) a call that has not ended, as
+    ``POST /calls/{id}/hangup`` does: for plugins that end calls they placed (the queues'
+    agent legs). ``session`` is committed. Raises the same problems as the route (404, 409
+    for a call that already ended, 422/503 from the provider)."""
+    return await act(platform, session, call_id, Action.HANGUP, actor=actor)
+
+
 async def _hang_up_gone(
     platform: Platform,
     session: AsyncSession,

@@ -57,7 +57,8 @@ class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
 
     direction: Mapped[str] = mapped_column(String(8))
     from_number: Mapped[str] = mapped_column(String(32))
-    to_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(255))
+    """E.164, or a SIP URI (``sip:user@host[:port]``) for a call placed to one."""
     provider: Mapped[str] = mapped_column(String(64))
     provider_call_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -86,8 +87,8 @@ class Call(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     placed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     handler: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The plugin driving the call (``plugins.calls.handlers``), e.g. ``ivr``."""
-    handler_target: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    """What the handler runs (the IVR: the flow id)."""
+    handler_target: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """What the handler runs (the IVR: the flow id, or ``<flow id>@<node id>``)."""
     heard_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now(), nullable=False
     )

@@ -36,14 +36,18 @@ async def _check_route(platform: PlatformDep, session: SessionDep, number: Phone
         raise ProblemError(
             INVALID_NUMBER, "forward_to: a forwarded number needs one", field="forward_to"
         )
-    if number.route == "ivr":
+    if number.route not in ("none", "forward"):
+        # A handler's route (ivr, queues): its target (a flow, a queue) is in ivr_flow_id.
         if number.ivr_flow_id is None:
+            what = "a flow" if number.route == "ivr" else "a target"
             raise ProblemError(
                 INVALID_NUMBER,
-                "ivr_flow_id: an IVR-routed number needs a flow",
+                f"ivr_flow_id: a number routed to {number.route} needs {what}",
                 field="ivr_flow_id",
             )
-        await check_handler(platform, session, "ivr", str(number.ivr_flow_id), field="ivr_flow_id")
+        await check_handler(
+            platform, session, number.route, str(number.ivr_flow_id), field="ivr_flow_id"
+        )
 
 
 async def _get(session: SessionDep, number_id: uuid.UUID) -> PhoneNumber:

@@ -27,6 +27,7 @@ from kernel import (
 )
 from plugins.calls import events, service
 from plugins.calls.models import Call, CallSettingsRow, PhoneNumber
+from plugins.calls.phone import check_destination
 from plugins.calls.problems import (
     CONCURRENCY_LIMIT,
     INVALID_NUMBER,
@@ -50,7 +51,8 @@ from plugins.calls.routing import dump_instructions
 
 @dataclass(frozen=True)
 class CallRequest:
-    """An outbound call as asked for (numbers already in E.164)."""
+    """An outbound call as asked for: ``to_number`` in E.164 form or a SIP URI
+    (``sip:user@host[:port]``: an agent's softphone), ``from_number`` in E.164 form."""
 
     to_number: str
     from_number: str | None = None
@@ -71,9 +73,12 @@ class CallRequest:
 async def place_call(platform: Platform, session: AsyncSession, request: CallRequest) -> Call:
     """Admit, hand over (failing over if the primary's circuit is open), and return the call.
 
-    Raises problems: 422 unknown provider or refused number, 409 provider not configured,
-    429 concurrency or pacing limit, 503 provider unavailable (the call is then failed).
+    ``session`` is the tenant's; it is committed (the queued call before the provider is
+    asked, then the outcome). Raises problems: 422 unknown provider, a destination that is
+    neither E.164 nor a SIP URI, or refused number, 409 provider not configured, 429
+    concurrency or pacing limit, 503 provider unavailable (the call is then failed).
     """
+    check_destination(request.to_number, field="to")
     settings = await service.call_settings(session)
     provider = request.provider or settings.primary_provider or _default_provider(platform)
     await _check_provider(platform, session, provider)

@@ -7,7 +7,8 @@ A provider plugin requires ``calls``, implements ``kraliki_telephony_providers``
 a shared mutable singleton, and calls it to:
 
 * place an outbound call (:meth:`TelephonyProvider.place_call`),
-* control a live call (:meth:`TelephonyProvider.control`),
+* control a live call (:meth:`TelephonyProvider.control`) or replace what it runs with new
+  instructions (:meth:`TelephonyProvider.redirect`),
 * verify and parse the provider's webhooks (:meth:`TelephonyProvider.verify_webhook`,
   :meth:`TelephonyProvider.parse_webhook`) into provider-neutral :data:`NormalizedEvent` values,
 * execute provider-neutral :data:`Instruction` values (:meth:`TelephonyProvider.execute`):
@@ -581,6 +582,14 @@ class TelephonyProvider(abc.ABC):
         (the call is left as it is and asked about again later). ``calls`` applies the
         answer through the same status machine as a webhook: it never moves a call back.
         """
+
+    async def redirect(self, call: CallRef, instructions: Sequence[Any]) -> None:
+        """Replace whatever the live call is doing now with ``instructions`` (a caller on
+        hold music moved into a conference): what runs is stopped, its result (an open
+        gather's) is never reported, and the instructions run as :meth:`execute` would run
+        them. Raise :class:`UnsupportedAction` when the provider cannot,
+        :class:`ProviderRefused` when it refuses (the call ended there)."""
+        raise UnsupportedAction(f"{self.context.provider} cannot redirect a live call")
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         """Stream a recording's media with the tenant's credentials."""

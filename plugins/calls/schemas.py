@@ -188,10 +188,11 @@ class NumberCreate(BaseModel):
     number: str = NUMBER
     provider: str = Field(description="The provider that carries the number.")
     label: str = Field(default="", max_length=120)
-    route: Literal["none", "forward", "ivr"] = Field(
+    route: Literal["none", "forward", "ivr", "queues"] = Field(
         default="none",
         description="Where inbound calls go: `forward` to `forward_to`, `ivr` to "
-        "`ivr_flow_id` (needs the IVR plugin), `none` (a not-in-service message).",
+        "`ivr_flow_id` (needs the IVR plugin), `queues` to the queue whose id is in "
+        "`ivr_flow_id` (needs the queues plugin), `none` (a not-in-service message).",
     )
     forward_to: str | None = Field(default=None, max_length=32)
     ivr_flow_id: uuid.UUID | None = None
@@ -202,7 +203,7 @@ class NumberUpdate(BaseModel):
 
     provider: str | None = None
     label: str | None = Field(default=None, max_length=120)
-    route: Literal["none", "forward", "ivr"] | None = None
+    route: Literal["none", "forward", "ivr", "queues"] | None = None
     forward_to: str | None = Field(default=None, max_length=32)
     ivr_flow_id: uuid.UUID | None = None
 
@@ -214,7 +215,7 @@ class NumberOut(BaseModel):
     number: str
     provider: str
     label: str
-    route: Literal["none", "forward", "ivr"]
+    route: Literal["none", "forward", "ivr", "queues"]
     forward_to: str | None
     ivr_flow_id: uuid.UUID | None
     created_at: datetime

@@ -9,15 +9,16 @@ loopback plugins' own doubles.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import types
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -58,6 +59,10 @@ from plugins.calls.provider import (
 )
 from plugins.calls.registry import calls_state
 
+if TYPE_CHECKING:
+    import pytest
+    from fastapi import FastAPI
+
 SIGNATURE_HEADER = "x-fakeline-signature"
 
 
@@ -68,6 +73,7 @@ class FakelineLog:
     placed: list[PlaceCall] = field(default_factory=list)
     controls: list[ControlCall] = field(default_factory=list)
     executed: list[tuple[CallRef, list[Any]]] = field(default_factory=list)
+    redirected: list[tuple[CallRef, list[Any]]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     """Exceptions raised, one per call, before doing anything (first in, first raised)."""
@@ -154,6 +160,13 @@ class FakelineProvider(TelephonyProvider):
         self._log().executed.append((call, list(instructions)))
         body = InstructionList(steps=list(instructions)).model_dump_json().encode()
         return WebhookAnswer(body=body, content_type="application/json")
+
+    async def redirect(self, call: CallRef, instructions: Sequence[Any]) -> None:
+        async def attempt() -> None:
+            self._log().maybe_fail()
+
+        await self.context.call(attempt, attempts=1)
+        self._log().redirected.append((call, list(instructions)))
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         async def chunks() -> AsyncIterator[bytes]:
@@ -322,6 +335,54 @@ def use_public_base_url(platform: Platform, url: str) -> None:
     """Point the webhook URLs given to providers at ``url`` (a server a test started)."""
     state = calls_state(platform)
     state.settings = state.settings.model_copy(update={"public_base_url": url})
+
+
+@contextlib.asynccontextmanager
+async def served_platform(
+    make_app: Callable[..., Awaitable[FastAPI]],
+    monkeypatch: pytest.MonkeyPatch,
+    environment: Mapping[str, str],
+    **options: Any,
+) -> AsyncIterator[FastAPI]:
+    """A platform that a provider (or its double) can call back: built by ``make_app`` (the
+    ``kraliki_make_app`` fixture, with ``options``) under ``environment`` (a double's
+    ``environment()``: where its REST API is), served on loopback, its webhook URLs pointing
+    there; the URL is also ``app.state.public_url``."""
+    from kernel.testing import serve_app
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    app = await make_app(**options)
+    async with serve_app(app) as url:
+        use_public_base_url(app.state.platform, url)
+        app.state.public_url = url
+        yield app
+
+
+async def store_secrets(
+    platform: Platform, tenant_id: uuid.UUID, secrets: Mapping[str, str]
+) -> None:
+    """Store a provider's account in the tenant's vault (name -> value), as its
+    administrator does through the vault's API."""
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            for name, value in secrets.items():
+                await platform.vault.put(session, name, value, actor="test")
+            await session.commit()
+
+
+async def use_provider(
+    platform: Platform,
+    tenant_id: uuid.UUID,
+    provider: str,
+    secrets: Mapping[str, str],
+    **call_settings: Any,
+) -> None:
+    """Have the organization call through ``provider``: its account's ``secrets`` in the
+    vault, ``provider`` the primary one, and ``call_settings`` (``max_concurrent_calls=10``,
+    ...) as ``PUT /api/v1/calls/settings`` would set them."""
+    await store_secrets(platform, tenant_id, secrets)
+    await set_call_settings(platform, tenant_id, primary_provider=provider, **call_settings)
 
 
 async def set_call_settings(platform: Platform, tenant_id: uuid.UUID, **values: Any) -> None:

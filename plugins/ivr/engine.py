@@ -26,6 +26,7 @@ from plugins.ivr.nodes import (
     End,
     EnterFlow,
     Go,
+    HandOver,
     LookupRequest,
     LookupResponse,
     NodeConfig,
@@ -35,6 +36,8 @@ from plugins.ivr.nodes import (
 
 logger = logging.getLogger(__name__)
 
+HANDED_OVER = "handed-over"
+"""The outcome of a flow that passed its call to another handler (:class:`HandOver`)."""
 MAX_PATH = 1000
 """Steps kept in the state's path (coverage, the simulator, the session record)."""
 
@@ -64,7 +67,8 @@ class Waiting(BaseModel):
 class Outcome(BaseModel):
     kind: str
     """``hangup``, ``transferred``, ``voicemail``, ``caller-hangup``, ``error`` (the
-    fallback ran), ``incomplete`` (simulator: the script ended), or a plugin node's own."""
+    fallback ran), ``handed-over`` (to another call handler), ``incomplete`` (simulator:
+    the script ended), or a plugin node's own."""
     node: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -109,6 +113,8 @@ class Turn:
     state: FlowState
     instructions: list[Any] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    handover: tuple[str, str | None] | None = None
+    """(handler, target) a node passed the call to (the flow ended ``handed-over``)."""
 
     @property
     def ended(self) -> bool:
@@ -172,15 +178,32 @@ class FlowRunner:
         self.loader = loader
         self.env = env
 
-    async def start(self, flow: ParsedFlow, variables: dict[str, Any] | None = None) -> Turn:
+    async def start(
+        self, flow: ParsedFlow, variables: dict[str, Any] | None = None, *, at: str | None = None
+    ) -> Turn:
+        """Run ``flow`` from its start node (or from node ``at``)."""
         state = FlowState(
             stack=[
-                Frame(flow_id=flow.flow_id, version_id=flow.version_id, node=flow.document.start)
+                Frame(
+                    flow_id=flow.flow_id,
+                    version_id=flow.version_id,
+                    node=at or flow.document.start,
+                )
             ],
             variables={**flow.document.variables, **(variables or {})},
             language=flow.document.language,
             voice=flow.document.voice,
         )
+        await self._pin(flow, state)
+        return await self._run(Turn(state), None)
+
+    async def start_at(self, state: FlowState, flow: ParsedFlow, node: str) -> Turn:
+        """Run ``flow`` from ``node`` in a call that already ran a flow (handed back to the
+        IVR): its variables, retries and path are kept; what it waited on and how it ended
+        are not, nor the sub-flows it was in."""
+        state.stack = [Frame(flow_id=flow.flow_id, version_id=flow.version_id, node=node)]
+        state.waiting = None
+        state.outcome = None
         await self._pin(flow, state)
         return await self._run(Turn(state), None)
 
@@ -304,6 +327,13 @@ class FlowRunner:
                             return_exit=result.exit,
                         )
                     )
+                elif isinstance(result, HandOver):
+                    turn.instructions.extend(result.prompts)
+                    moved = {"handler": result.handler, "target": result.target}
+                    step("ended", None, {"outcome": HANDED_OVER, **moved, **result.detail})
+                    state.outcome = Outcome(kind=HANDED_OVER, node=frame.node, detail=moved)
+                    turn.handover = (result.handler, result.target)
+                    return turn
                 else:
                     assert isinstance(result, End)
                     if result.outcome == "return" and len(state.stack) > 1:

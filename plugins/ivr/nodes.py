@@ -132,7 +132,20 @@ class EnterFlow:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-NodeResult = Go | Wait | End | EnterFlow
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """End the flow by passing the call to another call handler (the queues' handler, with
+    its ``target``); what it answers follows ``prompts``. The flow ends ``handed-over``. A
+    handler that hands the call back to the IVR with target ``<flow id>@<node id>`` resumes
+    the flow at that node, its variables and path kept."""
+
+    handler: str
+    target: str | None = None
+    prompts: Sequence[Any] = ()
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+NodeResult = Go | Wait | End | EnterFlow | HandOver
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Tenant, storable_json, utcnow
-from plugins.calls import CallHandler, CallTurn, Direction, HandledCall, Hangup, Say
+from plugins.calls import CallHandler, CallTurn, Direction, HandledCall, Hangup, Say, hand_over
 from plugins.ivr import events
 from plugins.ivr.effects import DeclaredEffect, EffectScope
 from plugins.ivr.engine import FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
-from plugins.ivr.flowdoc import Fallback
+from plugins.ivr.flowdoc import Fallback, ParsedFlow
 from plugins.ivr.lookups import performer
 from plugins.ivr.models import Flow, FlowSession, FlowVersion
-from plugins.ivr.nodes import CallerInput, CallFacts
+from plugins.ivr.nodes import NODE_ID, CallerInput, CallFacts
 from plugins.ivr.registry import ivr_state
 from plugins.ivr.store import DatabaseLoader, parse_version
 
@@ -66,14 +67,21 @@ class IvrHandler(CallHandler):
 
     async def check_target(self, session: AsyncSession, target: str) -> str | None:
         try:
-            flow_id = uuid.UUID(target)
+            flow_id, node = parse_target(target)
         except ValueError:
-            return "not a flow id"
+            return "not a flow id (or <flow id>@<node id>)"
         flow = await session.scalar(select(Flow).where(Flow.id == flow_id))
         if flow is None:
             return "no flow of the organization has this id"
         if flow.current_version_id is None:
             return "the flow has no published version yet"
+        if node is not None:
+            version = await session.scalar(
+                select(FlowVersion.document).where(FlowVersion.id == flow.current_version_id)
+            )
+            nodes = (version or {}).get("nodes") or {}
+            if node not in nodes:
+                return f"the flow's published version has no node {node!r}"
         return None
 
     async def start(self, turn: CallTurn) -> Sequence[Any]:
@@ -82,11 +90,17 @@ class IvrHandler(CallHandler):
             turn.note("ivr.unavailable", reason="the IVR is turned off for the organization")
             return _apology()
         try:
-            flow_id = uuid.UUID(turn.call.target or "")
+            flow_id, node = parse_target(turn.call.target or "")
         except ValueError:
-            flow_id = None
+            flow_id, node = None, None
+        existing = await _session_of(turn)
         row = None
-        if flow_id is not None:
+        if flow_id is not None and existing is not None and existing.flow_id == flow_id:
+            # Back in the flow it ran: the version it was pinned to.
+            row = await session.scalar(
+                select(FlowVersion).where(FlowVersion.id == existing.version_id)
+            )
+        elif flow_id is not None:
             row = (
                 await session.execute(
                     select(FlowVersion)
@@ -100,7 +114,9 @@ class IvrHandler(CallHandler):
         ivr = ivr_state(turn.platform)
         parsed = parse_version(ivr, row)
         loader = DatabaseLoader(ivr, session, turn.call.tenant_id)
-        result = await _runner(turn, loader).start(parsed)
+        if existing is not None:
+            return await _resume_at(turn, existing, row, parsed, node or parsed.document.start)
+        result = await _runner(turn, loader).start(parsed, at=node)
         flow_session = FlowSession(
             id=uuid.uuid4(),
             call_id=turn.call.id,
@@ -120,9 +136,9 @@ class IvrHandler(CallHandler):
                 called=facts(turn.call).called,
             ),
         )
-        turn.note("ivr.started", flow_id=str(row.flow_id), version=row.number)
+        turn.note("ivr.started", flow_id=str(row.flow_id), version=row.number, node=node)
         await _record(turn, flow_session, result)
-        return result.instructions
+        return await _answer(turn, result)
 
     async def resume(self, turn: CallTurn) -> Sequence[Any] | None:
         flow_session = await _session_of(turn)
@@ -142,7 +158,7 @@ class IvrHandler(CallHandler):
         if result is None:
             return None
         await _record(turn, flow_session, result)
-        return result.instructions
+        return await _answer(turn, result)
 
     async def ended(self, turn: CallTurn) -> None:
         flow_session = await _session_of(turn)
@@ -162,6 +178,46 @@ class IvrHandler(CallHandler):
         )
         state.waiting = None
         await _finish(turn, flow_session, state)
+
+
+def parse_target(target: str) -> tuple[uuid.UUID, str | None]:
+    """A handler target: ``<flow id>`` (the flow from its start) or ``<flow id>@<node id>``
+    (from that node: how a queue hands a caller back). Raises ``ValueError``."""
+    flow, at, node = target.partition("@")
+    if at and not re.fullmatch(NODE_ID, node):
+        raise ValueError(f"{node!r} is not a node id")
+    return uuid.UUID(flow), (node if at else None)
+
+
+async def _resume_at(
+    turn: CallTurn, flow_session: FlowSession, row: FlowVersion, parsed: ParsedFlow, node: str
+) -> list[Any]:
+    """The call ran a flow before (it was handed to another handler and back): go on at
+    ``node`` with its variables and path."""
+    ivr = ivr_state(turn.platform)
+    loader = DatabaseLoader(ivr, turn.session, turn.call.tenant_id)
+    state = FlowState.model_validate(flow_session.state)
+    result = await _runner(turn, loader).start_at(state, parsed, node)
+    flow_session.flow_id, flow_session.version_id = row.flow_id, row.id
+    flow_session.version = row.number
+    flow_session.status, flow_session.outcome, flow_session.ended_at = "active", None, None
+    turn.note("ivr.resumed", flow_id=str(row.flow_id), version=row.number, node=node)
+    await _record(turn, flow_session, result)
+    return await _answer(turn, result)
+
+
+async def _answer(turn: CallTurn, result: Turn) -> list[Any]:
+    """The turn's instructions; a flow that handed its call over ends with what the new
+    handler starts with (an apology when it cannot take the call)."""
+    if result.handover is None:
+        return result.instructions
+    handler, target = result.handover
+    try:
+        steps = await hand_over(turn, handler, target)
+    except ValueError as exc:
+        turn.note("ivr.handover-failed", handler=handler, error=str(exc)[:300])
+        return [*result.instructions, *_apology()]
+    return [*result.instructions, *steps]
 
 
 async def _disabled(session: AsyncSession, tenant_id: uuid.UUID) -> bool:

@@ -3,7 +3,9 @@ variables, read once per platform in ``kraliki_configure``."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel import Platform, StateKey
@@ -74,6 +76,30 @@ class LoopbackSettings(BaseSettings):
         "long was left behind by a process that died, and reconciliation fails it "
         "(`carrier-lost`).",
     )
+    callees: dict[str, list[list[Any]]] = Field(
+        default={},  # pydantic copies it per instance
+        description="Callees of your own for calls the platform places without a script "
+        "(a campaign's, a queue's): a JSON object from E.164 number to a list of scripts, "
+        "used in turn, the last one for every further call to that number, e.g. "
+        '`{"+14155551001": [["busy"], [{"answer_after": 2}, {"hangup_after": 20}]]}` '
+        "(busy, then a person who answers). Takes precedence over the numbers' last "
+        "four digits.",
+    )
+
+    @field_validator("callees")
+    @classmethod
+    def _scripts(cls, value: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
+        from plugins.loopback.carrier.script import ScriptError, parse_script
+
+        for number, scripts in value.items():
+            if not scripts:
+                raise ValueError(f"{number}: give at least one script")
+            for script in scripts:
+                try:
+                    parse_script(script)
+                except ScriptError as error:
+                    raise ValueError(f"{number}: {error}") from None
+        return value
 
 
 SETTINGS = StateKey[LoopbackSettings]("loopback")

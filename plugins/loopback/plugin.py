@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from kernel import MigrationSource, Platform, PluginInfo, SecretSpec, __version__, hookimpl
+from kernel import (
+    MigrationSource,
+    Permission,
+    Platform,
+    PluginInfo,
+    SecretSpec,
+    __version__,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -70,6 +78,20 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
 
 
 @hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from plugins.loopback.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.loopback import api
+
+    return [api.router]
+
+
+@hookimpl
 def kraliki_webhook_routes() -> Sequence[APIRouter]:
     from plugins.calls import provider_webhook_router
 
@@ -97,3 +119,11 @@ async def kraliki_shutdown(platform: Platform) -> None:
     state = loopback_state(platform)
     await state.close()
     await state.lease.release(platform)  # its calls are lost to the other processes at once
+
+
+@hookimpl(optionalhook=True)
+def kraliki_agent_loopback_script_problems(script: list[Any]) -> list[tuple[str, str]]:
+    """The agents plugin's check of a loopback agent's phone: the script is this carrier's."""
+    from plugins.loopback import validate_script
+
+    return validate_script(script)

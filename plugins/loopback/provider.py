@@ -11,6 +11,7 @@ provider.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,8 @@ from plugins.calls import (
     CallStatus,
     Capability,
     ControlCall,
+    Direction,
+    InstructionList,
     ParsedWebhook,
     PlaceCall,
     PlacedCall,
@@ -33,6 +36,7 @@ from plugins.calls import (
     WebhookAnswer,
     WebhookRejected,
     WebhookRequest,
+    is_sip_uri,
 )
 from plugins.loopback.carrier import control
 from plugins.loopback.carrier.call import CarrierCall
@@ -73,33 +77,71 @@ class LoopbackProvider(TelephonyProvider):
     # -- calls ---------------------------------------------------------------------------
 
     async def place_call(self, request: PlaceCall) -> PlacedCall:
-        for label, number in (("to", request.to_number), ("from", request.from_number)):
-            if not control.E164.match(number):
-                raise ProviderRefused(
-                    f"{label} number {number!r} is not E.164", code="invalid-number"
-                )
+        if not (control.E164.match(request.to_number) or is_sip_uri(request.to_number)):
+            raise ProviderRefused(
+                f"to {request.to_number!r} is neither E.164 nor a SIP URI", code="invalid-number"
+            )
+        if not control.E164.match(request.from_number):
+            raise ProviderRefused(
+                f"from number {request.from_number!r} is not E.164", code="invalid-number"
+            )
         script = self.script_of(request)
+        secret = await self._secret()
+        context = self.context
+        if context.call_id is None:  # the URLs carry the call, as calls' own contexts do
+            context = replace(context, call_id=request.call_id)
+        call = CarrierCall(
+            state=self.state, context=context, secret=secret, script=script, request=request
+        )
+        await self._start(call)
+        return PlacedCall(provider_call_id=call.provider_call_id, status=CallStatus.INITIATED)
+
+    async def receive_call(
+        self, *, to_number: str, from_number: str, script: Script
+    ) -> CarrierCall:
+        """Someone calls ``to_number`` from ``from_number``: the carrier delivers the call to
+        the platform through its webhooks, as a real carrier delivers a call to one of the
+        tenant's numbers (ringing, then the voice webhook that asks what to do), and the
+        caller then does what ``script`` says (:func:`~plugins.loopback.carrier.script.
+        parse_caller_script`). The call runs in this process like a placed one."""
+        if not control.E164.match(to_number):
+            raise ProviderRefused(f"to {to_number!r} is not E.164", code="invalid-number")
+        secret = await self._secret()
+        # The platform numbers an arriving call itself: this id goes nowhere (no ?call=).
+        request = PlaceCall(call_id=uuid.uuid4(), from_number=from_number, to_number=to_number)
+        call = CarrierCall(
+            state=self.state,
+            context=self.context,
+            secret=secret,
+            script=script,
+            request=request,
+            direction=Direction.INBOUND,
+        )
+        await self._start(call)
+        return call
+
+    async def _secret(self) -> str:
+        """The tenant's signing secret, unless the carrier is shutting down."""
         state = self.state
         if state.closed:
             raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
         secret = await signing_secret(self.context, state)
         if state.closed:  # while the secret was read
             raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
-        context = self.context
-        if context.call_id is None:  # the URLs carry the call, as calls' own contexts do
-            context = replace(context, call_id=request.call_id)
-        call = CarrierCall(
-            state=state, context=context, secret=secret, script=script, request=request
-        )
+        return secret
+
+    async def _start(self, call: CarrierCall) -> None:
+        state = self.state
         # Other processes must see this carrier alive before they can see its call.
         await state.lease.hold(self.context.platform, lambda: bool(state.calls))
         if state.closed:  # while the lease was renewed
             raise ProviderRefused("the loopback carrier is shutting down", code="carrier-closed")
         call.start()
-        return PlacedCall(provider_call_id=call.provider_call_id, status=CallStatus.INITIATED)
 
     def script_of(self, request: PlaceCall) -> Script:
-        """The call's own script (``options["script"]``), else the number's."""
+        """The call's own script (``options["script"]``), else the ``callees`` setting's
+        next one for the number, else the number's last digits' (a SIP URI's: its user
+        part's, ``sip:agent-0005@pbx.example`` answers as ``...0005`` does)."""
         unknown = sorted(set(request.options) - OPTIONS)
         if unknown:
             raise ProviderRefused(
@@ -111,25 +153,49 @@ class LoopbackProvider(TelephonyProvider):
                 return parse_script(request.options["script"])
             except ScriptError as exc:
                 raise ProviderRefused(str(exc), code="invalid-script") from None
-        return script_for_number(request.to_number, self.state.settings)
+        # A SIP URI's user part chooses the callee as a number's last digits do.
+        destination = request.to_number
+        scripts = self.state.settings.callees.get(destination)
+        if scripts:  # the operator's own callee for this number: its next script
+            turn = self.state.callee_turns.get(destination, 0)
+            self.state.callee_turns[destination] = turn + 1
+            return parse_script(scripts[min(turn, len(scripts) - 1)])
+        if destination.startswith("sip:"):
+            destination = destination.removeprefix("sip:").split("@", 1)[0]
+        return script_for_number(destination, self.state.settings)
 
     async def control(self, request: ControlCall) -> None:
-        state = self.state
         call_id = request.call.provider_call_id
-        call = state.calls.get(call_id) if call_id is not None else None
+        if request.action == Action.HANGUP and call_id is not None and self._owns_ended(call_id):
+            return  # hanging up an ended call changes nothing
+        control.apply(self._running(call_id), request)
+
+    async def redirect(self, call: CallRef, instructions: Sequence[Any]) -> None:
+        """The carrier drops what the call runs (an open gather answers nothing, a room is
+        left) and runs ``instructions`` from now on."""
+        steps = list(InstructionList(steps=list(instructions)).steps)
+        running = self._running(call.provider_call_id)
+        if running.status != CallStatus.IN_PROGRESS or running.ended:
+            raise ProviderRefused(
+                f"loopback call {running.provider_call_id} is not answered: cannot redirect",
+                code="call-not-answered",
+            )
+        running.redirect(steps)
+
+    def _running(self, call_id: str | None) -> CarrierCall:
+        """The tenant's call running in this process; :class:`ProviderRefused` otherwise."""
+        call = self.state.calls.get(call_id) if call_id is not None else None
         if call is not None and call.context.tenant_id != self.context.tenant_id:
             call = None  # another tenant's call does not exist for this one
-        if call is None:
-            if call_id is not None and call_id in state.ended and self._owns_ended(call_id):
-                if request.action == Action.HANGUP:
-                    return  # hanging up an ended call changes nothing
-                raise ProviderRefused(f"loopback call {call_id} has ended", code="call-ended")
-            raise ProviderRefused(
-                f"loopback call {call_id} is not running in this process (loopback calls "
-                "live in the process that placed them; force-end ends one anywhere)",
-                code="call-unknown",
-            )
-        control.apply(call, request)
+        if call is not None:
+            return call
+        if call_id is not None and self._owns_ended(call_id):
+            raise ProviderRefused(f"loopback call {call_id} has ended", code="call-ended")
+        raise ProviderRefused(
+            f"loopback call {call_id} is not running in this process (loopback calls "
+            "live in the process that placed them; force-end ends one anywhere)",
+            code="call-unknown",
+        )
 
     async def call_state(self, call: CallRef) -> CallProgress | None:
         """As the carrier of this process has the call; a call it does not run is alive

@@ -10,6 +10,8 @@ forged, out-of-order deliveries) and look at the calls the carrier is running.
                               event_id=first.request.headers["loopback-event-id"])
     stale = await send_signed(base_url, tenant_id, "status", body, secret,
                               timestamp=int(time.time()) - 3600)        # 403
+
+    conference_members(platform, tenant_id, "queue-42")   # who is in a room, with flags
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import httpx
 from kernel import Platform
 from plugins.calls import CallStatus, Direction, build_provider
 from plugins.loopback.carrier.call import CarrierCall
+from plugins.loopback.carrier.conference import Member, room_key
 from plugins.loopback.carrier.state import loopback_state
 from plugins.loopback.payloads import Body, StatusBody, body_bytes
 from plugins.loopback.secrets import signing_secret
@@ -138,6 +141,20 @@ def call_log(platform: Platform, provider_call_id: str) -> list[tuple[str, str]]
         return list(live.log)
     ended = state.ended.get(provider_call_id)
     return [] if ended is None else list(ended.log)
+
+
+def conference_members(platform: Platform, tenant_id: uuid.UUID, name: str) -> list[Member]:
+    """Who is in the tenant's conference room ``name`` now, in the order they joined: each
+    :class:`~plugins.loopback.carrier.conference.Member` has ``provider_call_id``,
+    ``muted``, ``coach``, ``start_on_enter``, ``end_on_exit`` (empty: no such room)."""
+    room = loopback_state(platform).rooms.get(room_key(tenant_id, name))
+    return [] if room is None else list(room.members.values())
+
+
+def conference_started(platform: Platform, tenant_id: uuid.UUID, name: str) -> bool:
+    """Whether a member that starts the conference (``start_on_enter``) has joined."""
+    room = loopback_state(platform).rooms.get(room_key(tenant_id, name))
+    return room is not None and room.started
 
 
 def ended_status(platform: Platform, provider_call_id: str) -> CallStatus | None:

@@ -81,6 +81,28 @@ class Commands:
             self.call_control_id, client_state=state, command_id=self.command_id
         )
 
+    def stops(self) -> list[Operation]:
+        """What a redirect sends before the new steps: stop the call's gather, then its audio
+        (speech and playback, queued files too). They leave a ``client_state`` that waits for
+        nothing, and a stopped gather or playback ends ``cancelled``, so the script that was
+        running neither continues nor reports."""
+        quiet = encode(
+            CallState(call_id=str(self.call.id)),
+            max_length=self.settings.client_state_max_length,
+        )
+        actions = self.client.calls.actions
+        return [
+            lambda: actions.stop_gather(
+                self.call_control_id, client_state=quiet, command_id=f"{self.command_id}-gather"
+            ),
+            lambda: actions.stop_playback(
+                self.call_control_id,
+                stop="all",
+                client_state=quiet,
+                command_id=f"{self.command_id}-playback",
+            ),
+        ]
+
     def first(self, steps: Sequence[Instruction]) -> Operation:
         step, rest = steps[0], steps[1:]
         if isinstance(step, Say):

@@ -166,16 +166,7 @@ class TelnyxProvider(TelephonyProvider):
         steps = normalize(parsed)
         if not steps:
             return self.empty_answer()
-        call_control_id = _call_control_id(call)
-        client = await client_for(self.context, purpose="run call instructions")
-        commands = Commands(
-            client=client,
-            call=call,
-            call_control_id=call_control_id,
-            settings=settings_of(self.context.platform),
-            webhook_url=self.context.webhook_url("events"),
-            command_id=str(uuid.uuid4()),
-        )
+        commands = await self._commands(call, purpose="run call instructions")
         unanswered = call.status.rank < CallStatus.IN_PROGRESS.rank
         if call.direction is Direction.INBOUND and unanswered and not isinstance(steps[0], Hangup):
             operation = commands.answer(steps)
@@ -183,6 +174,35 @@ class TelnyxProvider(TelephonyProvider):
             operation = commands.first(steps)
         await call_api(self.context, operation)
         return self.empty_answer()
+
+    async def redirect(self, call: CallRef, instructions: Sequence[Any]) -> None:
+        """Stop what the call runs (``gather_stop``, ``playback_stop``), then issue the
+        instructions as :meth:`execute` does. Telnyx refusing a stop because nothing of the
+        kind runs is no failure; a call that ended is."""
+        parsed = parse_steps(instructions)
+        refuse_unsupported(parsed)
+        steps = normalize(parsed)
+        commands = await self._commands(call, purpose="redirect a call")
+        for stop in commands.stops():
+            try:
+                await call_api(self.context, stop)
+            except ProviderRefused as exc:
+                if exc.code in ENDED_CODES:
+                    raise
+                logger.info("telnyx call %s: nothing to stop (%s)", call.id, exc.detail)
+        if steps:
+            await call_api(self.context, commands.first(steps))
+
+    async def _commands(self, call: CallRef, *, purpose: str) -> Commands:
+        call_control_id = _call_control_id(call)
+        return Commands(
+            client=await client_for(self.context, purpose=purpose),
+            call=call,
+            call_control_id=call_control_id,
+            settings=settings_of(self.context.platform),
+            webhook_url=self.context.webhook_url("events"),
+            command_id=str(uuid.uuid4()),
+        )
 
     # -- recordings -------------------------------------------------------------------------
 

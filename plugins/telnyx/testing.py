@@ -5,9 +5,8 @@ wire format (``testing_rest.py``), owns an Ed25519 key pair, and plays the carri
 and sends webhooks exactly as Telnyx does, to the ``webhook_url`` the platform gave::
 
     async with TelnyxDouble() as telnyx:
-        # store telnyx.api_key = telnyx.api_key, telnyx.public_key = telnyx.public_key,
-        # telnyx.connection_id = telnyx.connection_id; KRALIKI_TELNYX_API_BASE_URL =
-        # telnyx.api_base_url
+        # the platform's environment: telnyx.environment() (KRALIKI_TELNYX_API_BASE_URL);
+        # an organization: await use_telnyx(platform, tenant_id, telnyx) (account, provider)
         placed = await provider.place_call(...)
         await telnyx.send_event(placed.provider_call_id, "call.answered")
         telnyx.fail_next(2, status=503)       # the next two requests fail
@@ -58,6 +57,7 @@ from plugins.telnyx.testing_rest import (
     iso,
     now,
 )
+from plugins.telnyx.testing_tenant import store_secrets, use_telnyx
 
 __all__ = [
     "TRANSFER_OUTCOMES",
@@ -66,6 +66,8 @@ __all__ = [
     "RecordedRequest",
     "SentEvent",
     "TelnyxDouble",
+    "store_secrets",
+    "use_telnyx",
 ]
 
 DEFAULT_API_KEY = "KEY0123456789ABCDEF0123456789ABCD_telnyxdoubletestkey"
@@ -169,6 +171,10 @@ class TelnyxDouble:
     @property
     def api_base_url(self) -> str:
         return f"{self.url}/v2"
+
+    def environment(self) -> dict[str, str]:
+        """Environment for a platform that should talk to this double."""
+        return {"KRALIKI_TELNYX_API_BASE_URL": self.api_base_url}
 
     @property
     def calls(self) -> dict[str, DoubleCall]:

@@ -22,6 +22,8 @@ from typing import Any
 Answer = tuple[int, dict[str, Any], bool]
 """(HTTP status, JSON body, whether the command was a repeat)."""
 E164 = re.compile(r"^\+[1-9]\d{5,14}$")
+SIP_URI = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+"""Telnyx dials SIP URIs too (``to`` only: the caller id stays a number)."""
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "speak": ("payload", "voice"),
@@ -51,6 +53,14 @@ ACTIONS = frozenset(
         "client_state_update",
     }
 )
+
+
+CONFERENCE_ACTIONS = frozenset(
+    {"join", "leave", "mute", "unmute", "hold", "unhold", "speak", "play", "stop", "update"}
+)
+"""``POST /v2/conferences/{id}/actions/<action>`` the API knows (others are 404)."""
+NEEDS_CALL = frozenset({"join", "leave"})
+"""Conference actions that name the call they act on (``call_control_id``)."""
 
 
 TRANSFER_OUTCOMES = ("answered", "busy", "no_answer", "failed", "canceled")
@@ -250,8 +260,10 @@ class TelnyxApi:
         if body.get("connection_id") != self.connection_id:
             raise invalid("connection_id does not name a Call Control application of yours")
         for name in ("to", "from"):
-            if not isinstance(body.get(name), str) or not E164.match(body[name]):
-                raise invalid(f"'{name}' must be a number in +E.164 format")
+            value = body.get(name)
+            sip = name == "to" and isinstance(value, str) and SIP_URI.match(value)
+            if not isinstance(value, str) or not (E164.match(value) or sip):
+                raise invalid(f"'{name}' must be a number in +E.164 format or a SIP URI")
         state = self._client_state(body)
         call = DoubleCall(
             call_control_id=f"v3:{secrets.token_urlsafe(24)}",
@@ -438,8 +450,10 @@ class TelnyxApi:
             room = self.conferences.get(rest[0])
             if room is None:
                 raise not_found(f"no conference {rest[0]}")
+            if rest[2] not in CONFERENCE_ACTIONS:
+                raise not_found(f"no conference action {rest[2]}")
             return self._with_command(
-                rest[0], body, lambda data: self._conference_action(room, data)
+                rest[0], body, lambda data: self._conference_action(room, rest[2], data)
             )
         raise not_found(f"no route for {method} /v2/conferences/{'/'.join(rest)}")
 
@@ -459,7 +473,13 @@ class TelnyxApi:
         self.conferences[room["id"]] = room
         return {"data": {key: value for key, value in room.items() if key != "participants"}}
 
-    def _conference_action(self, room: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        if body.get("call_control_id"):
+    def _conference_action(
+        self, room: dict[str, Any], action: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        if action in NEEDS_CALL and not body.get("call_control_id"):
+            raise invalid(f"{action} needs call_control_id")
+        if action == "join":
             room["participants"].append(self._live_call(body["call_control_id"]).call_control_id)
+        elif action == "leave" and body["call_control_id"] in room["participants"]:
+            room["participants"].remove(body["call_control_id"])
         return {"data": {"result": "ok"}}

@@ -2,7 +2,8 @@
 
 Twilio is document style: it asks the ``voice`` webhook what a call does and runs the TwiML
 it is answered with. Live calls are steered by replacing their TwiML through the REST API
-(transfer, hold, DTMF) or redirecting them to the ``voice`` webhook again (unhold).
+(transfer, hold, DTMF, a redirect to new instructions) or redirecting them to the ``voice``
+webhook again (unhold).
 """
 
 from __future__ import annotations
@@ -185,6 +186,17 @@ class TwilioProvider(TelephonyProvider):
             return await call.update_async(**update)
 
         await self._rest(http, operation)
+
+    async def redirect(self, call: CallRef, instructions: Sequence[Any]) -> None:
+        """``POST Calls/{sid}.json`` with ``Twiml``: Twilio drops what the call was running
+        (an open ``<Gather>`` posts nothing) and runs the new document."""
+        sid = call.provider_call_id
+        if not sid:
+            raise ProviderRefused("the call has not reached Twilio yet", code="no-call")
+        document = twiml.document(instructions, self.context.webhook_url).decode()
+        client, http = await self._client("redirect a call")
+        resource = client.calls(sid)
+        await self._rest(http, lambda: resource.update_async(twiml=document))
 
     def _update(self, request: ControlCall) -> dict[str, str]:
         """The Call resource update that performs ``request`` (empty for recordings)."""

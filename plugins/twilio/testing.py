@@ -7,7 +7,8 @@ sends the platform signed webhooks exactly as Twilio signs them, to the URLs the
 gave when it created the call::
 
     async with TwilioDouble() as double:
-        ...  # store double.account_sid / double.auth_token in the tenant's vault
+        ...  # the platform's environment: double.environment() (its API base URL)
+        await use_twilio(platform, tenant_id, double)  # its first account in the vault
         call = double.last_call()
         await double.send_status(call.sid, "ringing")
         answer = await double.answer(call.sid)          # POSTs the voice URL, keeps the TwiML
@@ -47,8 +48,18 @@ from plugins.twilio.testing_state import (
     rfc2822,
     sample_media,
 )
+from plugins.twilio.testing_tenant import store_credentials, use_twilio
 
-__all__ = ["Account", "Call", "Recording", "RestRequest", "SentCallback", "TwilioDouble"]
+__all__ = [
+    "Account",
+    "Call",
+    "Recording",
+    "RestRequest",
+    "SentCallback",
+    "TwilioDouble",
+    "store_credentials",
+    "use_twilio",
+]
 
 SIGN = "sign"
 """``send_raw(signature=SIGN)``: sign the request as Twilio would (the default)."""
@@ -242,11 +253,22 @@ class TwilioDouble:
         return await self._fetch_twiml(call, call.url, form)
 
     async def inbound_call(
-        self, url: str, *, from_: str, to: str, account_sid: str | None = None
+        self,
+        url: str,
+        *,
+        from_: str,
+        to: str,
+        account_sid: str | None = None,
+        status_callback: str | None = None,
     ) -> tuple[Call, httpx.Response]:
-        """Someone calls one of the account's numbers: POST ``url`` (the number's voice URL)."""
+        """Someone calls one of the account's numbers: POST ``url`` (the number's voice URL).
+        Twilio answers the call to run the TwiML it gets (anything but ``<Reject>``): the call
+        is ``in-progress`` from then on, and later requests say so. ``status_callback`` is the
+        number's "call status changes" URL, which hears only how the call ends
+        (``send_status(sid, "completed")``)."""
         call = Call(new_sid("CA"), account_sid or self.account_sid, to, from_, "inbound", "ringing")
         call.url = url
+        call.status_callback = status_callback
         self.state.calls[call.sid] = call
         response = await self._fetch_twiml(call, url, call.base_form() | {"CallStatus": "ringing"})
         return call, response
@@ -287,6 +309,8 @@ class TwilioDouble:
         response = await self._deliver(call, url, form)
         if response.status_code == 200 and response.content:
             call.twiml.append(response.text)
+            if call.status == "ringing" and call.direction == "inbound" and _answers(response.text):
+                call.status = "in-progress"
             dial = _reached_dial(response.text)
             if dial is not None:
                 assert dials < MAX_DIALS, f"{MAX_DIALS} dials in a row: a loop?"
@@ -441,6 +465,16 @@ class TwilioDouble:
     def environment(self) -> dict[str, str]:
         """Environment for a platform that should talk to this double."""
         return {"KRALIKI_TWILIO_API_BASE_URL": self.url}
+
+
+def _answers(document: str) -> bool:
+    """Whether Twilio answers an incoming call to run ``document`` (all TwiML but a
+    ``<Reject>`` first: a call rejected is never answered)."""
+    try:
+        root = ET.fromstring(document)  # noqa: S314 (the platform's)
+    except ET.ParseError:
+        return False
+    return len(root) > 0 and root[0].tag != "Reject"
 
 
 def _reached_dial(document: str) -> ET.Element | None:

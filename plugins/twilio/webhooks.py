@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -121,7 +122,16 @@ def _voice(form: Form, call_sid: str, _: str) -> Parsed:
         from_number=progress.from_number,
         to_number=progress.to_number,
     )
+    if inbound and progress.status is CallStatus.RINGING:
+        return (progress, _answering(progress), needed), None
     return (progress, needed), None
+
+
+def _answering(ringing: CallProgress) -> CallProgress:
+    """Twilio answers an incoming call to run the TwiML its voice request gets (the platform
+    never answers ``<Reject>``), and tells no status callback so: a number's "call status
+    changes" callback hears only the end. The call is in progress from this request on."""
+    return replace(ringing, status=CallStatus.IN_PROGRESS, sequence=None)
 
 
 def _status(form: Form, call_sid: str, _: str) -> Parsed:

@@ -1,16 +1,19 @@
 """The simulated carrier: one :class:`CarrierCall` per call, run in a task the plugin owns.
 
 It does what a real carrier does, seen from the platform: reports the call's progress to the
-``status`` webhook, asks the ``voice`` webhook what to do once the callee answers, runs those
-instructions (:mod:`plugins.loopback.carrier.program`) against the scripted callee, and ends the
-call when either side hangs up. Control actions change the running call at once and never
-wait for the platform: what they cause is queued in the call's outbox.
+``status`` webhook, asks the ``voice`` webhook what to do once the callee answers (or, for an
+inbound call, as soon as it arrives), runs those instructions
+(:mod:`plugins.loopback.carrier.program`) against the scripted party, and ends the call when
+either side hangs up. The scripted party is called the callee throughout, whichever way the
+call goes: on an inbound call it is the caller. Control actions change the running call at
+once and never wait for the platform: what they cause is queued in the call's outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -100,7 +103,10 @@ class Ending:
 
 @dataclass
 class CarrierCall:
-    """One call on the loopback carrier. Built and started by the provider's ``place_call``."""
+    """One call on the loopback carrier. Built and started by the provider's ``place_call``
+    (outbound) or ``receive_call`` (inbound: ``request`` then holds the caller's and the
+    dialled number, and its ``call_id`` is the carrier's own, as the platform numbers an
+    arriving call itself)."""
 
     state: LoopbackState
     context: ProviderContext
@@ -125,10 +131,14 @@ class CarrierCall:
     outbox: Outbox = field(init=False)
     unheld: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     gather_open: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    rang: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    """Set once the platform was told the call rings (it knows the call from then on)."""
     gather: Listening | None = field(init=False, default=None)
     callee_idle: asyncio.Future[float] = field(init=False)
     """Resolved with the simulated time the callee's script ran out (it stays, silent)."""
     _ended: asyncio.Future[Ending] = field(init=False)
+    _program: asyncio.Task[None] | None = field(init=False, default=None)
+    """The task running the platform's instructions (replaced by a redirect)."""
     _children: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
@@ -166,7 +176,8 @@ class CarrierCall:
         final = CallStatus.FAILED
         self.outbox.start()
         try:
-            self.report(CallStatus.INITIATED)
+            if self.direction is Direction.OUTBOUND:  # an inbound call arrives ringing
+                self.report(CallStatus.INITIATED)
             live = self.spawn(self._live())
             ending = await self._ended
             final = ending.status
@@ -186,6 +197,9 @@ class CarrierCall:
 
     async def _live(self) -> None:
         try:
+            if self.direction is Direction.INBOUND:
+                await self._arrive()
+                return
             answered_at = await self._dial()
             if answered_at is not None:
                 await self._converse(answered_at)
@@ -222,13 +236,39 @@ class CarrierCall:
             return None
         return dialling.t
 
+    async def _arrive(self) -> None:
+        """An inbound call: it rings at the platform (the first report, which makes the
+        platform create the call), which answers at once with the instructions its voice
+        webhook gives, as Twilio does with a number's voice URL."""
+        await self._ringing()
+        await self._converse(0.0)
+
+    def hangup_cause(self, by: Literal["platform", "party"]) -> str:
+        """The cause of a hangup by the platform's side or by the scripted party: each is
+        the caller or the callee depending on the call's direction."""
+        platform_called = self.direction is Direction.OUTBOUND
+        if by == "platform":
+            return "caller_hangup" if platform_called else "callee_hangup"
+        return "callee_hangup" if platform_called else "caller_hangup"
+
     async def _ringing(self) -> None:
         if self.status != CallStatus.RINGING:
             self.status = CallStatus.RINGING
             await self.report(CallStatus.RINGING)
+            self.rang.set()
+
+    async def heard_of(self) -> bool:
+        """Wait until the platform heard the call ring (True) or the call ended first."""
+        ringing = asyncio.ensure_future(self.rang.wait())
+        either: list[asyncio.Future[Any]] = [ringing, self._ended]
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ringing.cancel()
+        return self.rang.is_set()
 
     async def _converse(self, answered_at: float) -> None:
-        from plugins.loopback.carrier.program import run_callee, run_program
+        from plugins.loopback.carrier.program import run_callee
 
         outcome = self.script.outcome
         assert isinstance(outcome, Answer)
@@ -241,7 +281,7 @@ class CarrierCall:
         self.spawn(run_callee(self, Timeline(self.clock, answered_at), self.script.after))
         voice = VoiceBody(
             **self.header(),
-            reason="answered",
+            reason="inbound" if self.direction is Direction.INBOUND else "answered",
             direction=self.direction,
             from_number=self.request.from_number,
             to_number=self.request.to_number,
@@ -249,13 +289,43 @@ class CarrierCall:
         )
         instructions = await self.ask(voice, at=answered_at)
         if instructions is not None:
-            platform_side = Timeline(self.clock, answered_at)
-            await run_program(self, platform_side, instructions)
-            # The instructions ran out (or hung up): the platform's side leaves.
-            self.end(CallStatus.COMPLETED, "caller_hangup", at=platform_side.t)
+            self._program = self.spawn(self._platform_side(instructions, answered_at, None))
 
-    def spawn(self, work: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.create_task(work)
+    async def _platform_side(
+        self, steps: Instructions, at: float, replaced: asyncio.Task[Any] | None
+    ) -> None:
+        from plugins.loopback.carrier.program import run_program
+
+        if replaced is not None:  # let it leave what it was in (a gather, a room) first
+            await asyncio.wait([replaced])
+        platform_side = Timeline(self.clock, at)
+        try:
+            await run_program(self, platform_side, steps)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("loopback call %s failed in the carrier", self.provider_call_id)
+            self.end(CallStatus.FAILED, "carrier_error")
+            return
+        # The instructions ran out (or hung up): the platform's side leaves.
+        self.end(CallStatus.COMPLETED, self.hangup_cause("platform"), at=platform_side.t)
+
+    def redirect(self, steps: Instructions) -> None:
+        """Replace what the platform's side runs now with ``steps``: the running step stops
+        where it is (an open gather sends no webhook; a conference is left) and ``steps``
+        run from now on."""
+        previous = self._program
+        if previous is not None:
+            previous.cancel()
+        self.log.append(("redirected", ",".join(step.kind for step in steps)))
+        work = self._platform_side(steps, self.clock.now(), previous)
+        self._program = self.spawn(work, fresh=True)
+
+    def spawn(self, work: Any, *, fresh: bool = False) -> asyncio.Task[Any]:
+        """Run ``work`` as part of the call; ``fresh`` for work started from the platform's
+        side (a redirect), which must not inherit the request's tenant or trace."""
+        context = contextvars.Context() if fresh else None
+        task: asyncio.Task[Any] = asyncio.create_task(work, context=context)
         self._children.add(task)
         task.add_done_callback(self._children.discard)
         return task

@@ -28,7 +28,7 @@ def apply(call: CarrierCall, request: ControlCall) -> None:
         if call.status in (CallStatus.INITIATED, CallStatus.RINGING):
             call.end(CallStatus.CANCELED, "originator_cancel")
         else:
-            call.end(CallStatus.COMPLETED, "caller_hangup")
+            call.end(CallStatus.COMPLETED, call.hangup_cause("platform"))
     elif call.status != CallStatus.IN_PROGRESS or call.ended:
         raise ProviderRefused(
             f"loopback call {call.provider_call_id} is not answered: cannot {action.value}",

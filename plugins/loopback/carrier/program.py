@@ -45,7 +45,7 @@ from plugins.calls import (
     Record,
     Say,
 )
-from plugins.loopback.carrier import script
+from plugins.loopback.carrier import conference, script
 from plugins.loopback.carrier.clock import Timeline
 from plugins.loopback.payloads import DialBody, GatherBody
 
@@ -77,7 +77,8 @@ def prompt_seconds(step: Say | Play | Pause) -> float:
 async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -> None:
     """Run the platform's instructions on its side of the call until they run out or end
     it. The answer to a gather, or to a dial that reports its outcome, replaces whatever was
-    left (as TwiML's ``action`` does)."""
+    left (as TwiML's ``action`` does); so does a redirect (:meth:`CarrierCall.redirect`),
+    which cancels this and runs its own instructions."""
     queue = deque(steps)
     while queue:
         await held(call, side)
@@ -99,8 +100,7 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
                 return
             queue = deque(following)
         elif isinstance(step, Conference):
-            call.log.append(("conference", step.name))
-            await asyncio.get_running_loop().create_future()  # in the room until the end
+            await in_conference(call, side, step)
         elif isinstance(step, Record):
             await record(call, side, step)
         elif isinstance(step, Pay):
@@ -109,6 +109,16 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
         elif isinstance(step, Hangup):
             return
     await held(call, side)  # a parked call is not hung up because its instructions ran out
+
+
+async def in_conference(call: CarrierCall, side: Timeline, step: Conference) -> None:
+    """Join the room and stay there until the call ends or is redirected (the task running
+    the instructions is cancelled either way), then leave it."""
+    room = conference.join(call, step, at=side.t)
+    try:
+        await asyncio.get_running_loop().create_future()
+    finally:
+        conference.leave(call, room)
 
 
 async def held(call: CarrierCall, side: Timeline) -> None:
@@ -222,7 +232,7 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         elif isinstance(step, script.Press):
             await press(call, callee, step.digits)
         elif isinstance(step, script.Hangup):
-            call.end(CallStatus.COMPLETED, "callee_hangup", at=callee.t)
+            call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return
     call.callee_idle.set_result(callee.t)
 

@@ -95,9 +95,61 @@ Step = Annotated[
 STEP_NAMES = frozenset(
     {"ring", "answer", "busy", "no_answer", "fail", "wait", "press", "say", "hangup"}
 )
+SHORTHANDS: dict[str, tuple[str, str]] = {
+    "answer_after": ("ring", "answer"),
+    "decline_after": ("ring", "busy"),
+    "hangup_after": ("wait", "hangup"),
+}
+"""One-key steps that stand for two, as a simulated agent's phone is described (``{"answer_
+after": 2}`` rings 2 s then answers; ``decline_after`` rings then rejects the call as busy;
+``hangup_after`` talks that long, then hangs up)."""
 PRE_ANSWER = (Ring, Wait)
 OUTCOMES = (Answer, Busy, NoAnswer, Fail)
 AFTER_ANSWER = (Wait, Say, Press, Hangup)
+
+
+NO_OUTCOME = "the script needs one of answer, busy, no_answer or fail"
+
+
+def expand(item: Any) -> list[Any]:
+    """The steps one item of a script's JSON form stands for: ``"busy"`` is short for
+    ``{"step": "busy"}``; ``{"answer_after": 2}`` and the other :data:`SHORTHANDS` stand for
+    two steps; anything else is itself."""
+    if isinstance(item, str):
+        return [{"step": item}]
+    if isinstance(item, dict) and len(item) == 1 and next(iter(item)) in SHORTHANDS:
+        [(name, seconds)] = item.items()
+        first, second = SHORTHANDS[name]
+        return [{"step": first, "seconds": seconds}, {"step": second}]
+    return [item]
+
+
+def _outcome_index(steps: Sequence[_Step]) -> int | None:
+    for index, step in enumerate(steps):
+        if isinstance(step, OUTCOMES):
+            return index
+    return None
+
+
+def order_problems(steps: Sequence[_Step]) -> list[tuple[int | None, str]]:
+    """What is out of order in valid steps, each as (the step's index, or None for the
+    script as a whole, and why); empty when the script can run."""
+    outcome = _outcome_index(steps)
+    if outcome is None:
+        return [(None, NO_OUTCOME)]
+    problems: list[tuple[int | None, str]] = []
+    for index, step in enumerate(steps):
+        if index < outcome and not isinstance(step, PRE_ANSWER):
+            problems.append((index, "before the callee answers it can only ring or wait"))
+        elif index > outcome and not isinstance(steps[outcome], Answer):
+            problems.append((index, f"nothing can follow {getattr(steps[outcome], 'step', '')}"))
+        elif index > outcome and not isinstance(step, AFTER_ANSWER):
+            problems.append(
+                (index, "after answering the callee can only wait, say, press or hangup")
+            )
+        elif isinstance(step, Hangup) and index != len(steps) - 1:
+            problems.append((index, "hangup must be the last step"))
+    return problems
 
 
 class Script(BaseModel):
@@ -111,34 +163,26 @@ class Script(BaseModel):
     @field_validator("steps", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        """``"busy"`` is short for ``{"step": "busy"}``."""
-        if isinstance(value, list):
-            return [{"step": item} if isinstance(item, str) else item for item in value]
-        return value
+        """``"busy"`` is short for ``{"step": "busy"}``; ``{"answer_after": 2}`` and the
+        other :data:`SHORTHANDS` stand for two steps."""
+        if not isinstance(value, list):
+            return value
+        return [step for item in value for step in expand(item)]
 
     @model_validator(mode="after")
     def _well_ordered(self) -> Script:
-        outcome = self.outcome_index
-        for index, step in enumerate(self.steps):
-            position = f"step {index + 1} ({step.step})"
-            if index < outcome and not isinstance(step, PRE_ANSWER):
-                raise ValueError(f"{position}: before the callee answers it can only ring or wait")
-            if index > outcome and not isinstance(self.steps[outcome], Answer):
-                raise ValueError(f"{position}: nothing can follow {self.steps[outcome].step}")
-            if index > outcome and not isinstance(step, AFTER_ANSWER):
-                raise ValueError(
-                    f"{position}: after answering the callee can only wait, say, press or hangup"
-                )
-            if isinstance(step, Hangup) and index != len(self.steps) - 1:
-                raise ValueError(f"{position}: hangup must be the last step")
+        for index, message in order_problems(self.steps)[:1]:
+            if index is None:
+                raise ValueError(message)
+            raise ValueError(f"step {index + 1} ({self.steps[index].step}): {message}")
         return self
 
     @property
     def outcome_index(self) -> int:
-        for index, step in enumerate(self.steps):
-            if isinstance(step, OUTCOMES):
-                return index
-        raise ValueError("the script needs one of answer, busy, no_answer or fail")
+        index = _outcome_index(self.steps)
+        if index is None:
+            raise ValueError(NO_OUTCOME)
+        return index
 
     @property
     def before(self) -> Sequence[Step]:
@@ -170,13 +214,43 @@ def parse_script(value: Any) -> Script:
         raise ScriptError(describe(exc)) from None
 
 
-def describe(exc: ValidationError) -> str:
-    """One line per problem, naming the step (1-based) rather than pydantic's path."""
+CALLER_STEPS = frozenset({"wait", "press", "say", "hangup", "hangup_after"})
+"""What the caller of an inbound call does once the platform answered (its only outcome)."""
+
+
+def parse_caller_script(value: Any) -> Script:
+    """The script of an inbound call's caller from its JSON form: the steps after the
+    platform answers (``wait``, ``press``, ``say``, ``hangup``; empty: the caller stays on
+    the line, silent). Raises :class:`ScriptError`."""
+    if not isinstance(value, list):
+        raise ScriptError("invalid loopback script: script: a list of steps")
+    for index, item in enumerate(value):
+        name = item if isinstance(item, str) else None
+        if isinstance(item, dict):
+            name = item.get("step") if "step" in item else next(iter(item), None)
+        if name not in CALLER_STEPS:
+            raise ScriptError(
+                f"invalid loopback script: step {index + 1}: the caller of an inbound call can "
+                "only wait, press, say or hangup (the platform answers the call)"
+            )
+        if name in ("hangup", "hangup_after") and index != len(value) - 1:
+            raise ScriptError(
+                f"invalid loopback script: step {index + 1} ({name}): hangup must be the last step"
+            )
+    try:
+        return _ADAPTER.validate_python({"steps": [{"step": "answer"}, *value]})
+    except ValidationError as exc:
+        raise ScriptError(describe(exc, skipped=1)) from None
+
+
+def describe(exc: ValidationError, *, skipped: int = 0) -> str:
+    """One line per problem, naming the step (1-based) rather than pydantic's path;
+    ``skipped`` steps were put before the ones the user wrote."""
     lines = []
     for error in exc.errors(include_url=False, include_input=False):
         location = [str(part) for part in error["loc"]]
         if len(location) >= 2 and location[0] == "steps" and location[1].isdigit():
-            where = f"step {int(location[1]) + 1}"
+            where = f"step {int(location[1]) + 1 - skipped}"
             rest = location[2:]
             if rest and rest[0] in STEP_NAMES:  # the union's tag: the step already says it
                 rest = rest[1:]

@@ -1,5 +1,5 @@
 """What the loopback carrier keeps per platform (under ``LOOPBACK_STATE``): the calls it
-is running in this process, the tasks that run them, and its lease."""
+is running in this process, the tasks that run them, its conference rooms and its lease."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernel import Platform, StateKey
 from plugins.calls import CallStatus
+from plugins.loopback.carrier.conference import Room
 from plugins.loopback.carrier.lease import INSTANCE_LENGTH, Lease
 from plugins.loopback.config import LoopbackSettings, settings_of
 
@@ -45,7 +46,11 @@ class LoopbackState:
     ended: OrderedDict[str, Ended] = field(default_factory=OrderedDict)
     """Final status of recently ended calls, oldest first."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    rooms: dict[tuple[uuid.UUID, str], Room] = field(default_factory=dict)
+    """Conference rooms with members, by (tenant, name) (:mod:`.conference`)."""
     closed: bool = False
+    callee_turns: dict[str, int] = field(default_factory=dict)
+    """Calls placed so far to each number of the ``callees`` setting."""
     _secret_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,6 +90,7 @@ class LoopbackState:
                     logger.exception("loopback call task failed while stopping")
         self.tasks.clear()
         self.calls.clear()
+        self.rooms.clear()
 
 
 LOOPBACK_STATE = StateKey[LoopbackState]("loopback.carrier")

@@ -71,7 +71,8 @@ def contacts_stand_in() -> types.SimpleNamespace:
 def kraliki_installed_plugins(kraliki_installed_plugins):
     """Without the real contacts plugin, should it be installed: the stand-in declares its
     hook (a hook declared twice stops the platform)."""
-    return [p for p in kraliki_installed_plugins if getattr(p, "entry_point", None) != "contacts"]
+    needing = {"contacts", "campaigns"}  # campaigns need contacts: they go too
+    return [p for p in kraliki_installed_plugins if getattr(p, "entry_point", None) not in needing]
 
 
 @pytest.fixture

@@ -88,8 +88,9 @@ def contacts_stand_in() -> types.SimpleNamespace:
 @pytest.fixture
 def kraliki_installed_plugins(kraliki_installed_plugins):
     """Without the real contacts plugin, should it be installed: the stand-in declares its
-    hook (a hook declared twice stops the platform)."""
-    return [p for p in kraliki_installed_plugins if getattr(p, "entry_point", None) != "contacts"]
+    hook (a hook declared twice stops the platform). Campaigns need contacts: they go too."""
+    needing = {"contacts", "campaigns"}
+    return [p for p in kraliki_installed_plugins if getattr(p, "entry_point", None) not in needing]
 
 
 @pytest.fixture

@@ -7,16 +7,12 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from ivr_calls import CALLER, MENU, NUMBER, SALES, flow_sessions, publish_and_route
-from ivr_helpers import IVR_ALL
 
-from kernel import tenant_scope
-from kernel.testing import app_client, create_tenant, serve_app
 from plugins.calls import PERMISSIONS
-from plugins.calls.testing import set_call_settings, use_public_base_url
-from plugins.telnyx.testing import TelnyxDouble
+from plugins.calls.testing import served_platform
+from plugins.telnyx.testing import TelnyxDouble, use_telnyx
 
 CALLS_ALL = tuple(p.key for p in PERMISSIONS)
 
@@ -29,36 +25,18 @@ async def telnyx() -> AsyncIterator[TelnyxDouble]:
 
 @pytest.fixture
 async def app(kraliki_make_app, telnyx, monkeypatch):
-    monkeypatch.setenv("KRALIKI_TELNYX_API_BASE_URL", telnyx.api_base_url)
-    app = await kraliki_make_app(background_workers=False)
-    async with serve_app(app) as url:
-        use_public_base_url(app.state.platform, url)
-        app.state.public_url = url
+    environment = telnyx.environment()
+    async with served_platform(
+        kraliki_make_app, monkeypatch, environment, background_workers=False
+    ) as app:
         yield app
 
 
 @pytest.fixture
-async def tenant(app, telnyx, kraliki_authenticate) -> uuid.UUID:
-    platform = app.state.platform
-    tenant_id = await create_tenant(platform, "acme")
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for name, value in {
-                "telnyx.api_key": telnyx.api_key,
-                "telnyx.public_key": telnyx.public_key,
-                "telnyx.connection_id": telnyx.connection_id,
-            }.items():
-                await platform.vault.put(session, name, value, actor="test")
-            await session.commit()
-    await set_call_settings(platform, tenant_id, primary_provider="telnyx", max_concurrent_calls=10)
-    kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
-    return tenant_id
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(app) as http:
-        yield http
+async def tenant(tenant, app, telnyx) -> uuid.UUID:
+    """The organization of every IVR test, calling through the double."""
+    await use_telnyx(app.state.platform, tenant, telnyx, max_concurrent_calls=10)
+    return tenant
 
 
 def actions(telnyx: TelnyxDouble, control_id: str) -> list[str]:

@@ -12,13 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from ivr_calls import CALLER, MENU, NUMBER, SALES, flow_sessions, publish_and_route
-from ivr_helpers import IVR_ALL
 
-from kernel import tenant_scope
-from kernel.testing import app_client, create_tenant, serve_app
 from plugins.calls import PERMISSIONS
-from plugins.calls.testing import set_call_settings, use_public_base_url
-from plugins.twilio.testing import TwilioDouble
+from plugins.calls.testing import served_platform
+from plugins.twilio.testing import TwilioDouble, use_twilio
 
 CALLS_ALL = tuple(p.key for p in PERMISSIONS)
 
@@ -31,32 +28,18 @@ async def double() -> AsyncIterator[TwilioDouble]:
 
 @pytest.fixture
 async def app(kraliki_make_app, double, monkeypatch) -> AsyncIterator[FastAPI]:
-    monkeypatch.setenv("KRALIKI_TWILIO_API_BASE_URL", double.url)
-    app = await kraliki_make_app(background_workers=False)
-    async with serve_app(app) as url:
-        use_public_base_url(app.state.platform, url)
-        app.state.public_url = url
+    environment = double.environment()
+    async with served_platform(
+        kraliki_make_app, monkeypatch, environment, background_workers=False
+    ) as app:
         yield app
 
 
 @pytest.fixture
-async def tenant(app, double, kraliki_authenticate) -> uuid.UUID:
-    platform = app.state.platform
-    tenant_id = await create_tenant(platform, "acme")
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            await platform.vault.put(session, "twilio.account_sid", double.account_sid, actor="t")
-            await platform.vault.put(session, "twilio.auth_token", double.auth_token, actor="t")
-            await session.commit()
-    await set_call_settings(platform, tenant_id, primary_provider="twilio", max_concurrent_calls=10)
-    kraliki_authenticate(app, *IVR_ALL, *CALLS_ALL, kind="user", tenant_id=tenant_id)
-    return tenant_id
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with app_client(app) as http:
-        yield http
+async def tenant(tenant, app, double) -> uuid.UUID:
+    """The organization of every IVR test, calling through the double."""
+    await use_twilio(app.state.platform, tenant, double, max_concurrent_calls=10)
+    return tenant
 
 
 def verbs(response: httpx.Response) -> list[tuple[str, str]]:
@@ -176,3 +159,21 @@ async def test_a_transfer_nobody_answers_takes_the_no_answer_branch(client, tena
 
 def verbs_of(document: str) -> list[tuple[str, str]]:
     return [(verb.tag, (verb.text or "").strip()) for verb in ET.fromstring(document)]
+
+
+async def test_an_inbound_call_is_in_progress_once_twilio_runs_its_twiml(
+    client, tenant, double, app
+):
+    """Twilio answers an incoming call to run the TwiML it gets, and tells a number's status
+    callback only how the call ends: the voice request is when the platform learns the call
+    is answered (a caller on a queue's hold loop can then be redirected to an agent)."""
+    await publish_and_route(client, "twilio")
+    voice = f"{app.state.public_url}/webhooks/twilio/{tenant}/voice"
+    await double.inbound_call(voice, from_=CALLER, to=NUMBER)
+
+    [listed] = (await client.get("/api/v1/calls")).json()["items"]
+    detail = (await client.get(f"/api/v1/calls/{listed['id']}")).json()
+    assert detail["status"] == "in-progress"
+    assert detail["answered_at"] is not None
+    statuses = [e["status"] for e in detail["timeline"] if e["kind"] == "status"]
+    assert statuses == ["ringing", "in-progress"]

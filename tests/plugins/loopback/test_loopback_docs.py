@@ -8,6 +8,8 @@ import pytest
 
 from plugins.loopback.carrier.script import MAGIC_NUMBERS, STEP_NAMES
 from plugins.loopback.config import LoopbackSettings
+from plugins.loopback.permissions import INBOUND_CREATE
+from plugins.loopback.problems import CARRIER_UNAVAILABLE, NUMBER_NOT_FOUND, SCRIPT_INVALID
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = (ROOT / "docs" / "providers.md").read_text()
@@ -38,3 +40,16 @@ def test_every_script_step_is_documented(step):
 
 def test_the_readme_links_the_guide():
     assert "docs/providers.md#the-loopback-provider" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "problem", [NUMBER_NOT_FOUND, SCRIPT_INVALID, CARRIER_UNAVAILABLE], ids=lambda p: p.slug
+)
+def test_every_problem_type_is_documented(problem):
+    assert f"`{problem.slug}`" in (ROOT / "docs" / "api-conventions.md").read_text()
+    assert f"`/problems/{problem.slug}`" in GUIDE
+
+
+def test_the_inbound_route_and_its_permission_are_documented():
+    assert "POST /api/v1/loopback/inbound-calls" in GUIDE
+    assert f"`{INBOUND_CREATE.key}`" in GUIDE

@@ -36,7 +36,7 @@ async def platform_url(app, platform) -> AsyncIterator[str]:
 @pytest.fixture
 async def api(app, platform_url, tenant, kraliki_authenticate) -> AsyncIterator[httpx.AsyncClient]:
     kraliki_authenticate(app, *ALL, kind="user", tenant_id=tenant)
-    async with httpx.AsyncClient(base_url=platform_url) as client:
+    async with httpx.AsyncClient(base_url=platform_url, timeout=30) as client:
         yield client
 
 

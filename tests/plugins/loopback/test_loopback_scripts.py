@@ -43,6 +43,18 @@ def test_a_full_script_parses_with_shorthand_for_bare_steps():
     assert script.after == [Say(text="Hello"), Press(digits="12#"), Wait(seconds=2), Hangup()]
 
 
+def test_a_simulated_agents_phone_is_written_in_shorthand():
+    answers = parse_script([{"answer_after": 2}, {"hangup_after": 30}])
+    assert answers.steps == [Ring(seconds=2), Answer(), Wait(seconds=30), Hangup()]
+    declines = parse_script([{"decline_after": 3}])
+    assert declines.steps == [Ring(seconds=3), Busy()]
+    # A shorthand is checked like the steps it stands for.
+    with pytest.raises(ScriptError, match=r"step 1.seconds: Input should be greater"):
+        parse_script([{"answer_after": -1}])
+    with pytest.raises(ScriptError, match="step 1: Unable to extract tag"):
+        parse_script([{"answer_after": 1, "by": "machine"}])
+
+
 @pytest.mark.parametrize(
     ("steps", "outcome"),
     [
@@ -130,3 +142,63 @@ def test_the_script_of_a_call_wins_over_its_number(provider):
     chosen = provider.script_of(place(to="+15005550001", options={"script": ["answer"]}))
     assert chosen.outcome == Answer()
     assert provider.script_of(place(to="+15005550001")).outcome == Busy()
+
+
+@pytest.mark.parametrize(
+    ("steps", "problems"),
+    [
+        ([{"answer_after": 2}, {"hangup_after": 20}], []),
+        (["ring", {"step": "answer", "by": "machine"}, "hangup"], []),
+        ("answer", [("", "a script is a list of steps")]),
+        ([{"answer_after": 2}, {"hangup_after": -1}], [("[1].hangup_after", "greater than")]),
+        ([{"decline_after": "3s"}], [("[0].decline_after", "valid number")]),
+        (["answer", {"step": "dance"}], [("[1].step", "unknown step 'dance'")]),
+        ([7], [("[0]", "a step is an object")]),
+        ([{"step": "wait"}, "answer"], [("[0].seconds", "Field required")]),
+        ([{"answer_after": 1}, "busy"], [("[1]", "after answering the callee can only")]),
+        ([{"decline_after": 3}, {"hangup_after": 5}], [("[1]", "nothing can follow busy")]),
+        ([{"step": "wait", "seconds": 1}], [("", "needs one of answer")]),
+    ],
+)
+def test_validate_script_places_each_problem_in_the_list_as_written(steps, problems):
+    from plugins.loopback import validate_script
+
+    found = validate_script(steps)
+    assert [where for where, _ in found] == [where for where, _ in problems]
+    assert all(part in why for (_, why), (_, part) in zip(found, problems, strict=True))
+
+
+def test_validate_script_agrees_with_the_carrier():
+    from plugins.loopback import validate_script
+
+    for steps in (["ring"], ["busy", "hangup"], [{"answer_after": 1}, {"hangup_after": 1}]):
+        try:
+            parse_script(steps)
+            runs = True
+        except ScriptError:
+            runs = False
+        assert runs == (validate_script(steps) == [])
+
+
+def test_the_callees_setting_gives_a_number_its_scripts_in_turn(provider, monkeypatch):
+    callees = {"+15005550199": [["busy"], [{"answer_after": 1}, {"hangup_after": 5}]]}
+    settings = LoopbackSettings(_env_file=None, callees=callees)
+    monkeypatch.setattr(provider.state, "settings", settings)
+    turns = [provider.script_of(place(to="+15005550199")).outcome for _ in range(3)]
+    assert turns == [Busy(), Answer(), Answer()]  # the last one for every further call
+    # the setting wins over the number's last digits; a call's own script over both
+    monkeypatch.setattr(
+        provider.state,
+        "settings",
+        LoopbackSettings(_env_file=None, callees={"+15005550001": [["answer"]]}),
+    )
+    assert provider.script_of(place(to="+15005550001")).outcome == Answer()
+    chosen = provider.script_of(place(to="+15005550001", options={"script": ["busy"]}))
+    assert chosen.outcome == Busy()
+
+
+def test_the_callees_setting_refuses_a_bad_script():
+    with pytest.raises(ValueError, match=r"\+15005550199: invalid loopback script"):
+        LoopbackSettings(_env_file=None, callees={"+15005550199": [["ring"]]})
+    with pytest.raises(ValueError, match="at least one script"):
+        LoopbackSettings(_env_file=None, callees={"+15005550199": []})

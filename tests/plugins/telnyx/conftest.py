@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import stamina
-from telnyx_helpers import PUBLIC_BASE_URL, provider_for, store_secrets, telnyx_tenant, with_telnyx
+from telnyx_helpers import PUBLIC_BASE_URL, calling_tenant, provider_for, store_secrets, with_telnyx
 
 from kernel import Platform
 from kernel.testing import create_tenant, serve_app
@@ -78,7 +78,7 @@ async def served(app, platform) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def acme(app, platform, telnyx, kraliki_authenticate) -> uuid.UUID:
-    tenant_id = await telnyx_tenant(platform, "acme", telnyx)
+    tenant_id = await calling_tenant(platform, "acme", telnyx)
     kraliki_authenticate(app, *(p.key for p in CALLS_PERMISSIONS), kind="user", tenant_id=tenant_id)
     return tenant_id
 

@@ -12,7 +12,8 @@ from kernel import Platform, tenant_scope
 from kernel.testing import installed_plugin
 from plugins.calls import CallRef, CallStatus, Direction, WebhookRequest, build_provider
 from plugins.telnyx.provider import TelnyxProvider
-from plugins.telnyx.testing import TelnyxDouble
+from plugins.telnyx.testing import TelnyxDouble, use_telnyx
+from plugins.telnyx.testing import store_secrets as store_secrets
 
 PUBLIC_BASE_URL = "https://voice.example.test"
 CALLER = "+14155550100"
@@ -33,39 +34,15 @@ def with_telnyx(installed: Sequence[object]) -> list[object]:
     ]
 
 
-async def store_secrets(
-    platform: Platform, tenant_id: uuid.UUID, double: TelnyxDouble, **overrides: str
-) -> None:
-    values = {
-        "telnyx.api_key": double.api_key,
-        "telnyx.public_key": double.public_key,
-        "telnyx.connection_id": double.connection_id,
-        **overrides,
-    }
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for name, value in values.items():
-                await platform.vault.put(session, name, value, actor="test")
-            await session.commit()
-
-
-async def telnyx_tenant(platform: Platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
-    """An organization whose calls go out through ``double`` (its account in the vault)."""
+async def calling_tenant(platform: Platform, slug: str, double: TelnyxDouble) -> uuid.UUID:
+    """An organization whose calls go out through ``double`` (its account in the vault),
+    ten at a time, without the per-second limit getting in the way."""
     from kernel.testing import create_tenant
-    from plugins.calls import CallSettingsRow
 
     tenant_id = await create_tenant(platform, slug)
-    await store_secrets(platform, tenant_id, double)
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            session.add(
-                CallSettingsRow(
-                    primary_provider="telnyx",
-                    max_concurrent_calls=10,
-                    calls_per_second={"telnyx": 100.0},
-                )
-            )
-            await session.commit()
+    await use_telnyx(
+        platform, tenant_id, double, max_concurrent_calls=10, calls_per_second={"telnyx": 100.0}
+    )
     return tenant_id
 
 

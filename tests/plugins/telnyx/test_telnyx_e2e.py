@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from telnyx_helpers import CALLEE, CALLER, telnyx_tenant
+from telnyx_helpers import CALLEE, CALLER, calling_tenant
 
 from plugins.telnyx.testing import TelnyxDouble
 from plugins.telnyx.testing_rest import now
@@ -154,7 +154,7 @@ async def test_one_tenants_url_does_not_take_another_tenants_signature(
     api, telnyx, platform, served, acme
 ):
     async with TelnyxDouble() as globex_account:
-        globex = await telnyx_tenant(platform, "globex", globex_account)
+        globex = await calling_tenant(platform, "globex", globex_account)
         call = await place(api)
         control_id = call["provider_call_id"]
         document = telnyx.build_event(control_id, "call.answered")

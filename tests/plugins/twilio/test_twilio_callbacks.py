@@ -185,9 +185,11 @@ def test_an_answered_outbound_call_asks_for_instructions():
 
 def test_an_inbound_call_asks_for_instructions():
     form = call_form(CallStatus="ringing", Direction="inbound", From=CALLEE, To=ACME_NUMBER)
-    progress, needed = parse("voice", form).events
+    progress, answering, needed = parse("voice", form).events
     assert progress.status is CallStatus.RINGING
     assert progress.direction is Direction.INBOUND
+    # Twilio answers it to run the TwiML this request gets; no status callback will say so.
+    assert (answering.status, answering.direction) == (CallStatus.IN_PROGRESS, Direction.INBOUND)
     assert isinstance(needed, InstructionsNeeded)
     assert (needed.reason, needed.from_number, needed.to_number) == ("inbound", CALLEE, ACME_NUMBER)
 

@@ -96,10 +96,12 @@ async def test_an_inbound_call(double, receiver, tenant):
     assert answer.status_code == 200
     [(kind, parsed)] = receiver.parsed
     assert kind == "voice"
-    assert parsed.events[1] == InstructionsNeeded(
+    ringing, answering, needed = parsed.events
+    assert (ringing.status, answering.status) == (CallStatus.RINGING, CallStatus.IN_PROGRESS)
+    assert needed == InstructionsNeeded(
         provider_call_id=call.sid,
         reason="inbound",
-        direction=parsed.events[0].direction,
+        direction=ringing.direction,
         from_number=CALLEE,
         to_number=ACME_NUMBER,
     )

@@ -22,19 +22,10 @@ from plugins.calls import (
     build_provider,
 )
 from plugins.twilio.provider import TwilioProvider
+from plugins.twilio.testing import store_credentials as store_credentials
 
 ACME_NUMBER = "+14155550100"
 CALLEE = "+420601123456"
-
-
-async def store_credentials(
-    platform: Platform, tenant_id: uuid.UUID, account_sid: str, auth_token: str
-) -> None:
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            await platform.vault.put(session, "twilio.account_sid", account_sid, actor="test")
-            await platform.vault.put(session, "twilio.auth_token", auth_token, actor="test")
-            await session.commit()
 
 
 def provider_for(

@@ -1,0 +1,72 @@
+"""The public API of the ``agents`` plugin: what other plugins (queues, supervisor, campaigns)
+may import. Everything else in ``plugins.agents`` is private.
+
+* the tables other plugins read and lock (routing claims an :class:`Agent` row with
+  ``SELECT ... FOR UPDATE SKIP LOCKED``): :class:`Agent`, :class:`AgentSkill`,
+  :class:`TeamMember`, :class:`TeamSupervisor`, :class:`HandledCall`;
+* the presence state machine: :func:`change_state` (the only way to change a state);
+* making an agent as the API does: :func:`create_agent`;
+* who reaches which agents: :func:`agent_scope` (an :class:`AgentScope`), the line every
+  view of agents draws (queues' live views, the supervisor's screens);
+* the permissions, for plugins that grant or check them.
+
+See ``docs/plugins/agents.md``.
+"""
+
+from __future__ import annotations
+
+from plugins.agents.making import create_agent
+from plugins.agents.models import (
+    MISSED,
+    Agent,
+    AgentSettingsRow,
+    AgentSkill,
+    AgentState,
+    HandledCall,
+    ReachKind,
+    ReasonCode,
+    StateChange,
+    Team,
+    TeamMember,
+    TeamSupervisor,
+)
+from plugins.agents.permissions import (
+    AGENTS_ALL,
+    AGENTS_READ,
+    AGENTS_WRITE,
+    STATE_FORCE,
+    STATE_WRITE,
+    TEAMS_READ,
+    TEAMS_WRITE,
+)
+from plugins.agents.presence import Cause, TransitionRefused, allowed, change_state
+from plugins.agents.scope import AgentScope, agent_scope
+
+__all__ = [
+    "AGENTS_ALL",
+    "AGENTS_READ",
+    "AGENTS_WRITE",
+    "MISSED",
+    "STATE_FORCE",
+    "STATE_WRITE",
+    "TEAMS_READ",
+    "TEAMS_WRITE",
+    "Agent",
+    "AgentScope",
+    "AgentSettingsRow",
+    "AgentSkill",
+    "AgentState",
+    "Cause",
+    "HandledCall",
+    "ReachKind",
+    "ReasonCode",
+    "StateChange",
+    "Team",
+    "TeamMember",
+    "TeamSupervisor",
+    "TransitionRefused",
+    "agent_scope",
+    "allowed",
+    "change_state",
+    "create_agent",
+]

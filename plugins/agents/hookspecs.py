@@ -1,0 +1,39 @@
+"""Hooks the agents plugin adds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kernel import hookspec
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from kernel import Platform
+    from plugins.agents.models import Agent, StateChange
+
+
+@hookspec
+def kraliki_agent_state_changed(
+    platform: Platform, session: AsyncSession, agent: Agent, change: StateChange
+) -> None:
+    """An agent's presence changed, inside the transaction that changed it; may be async.
+
+    Queues wake their routing here when an agent becomes available. Keep it short (no
+    network): it runs while the agent's row is locked. All implementations run under one
+    savepoint: one that raises is logged, every implementation's writes are undone, and the
+    state change itself stands.
+    """
+
+
+@hookspec
+def kraliki_agent_loopback_script_problems(script: list[Any]) -> list[tuple[str, str]]:  # type: ignore[empty-body]
+    """Check a loopback agent's script (``reach.loopback_script``) before it is stored;
+    synchronous.
+
+    Called when an agent is created or changed with a loopback reach and a script. Return the
+    problems, each as (where, why): ``where`` is ``[i]`` and the field of step ``i``
+    (``[1].seconds``), or empty for the script as a whole; an empty list accepts it. The
+    loopback plugin implements it (the script is its callee's), so agents does not depend on
+    it; without an implementation the script is stored unchecked.
+    """

@@ -1,0 +1,1 @@
+"""Seeds of the agents plugin's tables for the cross-tenant route walk."""

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -176,6 +176,9 @@ def test_operation_answers_within_its_schema(
 ) -> None:
     method, path = operation.split(" ", 1)
     target = fuzz_schema[path][method]
+    # A path parameter drawn as one of its siblings' fixed segments (`/contacts/fields` for
+    # `/contacts/{contact_id}`) is another operation, answered by its own schema.
+    fixed = {p for p in fuzz_schema.raw_schema["paths"] if "{" not in p} - {path}
 
     @given(case=target.as_strategy(generation_mode=mode, auth_storage=fuzz_schema.auth))
     @settings(
@@ -187,6 +190,7 @@ def test_operation_answers_within_its_schema(
         suppress_health_check=list(HealthCheck),
     )
     def fuzz(case: schemathesis.Case) -> None:
+        assume(case.formatted_path not in fixed)
         # An event stream never ends: what it sent within a second is its answer.
         case.call_and_validate(checks=CHECKS, timeout=1.0 if streams else None)
 

@@ -74,6 +74,31 @@ CONTACTS_TABLES = {
     "contacts_settings",
     "contacts_tags",
 }
+AGENTS_TABLES = {
+    "agents_agents",
+    "agents_agent_skills",
+    "agents_handled_calls",
+    "agents_reason_codes",
+    "agents_settings",
+    "agents_state_changes",
+    "agents_teams",
+    "agents_team_members",
+    "agents_team_supervisors",
+}
+QUEUES_TABLES = {
+    "queues_queues",
+    "queues_queue_agents",
+    "queues_queue_teams",
+    "queues_items",
+    "queues_offers",
+}
+CAMPAIGNS_TABLES = {
+    "campaigns_campaigns",
+    "campaigns_list_entries",
+    "campaigns_settings",
+    "campaigns_contacts",
+    "campaigns_attempts",
+}
 
 
 @pytest.fixture
@@ -103,14 +128,23 @@ async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_in
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
     telephony = CALLS_TABLES | IVR_TABLES | LOOPBACK_TABLES
-    everything = (
-        CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES | {"acme_blocklist_numbers"}
-    )
+    people = CONTACTS_TABLES | AGENTS_TABLES | QUEUES_TABLES | CAMPAIGNS_TABLES
+    everything = CORE_TABLES | WEBHOOKS_TABLES | telephony | people | {"acme_blocklist_numbers"}
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     assert await calls_columns(kraliki_database) >= {"handler", "handler_target", "heard_at"}
     await downgrade(settings, plugins, "acme_blocklist@base")
+    assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | telephony | people
+    await downgrade(settings, plugins, "campaigns@base")
+    assert await tables(kraliki_database) == (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | people - CAMPAIGNS_TABLES
+    )
+    await downgrade(settings, plugins, "queues@base")
+    assert await tables(kraliki_database) == (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES | AGENTS_TABLES
+    )
+    await downgrade(settings, plugins, "agents@base")
     assert await tables(kraliki_database) == (
         CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES
     )

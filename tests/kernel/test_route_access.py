@@ -40,4 +40,10 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/webhooks/loopback/{tenant_id}/{kind}",
         "/docs",
         "/redoc",
+        # The agent page's static files: the page signs in through the API.
+        "/api/v1/agents/page",
+        "/api/v1/agents/page/",
+        "/api/v1/agents/page/agent-page.js",
+        "/api/v1/agents/page/agent-page.css",
+        "/api/v1/agents/page/favicon.svg",
     }

@@ -44,6 +44,10 @@ ALL = (
     "contacts:import",
     "contacts.dnc:read",
     "contacts.consent:read",
+    "agents:read",  # the agents plugin's (presence, profiles) and teams
+    "teams:read",
+    "queues:read",  # the queues plugin's
+    "campaigns:read",  # the campaigns plugin's (campaigns, attempts)
 )
 
 

@@ -1,0 +1,25 @@
+"""Permissions of the campaigns plugin (tenant-scoped)."""
+
+from __future__ import annotations
+
+from kernel import Permission
+
+CAMPAIGNS_READ = Permission(
+    "campaigns",
+    "read",
+    "See campaigns, their settings, contacts and figures.",
+    ("admin", "supervisor", "agent", "integrator"),
+)
+CAMPAIGNS_WRITE = Permission(
+    "campaigns",
+    "write",
+    "Create, change and delete campaigns (what they dial, when and on what grounds).",
+    ("admin",),
+)
+CAMPAIGNS_ACTIVATE = Permission(
+    "campaigns",
+    "activate",
+    "Start, pause, resume, complete and archive campaigns.",
+    ("admin", "supervisor"),
+)
+PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE]

@@ -1,0 +1,68 @@
+"""Problem types of campaign management (RFC 9457, ``/problems/<slug>``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kernel import define_problem
+
+CAMPAIGN_NOT_FOUND = define_problem(
+    "campaigns-campaign-not-found",
+    "Campaign not found",
+    404,
+    "No campaign of your organization has this id.",
+)
+CAMPAIGN_INVALID = define_problem(
+    "campaigns-campaign-invalid",
+    "Invalid campaign",
+    422,
+    "Some of the campaign's values cannot be accepted; `errors` lists each with its `loc` and "
+    "`message` (a segment, contact, queue, team or flow that does not exist, a caller id that "
+    "is not one of your numbers, an unknown consent purpose, a setting the mode needs).",
+)
+CAMPAIGN_EXISTS = define_problem(
+    "campaigns-campaign-exists",
+    "Campaign exists",
+    409,
+    "The organization already has a campaign of this name.",
+)
+CAMPAIGN_CHANGED = define_problem(
+    "campaigns-campaign-changed",
+    "Campaign changed",
+    412,
+    "The campaign changed since you read it (`If-Match` names an older version); read it "
+    "again, apply your change to what it is now, and send it with the new `ETag`.",
+)
+CAMPAIGN_LOCKED = define_problem(
+    "campaigns-campaign-locked",
+    "Campaign cannot change so",
+    409,
+    "The campaign's state does not allow this change (`state`, `fields`): while it is active, "
+    "what decides who is called and on what grounds is fixed (pause it first); a completed or "
+    "archived campaign no longer changes; only a draft is deleted (one that dialled keeps its "
+    "records: archive it).",
+)
+TRANSITION_REFUSED = define_problem(
+    "campaigns-transition-refused",
+    "Campaign state change refused",
+    409,
+    "The campaign cannot go from its state (`state`) to the one asked (`to`); "
+    "`docs/plugins/campaigns.md` draws the states.",
+)
+CANNOT_ACTIVATE = define_problem(
+    "campaigns-cannot-activate",
+    "Campaign cannot be activated",
+    422,
+    "The campaign is not ready to dial; `errors` lists what is missing (`loc`, `message`): no "
+    "contacts, a caller id that is no longer the organization's, a predictive campaign "
+    "without the abandoned-call message, an end date in the past, ...",
+)
+
+
+def located(errors: Sequence[Mapping[str, Any]], where: str = "body") -> list[dict[str, Any]]:
+    """Errors in the shape of every 422 (``loc`` and ``message``)."""
+    return [
+        {"loc": [where, *error["loc"]], "message": error["message"], "type": error.get("type")}
+        for error in errors
+    ]

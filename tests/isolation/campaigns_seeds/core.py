@@ -1,0 +1,91 @@
+"""Seeds the campaigns plugin's tables for the cross-tenant route walk: an active campaign
+over a static list of one contact (a list entry, and the roster row its activation writes),
+dialling from the tenant's number and taken by a queue of its own, the tenant's
+calling-window rules, and an agentless campaign whose one contact is on the do-not-call list:
+the dialer's run (the walk plugin's ``/jobs``) stores its blocked attempt; everything
+through the APIs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def seed(client: Any, tenant: Any) -> None:
+    """Rows of every campaigns table for ``tenant`` (``.headers``, ``.slug``)."""
+    h = tenant.headers
+    numbers = await client.get("/api/v1/calls/numbers", headers=h)
+    assert numbers.status_code == 200, numbers.text
+    queue = await client.post(
+        "/api/v1/queues", headers=h, json={"name": f"Campaign queue {tenant.slug}"}
+    )
+    assert queue.status_code == 201, queue.text
+    contact = await client.post(
+        "/api/v1/contacts",
+        headers=h,
+        json={"name": f"Campaign contact {tenant.slug}", "phones": ["+14155557777"]},
+    )
+    assert contact.status_code == 201, contact.text
+    campaign = await client.post(
+        "/api/v1/campaigns",
+        headers=h,
+        json={
+            "name": f"Renewals {tenant.slug}",
+            "mode": "progressive",
+            "source": {"kind": "list", "contact_ids": [contact.json()["id"]]},
+            "queue_id": queue.json()["id"],
+            "caller_id": numbers.json()["items"][0]["number"],
+            "consent_purpose": f"purpose_{tenant.slug}",
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
+    started = await client.post(f"/api/v1/campaigns/{campaign.json()['id']}/activate", headers=h)
+    assert started.status_code == 200, started.text
+    rules = {"window": {"start": "09:00", "end": "20:00"}, "closed_days": ["sun"]}
+    settings = await client.put(
+        "/api/v1/campaigns/settings", headers=h, json={"window_rules": rules}
+    )
+    assert settings.status_code == 200, settings.text
+    await _seed_attempt(client, tenant, numbers.json()["items"][0]["number"])
+
+
+async def _seed_attempt(client: Any, tenant: Any, caller_id: str) -> None:
+    """An agentless campaign over a contact on the do-not-call list: the dialer decides
+    (blocked, never dialled) and keeps the attempt."""
+    h = tenant.headers
+    number = "+14155557778"
+    contact = await client.post(
+        "/api/v1/contacts",
+        headers=h,
+        json={"name": f"Listed contact {tenant.slug}", "phones": [number]},
+    )
+    assert contact.status_code == 201, contact.text
+    dnc = await client.post("/api/v1/contacts/dnc", headers=h, json={"value": number})
+    assert dnc.status_code == 201, dnc.text
+    flows = await client.get("/api/v1/ivr/flows", headers=h)
+    assert flows.status_code == 200, flows.text
+    campaign = await client.post(
+        "/api/v1/campaigns",
+        headers=h,
+        json={
+            "name": f"Reminders {tenant.slug}",
+            "mode": "agentless",
+            "source": {"kind": "list", "contact_ids": [contact.json()["id"]]},
+            "flow_id": flows.json()["items"][0]["id"],
+            "caller_id": caller_id,
+            "consent_purpose": f"purpose_{tenant.slug}",
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
+    campaign_id = campaign.json()["id"]
+    started = await client.post(f"/api/v1/campaigns/{campaign_id}/activate", headers=h)
+    assert started.status_code == 200, started.text
+    for _ in range(200):  # the workers may hold the job already: then wait for their run
+        ran = await client.post("/api/v1/walkvault/jobs", headers=h)
+        assert ran.status_code == 200, ran.text
+        attempts = await client.get(f"/api/v1/campaigns/{campaign_id}/attempts", headers=h)
+        assert attempts.status_code == 200, attempts.text
+        if attempts.json()["items"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [a["allowed"] for a in attempts.json()["items"]] == [False], attempts.text

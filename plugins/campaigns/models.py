@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -180,6 +181,8 @@ class CampaignContact(TenantOwnedMixin, Base):
     """Attempts that dialled (or may have): blocked and not placed ones do not count."""
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    callback_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """An agent-owned callback: at ``next_attempt_at``, only this agent gets the contact."""
 
 
 class AttemptStatus(enum.StrEnum):
@@ -218,6 +221,8 @@ class Attempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
         Index("ix_campaigns_attempts_campaign", "tenant_id", "campaign_id", "decided_at"),
         Index("ix_campaigns_attempts_contact", "tenant_id", "contact_id", "decided_at"),
         Index("ix_campaigns_attempts_call", "tenant_id", "call_id"),
+        Index("ix_campaigns_attempts_answered", "tenant_id", "campaign_id", "answered_at"),
+        Index("ix_campaigns_attempts_agent", "tenant_id", "agent_id", "decided_at"),
         Index(
             "uq_campaigns_attempts_live",
             "tenant_id",
@@ -244,6 +249,24 @@ class Attempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the called party picked up (the start of their greeting)."""
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The agent who took (or, in preview, started) the call."""
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the agent was connected to the answered party."""
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A person answered and no agent was connected within 2 seconds of their greeting."""
+    safe_harbour_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When an abandoned call's safe-harbour message started."""
+    amd_action: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """What was done for an answering machine: ``hangup``, ``message`` or ``agent``."""
+    disposition: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    """The disposition's note, or why a previewing agent skipped the contact."""
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disposed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The user who set the disposition."""
 
 
 MODELS: list[type] = [Campaign, ListEntry, CampaignSettingsRow, CampaignContact, Attempt]

@@ -188,6 +188,9 @@ class CampaignContact(TenantOwnedMixin, Base):
 class AttemptStatus(enum.StrEnum):
     BLOCKED = "blocked"
     """The check before the dial refused it (``rule`` says why); never dialled."""
+    PREVIEWING = "previewing"
+    """Preview mode: allowed, and shown to an agent (``agent_id``) who decides to call it,
+    skip it or schedule a callback."""
     DIALING = "dialing"
     """Allowed and committed; the call is being placed."""
     PLACED = "placed"
@@ -200,8 +203,13 @@ class AttemptStatus(enum.StrEnum):
     """The calls plugin's limits refused the call (429): retried shortly, not counted."""
 
 
-LIVE_ATTEMPTS = (AttemptStatus.DIALING.value, AttemptStatus.PLACED.value)
-_LIVE = text("status IN ('dialing', 'placed')")
+LIVE_ATTEMPTS = (
+    AttemptStatus.PREVIEWING.value,
+    AttemptStatus.DIALING.value,
+    AttemptStatus.PLACED.value,
+)
+"""An attempt that holds its contact: at most one per contact and campaign."""
+_LIVE = text("status IN ('previewing', 'dialing', 'placed')")
 
 
 class Outcome(enum.StrEnum):
@@ -210,6 +218,8 @@ class Outcome(enum.StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     FAILED = "failed"
+    SKIPPED = "skipped"
+    """Preview mode: the agent skipped the contact (``note`` says why); not dialled."""
 
 
 class Attempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):

@@ -8,6 +8,7 @@ Create Date: 2026-12-07 00:40:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -38,6 +39,9 @@ def upgrade() -> None:
             "ix_campaigns_attempts_answered", ["tenant_id", "campaign_id", "answered_at"]
         )
         batch.create_index("ix_campaigns_attempts_agent", ["tenant_id", "agent_id", "decided_at"])
+        # A previewed contact is held like one being dialled.
+        batch.drop_index("uq_campaigns_attempts_live")
+        _live_index(batch, "status IN ('previewing', 'dialing', 'placed')")
     with op.batch_alter_table("campaigns_contacts") as batch:
         batch.add_column(sa.Column("callback_agent_id", sa.Uuid(), nullable=True))
 
@@ -46,6 +50,8 @@ def downgrade() -> None:
     with op.batch_alter_table("campaigns_contacts") as batch:
         batch.drop_column("callback_agent_id")
     with op.batch_alter_table("campaigns_attempts") as batch:
+        batch.drop_index("uq_campaigns_attempts_live")
+        _live_index(batch, "status IN ('dialing', 'placed')")
         batch.drop_index("ix_campaigns_attempts_agent")
         batch.drop_index("ix_campaigns_attempts_answered")
         for column in (
@@ -61,3 +67,13 @@ def downgrade() -> None:
             "answered_at",
         ):
             batch.drop_column(column)
+
+
+def _live_index(batch: Any, where: str) -> None:
+    batch.create_index(
+        "uq_campaigns_attempts_live",
+        ["tenant_id", "campaign_id", "contact_id"],
+        unique=True,
+        postgresql_where=sa.text(where),
+        sqlite_where=sa.text(where),
+    )

@@ -6,6 +6,7 @@ may import. Everything else in ``plugins.agents`` is private.
   :class:`TeamMember`, :class:`TeamSupervisor`, :class:`HandledCall`;
 * the presence state machine: :func:`change_state` (the only way to change a state);
 * making an agent as the API does: :func:`create_agent`;
+* ringing an agent: :func:`leg_address` and :func:`leg_options` of the agent's leg;
 * who reaches which agents: :func:`agent_scope` (an :class:`AgentScope`), the line every
   view of agents draws (queues' live views, the supervisor's screens);
 * the permissions, for plugins that grant or check them.
@@ -40,6 +41,7 @@ from plugins.agents.permissions import (
     TEAMS_WRITE,
 )
 from plugins.agents.presence import Cause, TransitionRefused, allowed, change_state
+from plugins.agents.reach import leg_address, leg_options
 from plugins.agents.scope import AgentScope, agent_scope
 
 __all__ = [
@@ -69,4 +71,6 @@ __all__ = [
     "allowed",
     "change_state",
     "create_agent",
+    "leg_address",
+    "leg_options",
 ]

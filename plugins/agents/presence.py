@@ -49,6 +49,7 @@ TRANSITIONS: dict[str, frozenset[tuple[AgentState, AgentState]]] = {
             (S.ON_CALL, S.WRAP_UP),
             (S.ON_CALL, S.AVAILABLE),  # no wrap-up time
             (S.WRAP_UP, S.AVAILABLE),
+            (S.WRAP_UP, S.RESERVED),  # an outbound seat's next call, straight after wrap-up
         }
     ),
     "timeout": frozenset({(S.RESERVED, S.AWAY), (S.WRAP_UP, S.AVAILABLE)}),

@@ -5,11 +5,17 @@ import. Everything else in ``plugins.campaigns`` is private. See
 from __future__ import annotations
 
 from plugins.campaigns.models import Campaign, CampaignState, ListEntry, Mode, SourceKind
-from plugins.campaigns.permissions import CAMPAIGNS_ACTIVATE, CAMPAIGNS_READ, CAMPAIGNS_WRITE
+from plugins.campaigns.permissions import (
+    CAMPAIGNS_ACTIVATE,
+    CAMPAIGNS_READ,
+    CAMPAIGNS_WORK,
+    CAMPAIGNS_WRITE,
+)
 
 __all__ = [
     "CAMPAIGNS_ACTIVATE",
     "CAMPAIGNS_READ",
+    "CAMPAIGNS_WORK",
     "CAMPAIGNS_WRITE",
     "Campaign",
     "CampaignState",

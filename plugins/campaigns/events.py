@@ -86,6 +86,44 @@ class AttemptEnded(AttemptEvent):
     contact_status: str
 
 
+class SeatChanged(Event):
+    name = "campaigns.seat.changed"
+    description = (
+        "An agent's seat in a progressive or predictive campaign changed: `status` joining, "
+        "ready (waiting for the next answered call), talking (`attempt_id`), wrap_up, "
+        "leaving or ended (`reason`)."
+    )
+    permission = "campaigns:read"
+    aggregate = "campaign_id"
+
+    campaign_id: uuid.UUID
+    seat_id: uuid.UUID
+    agent_id: uuid.UUID
+    status: str
+    previous_status: str | None = None
+    attempt_id: uuid.UUID | None = None
+    reason: str | None = None
+
+
+class PacingChanged(Event):
+    name = "campaigns.campaign.pacing_changed"
+    description = (
+        "The dialer changed how it paces a campaign: `mode` predictive or progressive, "
+        "`reason` (predicted, configured, thin_data, near_cap), `abandon_rate` the highest "
+        "30-day abandonment rate the guard watched, `detail` in words. A predictive campaign "
+        "whose rate nears its cap falls back to progressive this way."
+    )
+    permission = "campaigns:read"
+    aggregate = "campaign_id"
+
+    campaign_id: uuid.UUID
+    mode: str
+    previous_mode: str | None
+    reason: str
+    abandon_rate: float
+    detail: str
+
+
 EVENT_TYPES: list[type[Event]] = [
     CampaignCreated,
     CampaignUpdated,
@@ -93,4 +131,6 @@ EVENT_TYPES: list[type[Event]] = [
     CampaignStateChanged,
     AttemptDecided,
     AttemptEnded,
+    SeatChanged,
+    PacingChanged,
 ]

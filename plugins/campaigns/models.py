@@ -111,6 +111,9 @@ class Campaign(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """The first activation (the 30-day abandonment window never reaches further back)."""
+    pacing_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """How the dialer last paced the campaign (``predictive`` or ``progressive``): a change
+    is an event."""
     state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -279,4 +282,57 @@ class Attempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     """The user who set the disposition."""
 
 
-MODELS: list[type] = [Campaign, ListEntry, CampaignSettingsRow, CampaignContact, Attempt]
+class SeatStatus(enum.StrEnum):
+    JOINING = "joining"
+    """The agent's leg is being placed or rings."""
+    READY = "ready"
+    """The agent waits in the seat's conference for the next answered call."""
+    TALKING = "talking"
+    """A called person is connected to the agent (``attempt_id``)."""
+    WRAP_UP = "wrap_up"
+    """After the call, until ``wrap_up_until`` (or the agent ends it)."""
+    LEAVING = "leaving"
+    """The agent (or a supervisor, or the campaign's end) asked to leave: the leg is hung up."""
+    ENDED = "ended"
+
+
+LIVE_SEATS = tuple(s.value for s in SeatStatus if s is not SeatStatus.ENDED)
+_LIVE_SEAT = text("status <> 'ended'")
+
+
+class Seat(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
+    """An agent working a progressive or predictive campaign: their leg stays up in the
+    seat's conference between calls, so a person who answers is joined to a waiting agent
+    in the answer's own webhook turn, well within the 2 seconds the law allows."""
+
+    __tablename__ = "campaigns_seats"
+    __table_args__ = (
+        tenant_foreign_key("campaign_id", "campaigns_campaigns", ondelete="CASCADE"),
+        Index("ix_campaigns_seats_ready", "tenant_id", "campaign_id", "status", "ready_since"),
+        Index("ix_campaigns_seats_call", "tenant_id", "call_id"),
+        Index(
+            "uq_campaigns_seats_live_agent",
+            "tenant_id",
+            "agent_id",
+            unique=True,
+            postgresql_where=_LIVE_SEAT,
+            sqlite_where=_LIVE_SEAT,
+        ),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    agent_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16), default=SeatStatus.JOINING.value)
+    call_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The agent's leg."""
+    attempt_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The attempt whose person is (or was last) connected."""
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ready_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    wrap_up_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    calls_taken: Mapped[int] = mapped_column(Integer, default=0)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+MODELS: list[type] = [Campaign, ListEntry, CampaignSettingsRow, CampaignContact, Attempt, Seat]

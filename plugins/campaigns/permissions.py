@@ -22,4 +22,10 @@ CAMPAIGNS_ACTIVATE = Permission(
     "Start, pause, resume, complete and archive campaigns.",
     ("admin", "supervisor"),
 )
-PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE]
+CAMPAIGNS_WORK = Permission(
+    "campaigns",
+    "work",
+    "Work campaigns as an agent: take and leave a seat in a progressive or predictive campaign.",
+    ("admin", "supervisor", "agent"),
+)
+PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE, CAMPAIGNS_WORK]

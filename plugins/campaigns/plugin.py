@@ -65,8 +65,9 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
     from plugins.campaigns import api
+    from plugins.campaigns.seats import api as seats_api
 
-    return [api.fixed_router, api.router]
+    return [api.fixed_router, api.router, seats_api.router]
 
 
 @hookimpl
@@ -74,6 +75,31 @@ def kraliki_jobs() -> Sequence[JobTopic]:
     from plugins.campaigns.dialer import DIAL_JOB
 
     return [DIAL_JOB]
+
+
+@hookimpl
+def kraliki_call_handlers() -> Sequence[object]:
+    from plugins.calls import HandlerSpec
+    from plugins.campaigns.handler import CampaignHandler
+
+    return [
+        HandlerSpec(
+            CampaignHandler(),
+            "Drives campaign calls: agents' legs in their seats (target: seat:<seat id>) and "
+            "answered progressive and predictive calls (target: attempt:<attempt id>).",
+        )
+    ]
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_agent_state_changed(
+    platform: Platform, session: AsyncSession, agent: Any, change: Any
+) -> None:
+    """A seated agent who ends their wrap-up is ready again at once; one who goes away or
+    offline leaves their seat (``seats/presence.py``)."""
+    from plugins.campaigns.seats.presence import agent_changed
+
+    await agent_changed(platform, session, agent, change)
 
 
 @hookimpl

@@ -59,6 +59,24 @@ CANNOT_ACTIVATE = define_problem(
     "without the abandoned-call message, an end date in the past, ...",
 )
 
+SEAT_REFUSED = define_problem(
+    "campaigns-seat-refused",
+    "Seat refused",
+    409,
+    "You cannot take a seat in this campaign now; `reason` says why: `no_agent_profile`, "
+    "`not_active` (the campaign is not active), `mode` (only progressive and predictive "
+    "campaigns have seats), `not_a_member` (the agent is not in the campaign's team or "
+    "queue), `not_available` (the agent's presence is not `available`), `seated` (the agent "
+    "already has a seat: `seat_id`), `provider` (a loopback agent on a campaign whose caller "
+    "id is not a loopback number).",
+)
+SEAT_NOT_FOUND = define_problem(
+    "campaigns-seat-not-found",
+    "Seat not found",
+    404,
+    "The campaign has no seat of this id that you may see or end.",
+)
+
 
 def located(errors: Sequence[Mapping[str, Any]], where: str = "body") -> list[dict[str, Any]]:
     """Errors in the shape of every 422 (``loc`` and ``message``)."""

@@ -312,9 +312,23 @@ class CampaignAttemptOut(BaseModel):
     )
     call_id: uuid.UUID | None
     placed_at: datetime | None
-    outcome: str | None = Field(description="human, machine, busy, no_answer or failed.")
+    outcome: str | None = Field(
+        description="human, machine, busy, no_answer, failed or skipped (preview)."
+    )
     answered_by: str | None
     ended_at: datetime | None
+    answered_at: datetime | None = Field(description="When the called party picked up.")
+    agent_id: uuid.UUID | None = Field(description="The agent who took the call.")
+    connected_at: datetime | None = Field(description="When that agent was connected.")
+    abandoned: bool = Field(
+        description="A person answered and no agent was connected within 2 seconds."
+    )
+    safe_harbour_at: datetime | None = Field(
+        description="When an abandoned call's safe-harbour message started."
+    )
+    amd_action: str | None = Field(
+        description="What was done for an answering machine: hangup, message or agent."
+    )
 
 
 class CampaignOut(BaseModel):

@@ -98,6 +98,7 @@ CAMPAIGNS_TABLES = {
     "campaigns_settings",
     "campaigns_contacts",
     "campaigns_attempts",
+    "campaigns_seats",
 }
 
 

@@ -37,9 +37,14 @@ from plugins.campaigns.models import (
     CampaignContact,
     CampaignState,
     ContactStatus,
+    Mode,
     Outcome,
 )
 from plugins.campaigns.predial import check_dial, window_rules
+from plugins.campaigns.seats import service as seats
+from plugins.campaigns.seats.connect import ATTEMPT_PREFIX
+from plugins.campaigns.seats.rows import campaign_provider
+from plugins.campaigns.seats.service import HANDLER
 
 TOPIC = "campaigns.dial"
 LOST_AFTER = timedelta(minutes=2)
@@ -74,7 +79,11 @@ async def dial(
     is next due."""
     async with platform.database.session() as session:
         await recover_lost(platform, session, now or utcnow())
+        await seats.end_wrap_ups(platform, session, utcnow())
+        leaving = await seats.housekeeping(platform, session, utcnow())
         await session.commit()
+        for seat_id in leaving:
+            await seats.hang_up_leg(platform, session, seat_id)
         campaign_ids = list(
             await session.scalars(
                 select(Campaign.id)
@@ -125,7 +134,7 @@ async def _decide_round(
         pacer = PACERS.get(campaign.mode) if campaign is not None else None
         if campaign is None or pacer is None or campaign.state != CampaignState.ACTIVE.value:
             return [], 0, 1
-        room = await pacer(session, campaign)
+        room = await pacer(platform, session, campaign, now or utcnow())
         if room <= 0:
             return [], 0, 0
         at = now or utcnow()
@@ -226,17 +235,7 @@ async def place(platform: Platform, attempt_id: uuid.UUID, now: datetime | None 
         )
         if attempt is None or campaign is None or attempt.status != AttemptStatus.DIALING.value:
             return
-        request = CallRequest(
-            to_number=str(attempt.number),
-            from_number=campaign.caller_id,
-            handler="ivr",
-            handler_target=str(campaign.flow_id),
-            machine_detection=bool((campaign.amd or {}).get("enabled", True)),
-            timeout_seconds=campaign.ring_seconds,
-            tags=["campaign"],
-            metadata={"campaign_id": str(campaign.id), "attempt_id": str(attempt.id)},
-            placed_by=f"{PLACED_BY}{campaign.id}",
-        )
+        request = await call_request(session, campaign, attempt)
         try:
             call = await place_call(platform, session, request)
         except ProblemError as error:
@@ -246,6 +245,25 @@ async def place(platform: Platform, attempt_id: uuid.UUID, now: datetime | None 
             return
         await placed(session, attempt_id, call.id, now or utcnow())
         await session.commit()
+
+
+async def call_request(session: AsyncSession, campaign: Campaign, attempt: Attempt) -> CallRequest:
+    """The attempt's call: an agentless campaign's runs its flow; an agent campaign's is
+    joined to a seated agent when answered (``handler.py``), on the provider of the
+    campaign's caller id, where its agents' legs are."""
+    agentless = campaign.mode == Mode.AGENTLESS.value
+    return CallRequest(
+        to_number=str(attempt.number),
+        from_number=campaign.caller_id,
+        provider=None if agentless else await campaign_provider(session, campaign),
+        handler="ivr" if agentless else HANDLER,
+        handler_target=str(campaign.flow_id) if agentless else f"{ATTEMPT_PREFIX}{attempt.id}",
+        machine_detection=bool((campaign.amd or {}).get("enabled", True)),
+        timeout_seconds=campaign.ring_seconds,
+        tags=["campaign"],
+        metadata={"campaign_id": str(campaign.id), "attempt_id": str(attempt.id)},
+        placed_by=f"{PLACED_BY}{campaign.id}",
+    )
 
 
 async def placed(
@@ -390,6 +408,7 @@ async def next_due(session: AsyncSession, campaign_ids: list[uuid.UUID]) -> date
     ]
     if times[1] is not None:
         times[1] = times[1] + LOST_AFTER + timedelta(seconds=1)
+    times.append(await seats.next_wrap_up_end(session))
     known = [t for t in times if t is not None]
     return min(known) if known else None
 

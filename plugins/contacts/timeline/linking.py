@@ -55,8 +55,8 @@ class CallFact:
 
 
 def read_fact(event: DeliveredEvent) -> CallFact | None:
-    """The event's facts, or None (logged, without personal data) for a payload that is not
-    a call's."""
+    """The event's facts, or None: for a call to a SIP address (an agent's leg), and
+    (logged, without personal data) for a payload that is not a call's."""
     payload = event.payload
     try:
         call_id = uuid.UUID(str(payload["call_id"]))
@@ -66,6 +66,8 @@ def read_fact(event: DeliveredEvent) -> CallFact | None:
         duration = payload.get("duration_seconds")
         disposition = payload.get("disposition")
         notes = payload.get("notes")
+        if isinstance(number, str) and number.startswith("sip:"):
+            return None  # an agent's softphone or a loopback agent: nobody's contact number
         if not isinstance(number, str) or not number.startswith("+") or len(number) > 32:
             raise ValueError("number")
         if len(status) > 16 or (duration is not None and not isinstance(duration, int)):

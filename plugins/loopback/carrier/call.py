@@ -123,6 +123,8 @@ class CarrierCall:
     """Simulated time of the answer."""
     log: list[tuple[str, str]] = field(default_factory=list)
     """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``."""
+    played: list[str] = field(default_factory=list)
+    """The platform's ``Say`` texts the callee heard, in order."""
     recordings: dict[str, Recording] = field(default_factory=dict)
     commands: set[str] = field(default_factory=set)
     """Command ids of the control actions done (a repeated command is ignored)."""

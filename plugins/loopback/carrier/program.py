@@ -84,6 +84,8 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
         await held(call, side)
         step = queue.popleft()
         if isinstance(step, Say | Play | Pause):
+            if isinstance(step, Say):
+                call.played.append(step.text)
             await side.sleep(prompt_seconds(step))
         elif isinstance(step, Gather):
             following = await gather(call, side, step)

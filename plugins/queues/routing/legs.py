@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError
-from plugins.agents import Agent, ReachKind
+from plugins.agents import Agent, leg_address, leg_options
 from plugins.calls import (
     TERMINAL_STATUSES,
     Call,
@@ -47,26 +47,17 @@ RETRY_LATER = frozenset({429, 503})
 circuit) instead of failing it."""
 
 
-def agent_address(agent: Agent) -> str:
-    if agent.reach_kind == ReachKind.LOOPBACK.value:
-        return f"sip:agent-{agent.id}@loopback.invalid"
-    return agent.reach_address
-
-
 def conference(item: QueueItem) -> Conference:
     return Conference(name=f"kq-{item.id}", start_on_enter=True, end_on_exit=True)
 
 
 def leg_request(offer: Offer, item: QueueItem, agent: Agent, timeout: int) -> CallRequest:
-    options: dict[str, Any] = {}
-    if agent.reach_kind == ReachKind.LOOPBACK.value and agent.loopback_script is not None:
-        options["script"] = agent.loopback_script
     return CallRequest(
-        to_number=agent_address(agent),
+        to_number=leg_address(agent),
         from_number=item.called_number or None,
         provider=item.provider or None,
         timeout_seconds=timeout,
-        options=options,
+        options=leg_options(agent),
         placed_by=ACTOR,
         handler=HANDLER,
         handler_target=f"offer:{offer.id}",

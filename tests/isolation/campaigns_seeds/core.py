@@ -47,6 +47,39 @@ async def seed(client: Any, tenant: Any) -> None:
     )
     assert settings.status_code == 200, settings.text
     await _seed_attempt(client, tenant, numbers.json()["items"][0]["number"])
+    await _seed_seat(client, tenant, numbers.json()["items"][0]["number"])
+
+
+async def _seed_seat(client: Any, tenant: Any, caller_id: str) -> None:
+    """A progressive campaign taken by the owner's team; the owner (an available agent of
+    that team, seeded by the agents plugin's seeds) takes a seat: their phone is rung."""
+    h = tenant.headers
+    me = await client.get("/api/v1/agents/me", headers=h)
+    assert me.status_code == 200, me.text
+    contact = await client.post(
+        "/api/v1/contacts",
+        headers=h,
+        json={"name": f"Seated contact {tenant.slug}", "phones": ["+14155557779"]},
+    )
+    assert contact.status_code == 201, contact.text
+    campaign = await client.post(
+        "/api/v1/campaigns",
+        headers=h,
+        json={
+            "name": f"Seated {tenant.slug}",
+            "mode": "progressive",
+            "source": {"kind": "list", "contact_ids": [contact.json()["id"]]},
+            "team_id": me.json()["team_ids"][0],
+            "caller_id": caller_id,
+            "consent_purpose": f"purpose_{tenant.slug}",
+        },
+    )
+    assert campaign.status_code == 201, campaign.text
+    campaign_id = campaign.json()["id"]
+    started = await client.post(f"/api/v1/campaigns/{campaign_id}/activate", headers=h)
+    assert started.status_code == 200, started.text
+    seat = await client.post(f"/api/v1/campaigns/{campaign_id}/seats", headers=h)
+    assert seat.status_code == 201, seat.text
 
 
 async def _seed_attempt(client: Any, tenant: Any, caller_id: str) -> None:

@@ -9,9 +9,10 @@ import pytest
 
 import plugins.campaigns
 from kernel import ProblemType
-from plugins.campaigns import api, problems
+from plugins.campaigns import problems
 from plugins.campaigns.events import EVENT_TYPES
 from plugins.campaigns.permissions import PERMISSIONS
+from plugins.campaigns.plugin import kraliki_routes
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "plugins" / "campaigns.md"
@@ -20,7 +21,7 @@ PROBLEMS = [v for v in vars(problems).values() if isinstance(v, ProblemType)]
 
 def routes() -> list[str]:
     found = []
-    for route in [*api.fixed_router.routes, *api.router.routes]:
+    for route in [r for router in kraliki_routes() for r in router.routes]:
         for method in sorted(route.methods - {"HEAD"}):  # type: ignore[attr-defined]
             path = route.path.replace("{campaign_id}", "{id}")  # type: ignore[attr-defined]
             found.append(f"{method} /api/v1/campaigns{path}")

@@ -229,8 +229,22 @@ async def assert_tenant_isolation(
     await platform.dispatcher.drain()
     after = await tenant_rows(platform, models, victim)
     changed = sorted(table for table in before if before[table] != after[table])
-    assert not changed, f"A's requests changed B's rows in {changed}"
+    assert not changed, f"A's requests changed B's rows in {changed}: " + _differences(
+        before, after, changed
+    )
     return checked
+
+
+def _differences(
+    before: Mapping[str, list[str]], after: Mapping[str, list[str]], tables: list[str]
+) -> str:
+    """The rows that changed in each table, as they were and as they are (for the failure
+    message: what moved says which process moved it)."""
+    lines = []
+    for table in tables:
+        was, now = set(before[table]), set(after[table])
+        lines.append(f"{table}: was {sorted(was - now)[:2]}, now {sorted(now - was)[:2]}")
+    return "; ".join(lines)[:3000]
 
 
 def _combos(

@@ -53,9 +53,13 @@ OPERATOR = ("ops@platform.example.com", "operator password 123")
 @pytest.fixture(autouse=True)
 def webhooks_may_call_loopback(monkeypatch):
     """The seeded webhook endpoints point at this machine (an operator's allowance); the walk
-    sends more requests in a minute than an organization's default rate limit allows."""
+    sends more requests in a minute than an organization's default rate limit allows. On a
+    loaded machine a walk lasts minutes: the seeded calls (ringing legs among them) must not
+    go stale meanwhile, or reconciliation would change B's rows during the walk."""
     monkeypatch.setenv("KRALIKI_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "true")
     monkeypatch.setenv("KRALIKI_RATE_LIMIT_TENANT_PER_MINUTE", "100000")
+    for status in ("QUEUED", "RINGING", "IN_PROGRESS"):
+        monkeypatch.setenv(f"KRALIKI_CALLS_STALE_{status}_SECONDS", "86400")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from plugins.queues.models import (
     Strategy,
 )
 from plugins.queues.permissions import QUEUES_CALLS_WRITE, QUEUES_READ, QUEUES_WRITE
+from plugins.queues.serving import queues_served_by
 
 __all__ = [
     "QUEUES_CALLS_WRITE",
@@ -24,4 +25,5 @@ __all__ = [
     "Queue",
     "QueueItem",
     "Strategy",
+    "queues_served_by",
 ]

@@ -22,4 +22,11 @@ CAMPAIGNS_ACTIVATE = Permission(
     "Start, pause, resume, complete and archive campaigns.",
     ("admin", "supervisor"),
 )
-PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE]
+PREVIEW_WORK = Permission(
+    "campaigns.preview",
+    "work",
+    "Work preview campaigns as an agent: take the next contact, call it, skip it or schedule "
+    "a callback.",
+    ("admin", "supervisor", "agent"),
+)
+PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE, PREVIEW_WORK]

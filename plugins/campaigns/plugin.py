@@ -64,9 +64,31 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.campaigns import api
+    from plugins.campaigns import api, page
+    from plugins.campaigns.preview import api as preview_api
 
-    return [api.fixed_router, api.router]
+    return [api.fixed_router, page.router, preview_api.router, api.router]
+
+
+@hookimpl
+def kraliki_call_handlers() -> Sequence[Any]:
+    from plugins.calls import HandlerSpec
+    from plugins.campaigns.handler import CampaignsHandler
+
+    return [
+        HandlerSpec(
+            CampaignsHandler(),
+            "Calls campaigns drive themselves: a preview's agent leg (preview:<attempt id>) "
+            "that dials the contact once the agent answers.",
+        )
+    ]
+
+
+@hookimpl
+def kraliki_agent_page_panels() -> Sequence[Any]:
+    from plugins.agents import AgentPagePanel
+
+    return [AgentPagePanel("campaigns-preview", "Preview", "campaigns/page/preview-panel.js")]
 
 
 @hookimpl

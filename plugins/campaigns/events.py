@@ -77,8 +77,10 @@ class AttemptEnded(AttemptEvent):
     description = (
         "An attempt ended: `outcome` human, machine, busy, no_answer or failed (preview: also "
         "skipped, callback); "
-        "`status` ended, lost (a worker died before the call was known) or not_placed (the "
-        "calls plugin's limits refused it); `contact_status` what the contact is now."
+        "`status` ended, lost (a worker died before the call was known), not_placed (the "
+        "calls plugin's limits refused it; preview: the agent's phone was not answered) or "
+        "blocked (preview: the check refused the dial when the agent started it); "
+        "`contact_status` what the contact is now."
     )
 
     status: str

@@ -1,5 +1,5 @@
-"""The preview panel of the agent page: one static JavaScript module (no build step) served
-under ``/campaigns/page/`` and named to the agents plugin through
+"""The preview panel of the agent page: a static JavaScript module and its style (no build
+step) served under ``/campaigns/page/`` and named to the agents plugin through
 ``kraliki_agent_page_panels``. Public like the agent page's own files: it holds no data, and
 everything it does goes through the API with the agent's token."""
 
@@ -15,6 +15,7 @@ from kernel import public
 
 PAGE_DIR = Path(__file__).parent / "page"
 SCRIPT = "preview-panel.js"
+STYLE = "preview-panel.css"
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -36,3 +37,8 @@ def _content(name: str) -> bytes:
 @router.get(f"/page/{SCRIPT}")
 async def preview_panel_script() -> Response:
     return Response(_content(SCRIPT), media_type="text/javascript; charset=utf-8", headers=HEADERS)
+
+
+@router.get(f"/page/{STYLE}")
+async def preview_panel_style() -> Response:
+    return Response(_content(STYLE), media_type="text/css; charset=utf-8", headers=HEADERS)

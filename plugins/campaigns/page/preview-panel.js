@@ -55,7 +55,14 @@ function facts(rows) {
   return list;
 }
 
+function style() {
+  const href = new URL("preview-panel.css", import.meta.url).href;
+  if (document.querySelector(`link[href="${href}"]`)) return;
+  document.head.append(el("link", { rel: "stylesheet", href }));
+}
+
 export function mount(card, page) {
+  style();
   let preview = null; // PreviewOut
   let attempt = null; // the attempt as last read (after a call started)
   let busy = false;
@@ -110,12 +117,14 @@ export function mount(card, page) {
   function renderContact() {
     const contact = preview.contact;
     if (!contact) return el("p", { class: "muted" }, "The contact was erased.");
-    const numbers = contact.phones.map((p) => `${p.number}${p.label ? ` (${p.label})` : ""}`);
+    const others = contact.phones
+      .filter((p) => p.number !== preview.attempt.number)
+      .map((p) => `${p.number}${p.label ? ` (${p.label})` : ""}`);
     return facts([
       ["Contact", contact.company ? `${contact.name} (${contact.company})` : contact.name, "preview-name"],
       ["Campaign", preview.campaign.name, "preview-campaign"],
       ["Number", preview.attempt.number, "preview-number"],
-      ["Other numbers", numbers.filter((n) => !n.startsWith(preview.attempt.number)).join(", ")],
+      ...(others.length ? [["Other numbers", others.join(", ")]] : []),
       ["Local time", contact.local_times.map(localTime).join("; "), "preview-local-time"],
       ["Where", [contact.city, contact.region, contact.country].filter(Boolean).join(", ")],
       ["Last call", contact.last_call_at ? `${when(contact.last_call_at)} ${contact.last_disposition || ""}` : "never"],

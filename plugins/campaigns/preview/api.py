@@ -26,6 +26,7 @@ from plugins.campaigns.preview import work
 from plugins.campaigns.preview.problems import (
     AGENT_BUSY,
     BLOCKED,
+    INVALID_CALLBACK,
     NO_AGENT,
     NOT_ELIGIBLE,
     NOT_FOUND,
@@ -53,6 +54,7 @@ router = APIRouter(tags=["campaigns"])
 
 Worker = Annotated[Principal, Depends(require(PREVIEW_WORK.resource, PREVIEW_WORK.action))]
 ATTEMPT = problem_responses(NO_AGENT, CAMPAIGN_NOT_FOUND, NOT_FOUND, OVER)
+CALLBACK = problem_responses(NO_AGENT, CAMPAIGN_NOT_FOUND, NOT_FOUND, OVER, INVALID_CALLBACK)
 
 
 def _local_times(attempt: Attempt, time_zone: str | None) -> list[PreviewLocalTime]:
@@ -219,7 +221,7 @@ async def preview_skip(
     "/{campaign_id}/attempts/{attempt_id}/callback",
     response_model=PreviewAttemptOut,
     summary="Schedule a callback of your own",
-    responses=ATTEMPT,
+    responses=CALLBACK,
 )
 async def preview_callback(
     campaign_id: uuid.UUID,

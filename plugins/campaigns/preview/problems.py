@@ -50,3 +50,10 @@ AGENT_BUSY = define_problem(
     409,
     "Your presence (`state`) does not allow a call: be `available` (or in wrap-up) to start one.",
 )
+INVALID_CALLBACK = define_problem(
+    "campaigns-preview-invalid-callback",
+    "Invalid callback time",
+    422,
+    "A callback is for a moment in the future, within 90 days; `errors` says which (`loc`, "
+    "`message`).",
+)

@@ -6,9 +6,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
-from kernel import utcnow
 from plugins.campaigns.schemas import CampaignAttemptOut
 
 CALLBACK_HORIZON = timedelta(days=90)
@@ -28,20 +27,12 @@ class PreviewSkipIn(BaseModel):
 
 class PreviewCallbackIn(BaseModel):
     at: AwareDatetime = Field(
-        description="When to call back (future, within 90 days); the check before the dial "
-        "judges it then (the window, the campaign's hours)."
+        description="When to call back (future, within 90 days, else `422 "
+        "campaigns-preview-invalid-callback`); the check before the dial judges it then (the "
+        "window, the campaign's hours).",
+        examples=["2030-01-07T15:00:00Z"],
     )
     note: str | None = Field(default=None, max_length=500)
-
-    @field_validator("at")
-    @classmethod
-    def _ahead(cls, at: datetime) -> datetime:
-        now = utcnow()
-        if at <= now:
-            raise ValueError("must be in the future")
-        if at > now + CALLBACK_HORIZON:
-            raise ValueError("must be within 90 days")
-        return at
 
 
 class PreviewAttemptOut(CampaignAttemptOut):

@@ -53,6 +53,7 @@ from plugins.campaigns.predial import check_dial, window_rules
 from plugins.campaigns.preview.problems import (
     AGENT_BUSY,
     BLOCKED,
+    INVALID_CALLBACK,
     NO_AGENT,
     NOT_ELIGIBLE,
     NOT_FOUND,
@@ -72,6 +73,8 @@ request goes on)."""
 LEG_SECONDS = 30
 """How long the agent's phone rings before the call is given up."""
 RETRY_AT_ONCE = timedelta(seconds=0)
+CALLBACK_HORIZON = timedelta(days=90)
+"""How far ahead an agent may schedule a callback."""
 
 
 def _user_id(principal: Principal) -> uuid.UUID | None:
@@ -298,6 +301,13 @@ async def schedule_callback(
     (the check before the dial judges it then). Commits."""
     attempt, campaign, contact = await previewing(session, agent, campaign_id, attempt_id)
     now = utcnow()
+    if not now < at <= now + CALLBACK_HORIZON:
+        message = "must be in the future" if at <= now else "must be within 90 days"
+        raise ProblemError(
+            INVALID_CALLBACK,
+            f"at {message}",
+            errors=[{"loc": ["body", "at"], "message": message, "type": "value_error"}],
+        )
     attempt.status = AttemptStatus.ENDED.value
     attempt.outcome = Outcome.CALLBACK.value
     attempt.note = note

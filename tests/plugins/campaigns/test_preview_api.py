@@ -190,6 +190,7 @@ async def test_a_callback_belongs_to_its_agent_and_comes_first(client, world, de
         json={"at": (utcnow() - timedelta(minutes=1)).isoformat()},
     )
     assert past.status_code == 422
+    assert past.json()["type"].endswith("/campaigns-preview-invalid-callback")
     assert past.json()["errors"][0]["loc"] == ["body", "at"]
     at = utcnow() + timedelta(seconds=2)
     scheduled = await ok(

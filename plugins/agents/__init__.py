@@ -9,7 +9,9 @@ may import. Everything else in ``plugins.agents`` is private.
 * ringing an agent: :func:`leg_address` and :func:`leg_options` of the agent's leg;
 * who reaches which agents: :func:`agent_scope` (an :class:`AgentScope`), the line every
   view of agents draws (queues' live views, the supervisor's screens);
-* the permissions, for plugins that grant or check them.
+* the permissions, for plugins that grant or check them;
+* :class:`AgentPagePanel`: a panel a plugin adds to the agent page
+  (``kraliki_agent_page_panels``).
 
 See ``docs/plugins/agents.md``.
 """
@@ -31,6 +33,7 @@ from plugins.agents.models import (
     TeamMember,
     TeamSupervisor,
 )
+from plugins.agents.page import AgentPagePanel
 from plugins.agents.permissions import (
     AGENTS_ALL,
     AGENTS_READ,
@@ -54,6 +57,7 @@ __all__ = [
     "TEAMS_READ",
     "TEAMS_WRITE",
     "Agent",
+    "AgentPagePanel",
     "AgentScope",
     "AgentSettingsRow",
     "AgentSkill",

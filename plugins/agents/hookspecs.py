@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kernel import hookspec
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
 
     from kernel import Platform
     from plugins.agents.models import Agent, StateChange
+    from plugins.agents.page import AgentPagePanel
 
 
 @hookspec
@@ -36,4 +38,18 @@ def kraliki_agent_loopback_script_problems(script: list[Any]) -> list[tuple[str,
     (``[1].seconds``), or empty for the script as a whole; an empty list accepts it. The
     loopback plugin implements it (the script is its callee's), so agents does not depend on
     it; without an implementation the script is stored unchecked.
+    """
+
+
+@hookspec
+def kraliki_agent_page_panels() -> Sequence[AgentPagePanel]:  # type: ignore[empty-body]
+    """Panels other plugins add to the agent page; synchronous, called per request of
+    ``/agents/page/panels.json`` (the list is static: it holds no data).
+
+    Each :class:`~plugins.agents.AgentPagePanel` names a JavaScript module the plugin serves
+    (a path under the API root, e.g. ``campaigns/page/preview-panel.js``) and the title of
+    the card the page makes for it. The page imports the module once signed in and calls its
+    ``mount(card, page)``; ``page.api(method, path, body)`` calls the API with the agent's
+    token, ``page.me()`` is the agent's profile, ``page.onReload(fn)`` runs ``fn(me)`` every
+    time the page reloads what it shows (an event about the agent, a reconnect).
     """

@@ -10,13 +10,37 @@ own origin (the API and the real-time stream).
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from kernel import public
+from kernel import PlatformDep, public
+
+SCRIPT_PATH = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9._-]*)+\.js$")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPagePanel:
+    """A panel another plugin adds to the agent page (``kraliki_agent_page_panels``)."""
+
+    id: str
+    """Lower case letters, digits and ``-``: the card's ``id`` is ``panel-<id>``."""
+    title: str
+    script: str
+    """The module's path under the API root (``campaigns/page/preview-panel.js``): same
+    origin, so the page's Content-Security-Policy lets it run."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9-]{1,40}", self.id):
+            raise ValueError(f"agent page panel id {self.id!r}: lower case, digits and '-'")
+        if not SCRIPT_PATH.match(self.script) or ".." in self.script:
+            raise ValueError(f"agent page panel {self.id!r}: script must be a path under the API")
+
 
 PAGE_DIR = Path(__file__).parent / "page"
 FILES = {
@@ -57,6 +81,19 @@ def _file(name: str) -> Response:
 async def agent_page_redirect() -> RedirectResponse:
     """The page's relative links need the trailing slash."""
     return RedirectResponse("page/", status_code=308)
+
+
+@router.get("/page/panels.json")
+async def agent_page_panels(platform: PlatformDep) -> Response:
+    """The panels other plugins add (``kraliki_agent_page_panels``), in plugin order."""
+    found = platform.hooks.collect_now("kraliki_agent_page_panels")
+    panels = [
+        {"id": p.id, "title": p.title, "script": p.script}
+        for _plugin, batch in found
+        for p in batch
+        if isinstance(p, AgentPagePanel)
+    ]
+    return Response(json.dumps({"panels": panels}), media_type="application/json", headers=HEADERS)
 
 
 @router.get("/page/")

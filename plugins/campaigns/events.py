@@ -75,9 +75,12 @@ class AttemptDecided(AttemptEvent):
 class AttemptEnded(AttemptEvent):
     name = "campaigns.attempt.ended"
     description = (
-        "A dialled attempt ended: `outcome` human, machine, busy, no_answer or failed; "
-        "`status` ended, lost (a worker died before the call was known) or not_placed (the "
-        "calls plugin's limits refused it); `contact_status` what the contact is now."
+        "An attempt ended: `outcome` human, machine, busy, no_answer or failed (preview: also "
+        "skipped, callback); "
+        "`status` ended, lost (a worker died before the call was known), not_placed (the "
+        "calls plugin's limits refused it; preview: the agent's phone was not answered) or "
+        "blocked (preview: the check refused the dial when the agent started it); "
+        "`contact_status` what the contact is now."
     )
 
     status: str
@@ -124,6 +127,49 @@ class PacingChanged(Event):
     detail: str
 
 
+class AttemptPreviewed(AttemptEvent):
+    name = "campaigns.attempt.previewed"
+    description = (
+        "Preview mode: an allowed attempt's contact is shown to agent `agent_id`, who calls "
+        "it, skips it or schedules a callback."
+    )
+
+    agent_id: uuid.UUID
+
+
+class AttemptCalled(AttemptEvent):
+    name = "campaigns.attempt.called"
+    description = (
+        "Preview mode: agent `agent_id` started the call; their phone rings (`call_id`, the "
+        "agent's leg) and the contact is dialled once they answer."
+    )
+
+    agent_id: uuid.UUID
+    call_id: uuid.UUID
+
+
+class AttemptSkipped(AttemptEvent):
+    name = "campaigns.attempt.skipped"
+    description = (
+        "Preview mode: agent `agent_id` skipped the contact (the reason is the attempt's "
+        "`note`); it is due again at `next_attempt_at`."
+    )
+
+    agent_id: uuid.UUID
+    next_attempt_at: datetime | None = None
+
+
+class CallbackScheduled(AttemptEvent):
+    name = "campaigns.attempt.callback_scheduled"
+    description = (
+        "Preview mode: agent `agent_id` scheduled a callback of their own at `callback_at` "
+        "instead of calling now."
+    )
+
+    agent_id: uuid.UUID
+    callback_at: datetime
+
+
 EVENT_TYPES: list[type[Event]] = [
     CampaignCreated,
     CampaignUpdated,
@@ -133,4 +179,8 @@ EVENT_TYPES: list[type[Event]] = [
     AttemptEnded,
     SeatChanged,
     PacingChanged,
+    AttemptPreviewed,
+    AttemptCalled,
+    AttemptSkipped,
+    CallbackScheduled,
 ]

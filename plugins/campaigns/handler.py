@@ -1,6 +1,13 @@
-"""The ``campaigns`` call handler. Targets: ``seat:<seat id>`` is an agent's leg in a
-campaign seat; ``attempt:<attempt id>`` is a progressive or predictive campaign's call to a
-contact, joined to a seated agent when answered."""
+"""The ``campaigns`` call handler: calls the campaigns plugin drives itself, dispatched by the
+target's prefix (:data:`PREFIXES`):
+
+- ``preview:<attempt id>``: a preview's agent leg (the agent answers, the contact is dialled,
+  the outcome recorded: :mod:`plugins.campaigns.preview.turns`);
+- ``seat:<seat id>``: an agent's leg in a seat of a progressive or predictive campaign (it
+  waits in the seat's conference between calls: :mod:`plugins.campaigns.seats`);
+- ``attempt:<attempt id>``: a progressive or predictive call to a contact, joined to a
+  seated agent when answered (:mod:`plugins.campaigns.seats.connect`).
+"""
 
 from __future__ import annotations
 
@@ -13,85 +20,100 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugins.calls import CallHandler, CallTurn, Hangup, Say
-from plugins.campaigns.models import Attempt, Campaign, Seat
-from plugins.campaigns.seats import connect
-from plugins.campaigns.seats import service as seats
-from plugins.campaigns.seats.rows import seat_conference
 
-UNAVAILABLE = "Sorry, this campaign call is over. Goodbye."
+HANDLER = "campaigns"
+UNAVAILABLE = "This call cannot go on. Goodbye."
 
 
 @dataclass(frozen=True)
 class Target:
-    kind: str
-    id: uuid.UUID
+    """What one prefix's calls do at each turn (the id after the prefix given)."""
+
+    start: Callable[[CallTurn, uuid.UUID], Awaitable[Sequence[Any]]]
+    resume: Callable[[CallTurn, uuid.UUID], Awaitable[Sequence[Any] | None]]
+    ended: Callable[[CallTurn, uuid.UUID], Awaitable[None]]
+    exists: Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
 
 
-def parse_target(target: str | None) -> Target:
-    """``seat:<id>`` or ``attempt:<id>``; raises ``ValueError``."""
-    kind, _, ident = (target or "").partition(":")
-    if kind not in ("seat", "attempt"):
-        raise ValueError("not a campaigns target")
-    return Target(kind, uuid.UUID(ident))
+async def _attempt_exists(session: AsyncSession, attempt_id: uuid.UUID) -> bool:
+    from plugins.campaigns.models import Attempt
+
+    return await session.scalar(select(Attempt.id).where(Attempt.id == attempt_id)) is not None
 
 
-async def seat_leg_started(turn: CallTurn, seat_id: uuid.UUID) -> list[Any]:
-    """The agent answered: they wait in the seat's conference for the first person."""
-    seat = await seats.leg_answered(turn.platform, turn.session, seat_id, turn.call.id)
-    if seat is None:
-        turn.note("campaigns.seat-over", seat_id=str(seat_id))
-        return [Say(text=UNAVAILABLE), Hangup()]
-    name = await turn.session.scalar(select(Campaign.name).where(Campaign.id == seat.campaign_id))
-    turn.note("campaigns.seat-ready", seat_id=str(seat_id))
-    return [
-        Say(text=f"Campaign {name}. Calls connect automatically; stay on the line."),
-        seat_conference(seat.id, agent=True),
-    ]
+def _preview() -> Target:
+    from plugins.campaigns.preview import turns
+
+    return Target(turns.leg_start, turns.leg_resume, turns.leg_ended, _attempt_exists)
 
 
-async def seat_leg_ended(turn: CallTurn, seat_id: uuid.UUID) -> None:
-    await seats.leg_ended(
-        turn.platform, turn.session, seat_id, turn.call.id, turn.call.status.value
-    )
+async def _seat_exists(session: AsyncSession, seat_id: uuid.UUID) -> bool:
+    from plugins.campaigns.models import Seat
+
+    return await session.scalar(select(Seat.id).where(Seat.id == seat_id)) is not None
 
 
-STARTS: dict[str, Callable[[CallTurn, uuid.UUID], Awaitable[list[Any]]]] = {
-    "seat": seat_leg_started,
-    "attempt": connect.answered,
+async def _hang_up(turn: CallTurn, ident: uuid.UUID) -> Sequence[Any] | None:
+    """Nothing a seat's or a contact's call runs reports back; should a step end, hang up."""
+    return [Hangup()]
+
+
+def _seat() -> Target:
+    from plugins.campaigns.seats import turns
+
+    return Target(turns.seat_leg_started, _hang_up, turns.seat_leg_ended, _seat_exists)
+
+
+def _attempt() -> Target:
+    from plugins.campaigns.seats import connect
+
+    return Target(connect.answered, _hang_up, connect.ended, _attempt_exists)
+
+
+PREFIXES: dict[str, Callable[[], Target]] = {
+    "preview:": _preview,
+    "seat:": _seat,
+    "attempt:": _attempt,
 }
-ENDINGS: dict[str, Callable[[CallTurn, uuid.UUID], Awaitable[None]]] = {
-    "seat": seat_leg_ended,
-    "attempt": connect.ended,
-}
-ROWS: dict[str, Any] = {"seat": Seat, "attempt": Attempt}
 
 
-class CampaignHandler(CallHandler):
-    name = "campaigns"
+def parse_target(target: str | None) -> tuple[Target, uuid.UUID] | None:
+    for prefix, make in PREFIXES.items():
+        if (target or "").startswith(prefix):
+            try:
+                return make(), uuid.UUID(str(target).removeprefix(prefix))
+            except ValueError:
+                return None
+    return None
+
+
+class CampaignsHandler(CallHandler):
+    name = HANDLER
 
     async def check_target(self, session: AsyncSession, target: str) -> str | None:
-        try:
-            parsed = parse_target(target)
-        except ValueError:
-            return "not a campaigns target (seat:<id> or attempt:<id>)"
-        model = ROWS[parsed.kind]
-        found = await session.scalar(select(model.id).where(model.id == parsed.id))
-        return None if found is not None else f"no {parsed.kind} of the organization has this id"
+        parsed = parse_target(target)
+        if parsed is None:
+            return f"not a campaigns target ({', '.join(p + '<id>' for p in PREFIXES)})"
+        kind, ident = parsed
+        return None if await kind.exists(session, ident) else "no such attempt"
 
     async def start(self, turn: CallTurn) -> Sequence[Any]:
-        try:
-            parsed = parse_target(turn.call.target)
-        except ValueError:
+        parsed = parse_target(turn.call.target)
+        if parsed is None:
+            turn.note("campaigns.unavailable", target=str(turn.call.target))
             return [Say(text=UNAVAILABLE), Hangup()]
-        return await STARTS[parsed.kind](turn, parsed.id)
+        kind, ident = parsed
+        return await kind.start(turn, ident)
 
     async def resume(self, turn: CallTurn) -> Sequence[Any] | None:
-        """Nothing the campaign's calls run reports back; should a step end, hang up."""
-        return [Hangup()]
+        parsed = parse_target(turn.call.target)
+        if parsed is None:
+            return [Hangup()]
+        kind, ident = parsed
+        return await kind.resume(turn, ident)
 
     async def ended(self, turn: CallTurn) -> None:
-        try:
-            parsed = parse_target(turn.call.target)
-        except ValueError:
-            return
-        await ENDINGS[parsed.kind](turn, parsed.id)
+        parsed = parse_target(turn.call.target)
+        if parsed is not None:
+            kind, ident = parsed
+            await kind.ended(turn, ident)

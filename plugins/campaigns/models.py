@@ -223,6 +223,9 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     """Preview mode: the agent skipped the contact (``note`` says why); not dialled."""
+    CALLBACK = "callback"
+    """Preview mode: the agent scheduled a callback of their own (the contact's
+    ``next_attempt_at`` and ``callback_agent_id``); not dialled."""
 
 
 class Attempt(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):

@@ -25,7 +25,8 @@ CAMPAIGNS_ACTIVATE = Permission(
 CAMPAIGNS_WORK = Permission(
     "campaigns",
     "work",
-    "Work campaigns as an agent: take and leave a seat in a progressive or predictive campaign.",
+    "Work campaigns as an agent: preview contacts and call, skip or schedule them; take and "
+    "leave a seat in a progressive or predictive campaign.",
     ("admin", "supervisor", "agent"),
 )
 PERMISSIONS = [CAMPAIGNS_READ, CAMPAIGNS_WRITE, CAMPAIGNS_ACTIVATE, CAMPAIGNS_WORK]

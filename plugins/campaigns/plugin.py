@@ -64,10 +64,34 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.campaigns import api
+    from plugins.campaigns import api, page
+    from plugins.campaigns.preview import api as preview_api
     from plugins.campaigns.seats import api as seats_api
 
-    return [api.fixed_router, api.router, seats_api.router]
+    return [api.fixed_router, page.router, preview_api.router, api.router, seats_api.router]
+
+
+@hookimpl
+def kraliki_call_handlers() -> Sequence[Any]:
+    from plugins.calls import HandlerSpec
+    from plugins.campaigns.handler import CampaignsHandler
+
+    return [
+        HandlerSpec(
+            CampaignsHandler(),
+            "Calls campaigns drive themselves: a preview's agent leg (preview:<attempt id>) "
+            "that dials the contact once the agent answers; an agent's leg in a campaign seat "
+            "(seat:<seat id>); a progressive or predictive call joined to a seated agent when "
+            "answered (attempt:<attempt id>).",
+        )
+    ]
+
+
+@hookimpl
+def kraliki_agent_page_panels() -> Sequence[Any]:
+    from plugins.agents import AgentPagePanel
+
+    return [AgentPagePanel("campaigns-preview", "Preview", "campaigns/page/preview-panel.js")]
 
 
 @hookimpl
@@ -75,20 +99,6 @@ def kraliki_jobs() -> Sequence[JobTopic]:
     from plugins.campaigns.dialer import DIAL_JOB
 
     return [DIAL_JOB]
-
-
-@hookimpl
-def kraliki_call_handlers() -> Sequence[object]:
-    from plugins.calls import HandlerSpec
-    from plugins.campaigns.handler import CampaignHandler
-
-    return [
-        HandlerSpec(
-            CampaignHandler(),
-            "Drives campaign calls: agents' legs in their seats (target: seat:<seat id>) and "
-            "answered progressive and predictive calls (target: attempt:<attempt id>).",
-        )
-    ]
 
 
 @hookimpl(optionalhook=True)

@@ -59,16 +59,29 @@ CANNOT_ACTIVATE = define_problem(
     "without the abandoned-call message, an end date in the past, ...",
 )
 
+NO_AGENT_PROFILE = define_problem(
+    "campaigns-no-agent",
+    "No agent profile",
+    404,
+    "Working campaigns (preview, seats) is for agents: your user has no agent profile (or it "
+    "is inactive).",
+)
+NOT_YOUR_CAMPAIGN = define_problem(
+    "campaigns-not-your-campaign",
+    "Not your campaign",
+    403,
+    "You do not work this campaign: you are neither a member of its team nor an agent of its "
+    "queue.",
+)
 SEAT_REFUSED = define_problem(
     "campaigns-seat-refused",
     "Seat refused",
     409,
-    "You cannot take a seat in this campaign now; `reason` says why: `no_agent_profile`, "
-    "`not_active` (the campaign is not active), `mode` (only progressive and predictive "
-    "campaigns have seats), `not_a_member` (the agent is not in the campaign's team or "
-    "queue), `not_available` (the agent's presence is not `available`), `seated` (the agent "
-    "already has a seat: `seat_id`), `provider` (a loopback agent on a campaign whose caller "
-    "id is not a loopback number).",
+    "You cannot take a seat in this campaign now; `reason` says why: `not_active` (the "
+    "campaign is not active), `mode` (only progressive and predictive campaigns have seats), "
+    "`not_available` (your presence is not `available`), `seated` (you already have a seat: "
+    "`seat_id`), `provider` (a loopback agent on a campaign whose caller id is not a loopback "
+    "number, or the reverse).",
 )
 SEAT_NOT_FOUND = define_problem(
     "campaigns-seat-not-found",

@@ -8,7 +8,17 @@ from __future__ import annotations
 from plugins.contacts.compliance.callable import CallableDecision, is_callable
 from plugins.contacts.compliance.settings import consent_purposes
 from plugins.contacts.filters import ContactFilter, FieldCondition
-from plugins.contacts.lookup import DialFacts, contacts_for_number, dial_facts, live_contact_ids
+from plugins.contacts.lookup import (
+    CardPhone,
+    ConsentLine,
+    ContactCard,
+    DialFacts,
+    consent_line,
+    contact_card,
+    contacts_for_number,
+    dial_facts,
+    live_contact_ids,
+)
 from plugins.contacts.permissions import (
     CONSENT_READ,
     CONSENT_WRITE,
@@ -35,11 +45,16 @@ __all__ = [
     "PERMISSIONS",
     "SEGMENTS_READ",
     "CallableDecision",
+    "CardPhone",
+    "ConsentLine",
+    "ContactCard",
     "ContactFilter",
     "DialFacts",
     "FieldCondition",
     "SegmentNotFoundError",
+    "consent_line",
     "consent_purposes",
+    "contact_card",
     "contacts_for_number",
     "count_segment",
     "dial_facts",

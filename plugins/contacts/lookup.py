@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, String, Uuid, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import current_tenant_id
-from plugins.contacts.models import Contact, ContactPhone
+from plugins.contacts.models import ConsentRecord, Contact, ContactPhone
 
 
 def lookup_statement() -> Select[Any]:
@@ -130,4 +131,90 @@ async def dial_facts(session: AsyncSession, contact_id: uuid.UUID) -> DialFacts 
         time_zone=contact.time_zone or None,
         country=contact.country,
         region=contact.region or None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CardPhone:
+    number: str
+    type: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    """What an agent sees about a contact before calling it (a preview): who it is, its
+    numbers, where it is, and its last call as the contact's record keeps it."""
+
+    contact_id: uuid.UUID
+    name: str
+    company: str
+    phones: tuple[CardPhone, ...]
+    time_zone: str | None
+    city: str
+    region: str | None
+    country: str | None
+    last_call_at: datetime | None
+    last_call_status: str | None
+    last_disposition: str | None
+    call_count: int
+
+
+async def contact_card(session: AsyncSession, contact_id: uuid.UUID) -> ContactCard | None:
+    """The contact's :class:`ContactCard`, or None when it is not a live contact of the
+    tenant (unknown, erased or merged)."""
+    contact = await session.scalar(
+        select(Contact).where(
+            Contact.id == contact_id,
+            Contact.merged_into_id.is_(None),
+            Contact.erased_at.is_(None),
+        )
+    )
+    if contact is None:
+        return None
+    phones = await session.scalars(
+        select(ContactPhone)
+        .where(ContactPhone.contact_id == contact_id)
+        .order_by(ContactPhone.position, ContactPhone.id)
+    )
+    return ContactCard(
+        contact_id=contact.id,
+        name=contact.name,
+        company=contact.company,
+        phones=tuple(CardPhone(p.number, p.type, p.label) for p in phones),
+        time_zone=contact.time_zone or None,
+        city=contact.city,
+        region=contact.region or None,
+        country=contact.country,
+        last_call_at=contact.last_call_at,
+        last_call_status=contact.last_call_status,
+        last_disposition=contact.last_disposition,
+        call_count=contact.call_count,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentLine:
+    """One line of the consent ledger, as a dialer shows it (never the number)."""
+
+    id: uuid.UUID
+    purpose: str
+    channel: str
+    action: str
+    source: str
+    occurred_at: datetime
+
+
+async def consent_line(session: AsyncSession, record_id: uuid.UUID) -> ConsentLine | None:
+    """A line of the tenant's consent ledger (the one ``is_callable`` named), or None."""
+    line = await session.scalar(select(ConsentRecord).where(ConsentRecord.id == record_id))
+    if line is None:
+        return None
+    return ConsentLine(
+        id=line.id,
+        purpose=line.purpose,
+        channel=line.channel,
+        action=line.action,
+        source=line.source,
+        occurred_at=line.occurred_at,
     )

@@ -46,4 +46,7 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/agents/page/agent-page.js",
         "/api/v1/agents/page/agent-page.css",
         "/api/v1/agents/page/favicon.svg",
+        "/api/v1/agents/page/panels.json",
+        "/api/v1/campaigns/page/preview-panel.js",
+        "/api/v1/campaigns/page/preview-panel.css",
     }

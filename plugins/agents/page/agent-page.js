@@ -182,7 +182,46 @@ async function start() {
   $("sign-out").hidden = false;
   $("connection").hidden = false;
   await Promise.all([loadReasons(), reload()]);
+  await loadPanels();
   connect();
+}
+
+// -- panels other plugins add (kraliki_agent_page_panels) -------------------------------------
+
+const panelReloads = []; // fn(me) per mounted panel
+let panelsLoaded = false;
+
+async function loadPanels() {
+  if (panelsLoaded || !me) return;
+  panelsLoaded = true;
+  let panels = [];
+  try {
+    const response = await fetch(new URL("agents/page/panels.json", API), { cache: "no-store" });
+    panels = (await response.json()).panels || [];
+  } catch {
+    return; // no panels: the page works without them
+  }
+  const page = { api, me: () => me, onReload: (fn) => panelReloads.push(fn) };
+  for (const panel of panels) {
+    const card = document.createElement("section");
+    card.className = "card panel";
+    card.id = `panel-${panel.id}`;
+    const title = document.createElement("h2");
+    title.id = `panel-${panel.id}-title`;
+    title.textContent = panel.title;
+    card.setAttribute("aria-labelledby", title.id);
+    card.append(title);
+    $("workspace").insertBefore(card, $("profile"));
+    try {
+      const module = await import(new URL(panel.script, API).href);
+      await module.mount(card, page);
+    } catch (error) {
+      const failed = document.createElement("p");
+      failed.className = "error";
+      failed.textContent = `This panel could not start: ${error.message}`;
+      card.append(failed);
+    }
+  }
 }
 
 // -- what the page shows ---------------------------------------------------------------------
@@ -251,6 +290,13 @@ async function load() {
   $("no-profile").hidden = true;
   $("workspace").hidden = false;
   render();
+  for (const fn of panelReloads) {
+    try {
+      await fn(me);
+    } catch {
+      // a panel's trouble is its own: it shows its errors itself
+    }
+  }
 }
 
 /** Who calls: the contact linked to the call, else the contact with the caller's number

@@ -150,10 +150,17 @@ async def _decide_round(
 
 
 async def claim(
-    session: AsyncSession, campaign_id: uuid.UUID, at: datetime, limit: int
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    at: datetime,
+    limit: int,
+    *,
+    agent_id: uuid.UUID | None = None,
+    callbacks: bool = False,
 ) -> list[CampaignContact]:
     """The campaign's due contacts, in roster order, locked (skipping those another
-    transaction holds)."""
+    transaction holds). With ``agent_id`` (preview): ``callbacks`` only the callbacks that
+    agent owns, else only contacts no agent owns."""
     query = (
         select(CampaignContact)
         .where(CampaignContact.campaign_id == campaign_id)
@@ -165,6 +172,12 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if agent_id is not None:
+        query = query.where(
+            CampaignContact.callback_agent_id == agent_id
+            if callbacks
+            else CampaignContact.callback_agent_id.is_(None)
+        )
     return list(await session.scalars(query))
 
 
@@ -174,10 +187,14 @@ async def decide(
     campaign: Campaign,
     contact: CampaignContact,
     at: datetime,
+    *,
+    live_status: AttemptStatus = AttemptStatus.DIALING,
+    agent_id: uuid.UUID | None = None,
     **options: object,
 ) -> Attempt:
     """Check the dial and store the attempt with the decision; the contact is dialing,
-    scheduled for when time rules allow, or blocked for good."""
+    scheduled for when time rules allow, or blocked for good. ``live_status``: an allowed
+    attempt's status (preview: ``previewing``); ``agent_id``: the agent it is decided for."""
     check = await check_dial(
         platform,
         session,
@@ -196,7 +213,8 @@ async def decide(
         decision=check.as_record(),
         allowed=check.allowed,
         rule=check.rule,
-        status=AttemptStatus.DIALING.value if check.allowed else AttemptStatus.BLOCKED.value,
+        status=live_status.value if check.allowed else AttemptStatus.BLOCKED.value,
+        agent_id=agent_id,
     )
     session.add(attempt)
     if check.allowed:

@@ -21,7 +21,9 @@ from kernel import DeliveredEvent, Platform
 from plugins.calls import Call
 from plugins.campaigns.dialer.engine import PLACED_BY, _contact, _locked, ended
 from plugins.campaigns.dialer.retry import settle_contact
+from plugins.campaigns.handler import HANDLER
 from plugins.campaigns.models import LIVE_ATTEMPTS, Attempt, AttemptStatus, Campaign, Outcome
+from plugins.campaigns.preview.work import TARGET_PREFIX as PREVIEW_PREFIX
 
 ANSWERED = "calls.call.answered"
 ENDINGS: dict[str, Outcome | None] = {
@@ -47,7 +49,7 @@ async def on_events(platform: Platform, events: Sequence[DeliveredEvent]) -> Non
 async def on_event(platform: Platform, session: AsyncSession, event: DeliveredEvent) -> None:
     call_id = uuid.UUID(str(event.payload["call_id"]))
     attempt = await attempt_of(session, call_id)
-    if attempt is None:
+    if attempt is None or await _handled(session, call_id):
         return
     if event.name == ANSWERED:
         attempt.answered_by = attempt.answered_by or event.payload.get("answered_by")
@@ -71,6 +73,20 @@ async def on_event(platform: Platform, session: AsyncSession, event: DeliveredEv
         return
     await settle_contact(session, campaign, contact, outcome, event.occurred_at)
     await ended(platform, session, attempt, contact)
+
+
+async def _handled(session: AsyncSession, call_id: uuid.UUID) -> bool:
+    """A preview's agent leg: its turns record the attempt's outcome, not the call's own
+    events (its answer is the agent's). A progressive or predictive call to a contact is
+    the contact's own: its events end its attempt like any other."""
+    row = (
+        await session.execute(select(Call.handler, Call.handler_target).where(Call.id == call_id))
+    ).first()
+    return (
+        row is not None
+        and row.handler == HANDLER
+        and str(row.handler_target or "").startswith(PREVIEW_PREFIX)
+    )
 
 
 async def attempt_of(session: AsyncSession, call_id: uuid.UUID) -> Attempt | None:

@@ -28,16 +28,17 @@ from plugins.campaigns.models import (
     SeatStatus,
 )
 from plugins.campaigns.permissions import CAMPAIGNS_ACTIVATE, CAMPAIGNS_READ, CAMPAIGNS_WORK
-from plugins.campaigns.problems import CAMPAIGN_NOT_FOUND, SEAT_NOT_FOUND, SEAT_REFUSED
-from plugins.campaigns.seats import service as seats
-from plugins.campaigns.seats.rows import (
-    campaign_provider,
-    live_seat_of,
-    locked_agent,
-    locked_seat,
-    may_take_seat,
+from plugins.campaigns.problems import (
+    CAMPAIGN_NOT_FOUND,
+    NO_AGENT_PROFILE,
+    NOT_YOUR_CAMPAIGN,
+    SEAT_NOT_FOUND,
+    SEAT_REFUSED,
 )
+from plugins.campaigns.seats import service as seats
+from plugins.campaigns.seats.rows import campaign_provider, live_seat_of, locked_seat
 from plugins.campaigns.seats.schemas import SeatOut
+from plugins.campaigns.workers import my_agent, works
 
 router = APIRouter(tags=["campaigns"])
 
@@ -58,32 +59,30 @@ def _refused(reason: str, message: str, seat_id: uuid.UUID | None = None) -> Pro
     response_model=SeatOut,
     status_code=status.HTTP_201_CREATED,
     summary="Take a seat in a campaign",
-    responses=problem_responses(CAMPAIGN_NOT_FOUND, SEAT_REFUSED),
+    responses=problem_responses(
+        CAMPAIGN_NOT_FOUND, NO_AGENT_PROFILE, NOT_YOUR_CAMPAIGN, SEAT_REFUSED
+    ),
 )
 async def take_seat(
     campaign_id: uuid.UUID, session: SessionDep, platform: PlatformDep, principal: Worker
 ) -> SeatOut:
-    """Your agent works the campaign: you must be `available` and in its team or queue; you
+    """Your agent works the campaign: you must be `available` and in its team or queue (else
+    403 `campaigns-not-your-campaign`; no agent profile: 404 `campaigns-no-agent`); you
     become `reserved` for it and your phone rings (`joining`). Once you answer, you wait in
     the seat (`ready`) and every person who answers one of its calls is put straight
     through to the agent who has waited longest. Leave with `DELETE`."""
     campaign = await service.get_campaign(session, campaign_id)
-    scope = await agent_scope(session, principal)
-    if scope.own_agent_id is None:
-        raise _refused("no_agent_profile", "you have no agent profile")
+    agent = await my_agent(session, principal)
+    if not await works(session, agent, campaign):
+        raise ProblemError(NOT_YOUR_CAMPAIGN, "you do not work this campaign")
     if campaign.mode not in SEATED_MODES:
         modes = ", ".join(m.value for m in AGENT_MODES if m.value in SEATED_MODES)
         raise _refused("mode", f"only {modes} campaigns have seats; this one is {campaign.mode}")
     if campaign.state != CampaignState.ACTIVE.value:
         raise _refused("not_active", f"the campaign is {campaign.state}, not active")
-    agent = await locked_agent(session, scope.own_agent_id)
-    if agent is None:
-        raise _refused("no_agent_profile", "you have no agent profile")
     seated = await live_seat_of(session, agent.id)
     if seated is not None:
         raise _refused("seated", "you already have a seat", seated.id)
-    if not await may_take_seat(session, campaign, agent.id):
-        raise _refused("not_a_member", "you are not in the campaign's team or queue")
     if agent.state != AgentState.AVAILABLE.value:
         raise _refused("not_available", f"you are {agent.state}; be available to take a seat")
     provider = await campaign_provider(session, campaign)

@@ -7,10 +7,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugins.agents import Agent, TeamMember
+from plugins.agents import Agent
 from plugins.calls import Conference, PhoneNumber
 from plugins.campaigns.models import LIVE_SEATS, Campaign, Seat
-from plugins.queues import served_queues
 
 CONFERENCE_PREFIX = "kcs-"
 
@@ -40,22 +39,6 @@ async def live_seat_of(session: AsyncSession, agent_id: uuid.UUID) -> Seat | Non
         select(Seat).where(Seat.agent_id == agent_id, Seat.status.in_(LIVE_SEATS))
     )
     return seat
-
-
-async def may_take_seat(session: AsyncSession, campaign: Campaign, agent_id: uuid.UUID) -> bool:
-    """Whether the agent takes the campaign's calls: a member of its team, or serving its
-    queue (directly or through a team)."""
-    if campaign.team_id is not None:
-        member = await session.scalar(
-            select(TeamMember.agent_id).where(
-                TeamMember.team_id == campaign.team_id, TeamMember.agent_id == agent_id
-            )
-        )
-        if member is not None:
-            return True
-    if campaign.queue_id is not None:
-        return campaign.queue_id in await served_queues(session, agent_id)
-    return False
 
 
 async def campaign_provider(session: AsyncSession, campaign: Campaign) -> str | None:

@@ -106,7 +106,7 @@ async def campaign(
         await api.post(
             BASE,
             json={
-                "name": f"Renewals {mode}",
+                "name": f"Renewals {mode} {numbers[0]}",
                 "mode": mode,
                 "source": {"kind": "list", "contact_ids": contacts},
                 "queue_id": queue_id,
@@ -272,11 +272,18 @@ async def test_who_may_take_a_seat(calls: LoopbackCalls, api: httpx.AsyncClient)
         )
 
     await refused(ava, "not_active")
-    await refused(api.headers, "no_agent_profile")  # the owner is no agent
+    no_agent = await api.post(f"{BASE}/{campaign_id}/seats")  # the owner is no agent
+    assert no_agent.status_code == 404, no_agent.text
+    assert no_agent.json()["type"].endswith("/campaigns-no-agent")
     await ok(await api.post(f"{BASE}/{campaign_id}/activate", json={}))
     await refused(ava, "not_available")  # offline
     seat_id = await seated(api, campaign_id, ava)
     await refused(ava, "seated")
+    nobody = await ok(await api.post("/api/v1/queues", json={"name": "Nobody's"}), 201)
+    other = await campaign(api, "progressive", CONTACTS[1:2], nobody["id"], midday_zone())
+    foreign = await api.post(f"{BASE}/{other}/seats", headers=ava)
+    assert foreign.status_code == 403, foreign.text
+    assert foreign.json()["type"].endswith("/campaigns-not-your-campaign")
     # Ben may not end Ava's seat (404), nor see it as his; the owner (a supervisor) may.
     response = await api.delete(f"{BASE}/{campaign_id}/seats/{seat_id}", headers=ben)
     assert response.status_code == 404, response.text

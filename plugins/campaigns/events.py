@@ -86,6 +86,21 @@ class AttemptEnded(AttemptEvent):
     contact_status: str
 
 
+class AttemptDisposed(AttemptEvent):
+    name = "campaigns.attempt.disposed"
+    description = (
+        "An answered attempt got its `disposition` (or a corrected one) from the user `by` "
+        "(`agent_id`: the agent the call was connected to, if any); `has_note` when a note "
+        "was written (the note itself is not in the event)."
+    )
+
+    disposition: str
+    previous_disposition: str | None = None
+    has_note: bool = False
+    agent_id: uuid.UUID | None = None
+    by: str
+
+
 EVENT_TYPES: list[type[Event]] = [
     CampaignCreated,
     CampaignUpdated,
@@ -93,4 +108,5 @@ EVENT_TYPES: list[type[Event]] = [
     CampaignStateChanged,
     AttemptDecided,
     AttemptEnded,
+    AttemptDisposed,
 ]

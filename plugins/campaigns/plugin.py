@@ -64,9 +64,9 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.campaigns import api
+    from plugins.campaigns import api, reports_api
 
-    return [api.fixed_router, api.router]
+    return [api.fixed_router, api.router, reports_api.router]
 
 
 @hookimpl

@@ -9,7 +9,7 @@ import pytest
 
 import plugins.campaigns
 from kernel import ProblemType
-from plugins.campaigns import api, problems
+from plugins.campaigns import api, problems, reports_api
 from plugins.campaigns.events import EVENT_TYPES
 from plugins.campaigns.permissions import PERMISSIONS
 
@@ -20,7 +20,7 @@ PROBLEMS = [v for v in vars(problems).values() if isinstance(v, ProblemType)]
 
 def routes() -> list[str]:
     found = []
-    for route in [*api.fixed_router.routes, *api.router.routes]:
+    for route in [*api.fixed_router.routes, *api.router.routes, *reports_api.router.routes]:
         for method in sorted(route.methods - {"HEAD"}):  # type: ignore[attr-defined]
             path = route.path.replace("{campaign_id}", "{id}")  # type: ignore[attr-defined]
             found.append(f"{method} /api/v1/campaigns{path}")

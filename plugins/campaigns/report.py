@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, tenant_scope, utcnow
@@ -122,17 +122,28 @@ async def _page(
     start: datetime | None,
     end: datetime | None,
 ) -> Sequence[Attempt]:
-    query = select(Attempt).where(Attempt.campaign_id == campaign_id)
+    """The next page after ``after`` in ``(decided_at, id)`` order. The page's last instant
+    is found first in the index's own order (no sort), so that only that page's rows are
+    sorted by id, whatever the planner guesses about the rest of the campaign."""
+    conditions = [Attempt.campaign_id == campaign_id]
     if start is not None:
-        query = query.where(Attempt.decided_at >= start)
+        conditions.append(Attempt.decided_at >= start)
     if end is not None:
-        query = query.where(Attempt.decided_at < end)
+        conditions.append(Attempt.decided_at < end)
     if after is not None:
         at, last = after
-        query = query.where(
-            or_(Attempt.decided_at > at, and_(Attempt.decided_at == at, Attempt.id > last))
-        )
-    query = query.order_by(Attempt.decided_at, Attempt.id).limit(PAGE)
+        # the first condition alone bounds the index range; the second skips the ties read
+        conditions += [Attempt.decided_at >= at, or_(Attempt.decided_at > at, Attempt.id > last)]
+    last_instant = await session.scalar(
+        select(Attempt.decided_at)
+        .where(*conditions)
+        .order_by(Attempt.decided_at)
+        .offset(PAGE - 1)
+        .limit(1)
+    )
+    if last_instant is not None:
+        conditions.append(Attempt.decided_at <= last_instant)
+    query = select(Attempt).where(*conditions).order_by(Attempt.decided_at, Attempt.id).limit(PAGE)
     return list(await session.scalars(query))
 
 

@@ -21,7 +21,7 @@ from kernel import (
     record_audit_event,
     require,
 )
-from plugins.campaigns import lifecycle, predial, service
+from plugins.campaigns import lifecycle, metrics, predial, service
 from plugins.campaigns.events import CampaignCreated, CampaignDeleted, CampaignUpdated
 from plugins.campaigns.models import (
     Attempt,
@@ -79,7 +79,11 @@ def _tagged(response: Response, campaign: Campaign) -> None:
 
 
 async def _one(session: SessionDep, campaign: Campaign) -> CampaignOut:
-    return (await service.campaign_outs(session, [campaign]))[0]
+    """One campaign, with its figures (lists leave them out: they cost a scan of the
+    campaign's attempts)."""
+    out = (await service.campaign_outs(session, [campaign]))[0]
+    out.metrics = await metrics.campaign_metric(session, campaign)
+    return out
 
 
 def _common(campaign: Campaign) -> dict[str, object]:

@@ -170,6 +170,21 @@ class CallbackScheduled(AttemptEvent):
     callback_at: datetime
 
 
+class AttemptDisposed(AttemptEvent):
+    name = "campaigns.attempt.disposed"
+    description = (
+        "An answered attempt got its `disposition` (or a corrected one) from the user `by` "
+        "(`agent_id`: the agent the call was connected to, if any); `has_note` when a note "
+        "was written (the note itself is not in the event)."
+    )
+
+    disposition: str
+    previous_disposition: str | None = None
+    has_note: bool = False
+    agent_id: uuid.UUID | None = None
+    by: str
+
+
 EVENT_TYPES: list[type[Event]] = [
     CampaignCreated,
     CampaignUpdated,
@@ -183,4 +198,5 @@ EVENT_TYPES: list[type[Event]] = [
     AttemptCalled,
     AttemptSkipped,
     CallbackScheduled,
+    AttemptDisposed,
 ]

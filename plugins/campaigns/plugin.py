@@ -64,11 +64,18 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.campaigns import api, page
+    from plugins.campaigns import api, page, reports_api
     from plugins.campaigns.preview import api as preview_api
     from plugins.campaigns.seats import api as seats_api
 
-    return [api.fixed_router, page.router, preview_api.router, api.router, seats_api.router]
+    return [
+        api.fixed_router,
+        page.router,
+        preview_api.router,
+        api.router,
+        reports_api.router,
+        seats_api.router,
+    ]
 
 
 @hookimpl

@@ -51,6 +51,9 @@ NOT_ACTIVE = "campaign.not_active"
 UNKNOWN_CONTACT = "contact.unknown"
 NO_NUMBER = "contact.no_number"
 NOT_THEIRS = "contact.number_not_theirs"
+CHECKS = ("campaign", "contact", "schedule", "window", "frequency", "callable")
+"""The rules' own records in a decision's ``checks``, in the order they are judged (a
+decision that stops at the contact has only the first two)."""
 TIME_RULES_SEARCH = 50
 """How many times the schedule and the window may send each other later before the search
 for an instant both allow gives up (they agree within a few rounds in practice)."""

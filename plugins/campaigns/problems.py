@@ -89,6 +89,33 @@ SEAT_NOT_FOUND = define_problem(
     404,
     "The campaign has no seat of this id that you may see or end.",
 )
+ATTEMPT_NOT_FOUND = define_problem(
+    "campaigns-attempt-not-found",
+    "Attempt not found",
+    404,
+    "The campaign has no attempt with this id.",
+)
+ATTEMPT_NOT_ANSWERED = define_problem(
+    "campaigns-attempt-not-answered",
+    "Attempt not answered",
+    409,
+    "Only an answered attempt (a person or a machine picked up) takes a disposition; "
+    "`attempt_status` and `outcome` say where this one stands.",
+)
+ATTEMPT_NOT_YOURS = define_problem(
+    "campaigns-attempt-not-yours",
+    "Not your call",
+    403,
+    "An agent disposes only the attempts connected to their own agent profile; supervisors "
+    "and administrators (`campaigns.dispositions:all`) dispose any.",
+)
+DISPOSITION_UNKNOWN = define_problem(
+    "campaigns-disposition-unknown",
+    "Unknown disposition",
+    422,
+    "The disposition is not one of the campaign's `dispositions`; `errors` has its `loc` and "
+    "`message` (which names the campaign's dispositions).",
+)
 
 
 def located(errors: Sequence[Mapping[str, Any]], where: str = "body") -> list[dict[str, Any]]:

@@ -329,6 +329,141 @@ class CampaignAttemptOut(BaseModel):
     amd_action: str | None = Field(
         description="What was done for an answering machine: hangup, message or agent."
     )
+    disposition: str | None = Field(
+        default=None, description="What the call came to (one of the campaign's dispositions)."
+    )
+    note: str | None = Field(default=None, description="The disposition's note.")
+    disposed_at: datetime | None = None
+    disposed_by: uuid.UUID | None = Field(default=None, description="The user who disposed it.")
+
+
+class CampaignMetricContacts(BaseModel):
+    """The campaign's roster by status (written at activation: all zero before)."""
+
+    total: int
+    remaining: int = Field(description="Still to dial: pending, scheduled and dialing.")
+    pending: int
+    scheduled: int
+    dialing: int
+    done: int
+    exhausted: int
+    blocked: int
+
+
+class CampaignMetric(BaseModel):
+    """The campaign's figures (`docs/plugins/campaigns.md#metrics` defines each)."""
+
+    attempts: int = Field(
+        description="Dials: allowed attempts, except those the calls plugin's limits refused, "
+        "previews not started and skipped previews."
+    )
+    blocked: int = Field(description="Decisions a rule refused (never dialled).")
+    blocked_by_rule: dict[str, int] = Field(description="Blocked decisions per `rule`.")
+    connects: int = Field(description="Attempts answered, by a person or a machine.")
+    human: int = Field(description="Answered by a person.")
+    machine: int = Field(description="Answered by an answering machine.")
+    right_party_contacts: int = Field(
+        description="Answered by a person, not abandoned and connected to an agent (agentless: "
+        "answered by a person)."
+    )
+    abandoned: int = Field(
+        description="A person answered and no agent was connected within 2 seconds."
+    )
+    answered_30d: int = Field(
+        description="Calls answered by a person in the rolling 30 days (since activation)."
+    )
+    abandoned_30d: int = Field(description="Of those, abandoned.")
+    abandonment_rate_30d: float | None = Field(
+        description="`abandoned_30d` / `answered_30d` in percent; null before the first answer."
+    )
+    average_handle_seconds: float | None = Field(
+        description="From the agent's connection (agentless: the answer) to the end of the "
+        "call, on average; null before the first such call."
+    )
+    contacts: CampaignMetricContacts
+    at: datetime = Field(description="When the figures were taken.")
+
+
+class CampaignMetricBucket(BaseModel):
+    """One UTC hour or day: the attempts decided in it and what became of them."""
+
+    start: datetime = Field(description="The bucket's first instant (UTC).")
+    attempts: int
+    blocked: int
+    connects: int
+    human: int
+    right_party_contacts: int
+    abandoned: int
+    average_handle_seconds: float | None
+
+
+class CampaignMetricsOut(BaseModel):
+    campaign_id: uuid.UUID
+    bucket: Literal["hour", "day"]
+    from_: datetime = Field(alias="from", description="The first bucket's start.")
+    to: datetime = Field(description="The end of the range (exclusive).")
+    buckets: list[CampaignMetricBucket]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class CampaignDispositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disposition: Slug = Field(description="One of the campaign's `dispositions`.")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class CampaignAbandonSummary(BaseModel):
+    """The abandoned calls of the report's span and their safe-harbour messages."""
+
+    count: int
+    max_seconds_to_safe_harbour: float | None
+    average_seconds_to_safe_harbour: float | None
+    over_2_seconds: int = Field(
+        description="Abandons whose safe-harbour message started more than 2 s after the answer."
+    )
+    without_safe_harbour: int = Field(description="Abandons with no recorded safe-harbour message.")
+
+
+class CampaignReportRow(BaseModel):
+    """One attempt of the compliance report."""
+
+    attempt_id: uuid.UUID
+    contact_id: uuid.UUID
+    number: str | None = Field(description="The number dialled (or that would have been).")
+    attempt_no: int
+    decided_at: datetime
+    allowed: bool
+    rule: str = Field(description="`allowed`, or the first rule that refused the dial.")
+    decision: dict[str, Any] = Field(description="The check's full record, every rule's verdict.")
+    status: str
+    outcome: str | None
+    answered_by: str | None
+    answered_at: datetime | None
+    agent_id: uuid.UUID | None
+    connected_at: datetime | None
+    abandoned: bool
+    safe_harbour_at: datetime | None
+    seconds_to_safe_harbour: float | None = Field(
+        description="From the answer to the start of the safe-harbour message."
+    )
+    amd_action: str | None
+    disposition: str | None
+
+
+class CampaignComplianceReport(BaseModel):
+    """`GET /compliance-report` as JSON (streamed): the abandons' summary, then every
+    attempt in decision order."""
+
+    campaign_id: uuid.UUID
+    generated_at: datetime
+    from_: datetime | None = Field(alias="from")
+    to: datetime | None
+    abandons: CampaignAbandonSummary
+    attempts: list[CampaignReportRow]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 class CampaignOut(BaseModel):
@@ -356,6 +491,10 @@ class CampaignOut(BaseModel):
         description="Contacts the campaign calls now (the list's, or the segment's members)."
     )
     progress: CampaignProgress
+    metrics: CampaignMetric | None = Field(
+        default=None,
+        description="The campaign's figures: in the answers about one campaign; null in lists.",
+    )
     version: int
     activated_at: datetime | None
     state_changed_at: datetime | None

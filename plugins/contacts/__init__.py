@@ -8,6 +8,7 @@ from __future__ import annotations
 from plugins.contacts.compliance.callable import CallableDecision, is_callable
 from plugins.contacts.compliance.settings import consent_purposes
 from plugins.contacts.filters import ContactFilter, FieldCondition
+from plugins.contacts.imports.csvfile import neutralise
 from plugins.contacts.lookup import (
     CardPhone,
     ConsentLine,
@@ -60,5 +61,6 @@ __all__ = [
     "dial_facts",
     "is_callable",
     "live_contact_ids",
+    "neutralise",
     "segment_contact_ids",
 ]

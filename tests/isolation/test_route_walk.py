@@ -357,6 +357,15 @@ async def test_the_queues_routes_are_walked(kraliki_app, kraliki_client):
     assert await walk(kraliki_app, kraliki_client, a, b, plugin="queues") > 20
 
 
+async def test_the_campaigns_routes_are_walked(kraliki_app, kraliki_client):
+    """The campaigns plugin's routes and tables alone (figures, the compliance report and
+    dispositions included; the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="campaigns") > 15
+
+
 async def test_the_walk_catches_a_leaky_route(
     kraliki_make_app, kraliki_register_plugin, make_plugin
 ):

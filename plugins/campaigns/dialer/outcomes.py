@@ -53,6 +53,8 @@ async def on_event(platform: Platform, session: AsyncSession, event: DeliveredEv
         return
     if event.name == ANSWERED:
         attempt.answered_by = attempt.answered_by or event.payload.get("answered_by")
+        # An agent campaign's handler took the answer's time in the webhook turn itself.
+        attempt.answered_at = attempt.answered_at or event.occurred_at
         return
     if attempt.status not in LIVE_ATTEMPTS:
         return  # already ended (a repeated delivery, or the placing worker's refusal)

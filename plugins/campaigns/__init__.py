@@ -4,6 +4,7 @@ import. Everything else in ``plugins.campaigns`` is private. See
 
 from __future__ import annotations
 
+from plugins.campaigns.amd import AmdAction, machine_action, machine_detection
 from plugins.campaigns.models import Campaign, CampaignState, ListEntry, Mode, SourceKind
 from plugins.campaigns.permissions import CAMPAIGNS_ACTIVATE, CAMPAIGNS_READ, CAMPAIGNS_WRITE
 
@@ -11,9 +12,12 @@ __all__ = [
     "CAMPAIGNS_ACTIVATE",
     "CAMPAIGNS_READ",
     "CAMPAIGNS_WRITE",
+    "AmdAction",
     "Campaign",
     "CampaignState",
     "ListEntry",
     "Mode",
     "SourceKind",
+    "machine_action",
+    "machine_detection",
 ]

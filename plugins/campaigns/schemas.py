@@ -314,6 +314,10 @@ class CampaignAttemptOut(BaseModel):
     placed_at: datetime | None
     outcome: str | None = Field(description="human, machine, busy, no_answer or failed.")
     answered_by: str | None
+    amd_action: str | None = Field(
+        default=None,
+        description="What was done when a machine answered: hangup, message or agent.",
+    )
     ended_at: datetime | None
 
 

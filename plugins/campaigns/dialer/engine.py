@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import JobTopic, Platform, ProblemError, utcnow
 from plugins.calls import CallRequest, place_call
+from plugins.campaigns.amd import machine_detection
 from plugins.campaigns.dialer.pacing import PACERS
 from plugins.campaigns.dialer.retry import settle_contact
 from plugins.campaigns.events import AttemptDecided, AttemptEnded
@@ -231,7 +232,7 @@ async def place(platform: Platform, attempt_id: uuid.UUID, now: datetime | None 
             from_number=campaign.caller_id,
             handler="ivr",
             handler_target=str(campaign.flow_id),
-            machine_detection=bool((campaign.amd or {}).get("enabled", True)),
+            detection=machine_detection(campaign),
             timeout_seconds=campaign.ring_seconds,
             tags=["campaign"],
             metadata={"campaign_id": str(campaign.id), "attempt_id": str(attempt.id)},

@@ -28,16 +28,25 @@ from plugins.calls import (
     CallStatus,
     Direction,
     InstructionList,
+    MachineDetection,
     PlaceCall,
     ProviderContext,
 )
 from plugins.loopback.carrier.clock import Clock, Timeline
 from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, Media
 from plugins.loopback.carrier.outbox import Outbox
-from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script
+from plugins.loopback.carrier.script import (
+    Answer,
+    Busy,
+    Fail,
+    NoAnswer,
+    Script,
+    greeting_seconds,
+)
 from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import (
+    AmdBody,
     DialBody,
     GatherBody,
     RecordingBody,
@@ -122,7 +131,9 @@ class CarrierCall:
     answered_at: float | None = None
     """Simulated time of the answer."""
     log: list[tuple[str, str]] = field(default_factory=list)
-    """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``."""
+    """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``,
+    ``("heard", text)`` (the platform's ``say`` the callee heard to its end), ``("beep", "")``
+    (a machine's greeting ended), ``("detected", "machine")`` (asynchronous detection told)."""
     recordings: dict[str, Recording] = field(default_factory=dict)
     commands: set[str] = field(default_factory=set)
     """Command ids of the control actions done (a repeated command is ignored)."""
@@ -272,13 +283,17 @@ class CarrierCall:
 
         outcome = self.script.outcome
         assert isinstance(outcome, Answer)
-        answered_by = AnsweredBy(outcome.by) if self.request.machine_detection else None
+        detecting = self.request.detection is not MachineDetection.OFF
+        synchronous = self.request.machine_detection and not detecting
+        answered_by = AnsweredBy(outcome.by) if synchronous else None
         self.status = CallStatus.IN_PROGRESS
         self.answered_at = answered_at
         self.report(CallStatus.IN_PROGRESS, answered_by=answered_by)
         if self.request.record:
             self.start_recording("call", at=answered_at)
         self.spawn(run_callee(self, Timeline(self.clock, answered_at), self.script.after))
+        if detecting:
+            self.spawn(self._detect(outcome, Timeline(self.clock, answered_at)))
         voice = VoiceBody(
             **self.header(),
             reason="inbound" if self.direction is Direction.INBOUND else "answered",
@@ -290,6 +305,24 @@ class CarrierCall:
         instructions = await self.ask(voice, at=answered_at)
         if instructions is not None:
             self._program = self.spawn(self._platform_side(instructions, answered_at, None))
+
+    async def _detect(self, outcome: Answer, detection: Timeline) -> None:
+        """Asynchronous detection: the verdict ``detect_after`` into the call; with message
+        end, a machine's at the end of its greeting (when it beeps)."""
+        by = AnsweredBy(outcome.by)
+        started = detection.t
+        if (
+            self.request.detection is MachineDetection.DETECT_MESSAGE_END
+            and by is AnsweredBy.MACHINE
+        ):
+            await detection.sleep(max(outcome.detect_after, greeting_seconds(self.script.after)))
+            fields: dict[str, Any] = {"greeting_ended": True, "beep": outcome.beep}
+        else:
+            await detection.sleep(outcome.detect_after)
+            fields = {}
+        self.log.append(("detected", by.value))
+        elapsed = round((detection.t - started) * 1000)
+        self.outbox.send(AmdBody(**self.header(), answered_by=by, detection_ms=elapsed, **fields))
 
     async def _platform_side(
         self, steps: Instructions, at: float, replaced: asyncio.Task[Any] | None

@@ -85,6 +85,8 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
         step = queue.popleft()
         if isinstance(step, Say | Play | Pause):
             await side.sleep(prompt_seconds(step))
+            if isinstance(step, Say):
+                call.log.append(("heard", step.text))
         elif isinstance(step, Gather):
             following = await gather(call, side, step)
             if following is None:
@@ -223,8 +225,16 @@ async def record(call: CarrierCall, side: Timeline, step: Record) -> None:
 
 async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script.Step]) -> None:
     """The callee's side after it answered; a callee whose script runs out stays on the
-    line, silent, until the platform hangs up."""
+    line, silent, until the platform hangs up. A machine beeps at the end of its greeting
+    (the ``say`` steps it starts with) when its answer says so."""
+    answer = call.script.outcome
+    beeps = isinstance(answer, script.Answer) and answer.by == "machine" and answer.beep
+    greeting = True
     for step in steps:
+        if greeting and not isinstance(step, script.Say):
+            greeting = False
+            if beeps:
+                call.log.append(("beep", ""))
         if isinstance(step, script.Wait):
             await callee.sleep(step.seconds)
         elif isinstance(step, script.Say):
@@ -234,6 +244,8 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         elif isinstance(step, script.Hangup):
             call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return
+    if greeting and beeps:
+        call.log.append(("beep", ""))
     call.callee_idle.set_result(callee.t)
 
 

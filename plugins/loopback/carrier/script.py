@@ -43,8 +43,15 @@ class Ring(_Step):
 
 
 class Answer(_Step):
+    """Pick up, as a person or an answering machine. A machine's greeting is the ``say``
+    steps right after the answer; ``beep`` ends it (then it records what it hears). A call
+    placed with asynchronous detection learns who answered ``detect_after`` simulated
+    seconds after the answer (a machine's verdict with message end: at its greeting's end)."""
+
     step: Literal["answer"] = "answer"
     by: Literal["human", "machine"] = "human"
+    detect_after: float = Field(default=2.5, ge=0, le=60)
+    beep: bool = True
 
 
 class Busy(_Step):
@@ -275,6 +282,18 @@ MAGIC_NUMBERS: dict[str, str] = {
 """Destination numbers ending in these digits get these callees (placed calls, and the
 numbers a ``dial`` that reports its outcome calls); any other number answers after the
 default ring, stays on the line for the default talk time and hangs up."""
+
+
+def greeting_seconds(steps: Sequence[Step]) -> float:
+    """How long a machine's greeting lasts: the ``say`` steps it starts with."""
+    from plugins.loopback.carrier.program import speech_seconds
+
+    seconds = 0.0
+    for step in steps:
+        if not isinstance(step, Say):
+            break
+        seconds += speech_seconds(step.text)
+    return seconds
 
 
 def script_for_number(number: str, settings: LoopbackSettings) -> Script:

@@ -41,7 +41,6 @@ from plugins.loopback.carrier.script import (
     Fail,
     NoAnswer,
     Script,
-    greeting_seconds,
 )
 from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
@@ -145,6 +144,9 @@ class CarrierCall:
     rang: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     """Set once the platform was told the call rings (it knows the call from then on)."""
     gather: Listening | None = field(init=False, default=None)
+    greeting_over: asyncio.Future[float] = field(init=False)
+    """Resolved with the simulated time the callee's greeting (its first ``say`` steps)
+    ended: a machine beeps then."""
     callee_idle: asyncio.Future[float] = field(init=False)
     """Resolved with the simulated time the callee's script ran out (it stays, silent)."""
     _ended: asyncio.Future[Ending] = field(init=False)
@@ -162,6 +164,7 @@ class CarrierCall:
         )
         self.unheld.set()
         self.callee_idle = loop.create_future()
+        self.greeting_over = loop.create_future()
         self._ended = loop.create_future()
 
     @property
@@ -315,7 +318,8 @@ class CarrierCall:
             self.request.detection is MachineDetection.DETECT_MESSAGE_END
             and by is AnsweredBy.MACHINE
         ):
-            await detection.sleep(max(outcome.detect_after, greeting_seconds(self.script.after)))
+            detection.catch_up(await self.greeting_over)  # the machine's own time
+            await detection.sleep(started + outcome.detect_after - detection.t)
             fields: dict[str, Any] = {"greeting_ended": True, "beep": outcome.beep}
         else:
             await detection.sleep(outcome.detect_after)

@@ -233,8 +233,7 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
     for step in steps:
         if greeting and not isinstance(step, script.Say):
             greeting = False
-            if beeps:
-                call.log.append(("beep", ""))
+            greeting_over(call, callee.t, beeps=beeps)
         if isinstance(step, script.Wait):
             await callee.sleep(step.seconds)
         elif isinstance(step, script.Say):
@@ -244,9 +243,17 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         elif isinstance(step, script.Hangup):
             call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return
-    if greeting and beeps:
-        call.log.append(("beep", ""))
+    if greeting:
+        greeting_over(call, callee.t, beeps=beeps)
     call.callee_idle.set_result(callee.t)
+
+
+def greeting_over(call: CarrierCall, at: float, *, beeps: bool) -> None:
+    """The callee's greeting ended at ``at`` (a machine beeps now, if it does)."""
+    if beeps:
+        call.log.append(("beep", ""))
+    if not call.greeting_over.done():
+        call.greeting_over.set_result(at)
 
 
 async def say(call: CarrierCall, callee: Timeline, text: str) -> None:

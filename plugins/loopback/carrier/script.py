@@ -284,18 +284,6 @@ numbers a ``dial`` that reports its outcome calls); any other number answers aft
 default ring, stays on the line for the default talk time and hangs up."""
 
 
-def greeting_seconds(steps: Sequence[Step]) -> float:
-    """How long a machine's greeting lasts: the ``say`` steps it starts with."""
-    from plugins.loopback.carrier.program import speech_seconds
-
-    seconds = 0.0
-    for step in steps:
-        if not isinstance(step, Say):
-            break
-        seconds += speech_seconds(step.text)
-    return seconds
-
-
 def script_for_number(number: str, settings: LoopbackSettings) -> Script:
     """The callee a destination number gets when the call gives no script (and the party
     a ``dial`` that reports its outcome reaches)."""

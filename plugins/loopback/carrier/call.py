@@ -35,13 +35,7 @@ from plugins.calls import (
 from plugins.loopback.carrier.clock import Clock, Timeline
 from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, Media
 from plugins.loopback.carrier.outbox import Outbox
-from plugins.loopback.carrier.script import (
-    Answer,
-    Busy,
-    Fail,
-    NoAnswer,
-    Script,
-)
+from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script
 from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import (

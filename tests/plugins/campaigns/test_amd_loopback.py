@@ -144,12 +144,22 @@ async def call_of(api: httpx.AsyncClient, attempt: dict[str, Any]) -> dict[str, 
     return dict(await ok(await api.get(f"/api/v1/calls/{attempt['call_id']}")))
 
 
-def verdicts(calls: LoopbackCalls, call_id: str) -> list[dict[str, Any]]:
-    return [
-        e.payload
-        for e in calls.delivered
-        if e.name == "calls.call.machine_detected" and str(e.payload["call_id"]) == call_id
-    ]
+async def verdicts(calls: LoopbackCalls, call_id: str) -> list[dict[str, Any]]:
+    """The verdicts delivered to plugins about the call (once there is one: plugins may
+    hear of them after the API shows the campaign completed)."""
+
+    def found() -> list[dict[str, Any]]:
+        return [
+            e.payload
+            for e in calls.delivered
+            if e.name == "calls.call.machine_detected" and str(e.payload["call_id"]) == call_id
+        ]
+
+    async def any_found() -> bool:
+        return bool(found())
+
+    await until(any_found)
+    return found()
 
 
 async def test_a_message_is_left_after_the_beep_and_a_person_hears_the_flow(
@@ -167,7 +177,7 @@ async def test_a_message_is_left_after_the_beep_and_a_person_hears_the_flow(
     )
     call = await call_of(api, machine)
     assert (call["status"], call["answered_by"]) == ("completed", "machine")
-    [verdict] = verdicts(calls, machine["call_id"])
+    [verdict] = await verdicts(calls, machine["call_id"])
     assert (verdict["answered_by"], verdict["greeting_ended"], verdict["beep"]) == (
         "machine",
         True,
@@ -187,7 +197,7 @@ async def test_a_message_is_left_after_the_beep_and_a_person_hears_the_flow(
         None,
     )
     call = await call_of(api, person)
-    [verdict] = verdicts(calls, person["call_id"])
+    [verdict] = await verdicts(calls, person["call_id"])
     assert (verdict["answered_by"], verdict["greeting_ended"]) == ("human", False)
     lines = call_log(calls.platform, call["provider_call_id"])
     assert ("pressed", "1") in lines
@@ -209,7 +219,7 @@ async def test_a_machine_is_hung_up_on(calls: LoopbackCalls, api: httpx.AsyncCli
     call = await call_of(api, machine)
     assert call["status"] == "completed"
     # Detection without message end: the verdict comes as soon as it is known.
-    [verdict] = verdicts(calls, machine["call_id"])
+    [verdict] = await verdicts(calls, machine["call_id"])
     assert (verdict["answered_by"], verdict["greeting_ended"]) == ("machine", False)
     [hangup] = [e for e in call["timeline"] if e["kind"] == "action"]
     assert hangup["detail"]["action"] == "hangup"

@@ -215,6 +215,7 @@ async def place(
             instructions=list(body.instructions),
             record=body.record,
             machine_detection=body.machine_detection,
+            detection=body.detection,
             timeout_seconds=body.timeout_seconds,
             tags=_tags(body.tags),
             metadata=body.metadata,

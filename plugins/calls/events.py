@@ -47,6 +47,21 @@ class CallAnswered(CallEvent):
     answered_by: str | None = None
 
 
+class CallMachineDetected(CallEvent):
+    name = "calls.call.machine_detected"
+    description = (
+        "Asynchronous answering-machine detection's verdict on an answered call: "
+        "`answered_by` human, machine or unknown; `greeting_ended` once a machine's greeting "
+        "is over (a message can be left), with `beep` when the provider says whether one "
+        "ended it. A provider may report a machine twice: the verdict, then its greeting's end."
+    )
+
+    answered_by: str
+    greeting_ended: bool = False
+    beep: bool | None = None
+    detection_ms: int | None = None
+
+
 class CallEnded(CallEvent):
     """Base of the five final statuses."""
 
@@ -186,6 +201,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CallInitiated,
     CallRinging,
     CallAnswered,
+    CallMachineDetected,
     CallCompleted,
     CallBusy,
     CallNoAnswer,

@@ -42,6 +42,7 @@ from plugins.calls.provider import (
     Direction,
     Hangup,
     InstructionsNeeded,
+    MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
     ProviderRefused,
@@ -358,6 +359,8 @@ async def _apply(
         await service.apply_recording(platform, session, call, event)
     elif isinstance(event, TranscriptSegment):
         await service.apply_transcript(platform, session, call, event)
+    elif isinstance(event, MachineDetected):
+        await service.apply_detection(platform, session, call, event)
     elif isinstance(event, InstructionsNeeded):
         if CallStatus(call.status).terminal:
             return None

@@ -17,6 +17,7 @@ from plugins.calls.provider import (
     CallStatus,
     Direction,
     InstructionsNeeded,
+    MachineDetected,
     NormalizedEvent,
     RecordingProgress,
     TranscriptSegment,
@@ -24,7 +25,13 @@ from plugins.calls.provider import (
 
 TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (CallProgress, InstructionsNeeded, RecordingProgress, TranscriptSegment)
+    for cls in (
+        CallProgress,
+        InstructionsNeeded,
+        RecordingProgress,
+        TranscriptSegment,
+        MachineDetected,
+    )
 }
 ENUMS: dict[str, type[enum.Enum]] = {
     "status": CallStatus,

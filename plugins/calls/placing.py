@@ -40,6 +40,7 @@ from plugins.calls.provider import (
     CallProgress,
     CallStatus,
     Direction,
+    MachineDetection,
     PlaceCall,
     PlacedCall,
     ProviderRefused,
@@ -60,6 +61,10 @@ class CallRequest:
     instructions: list[Any] = field(default_factory=list)
     record: bool = False
     machine_detection: bool = False
+    """Synchronous detection where the provider has it (``PlaceCall.machine_detection``)."""
+    detection: MachineDetection = MachineDetection.OFF
+    """Asynchronous detection: connected at once, the verdict later
+    (``calls.call.machine_detected``)."""
     timeout_seconds: int = 30
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -250,6 +255,7 @@ async def _place_with(
             record=request.record,
             machine_detection=request.machine_detection,
             options=request.options,
+            detection=request.detection,
         )
     )
 

@@ -99,6 +99,19 @@ class AnsweredBy(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+class MachineDetection(enum.StrEnum):
+    """Asynchronous answering-machine detection asked for when placing a call: the call is
+    connected at once (its instructions run while detection listens) and the verdict comes
+    later as a :class:`MachineDetected` event."""
+
+    OFF = "off"
+    DETECT = "detect"
+    """Report human or machine as soon as the provider can tell."""
+    DETECT_MESSAGE_END = "detect-message-end"
+    """Also wait for the end of a machine's greeting (its beep): the moment to leave a
+    message. A human is reported as soon as told."""
+
+
 class Capability(enum.StrEnum):
     """What a provider can do beyond placing and hanging up calls; ``calls`` refuses an action
     (409) on a provider without the capability it needs."""
@@ -262,8 +275,14 @@ class PlaceCall:
     """Ring this long before giving up (no-answer)."""
     record: bool = False
     machine_detection: bool = False
+    """Synchronous detection where the provider has it (Twilio: the answer says who
+    answered, after a few seconds of silence; others report it as :attr:`detection` does).
+    Superseded by :attr:`detection` when that is not ``off``."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Provider-specific options from the request (``loopback``'s scripted callee)."""
+    detection: MachineDetection = MachineDetection.OFF
+    """Asynchronous detection: the call is connected at once and the verdict arrives later
+    as :class:`MachineDetected` (needs :attr:`Capability.MACHINE_DETECTION`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +371,23 @@ class CallProgress:
     parent_provider_call_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MachineDetected:
+    """Asynchronous answering-machine detection's verdict on an answered call
+    (:attr:`PlaceCall.detection`). A provider may report twice: the verdict, then (with
+    ``detect-message-end``) the end of a machine's greeting with ``greeting_ended``."""
+
+    provider_call_id: str
+    answered_by: AnsweredBy
+    greeting_ended: bool = False
+    """A machine's greeting is over (a message left now is recorded)."""
+    beep: bool | None = None
+    """With ``greeting_ended``: whether a beep ended the greeting (None: not told)."""
+    detection_ms: int | None = None
+    """How long detection took, when the provider says."""
+    occurred_at: datetime | None = None
+
+
 DIAL_STATUSES = frozenset(
     {
         CallStatus.COMPLETED,
@@ -418,7 +454,9 @@ class TranscriptSegment:
     occurred_at: datetime | None = None
 
 
-NormalizedEvent = CallProgress | InstructionsNeeded | RecordingProgress | TranscriptSegment
+NormalizedEvent = (
+    CallProgress | InstructionsNeeded | RecordingProgress | TranscriptSegment | MachineDetected
+)
 
 
 @dataclass(frozen=True, slots=True)

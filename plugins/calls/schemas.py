@@ -16,6 +16,7 @@ from plugins.calls.provider import (
     Capability,
     Direction,
     Instruction,
+    MachineDetection,
     RecordingStatus,
 )
 
@@ -56,7 +57,15 @@ class PlaceCallBody(BaseModel):
     )
     record: bool = Field(default=False, description="Record the call from the answer.")
     machine_detection: bool = Field(
-        default=False, description="Ask the provider whether a human or a machine answered."
+        default=False,
+        description="Ask the provider whether a human or a machine answered, with the answer "
+        "(Twilio: synchronous; superseded by `detection`).",
+    )
+    detection: MachineDetection = Field(
+        default=MachineDetection.OFF,
+        description="Asynchronous answering-machine detection: the call is connected at once "
+        "and the verdict arrives later (`calls.call.machine_detected`); `detect-message-end` "
+        "also waits for the end of a machine's greeting (its beep).",
     )
     timeout_seconds: int = Field(default=30, ge=5, le=120, description="Ring this long.")
     tags: list[str] = TAGS

@@ -31,6 +31,7 @@ from plugins.calls.provider import (
     CallRef,
     CallStatus,
     Direction,
+    MachineDetected,
     RecordingProgress,
     TranscriptSegment,
 )
@@ -294,6 +295,39 @@ def _end(call: Call, progress: CallProgress, at: datetime) -> None:
         call.duration_seconds = max(0, int((at - call.answered_at).total_seconds()))
     else:
         call.duration_seconds = 0
+
+
+async def apply_detection(
+    platform: Platform, session: AsyncSession, call: Call, verdict: MachineDetected
+) -> None:
+    """Keep asynchronous detection's verdict on the call and publish it. A verdict replaces
+    an earlier one unless it is ``unknown``; the end of a machine's greeting is published
+    as its own event (a message can be left now). Kept and published even when the call
+    has ended meanwhile: it says who answered."""
+    if verdict.answered_by is not AnsweredBy.UNKNOWN or call.answered_by is None:
+        call.answered_by = verdict.answered_by.value
+    call.heard_at = utcnow()
+    note(
+        session,
+        call,
+        "machine-detected",
+        source="provider",
+        occurred_at=verdict.occurred_at,
+        answered_by=verdict.answered_by.value,
+        greeting_ended=verdict.greeting_ended or None,
+        beep=verdict.beep,
+        detection_ms=verdict.detection_ms,
+    )
+    await publish(
+        platform,
+        session,
+        events.CallMachineDetected,
+        call,
+        answered_by=verdict.answered_by.value,
+        greeting_ended=verdict.greeting_ended,
+        beep=verdict.beep,
+        detection_ms=verdict.detection_ms,
+    )
 
 
 async def apply_recording(

@@ -4,6 +4,7 @@ import. Everything else in ``plugins.campaigns`` is private. See
 
 from __future__ import annotations
 
+from plugins.campaigns.amd import AmdAction, machine_action, machine_detection
 from plugins.campaigns.models import Campaign, CampaignState, ListEntry, Mode, SourceKind
 from plugins.campaigns.permissions import (
     CAMPAIGNS_ACTIVATE,
@@ -17,9 +18,12 @@ __all__ = [
     "CAMPAIGNS_READ",
     "CAMPAIGNS_WORK",
     "CAMPAIGNS_WRITE",
+    "AmdAction",
     "Campaign",
     "CampaignState",
     "ListEntry",
     "Mode",
     "SourceKind",
+    "machine_action",
+    "machine_detection",
 ]

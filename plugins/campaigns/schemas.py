@@ -316,6 +316,10 @@ class CampaignAttemptOut(BaseModel):
         description="human, machine, busy, no_answer, failed or skipped (preview)."
     )
     answered_by: str | None
+    amd_action: str | None = Field(
+        default=None,
+        description="What was done when a machine answered: hangup, message or agent.",
+    )
     ended_at: datetime | None
     answered_at: datetime | None = Field(description="When the called party picked up.")
     agent_id: uuid.UUID | None = Field(description="The agent who took the call.")
@@ -325,9 +329,6 @@ class CampaignAttemptOut(BaseModel):
     )
     safe_harbour_at: datetime | None = Field(
         description="When an abandoned call's safe-harbour message started."
-    )
-    amd_action: str | None = Field(
-        description="What was done for an answering machine: hangup, message or agent."
     )
     disposition: str | None = Field(
         default=None, description="What the call came to (one of the campaign's dispositions)."

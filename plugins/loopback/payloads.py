@@ -27,6 +27,7 @@ from plugins.calls import (
     CallStatus,
     Direction,
     InstructionsNeeded,
+    MachineDetected,
     NormalizedEvent,
     RecordingProgress,
     RecordingStatus,
@@ -92,6 +93,28 @@ class VoiceBody(_Body):
             direction=self.direction,
             from_number=self.from_number,
             to_number=self.to_number,
+        )
+
+
+class AmdBody(_Body):
+    """Asynchronous answering-machine detection's verdict (a call placed with
+    ``detection``): who answered and, for a machine with message end, that its greeting
+    is over and whether a beep ended it."""
+
+    kind: Literal["amd"] = "amd"
+    answered_by: AnsweredBy
+    greeting_ended: bool = False
+    beep: bool | None = None
+    detection_ms: int | None = Field(default=None, ge=0)
+
+    def event(self) -> MachineDetected:
+        return MachineDetected(
+            provider_call_id=self.call_id,
+            answered_by=self.answered_by,
+            greeting_ended=self.greeting_ended,
+            beep=self.beep,
+            detection_ms=self.detection_ms,
+            occurred_at=self.occurred_at,
         )
 
 
@@ -188,10 +211,10 @@ class TranscriptionBody(_Body):
 
 
 Body = Annotated[
-    StatusBody | VoiceBody | GatherBody | DialBody | RecordingBody | TranscriptionBody,
+    StatusBody | VoiceBody | AmdBody | GatherBody | DialBody | RecordingBody | TranscriptionBody,
     Field(discriminator="kind"),
 ]
-KINDS = ("status", "voice", "gather", "dial", "recording", "transcription")
+KINDS = ("status", "voice", "amd", "gather", "dial", "recording", "transcription")
 _ADAPTER: TypeAdapter[Body] = TypeAdapter(Body)
 
 

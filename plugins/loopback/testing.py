@@ -143,17 +143,6 @@ def call_log(platform: Platform, provider_call_id: str) -> list[tuple[str, str]]
     return [] if ended is None else list(ended.log)
 
 
-def played(platform: Platform, provider_call_id: str) -> list[str]:
-    """The platform's ``Say`` texts a running or recently ended call's callee heard, in
-    order (a prompt cut short by a hang-up included)."""
-    state = loopback_state(platform)
-    live = state.calls.get(provider_call_id)
-    if live is not None:
-        return list(live.played)
-    ended = state.ended.get(provider_call_id)
-    return [] if ended is None else list(ended.played)
-
-
 def conference_members(platform: Platform, tenant_id: uuid.UUID, name: str) -> list[Member]:
     """Who is in the tenant's conference room ``name`` now, in the order they joined: each
     :class:`~plugins.loopback.carrier.conference.Member` has ``provider_call_id``,

@@ -24,6 +24,7 @@ from plugins.calls import (
     ControlCall,
     Direction,
     Hangup,
+    MachineDetection,
     ParsedWebhook,
     PlaceCall,
     PlacedCall,
@@ -70,7 +71,11 @@ class TelnyxProvider(TelephonyProvider):
         client = await client_for(self.context, purpose="place a call")
         state = encode(CallState(call_id=str(request.call_id)), max_length=1024)
         options: dict[str, Any] = {}
-        if request.machine_detection:
+        if request.detection is MachineDetection.DETECT_MESSAGE_END:
+            # The verdict, then the end of a machine's greeting (call.machine.greeting.ended).
+            options["answering_machine_detection"] = "detect_beep"
+        elif request.detection is MachineDetection.DETECT or request.machine_detection:
+            # Telnyx detects asynchronously either way: call.machine.detection.ended.
             options["answering_machine_detection"] = "detect"
         if request.record:
             options["record"] = "record-from-answer"

@@ -9,6 +9,7 @@ and sends webhooks exactly as Telnyx does, to the ``webhook_url`` the platform g
         # an organization: await use_telnyx(platform, tenant_id, telnyx) (account, provider)
         placed = await provider.place_call(...)
         await telnyx.send_event(placed.provider_call_id, "call.answered")
+        await telnyx.detect_machine(placed.provider_call_id, "machine")  # AMD's events
         telnyx.fail_next(2, status=503)       # the next two requests fail
         [speak] = telnyx.commands(action="speak")
 
@@ -356,6 +357,27 @@ class TelnyxDouble:
         if ending == "answered" and not leg.parks_caller and caller.alive:
             sent.append(
                 await self.send_event(caller.call_control_id, "call.hangup", hangup_source="callee")
+            )
+        return sent
+
+    async def detect_machine(
+        self, call_control_id: str, result: str = "machine", *, greeting: str = "beep_detected"
+    ) -> list[SentEvent]:
+        """Answering-machine detection's events, as Telnyx sends them after the answer:
+        ``call.machine.detection.ended`` with ``result`` (``human``, ``machine``,
+        ``not_sure``), then, for a machine on a call dialled with ``detect_beep``,
+        ``call.machine.greeting.ended`` with ``greeting`` (``beep_detected``, ``ended``,
+        ``not_sure``)."""
+        call = self.call(call_control_id)
+        assert call.machine_detection not in (None, "disabled"), "the dial asked no detection"
+        sent = [
+            await self.send_event(call_control_id, "call.machine.detection.ended", result=result)
+        ]
+        if result == "machine" and call.machine_detection == "detect_beep":
+            sent.append(
+                await self.send_event(
+                    call_control_id, "call.machine.greeting.ended", result=greeting
+                )
             )
         return sent
 

@@ -87,6 +87,8 @@ _EXTRA: dict[str, Callable[[DoubleCall], dict[str, Any]]] = {
     "call.hangup": _hangup,
     "call.machine.detection.ended": lambda call: {"result": "human"},
     "call.machine.premium.detection.ended": lambda call: {"result": "human_residence"},
+    "call.machine.greeting.ended": lambda call: {"result": "beep_detected"},
+    "call.machine.premium.greeting.ended": lambda call: {"result": "beep_detected"},
     "call.gather.ended": lambda call: {"digits": "", "status": "valid"},
     "call.speak.started": lambda call: {},
     "call.speak.ended": lambda call: {"status": "completed"},

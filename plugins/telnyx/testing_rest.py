@@ -63,6 +63,8 @@ NEEDS_CALL = frozenset({"join", "leave"})
 """Conference actions that name the call they act on (``call_control_id``)."""
 
 
+AMD_MODES = ("premium", "detect", "detect_beep", "detect_words", "greeting_end", "disabled")
+"""The dial's ``answering_machine_detection`` values Telnyx takes."""
 TRANSFER_OUTCOMES = ("answered", "busy", "no_answer", "failed", "canceled")
 """How a transfer's callee leg may end: answered (then hung up), busy, not answered within
 the ring timeout, refused by the network, or abandoned by the caller while it rang."""
@@ -117,6 +119,8 @@ class DoubleCall:
     """The transfer asked ``park_after_unbridge=self``: the caller stays when this leg ends."""
     outcome: str | None = None
     """A transfer's callee leg: how it ends when the test plays it (``TRANSFER_OUTCOMES``)."""
+    machine_detection: str | None = None
+    """The dial's ``answering_machine_detection`` (``detect``, ``detect_beep``...)."""
 
     def end(self) -> None:
         if self.alive:
@@ -265,6 +269,9 @@ class TelnyxApi:
             if not isinstance(value, str) or not (E164.match(value) or sip):
                 raise invalid(f"'{name}' must be a number in +E.164 format or a SIP URI")
         state = self._client_state(body)
+        detection = body.get("answering_machine_detection")
+        if detection is not None and detection not in AMD_MODES:
+            raise invalid(f"answering_machine_detection must be one of {', '.join(AMD_MODES)}")
         call = DoubleCall(
             call_control_id=f"v3:{secrets.token_urlsafe(24)}",
             from_=body["from"],
@@ -273,6 +280,7 @@ class TelnyxApi:
             connection_id=self.connection_id,
             webhook_url=body.get("webhook_url"),
             client_state=state,
+            machine_detection=detection,
         )
         self.calls[call.call_control_id] = call
         return {

@@ -18,11 +18,13 @@ from pydantic import ValidationError
 
 from plugins.calls import (
     DIAL_STATUSES,
+    AnsweredBy,
     CallProgress,
     CallStatus,
     Direction,
     InstructionList,
     InstructionsNeeded,
+    MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
     RecordingProgress,
@@ -241,12 +243,30 @@ def _hangup(event: Incoming) -> list[NormalizedEvent]:
 
 
 def _machine(event: Incoming) -> list[NormalizedEvent]:
+    """``call.machine[.premium].detection.ended``: the verdict (``result`` human, machine,
+    not_sure; premium: human_residence, human_business, machine, silence, fax_detected)."""
     return [
-        CallProgress(
+        MachineDetected(
             event.call,
-            CallStatus.IN_PROGRESS,
+            answered_by(event.text("result")),
             occurred_at=event.occurred_at,
-            answered_by=answered_by(event.text("result")),
+        )
+    ]
+
+
+def _greeting(event: Incoming) -> list[NormalizedEvent]:
+    """``call.machine[.premium].greeting.ended`` (``answering_machine_detection``
+    ``detect_beep``): the machine's greeting is over (``result`` beep_detected, ended,
+    not_sure; premium: beep_detected, no_beep_detected). ``not_sure``: Telnyx stopped
+    listening for the end; the greeting is taken as over, without a beep."""
+    result = event.text("result")
+    return [
+        MachineDetected(
+            event.call,
+            AnsweredBy.MACHINE,
+            greeting_ended=True,
+            beep=result == "beep_detected" if result != "not_sure" else None,
+            occurred_at=event.occurred_at,
         )
     ]
 
@@ -355,6 +375,8 @@ MAPPINGS: dict[str, Callable[[Incoming], Sequence[NormalizedEvent]]] = {
     "call.hangup": _hangup,
     "call.machine.detection.ended": _machine,
     "call.machine.premium.detection.ended": _machine,
+    "call.machine.greeting.ended": _greeting,
+    "call.machine.premium.greeting.ended": _greeting,
     "call.gather.ended": _gathered,
     "call.speak.ended": _media_ended,
     "call.playback.ended": _media_ended,

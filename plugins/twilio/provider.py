@@ -23,6 +23,7 @@ from plugins.calls import (
     CallRef,
     CallStatus,
     ControlCall,
+    MachineDetection,
     ParsedWebhook,
     PlaceCall,
     PlacedCall,
@@ -63,6 +64,11 @@ RECORDING_STATUS = {
     Action.RESUME_RECORDING: "in-progress",
     Action.STOP_RECORDING: "stopped",
 }
+AMD_MODES = {
+    MachineDetection.DETECT: "Enable",
+    MachineDetection.DETECT_MESSAGE_END: "DetectMessageEnd",
+}
+"""Twilio's ``MachineDetection`` for each asynchronous detection mode."""
 XML = "application/xml"
 NOT_FOUND = "20404"
 """Twilio's error code for a resource it does not have."""
@@ -144,7 +150,16 @@ class TwilioProvider(TelephonyProvider):
             "status_callback_event": STATUS_EVENTS,
             "timeout": request.timeout_seconds,
         }
-        if request.machine_detection:
+        if request.detection is not MachineDetection.OFF:
+            # Asynchronous: the call is connected at once (the voice webhook runs its
+            # instructions) and the verdict is posted to the amd webhook later.
+            options.update(
+                machine_detection=AMD_MODES[request.detection],
+                async_amd="true",
+                async_amd_status_callback=url("amd"),
+                async_amd_status_callback_method="POST",
+            )
+        elif request.machine_detection:
             # Synchronous detection: the voice webhook then says who answered, together
             # with the answer itself (the callee hears a few seconds of silence).
             options["machine_detection"] = "Enable"

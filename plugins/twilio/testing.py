@@ -12,6 +12,7 @@ gave when it created the call::
         call = double.last_call()
         await double.send_status(call.sid, "ringing")
         answer = await double.answer(call.sid)          # POSTs the voice URL, keeps the TwiML
+        await double.send_amd(call.sid, "machine_end_beep")  # the async AMD verdict
         await double.press(call.sid, "1")               # keys into the latest <Gather>
         await double.speak(call.sid, "billing")         # or speech, when it listens for it
         double.dial_outcomes["+420777000111"] = "no-answer"  # how a <Dial action> ends
@@ -248,9 +249,28 @@ class TwilioDouble:
         assert call.url, "the call has no voice URL"
         call.status = "in-progress"
         form = call.base_form() | {"CallStatus": "in-progress"}
-        if call.machine_detection or answered_by:
+        if (call.machine_detection and not call.async_amd) or answered_by:
             form["AnsweredBy"] = call.answered_by = answered_by or "human"
         return await self._fetch_twiml(call, call.url, form)
+
+    async def send_amd(
+        self, call_sid: str, answered_by: str = "human", *, duration_ms: int = 3200
+    ) -> httpx.Response:
+        """Asynchronous AMD's verdict, as Twilio posts it to the call's
+        ``AsyncAmdStatusCallback``: ``CallSid``, ``AccountSid``, ``AnsweredBy`` (``human``,
+        ``machine_start``, ``machine_end_beep``, ``machine_end_silence``,
+        ``machine_end_other``, ``fax``, ``unknown``) and ``MachineDetectionDuration`` (ms)."""
+        call = self.state.calls[call_sid]
+        assert call.async_amd, "the call was placed without AsyncAmd"
+        assert call.async_amd_status_callback, "the call has no AsyncAmdStatusCallback"
+        call.answered_by = answered_by
+        form = {
+            "CallSid": call.sid,
+            "AccountSid": call.account_sid,
+            "AnsweredBy": answered_by,
+            "MachineDetectionDuration": str(duration_ms),
+        }
+        return await self._deliver(call, call.async_amd_status_callback, form)
 
     async def inbound_call(
         self,

@@ -136,6 +136,8 @@ class RestApi:
             recording_status_callback=form.get("RecordingStatusCallback"),
             record=form.get("Record", "").lower() == "true",
             machine_detection=form.get("MachineDetection"),
+            async_amd=form.get("AsyncAmd", "").lower() == "true",
+            async_amd_status_callback=form.get("AsyncAmdStatusCallback"),
             timeout=int(form["Timeout"]) if form.get("Timeout", "").isdigit() else None,
         )
         if form.get("Twiml"):

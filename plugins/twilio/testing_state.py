@@ -132,6 +132,9 @@ class Call:
     recording_status_callback: str | None = None
     record: bool = False
     machine_detection: str | None = None
+    async_amd: bool = False
+    """``AsyncAmd=true``: the verdict goes to ``async_amd_status_callback``, not the answer."""
+    async_amd_status_callback: str | None = None
     timeout: int | None = None
     twiml: list[str] = field(default_factory=list)
     """Every TwiML document the call got: webhook answers and REST updates, in order."""

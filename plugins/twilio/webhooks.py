@@ -1,7 +1,8 @@
 """Twilio's webhooks (form posts) as normalized events.
 
 Kinds, the last segment of ``/webhooks/twilio/<tenant id>/<kind>``: ``voice`` (the call was
-answered, or arrived: what now?), ``status`` (call progress), ``gather`` (a ``<Gather>``
+answered, or arrived: what now?), ``status`` (call progress), ``amd`` (asynchronous
+answering-machine detection's verdict: ``AsyncAmdStatusCallback``), ``gather`` (a ``<Gather>``
 with keys or speech, a ``<Record>`` or a ``<Pay>`` finished, or the dialled leg of a
 ``<Dial>`` that reports its outcome ended: ``DialCallStatus``), ``recording``, ``transcription``
 (real-time transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
@@ -23,6 +24,7 @@ from plugins.calls import (
     CallStatus,
     Direction,
     InstructionsNeeded,
+    MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
     RecordingProgress,
@@ -45,6 +47,9 @@ ANSWERED_BY = {
     "fax": AnsweredBy.MACHINE,
     "unknown": AnsweredBy.UNKNOWN,
 }
+GREETING_ENDS = {"machine_end_beep": True, "machine_end_silence": False, "machine_end_other": None}
+"""``AnsweredBy`` values of ``DetectMessageEnd`` that come at the end of a machine's greeting,
+and whether a beep ended it (``machine_end_other``: Twilio does not say)."""
 RECORDING_STATUSES: dict[str, RecordingStatus] = {
     "in-progress": "in-progress",
     "paused": "paused",
@@ -220,6 +225,25 @@ def _transcription(form: Form, call_sid: str, _: str) -> Parsed:
     return (segment,), identity
 
 
+def _amd(form: Form, call_sid: str, _: str) -> Parsed:
+    """The asynchronous AMD callback (``CallSid``, ``AccountSid``, ``AnsweredBy``,
+    ``MachineDetectionDuration`` in milliseconds). Twilio posts it once per call: its
+    identity is the call and the verdict."""
+    raw = form.get("AnsweredBy", "")
+    answered_by = ANSWERED_BY.get(raw)
+    if answered_by is None:
+        raise WebhookMalformed(f"unknown AnsweredBy {raw!r}")
+    ended = raw in GREETING_ENDS
+    verdict = MachineDetected(
+        provider_call_id=call_sid,
+        answered_by=answered_by,
+        greeting_ended=ended,
+        beep=GREETING_ENDS[raw] if ended else None,
+        detection_ms=_int(form, "MachineDetectionDuration"),
+    )
+    return (verdict,), ("amd", raw)
+
+
 def _payment(form: Form, call_sid: str, _: str) -> Parsed:
     return (), None
 
@@ -227,6 +251,7 @@ def _payment(form: Form, call_sid: str, _: str) -> Parsed:
 _PARSERS: dict[str, Callable[[Form, str, str], Parsed]] = {
     "voice": _voice,
     "status": _status,
+    "amd": _amd,
     "gather": _gather,
     "recording": _recording,
     "transcription": _transcription,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import JobTopic, Platform, ProblemError, utcnow
 from plugins.calls import CallRequest, place_call
+from plugins.campaigns.amd import machine_detection
 from plugins.campaigns.dialer.pacing import PACERS
 from plugins.campaigns.dialer.retry import settle_contact
 from plugins.campaigns.events import AttemptDecided, AttemptEnded
@@ -276,7 +277,7 @@ async def call_request(session: AsyncSession, campaign: Campaign, attempt: Attem
         provider=None if agentless else await campaign_provider(session, campaign),
         handler="ivr" if agentless else HANDLER,
         handler_target=str(campaign.flow_id) if agentless else f"{ATTEMPT_PREFIX}{attempt.id}",
-        machine_detection=bool((campaign.amd or {}).get("enabled", True)),
+        detection=machine_detection(campaign),
         timeout_seconds=campaign.ring_seconds,
         tags=["campaign"],
         metadata={"campaign_id": str(campaign.id), "attempt_id": str(attempt.id)},

@@ -7,25 +7,40 @@ answered, else ``human``; canceled counts as failed. The contact then follows th
 rules (:mod:`.retry`) and the dialer is woken (a line is free, a campaign may be done).
 An outcome that beats the placing worker's own record finds the attempt through the call's
 metadata (``attempt_id``).
+
+``calls.call.machine_detected`` (asynchronous detection's verdict) records who answered and,
+for a machine, applies the campaign's policy (:mod:`plugins.campaigns.amd`) once: the
+attempt's ``amd_action`` is written in the batch's transaction, and the call is hung up or
+redirected to its message after that commits (a redelivered verdict finds the action taken
+and does nothing).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import DeliveredEvent, Platform
-from plugins.calls import Call
+from kernel import DeliveredEvent, Platform, ProblemError
+from plugins.calls import Call, hang_up_call, redirect_call
+from plugins.campaigns.amd import AmdAction, machine_action, machine_message
 from plugins.campaigns.dialer.engine import PLACED_BY, _contact, _locked, ended
 from plugins.campaigns.dialer.retry import settle_contact
 from plugins.campaigns.handler import HANDLER
 from plugins.campaigns.models import LIVE_ATTEMPTS, Attempt, AttemptStatus, Campaign, Outcome
 from plugins.campaigns.preview.work import TARGET_PREFIX as PREVIEW_PREFIX
 
+logger = logging.getLogger(__name__)
+
 ANSWERED = "calls.call.answered"
+MACHINE_DETECTED = "calls.call.machine_detected"
+ACTOR = "campaigns"
+"""Who the calls' timeline says acted on a machine."""
 ENDINGS: dict[str, Outcome | None] = {
     "calls.call.completed": None,  # human or machine, from who answered
     "calls.call.busy": Outcome.BUSY,
@@ -35,15 +50,78 @@ ENDINGS: dict[str, Outcome | None] = {
 }
 
 
+@dataclass(frozen=True)
+class MachineStep:
+    """What to do to a call a machine answered, once the decision is committed."""
+
+    call_id: uuid.UUID
+    action: AmdAction
+    instructions: list[Any]
+
+
 async def on_events(platform: Platform, events: Sequence[DeliveredEvent]) -> None:
-    """Apply a batch's call events to their attempts, in one transaction."""
-    relevant = [e for e in events if e.name in ENDINGS or e.name == ANSWERED]
+    """Apply a batch's call events to their attempts, in one transaction; then act on the
+    calls machines answered."""
+    relevant = [e for e in events if e.name in ENDINGS or e.name in (ANSWERED, MACHINE_DETECTED)]
     if not relevant:
         return
+    steps: list[MachineStep] = []
     async with platform.database.session() as session:
         for event in relevant:
-            await on_event(platform, session, event)
+            if event.name == MACHINE_DETECTED:
+                step = await on_verdict(session, event)
+                if step is not None:
+                    steps.append(step)
+            else:
+                await on_event(platform, session, event)
         await session.commit()
+    for step in steps:
+        await act_on_machine(platform, step)
+
+
+async def on_verdict(session: AsyncSession, event: DeliveredEvent) -> MachineStep | None:
+    """Record who answered; for a machine on a live attempt, decide what the campaign does
+    (``amd_action``), once. A ``message`` waits for the end of the machine's greeting."""
+    call_id = uuid.UUID(str(event.payload["call_id"]))
+    attempt = await attempt_of(session, call_id)
+    if attempt is None:
+        return None
+    answered_by = str(event.payload.get("answered_by") or "unknown")
+    if answered_by != "unknown" or attempt.answered_by is None:
+        attempt.answered_by = answered_by
+    if answered_by != "machine" or attempt.status not in LIVE_ATTEMPTS or attempt.amd_action:
+        return None
+    campaign = await session.scalar(select(Campaign).where(Campaign.id == attempt.campaign_id))
+    action = machine_action(campaign) if campaign is not None else None
+    if campaign is None or action is None:
+        return None
+    if action is AmdAction.MESSAGE and not event.payload.get("greeting_ended"):
+        return None  # the beep is still to come
+    attempt.amd_action = action.value
+    if action is AmdAction.AGENT:
+        return None  # it goes on as a person's call (the agent path connects it)
+    instructions = machine_message(campaign) if action is AmdAction.MESSAGE else []
+    return MachineStep(call_id, action, instructions)
+
+
+async def act_on_machine(platform: Platform, step: MachineStep) -> None:
+    """Hang up, or say the message and hang up. A call that ended meanwhile (the machine
+    hung up) or that its provider refuses to steer is left as it is: the decision stands
+    in ``amd_action``, the outcome comes with the call's end."""
+    async with platform.database.session() as session:
+        try:
+            if step.action is AmdAction.HANGUP:
+                await hang_up_call(platform, session, step.call_id, actor=ACTOR)
+            else:
+                await redirect_call(platform, session, step.call_id, step.instructions, actor=ACTOR)
+        except ProblemError as error:
+            await session.rollback()
+            logger.info(
+                "campaign call %s: the machine's %s was not done: %s",
+                step.call_id,
+                step.action.value,
+                error.detail,
+            )
 
 
 async def on_event(platform: Platform, session: AsyncSession, event: DeliveredEvent) -> None:

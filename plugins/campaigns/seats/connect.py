@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel import Platform, utcnow
 from plugins.agents import AgentState, HandledCall
 from plugins.calls import Call, CallTurn, Hangup, Say
+from plugins.campaigns.amd import AmdAction, machine_action, machine_message
 from plugins.campaigns.models import LIVE_ATTEMPTS, Attempt, Campaign, Seat, SeatStatus
 from plugins.campaigns.seats.rows import locked_agent, seat_conference
 from plugins.campaigns.seats.service import call_over, move_agent, publish
@@ -57,17 +58,14 @@ async def answered(turn: CallTurn, attempt_id: uuid.UUID) -> list[Any]:
 
 
 def machine_steps(campaign: Campaign, attempt: Attempt) -> list[Any] | None:
-    """What a machine gets under the campaign's AMD policy (None: an agent, like a
-    person)."""
-    amd = campaign.amd or {}
-    action = str(amd.get("on_machine") or "hangup")
-    attempt.amd_action = action
-    if action == "message" and amd.get("message"):
-        return [Say(text=str(amd["message"])), Hangup()]
-    if action == "agent":
+    """What a machine the answer already names gets under the campaign's AMD policy (None:
+    an agent, like a person). A verdict that comes after the answer is applied by the
+    events consumer (``dialer/outcomes.py``) the same way."""
+    action = machine_action(campaign)
+    attempt.amd_action = action.value if action is not None else None
+    if action is None or action is AmdAction.AGENT:
         return None
-    attempt.amd_action = "hangup"
-    return [Hangup()]
+    return machine_message(campaign) if action is AmdAction.MESSAGE else [Hangup()]
 
 
 async def claim_ready_seat(session: AsyncSession, campaign_id: uuid.UUID) -> Seat | None:

@@ -28,6 +28,7 @@ from plugins.calls import (
     CallStatus,
     Direction,
     InstructionList,
+    MachineDetection,
     PlaceCall,
     ProviderContext,
 )
@@ -38,6 +39,7 @@ from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script
 from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import (
+    AmdBody,
     DialBody,
     GatherBody,
     RecordingBody,
@@ -122,9 +124,9 @@ class CarrierCall:
     answered_at: float | None = None
     """Simulated time of the answer."""
     log: list[tuple[str, str]] = field(default_factory=list)
-    """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``."""
-    played: list[str] = field(default_factory=list)
-    """The platform's ``Say`` texts the callee heard, in order."""
+    """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``,
+    ``("heard", text)`` (the platform's ``say`` the callee heard to its end), ``("beep", "")``
+    (a machine's greeting ended), ``("detected", "machine")`` (asynchronous detection told)."""
     recordings: dict[str, Recording] = field(default_factory=dict)
     commands: set[str] = field(default_factory=set)
     """Command ids of the control actions done (a repeated command is ignored)."""
@@ -136,6 +138,9 @@ class CarrierCall:
     rang: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     """Set once the platform was told the call rings (it knows the call from then on)."""
     gather: Listening | None = field(init=False, default=None)
+    greeting_over: asyncio.Future[float] = field(init=False)
+    """Resolved with the simulated time the callee's greeting (its first ``say`` steps)
+    ended: a machine beeps then."""
     callee_idle: asyncio.Future[float] = field(init=False)
     """Resolved with the simulated time the callee's script ran out (it stays, silent)."""
     _ended: asyncio.Future[Ending] = field(init=False)
@@ -153,6 +158,7 @@ class CarrierCall:
         )
         self.unheld.set()
         self.callee_idle = loop.create_future()
+        self.greeting_over = loop.create_future()
         self._ended = loop.create_future()
 
     @property
@@ -274,13 +280,17 @@ class CarrierCall:
 
         outcome = self.script.outcome
         assert isinstance(outcome, Answer)
-        answered_by = AnsweredBy(outcome.by) if self.request.machine_detection else None
+        detecting = self.request.detection is not MachineDetection.OFF
+        synchronous = self.request.machine_detection and not detecting
+        answered_by = AnsweredBy(outcome.by) if synchronous else None
         self.status = CallStatus.IN_PROGRESS
         self.answered_at = answered_at
         self.report(CallStatus.IN_PROGRESS, answered_by=answered_by)
         if self.request.record:
             self.start_recording("call", at=answered_at)
         self.spawn(run_callee(self, Timeline(self.clock, answered_at), self.script.after))
+        if detecting:
+            self.spawn(self._detect(outcome, Timeline(self.clock, answered_at)))
         voice = VoiceBody(
             **self.header(),
             reason="inbound" if self.direction is Direction.INBOUND else "answered",
@@ -292,6 +302,25 @@ class CarrierCall:
         instructions = await self.ask(voice, at=answered_at)
         if instructions is not None:
             self._program = self.spawn(self._platform_side(instructions, answered_at, None))
+
+    async def _detect(self, outcome: Answer, detection: Timeline) -> None:
+        """Asynchronous detection: the verdict ``detect_after`` into the call; with message
+        end, a machine's at the end of its greeting (when it beeps)."""
+        by = AnsweredBy(outcome.by)
+        started = detection.t
+        if (
+            self.request.detection is MachineDetection.DETECT_MESSAGE_END
+            and by is AnsweredBy.MACHINE
+        ):
+            detection.catch_up(await self.greeting_over)  # the machine's own time
+            await detection.sleep(started + outcome.detect_after - detection.t)
+            fields: dict[str, Any] = {"greeting_ended": True, "beep": outcome.beep}
+        else:
+            await detection.sleep(outcome.detect_after)
+            fields = {}
+        self.log.append(("detected", by.value))
+        elapsed = round((detection.t - started) * 1000)
+        self.outbox.send(AmdBody(**self.header(), answered_by=by, detection_ms=elapsed, **fields))
 
     async def _platform_side(
         self, steps: Instructions, at: float, replaced: asyncio.Task[Any] | None

@@ -84,9 +84,9 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
         await held(call, side)
         step = queue.popleft()
         if isinstance(step, Say | Play | Pause):
-            if isinstance(step, Say):
-                call.played.append(step.text)
             await side.sleep(prompt_seconds(step))
+            if isinstance(step, Say):
+                call.log.append(("heard", step.text))
         elif isinstance(step, Gather):
             following = await gather(call, side, step)
             if following is None:
@@ -225,8 +225,15 @@ async def record(call: CarrierCall, side: Timeline, step: Record) -> None:
 
 async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script.Step]) -> None:
     """The callee's side after it answered; a callee whose script runs out stays on the
-    line, silent, until the platform hangs up."""
+    line, silent, until the platform hangs up. A machine beeps at the end of its greeting
+    (the ``say`` steps it starts with) when its answer says so."""
+    answer = call.script.outcome
+    beeps = isinstance(answer, script.Answer) and answer.by == "machine" and answer.beep
+    greeting = True
     for step in steps:
+        if greeting and not isinstance(step, script.Say):
+            greeting = False
+            greeting_over(call, callee.t, beeps=beeps)
         if isinstance(step, script.Wait):
             await callee.sleep(step.seconds)
         elif isinstance(step, script.Say):
@@ -236,7 +243,17 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         elif isinstance(step, script.Hangup):
             call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return
+    if greeting:
+        greeting_over(call, callee.t, beeps=beeps)
     call.callee_idle.set_result(callee.t)
+
+
+def greeting_over(call: CarrierCall, at: float, *, beeps: bool) -> None:
+    """The callee's greeting ended at ``at`` (a machine beeps now, if it does)."""
+    if beeps:
+        call.log.append(("beep", ""))
+    if not call.greeting_over.done():
+        call.greeting_over.set_result(at)
 
 
 async def say(call: CarrierCall, callee: Timeline, text: str) -> None:

@@ -43,8 +43,15 @@ class Ring(_Step):
 
 
 class Answer(_Step):
+    """Pick up, as a person or an answering machine. A machine's greeting is the ``say``
+    steps right after the answer; ``beep`` ends it (then it records what it hears). A call
+    placed with asynchronous detection learns who answered ``detect_after`` simulated
+    seconds after the answer (a machine's verdict with message end: at its greeting's end)."""
+
     step: Literal["answer"] = "answer"
     by: Literal["human", "machine"] = "human"
+    detect_after: float = Field(default=2.5, ge=0, le=60)
+    beep: bool = True
 
 
 class Busy(_Step):

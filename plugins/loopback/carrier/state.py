@@ -33,7 +33,6 @@ class Ended:
     status: CallStatus
     tenant_id: uuid.UUID
     log: tuple[tuple[str, str], ...] = ()
-    played: tuple[str, ...] = ()
 
 
 @dataclass
@@ -73,9 +72,7 @@ class LoopbackState:
 
     def finished(self, call: CarrierCall, status: CallStatus) -> None:
         self.calls.pop(call.provider_call_id, None)
-        self.ended[call.provider_call_id] = Ended(
-            status, call.context.tenant_id, tuple(call.log), tuple(call.played)
-        )
+        self.ended[call.provider_call_id] = Ended(status, call.context.tenant_id, tuple(call.log))
         while len(self.ended) > ENDED_MEMORY:
             self.ended.popitem(last=False)
 

@@ -172,12 +172,19 @@ async def test_an_agentless_campaign_dials_retries_blocks_and_completes(
     assert campaign["progress"]["contacts"]["done"] == 2
     assert campaign["progress"]["contacts"]["blocked"] == 1
     assert (campaign["progress"]["attempts"], campaign["progress"]["attempts_placed"]) == (4, 3)
-    states = [
-        (e.payload["state"], e.payload["by"])
-        for e in calls.delivered
-        if e.name == "campaigns.campaign.state_changed"
-    ]
-    assert states[-1] == ("completed", "dialer")
+
+    def states() -> list[tuple[str, str]]:
+        return [
+            (e.payload["state"], e.payload["by"])
+            for e in calls.delivered
+            if e.name == "campaigns.campaign.state_changed"
+        ]
+
+    async def told() -> bool:  # the events reach plugins after the API shows the change
+        return bool(states()) and states()[-1][0] == "completed"
+
+    await until(told)
+    assert states()[-1] == ("completed", "dialer")
     ended = [e.payload for e in calls.delivered if e.name == "campaigns.attempt.ended"]
     assert sorted(p["outcome"] for p in ended) == ["busy", "human", "human"]
     assert all("number" not in p for p in ended)

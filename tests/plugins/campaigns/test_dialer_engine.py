@@ -18,6 +18,7 @@ import pytest
 from campaigns_helpers import BASE, create
 
 from kernel import DeliveredEvent, ProblemError, ProblemType, tenant_scope
+from plugins.calls import MachineDetection
 from plugins.campaigns.dialer import dial
 from plugins.campaigns.dialer import engine as engine_module
 from plugins.campaigns.dialer.outcomes import on_events
@@ -111,7 +112,7 @@ async def test_the_lines_bound_the_calls_in_flight_and_the_rest_wait(
         "ivr",
         world.flow_id,
     )
-    assert (first.machine_detection, first.timeout_seconds) == (True, 25)
+    assert (first.detection, first.timeout_seconds) == (MachineDetection.DETECT, 25)
     assert first.metadata["campaign_id"] == campaign_id
     assert due is None  # every line busy: an attempt's end wakes the dialer
     now = await progress(client, world, campaign_id)

@@ -19,7 +19,7 @@ from campaigns_helpers import BASE, NUMBER
 from kernel import add_user, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, login
 from plugins.loopback import testing
-from plugins.loopback.testing import LoopbackCalls, call_log, played
+from plugins.loopback.testing import LoopbackCalls, call_log
 
 loopback_calls = testing.loopback_calls
 
@@ -251,7 +251,8 @@ async def test_a_person_no_agent_can_take_hears_the_safe_harbour_message_at_once
     assert attempt["connected_at"] is None
     assert attempt["safe_harbour_at"] == attempt["answered_at"]  # in the answer's own turn
     call = await ok(await api.get(f"/api/v1/calls/{attempt['call_id']}"))
-    said = played(calls.platform, call["provider_call_id"])
+    log = call_log(calls.platform, call["provider_call_id"])
+    said = [detail for kind, detail in log if kind == "heard"]
     assert said == [f"{MESSAGE['text']} To call us back, dial 1 4 1 5 5 5 5 0 1 9 9."]
     # Too little data for predictive pacing yet: the dialer paced progressively and said so.
     pacing = [e.payload for e in calls.delivered if e.name == "campaigns.campaign.pacing_changed"]

@@ -160,7 +160,9 @@ async def test_a_reported_dial_asks_the_platform_what_comes_next(
     # The answer ran ("sorry", hang up), not what followed the dial.
     assert end["hangup_cause"] == "caller_hangup"
     assert end["duration_seconds"] == duration
-    assert call_log(platform, call_id)[-2:] == [("dial", number), ("dialed", status)]
+    lines = call_log(platform, call_id)
+    assert lines[-3:-1] == [("dial", number), ("dialed", status)]
+    assert lines[-1] == ("heard", "Sorry, nobody answered")  # the answer, said to the caller
 
 
 async def test_the_answer_to_a_dial_can_dial_again(carrier, receiver, platform):

@@ -16,6 +16,7 @@ from plugins.calls import (
     CallStatus,
     Direction,
     InstructionsNeeded,
+    MachineDetected,
     Play,
     RecordingProgress,
     Say,
@@ -156,9 +157,25 @@ def test_a_completed_call_has_its_duration(double):
 )
 def test_machine_detection(double, event_type, result, answered_by):
     call = dialled(double)
-    [progress] = parsed(double, call, event_type, result=result).events
-    assert progress == CallProgress(
-        call, CallStatus.IN_PROGRESS, occurred_at=WHEN, answered_by=answered_by
+    [verdict] = parsed(double, call, event_type, result=result).events
+    assert verdict == MachineDetected(call, answered_by, occurred_at=WHEN)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "result", "beep"),
+    [
+        ("call.machine.greeting.ended", "beep_detected", True),
+        ("call.machine.greeting.ended", "ended", False),
+        ("call.machine.greeting.ended", "not_sure", None),
+        ("call.machine.premium.greeting.ended", "beep_detected", True),
+        ("call.machine.premium.greeting.ended", "no_beep_detected", False),
+    ],
+)
+def test_the_end_of_a_machines_greeting(double, event_type, result, beep):
+    call = dialled(double)
+    [verdict] = parsed(double, call, event_type, result=result).events
+    assert verdict == MachineDetected(
+        call, AnsweredBy.MACHINE, greeting_ended=True, beep=beep, occurred_at=WHEN
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Query, status
 from sqlalchemy import select
 
 from kernel import (
@@ -17,7 +17,7 @@ from kernel import (
     problem_responses,
     require,
 )
-from plugins.agents import AgentState, ReachKind, agent_scope
+from plugins.agents import Agent, AgentState, ReachKind, agent_scope
 from plugins.campaigns import service
 from plugins.campaigns.models import (
     AGENT_MODES,
@@ -37,7 +37,7 @@ from plugins.campaigns.problems import (
 )
 from plugins.campaigns.seats import service as seats
 from plugins.campaigns.seats.rows import campaign_provider, live_seat_of, locked_seat
-from plugins.campaigns.seats.schemas import SeatOut
+from plugins.campaigns.seats.schemas import SeatIn, SeatOut
 from plugins.campaigns.workers import my_agent, works
 
 router = APIRouter(tags=["campaigns"])
@@ -64,17 +64,24 @@ def _refused(reason: str, message: str, seat_id: uuid.UUID | None = None) -> Pro
     ),
 )
 async def take_seat(
-    campaign_id: uuid.UUID, session: SessionDep, platform: PlatformDep, principal: Worker
+    campaign_id: uuid.UUID,
+    session: SessionDep,
+    platform: PlatformDep,
+    principal: Worker,
+    body: Annotated[SeatIn | None, Body()] = None,
 ) -> SeatOut:
     """Your agent works the campaign: you must be `available` and in its team or queue (else
     403 `campaigns-not-your-campaign`; no agent profile: 404 `campaigns-no-agent`); you
     become `reserved` for it and your phone rings (`joining`). Once you answer, you wait in
     the seat (`ready`) and every person who answers one of its calls is put straight
-    through to the agent who has waited longest. Leave with `DELETE`."""
+    through to the agent who has waited longest. Leave with `DELETE`.
+
+    With `agent_id`, a supervisor (`campaigns:activate`) seats an agent they supervise (a
+    loopback agent, or one who asked them to): another agent is `404 campaigns-no-agent`."""
     campaign = await service.get_campaign(session, campaign_id)
-    agent = await my_agent(session, principal)
+    agent = await _seated_agent(session, principal, body.agent_id if body else None)
     if not await works(session, agent, campaign):
-        raise ProblemError(NOT_YOUR_CAMPAIGN, "you do not work this campaign")
+        raise ProblemError(NOT_YOUR_CAMPAIGN, "the agent does not work this campaign")
     if campaign.mode not in SEATED_MODES:
         modes = ", ".join(m.value for m in AGENT_MODES if m.value in SEATED_MODES)
         raise _refused("mode", f"only {modes} campaigns have seats; this one is {campaign.mode}")
@@ -82,9 +89,9 @@ async def take_seat(
         raise _refused("not_active", f"the campaign is {campaign.state}, not active")
     seated = await live_seat_of(session, agent.id)
     if seated is not None:
-        raise _refused("seated", "you already have a seat", seated.id)
+        raise _refused("seated", "the agent already has a seat", seated.id)
     if agent.state != AgentState.AVAILABLE.value:
-        raise _refused("not_available", f"you are {agent.state}; be available to take a seat")
+        raise _refused("not_available", f"the agent is {agent.state}, not available")
     provider = await campaign_provider(session, campaign)
     if (agent.reach_kind == ReachKind.LOOPBACK.value) != (provider == LOOPBACK):
         raise _refused(
@@ -157,6 +164,26 @@ async def leave_seat(
     await session.commit()
     await seats.hang_up_leg(platform, session, seat_id)
     return SeatOut.model_validate(await _seat(session, campaign_id, seat_id))
+
+
+async def _seated_agent(
+    session: SessionDep, principal: Principal, agent_id: uuid.UUID | None
+) -> Agent:
+    """The caller's own agent, or (``agent_id``) one they supervise, locked."""
+    if agent_id is None:
+        return await my_agent(session, principal)
+    scope = await agent_scope(session, principal)
+    if agent_id != scope.own_agent_id and not (
+        principal.can(CAMPAIGNS_ACTIVATE.resource, CAMPAIGNS_ACTIVATE.action)
+        and scope.covers(agent_id)
+    ):
+        raise ProblemError(NO_AGENT_PROFILE, "no agent of yours has this id")
+    agent = await session.scalar(
+        select(Agent).where(Agent.id == agent_id, Agent.active.is_(True)).with_for_update()
+    )
+    if agent is None:
+        raise ProblemError(NO_AGENT_PROFILE, "no active agent has this id")
+    return agent
 
 
 async def _seat(session: SessionDep, campaign_id: uuid.UUID, seat_id: uuid.UUID) -> Seat:

@@ -10,6 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from plugins.campaigns.models import SeatStatus
 
 
+class SeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: uuid.UUID | None = Field(
+        default=None,
+        description="Seat this agent (a supervisor, `campaigns:activate`, for an agent they "
+        "supervise); absent: your own agent.",
+    )
+
+
 class SeatOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

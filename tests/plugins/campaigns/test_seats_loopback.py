@@ -174,11 +174,12 @@ async def all_ready(api: httpx.AsyncClient, campaign_id: str, count: int) -> Non
     await until(ready)
 
 
-async def test_progressive_contacts_are_put_through_to_seated_agents(
-    calls: LoopbackCalls, api: httpx.AsyncClient
+@pytest.mark.parametrize("mode", ["progressive", "predictive"])
+async def test_contacts_are_put_through_to_seated_agents(
+    calls: LoopbackCalls, api: httpx.AsyncClient, mode: str
 ):
     queue_id, (ava, ben) = await center(calls, api, "Ava", "Ben")
-    campaign_id = await campaign(api, "progressive", CONTACTS, queue_id, midday_zone())
+    campaign_id = await campaign(api, mode, CONTACTS, queue_id, midday_zone())
     await ok(await api.post(f"{BASE}/{campaign_id}/activate", json={}))
     ava_seat = await seated(api, campaign_id, ava)
     ben_seat = await seated(api, campaign_id, ben)
@@ -217,7 +218,16 @@ async def test_progressive_contacts_are_put_through_to_seated_agents(
     changes = [e.payload for e in calls.delivered if e.name == "campaigns.seat.changed"]
     assert [c["status"] for c in changes if c["seat_id"] == ava_seat][:2] == ["joining", "ready"]
     pacing = [e.payload for e in calls.delivered if e.name == "campaigns.campaign.pacing_changed"]
-    assert [(p["mode"], p["reason"]) for p in pacing] == [("progressive", "configured")]
+    reason = "configured" if mode == "progressive" else "thin_data"  # 3 dials: too few to trust
+    assert [(p["mode"], p["reason"]) for p in pacing] == [("progressive", reason)]
+    # The compliance report shows every decision with every rule's record, and no abandon.
+    report = await ok(await api.get(f"{BASE}/{campaign_id}/compliance-report"))
+    assert report["abandons"]["count"] == 0
+    assert len(report["attempts"]) == 3
+    for row in report["attempts"]:
+        assert (row["allowed"], row["rule"], row["outcome"]) == (True, "allowed", "human")
+        assert set(row["decision"]["checks"]) >= {"window", "callable", "frequency"}
+        assert row["connected_at"] == row["answered_at"]
 
 
 async def test_a_person_no_agent_can_take_hears_the_safe_harbour_message_at_once(
@@ -289,3 +299,14 @@ async def test_who_may_take_a_seat(calls: LoopbackCalls, api: httpx.AsyncClient)
     response = await api.delete(f"{BASE}/{campaign_id}/seats/{seat_id}", headers=ben)
     assert response.status_code == 404, response.text
     await ok(await api.delete(f"{BASE}/{campaign_id}/seats/{seat_id}"))
+    # A supervisor seats an agent they supervise; an agent may not seat another.
+    ben_id = (await ok(await api.get("/api/v1/agents/me", headers=ben)))["id"]
+    await ok(await api.put("/api/v1/agents/me/state", headers=ben, json={"state": "available"}))
+    other_agent = await api.post(
+        f"{BASE}/{campaign_id}/seats", headers=ava, json={"agent_id": ben_id}
+    )
+    assert other_agent.status_code == 404, other_agent.text
+    by_owner = await ok(
+        await api.post(f"{BASE}/{campaign_id}/seats", json={"agent_id": ben_id}), 201
+    )
+    assert (by_owner["agent_id"], by_owner["status"]) == (ben_id, "joining")

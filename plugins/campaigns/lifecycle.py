@@ -70,6 +70,8 @@ async def transition(
     campaign.state = target.value
     campaign.state_changed_at = now
     campaign.version += 1
+    if previous is S.ACTIVE and target is not S.ACTIVE:
+        await _stop_dialing(platform, session)
     await session.flush()
     await platform.events.publish(
         session,
@@ -84,6 +86,14 @@ async def transition(
         ),
     )
     return Transition(campaign, previous)
+
+
+async def _stop_dialing(platform: Platform, session: AsyncSession) -> None:
+    """The dialer woken, in the transaction that stops the campaign: it releases the
+    campaign's seats (their agents' phones hung up, the agents available again)."""
+    from plugins.campaigns.dialer import wake
+
+    await wake(platform, session)
 
 
 async def _start_dialing(platform: Platform, session: AsyncSession, campaign: Campaign) -> None:

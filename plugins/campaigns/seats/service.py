@@ -222,7 +222,7 @@ async def end(
     previous = seat.status
     seat.status = SeatStatus.ENDED.value
     seat.ended_at = utcnow()
-    seat.end_reason = reason[:64]
+    seat.end_reason = seat.end_reason or reason[:64]  # why it was asked to leave, if it was
     if agent is not None:
         if missed and agent.state == AgentState.RESERVED.value:
             await move_agent(platform, session, agent, AgentState.AWAY)
@@ -248,6 +248,7 @@ async def leave(platform: Platform, session: AsyncSession, seat: Seat, reason: s
 
     previous = seat.status
     seat.status = SeatStatus.LEAVING.value
+    seat.end_reason = reason[:64]
     await publish(platform, session, seat, previous, reason)
     await wake(platform, session)  # the job hangs the leg up
     return False

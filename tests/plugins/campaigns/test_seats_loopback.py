@@ -56,6 +56,14 @@ def midday_zone() -> str:
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
+def night_zone() -> str:
+    """A fixed-offset zone where it is 3 a.m. now: nobody is dialled there."""
+    from kernel import utcnow
+
+    offset = (3 - utcnow().hour + 12) % 24 - 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
 async def ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json() if response.content else None
@@ -310,3 +318,20 @@ async def test_who_may_take_a_seat(calls: LoopbackCalls, api: httpx.AsyncClient)
         await api.post(f"{BASE}/{campaign_id}/seats", json={"agent_id": ben_id}), 201
     )
     assert (by_owner["agent_id"], by_owner["status"]) == (ben_id, "joining")
+
+
+async def test_pausing_a_campaign_releases_its_seats(calls: LoopbackCalls, api: httpx.AsyncClient):
+    queue_id, (ava,) = await center(calls, api, "Ava")
+    campaign_id = await campaign(api, "progressive", [LATE], queue_id, night_zone())
+    await ok(await api.post(f"{BASE}/{campaign_id}/activate", json={}))
+    await seated(api, campaign_id, ava)
+    await all_ready(api, campaign_id, 1)
+    await ok(await api.post(f"{BASE}/{campaign_id}/deactivate", json={}))
+
+    async def released() -> bool:
+        return await seats(api, campaign_id) == []
+
+    await until(released)
+    [seat] = await seats(api, campaign_id, ended=True)
+    assert seat["end_reason"] == "the campaign is not active"
+    assert (await ok(await api.get("/api/v1/agents/me", headers=ava)))["state"] == "available"

@@ -8,15 +8,20 @@ The campaign completes by itself."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from campaigns_helpers import BASE, FLOW, NUMBER
+from loopback_helpers import (
+    client_of,
+    loopback_with_callees,
+    midday_zone,
+    ok,
+    until,
+)
 
 from kernel import tenant_scope, utcnow
 from plugins.campaigns.dialer import dial
@@ -32,36 +37,14 @@ CALLEES = {BUSY_THEN_ANSWERS: [["busy"], [{"answer_after": 2}, {"hangup_after": 
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> LoopbackCalls:
-    """The loopback app, its carrier's callee for the busy-then-answering number set
-    before the app reads its settings."""
-    monkeypatch.setenv("KRALIKI_LOOPBACK_CALLEES", json.dumps(CALLEES))
-    found: LoopbackCalls = request.getfixturevalue("loopback_calls")
-    return found
+def calls(request: pytest.FixtureRequest) -> LoopbackCalls:
+    return loopback_with_callees(request, CALLEES)
 
 
 @pytest.fixture
 async def api(calls: LoopbackCalls) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=calls.url, headers=calls.headers, timeout=30) as c:
-        yield c
-
-
-def midday_zone() -> str:
-    """A fixed-offset zone where it is midday now: the calling window and the campaign's
-    hours allow the dials whatever the hour the test runs at."""
-    offset = 12 - utcnow().hour
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the API
-            await asyncio.sleep(0.05)
+    async for client in client_of(calls):
+        yield client
 
 
 async def setup(api: httpx.AsyncClient, zone: str) -> tuple[str, list[str]]:

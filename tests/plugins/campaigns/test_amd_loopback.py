@@ -7,16 +7,20 @@ way. The background workers run the dialer and deliver the calls' events."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from campaigns_helpers import BASE, NUMBER
+from loopback_helpers import (
+    client_of,
+    loopback_with_callees,
+    midday_zone,
+    ok,
+    until,
+)
 
-from kernel import utcnow
 from plugins.loopback import testing
 from plugins.loopback.testing import LoopbackCalls, call_log
 
@@ -58,32 +62,14 @@ FLOW = {
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> LoopbackCalls:
-    monkeypatch.setenv("KRALIKI_LOOPBACK_CALLEES", json.dumps(CALLEES))
-    found: LoopbackCalls = request.getfixturevalue("loopback_calls")
-    return found
+def calls(request: pytest.FixtureRequest) -> LoopbackCalls:
+    return loopback_with_callees(request, CALLEES)
 
 
 @pytest.fixture
 async def api(calls: LoopbackCalls) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=calls.url, headers=calls.headers, timeout=30) as c:
-        yield c
-
-
-def midday_zone() -> str:
-    offset = 12 - utcnow().hour
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the API
-            await asyncio.sleep(0.05)
+    async for client in client_of(calls):
+        yield client
 
 
 async def campaign(api: httpx.AsyncClient, amd: dict[str, Any]) -> str:

@@ -8,13 +8,21 @@ hundredth of real time; the background workers run the dialer."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from campaigns_helpers import BASE, NUMBER
+from loopback_helpers import (
+    client_of,
+    loopback_with_callees,
+    midday_zone,
+    night_zone,
+    ok,
+    until,
+)
 
 from kernel import add_user, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, login
@@ -37,42 +45,20 @@ MESSAGE = {"text": "This was Acme Energy about your renewal.", "callback_number"
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> LoopbackCalls:
-    monkeypatch.setenv("KRALIKI_LOOPBACK_CALLEES", json.dumps(CALLEES))
-    found: LoopbackCalls = request.getfixturevalue("loopback_calls")
-    return found
+def calls(request: pytest.FixtureRequest) -> LoopbackCalls:
+    return loopback_with_callees(request, CALLEES)
 
 
 @pytest.fixture
 async def api(calls: LoopbackCalls) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=calls.url, headers=calls.headers, timeout=30) as c:
-        yield c
+    async for client in client_of(calls):
+        yield client
 
 
-def midday_zone() -> str:
-    from kernel import utcnow
-
-    offset = 12 - utcnow().hour
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-def night_zone() -> str:
-    """A fixed-offset zone where it is 3 a.m. now: nobody is dialled there."""
-    from kernel import utcnow
-
-    offset = (3 - utcnow().hour + 12) % 24 - 12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json() if response.content else None
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110 - polling the API
-            await asyncio.sleep(0.05)
+def seconds_between(earlier: str, later: str) -> float:
+    start, end = datetime.fromisoformat(earlier), datetime.fromisoformat(later)
+    assert end >= start
+    return (end - start).total_seconds()
 
 
 async def agent_user(calls: LoopbackCalls, api: httpx.AsyncClient, name: str) -> dict[str, str]:
@@ -157,7 +143,7 @@ async def center(
 async def seated(api: httpx.AsyncClient, campaign_id: str, agent: dict[str, str]) -> str:
     await ok(await api.put("/api/v1/agents/me/state", headers=agent, json={"state": "available"}))
     seat = await ok(await api.post(f"{BASE}/{campaign_id}/seats", headers=agent), 201)
-    assert seat["status"] == "joining"
+    assert seat["status"] in ("joining", "ready")  # the loopback phone answers at once
     return str(seat["id"])
 
 
@@ -202,7 +188,8 @@ async def test_contacts_are_put_through_to_seated_agents(
     assert len(dialled) == 3
     assert all(a["outcome"] == "human" and not a["abandoned"] for a in dialled)
     assert all(a["connected_at"] is not None for a in dialled)
-    assert {a["connected_at"] for a in dialled} == {a["answered_at"] for a in dialled}
+    for attempt in dialled:  # connected in the answer's own turn
+        assert seconds_between(attempt["answered_at"], attempt["connected_at"]) < 2
     # Two seats, three contacts: one agent took two calls, after their wrap-up.
     taken = {a["agent_id"] for a in dialled}
     assert taken == {me["id"], (await ok(await api.get("/api/v1/agents/me", headers=ben)))["id"]}
@@ -235,7 +222,7 @@ async def test_contacts_are_put_through_to_seated_agents(
     for row in report["attempts"]:
         assert (row["allowed"], row["rule"], row["outcome"]) == (True, "allowed", "human")
         assert set(row["decision"]["checks"]) >= {"window", "callable", "frequency"}
-        assert row["connected_at"] == row["answered_at"]
+        assert seconds_between(row["answered_at"], row["connected_at"]) < 2
 
 
 async def test_a_person_no_agent_can_take_hears_the_safe_harbour_message_at_once(
@@ -267,7 +254,8 @@ async def test_a_person_no_agent_can_take_hears_the_safe_harbour_message_at_once
     assert attempt["abandoned"] is True
     assert attempt["agent_id"] is None
     assert attempt["connected_at"] is None
-    assert attempt["safe_harbour_at"] == attempt["answered_at"]  # in the answer's own turn
+    # the message starts in the answer's own turn
+    assert seconds_between(attempt["answered_at"], attempt["safe_harbour_at"]) < 2
     call = await ok(await api.get(f"/api/v1/calls/{attempt['call_id']}"))
     log = call_log(calls.platform, call["provider_call_id"])
     said = [detail for kind, detail in log if kind == "heard"]
@@ -279,7 +267,7 @@ async def test_a_person_no_agent_can_take_hears_the_safe_harbour_message_at_once
 
 async def test_who_may_take_a_seat(calls: LoopbackCalls, api: httpx.AsyncClient):
     queue_id, (ava, ben) = await center(calls, api, "Ava", "Ben")
-    campaign_id = await campaign(api, "progressive", CONTACTS[:1], queue_id, midday_zone())
+    campaign_id = await campaign(api, "progressive", CONTACTS[:1], queue_id, night_zone())
 
     async def refused(headers: dict[str, str], reason: str) -> None:
         response = await api.post(f"{BASE}/{campaign_id}/seats", headers=headers)
@@ -317,7 +305,8 @@ async def test_who_may_take_a_seat(calls: LoopbackCalls, api: httpx.AsyncClient)
     by_owner = await ok(
         await api.post(f"{BASE}/{campaign_id}/seats", json={"agent_id": ben_id}), 201
     )
-    assert (by_owner["agent_id"], by_owner["status"]) == (ben_id, "joining")
+    assert by_owner["agent_id"] == ben_id
+    assert by_owner["status"] in ("joining", "ready")
 
 
 async def test_pausing_a_campaign_releases_its_seats(calls: LoopbackCalls, api: httpx.AsyncClient):

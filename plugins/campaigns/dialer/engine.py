@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import JobTopic, Platform, ProblemError, utcnow
-from plugins.calls import CallRequest, place_call
+from plugins.calls import Call, CallRequest, place_call
 from plugins.campaigns.amd import machine_detection
 from plugins.campaigns.dialer.pacing import PACERS
 from plugins.campaigns.dialer.retry import settle_contact
@@ -329,7 +329,9 @@ async def refused(
 
 
 async def recover_lost(platform: Platform, session: AsyncSession, now: datetime) -> int:
-    """Attempts a dead worker left ``dialing`` without a call: lost, retried as failures."""
+    """Attempts a dead worker left ``dialing`` without a call id: placed after all when the
+    calls plugin has their call (the worker died between the call and recording its id; the
+    call's outcome then ends the attempt as usual), else lost, retried as failures."""
     stale = list(
         await session.scalars(
             select(Attempt.id).where(
@@ -343,6 +345,10 @@ async def recover_lost(platform: Platform, session: AsyncSession, now: datetime)
         attempt = await _locked(session, attempt_id)
         if attempt is None or attempt.status != AttemptStatus.DIALING.value or attempt.call_id:
             continue
+        call_id = await call_of(session, attempt)
+        if call_id is not None:
+            await placed(session, attempt.id, call_id, now)
+            continue
         contact = await _contact(session, attempt)
         campaign = await session.scalar(select(Campaign).where(Campaign.id == attempt.campaign_id))
         if contact is None or campaign is None:
@@ -353,6 +359,21 @@ async def recover_lost(platform: Platform, session: AsyncSession, now: datetime)
         await settle_contact(session, campaign, contact, Outcome.FAILED, now)
         await ended(platform, session, attempt, contact)
     return len(stale)
+
+
+async def call_of(session: AsyncSession, attempt: Attempt) -> uuid.UUID | None:
+    """The call the dialer placed for ``attempt``, found by the ``attempt_id`` in its
+    metadata among the campaign's calls created since the decision."""
+    rows = await session.execute(
+        select(Call.id, Call.attributes).where(
+            Call.placed_by == f"{PLACED_BY}{attempt.campaign_id}",
+            Call.created_at >= attempt.decided_at - timedelta(seconds=1),
+        )
+    )
+    wanted = str(attempt.id)
+    return next(
+        (row.id for row in rows if (row.attributes or {}).get("attempt_id") == wanted), None
+    )
 
 
 async def ended(

@@ -18,7 +18,7 @@ import pytest
 from campaigns_helpers import BASE, create
 
 from kernel import DeliveredEvent, ProblemError, ProblemType, tenant_scope
-from plugins.calls import MachineDetection
+from plugins.calls import Call, MachineDetection
 from plugins.campaigns.dialer import dial
 from plugins.campaigns.dialer import engine as engine_module
 from plugins.campaigns.dialer.outcomes import on_events
@@ -40,9 +40,28 @@ class Placer:
     def __init__(self) -> None:
         self.requests: list[Any] = []
         self.error: Exception | None = None
+        self.create_call_first = False
+        """Commit the call's row (as the calls plugin does first) before raising ``error``."""
+        self.created: list[str] = []
+        self.clock = NOON_LA
 
     async def __call__(self, platform: Any, session: Any, request: Any) -> SimpleNamespace:
         await asyncio.sleep(0)  # let concurrent runs interleave
+        if self.create_call_first:
+            call = Call(
+                id=uuid.uuid4(),
+                direction="outbound",
+                from_number=request.from_number,
+                to_number=request.to_number,
+                provider="loopback",
+                status="queued",
+                attributes=request.metadata,
+                placed_by=request.placed_by,
+                created_at=self.clock,  # the calls plugin's clock is the run's
+            )
+            session.add(call)
+            await session.commit()
+            self.created.append(str(call.id))
         if self.error is not None:
             raise self.error
         self.requests.append(request)
@@ -197,6 +216,25 @@ async def test_a_dead_workers_attempt_is_lost_and_retried_as_a_failure(
     await run(platform, owner, due)
     retried = await attempts(client, world, campaign_id)
     assert [(a["attempt_no"], a["status"]) for a in retried] == [(2, "placed"), (1, "lost")]
+
+
+async def test_a_call_placed_by_a_worker_that_died_before_recording_it_is_not_lost(
+    client, world, owner, platform, placer
+):
+    campaign_id = await agentless(client, world, world.contact_ids[:1])
+    placer.error = RuntimeError("the worker died once the call was created")
+    placer.create_call_first = True
+    with pytest.raises(RuntimeError):
+        await run(platform, owner, NOON_LA)
+    [stuck] = await attempts(client, world, campaign_id)
+    assert (stuck["status"], stuck["call_id"]) == ("dialing", None)
+    await run(platform, owner, NOON_LA + timedelta(minutes=3))
+    [found] = await attempts(client, world, campaign_id)
+    assert (found["status"], found["call_id"]) == ("placed", placer.created[0])
+    with tenant_scope(owner.tenant_id):  # its real outcome still ends it
+        await on_events(platform, [delivered("calls.call.busy", found["call_id"])])
+    [ended] = await attempts(client, world, campaign_id)
+    assert (ended["status"], ended["outcome"]) == ("ended", "busy")
 
 
 def delivered(name: str, call_id: str, **payload: Any) -> DeliveredEvent:

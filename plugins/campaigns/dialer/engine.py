@@ -85,18 +85,18 @@ async def dial(
         await session.commit()
         for seat_id in leaving:
             await seats.hang_up_leg(platform, session, seat_id)
-        campaign_ids = list(
-            await session.scalars(
-                select(Campaign.id)
+        active = (
+            await session.execute(
+                select(Campaign.id, Campaign.mode)
                 .where(Campaign.state == CampaignState.ACTIVE.value)
-                .where(Campaign.mode.in_(list(PACERS)))
                 .order_by(Campaign.created_at, Campaign.id)
             )
-        )
+        ).all()
+    campaign_ids = [row.id for row in active if row.mode in PACERS]
     runs = {cid: await dial_campaign(platform, cid, now) for cid in campaign_ids}
     async with platform.database.session() as session:
-        for campaign_id in campaign_ids:
-            await complete_if_finished(platform, session, campaign_id)
+        for row in active:  # preview campaigns too: their agents dial, the job completes them
+            await complete_if_finished(platform, session, row.id)
         await session.commit()
     if any(run.more for run in runs.values()):
         return utcnow() + timedelta(seconds=1)

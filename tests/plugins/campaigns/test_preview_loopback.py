@@ -205,3 +205,29 @@ async def test_an_agent_who_does_not_answer_leaves_the_contact_uncalled(
     again = await ok(await api.post(NEXT, headers=bob, json={}))
     assert again["attempt"]["contact_id"] == ada
     assert again["attempt"]["attempt_no"] == 1
+
+
+async def test_a_preview_campaign_whose_last_contact_is_reached_completes(
+    calls: LoopbackCalls, api: httpx.AsyncClient
+):
+    await ok(
+        await api.post("/api/v1/calls/numbers", json={"number": NUMBER, "provider": "loopback"}),
+        201,
+    )
+    team = await ok(await api.post("/api/v1/agents/teams", json={"name": "Outbound"}), 201)
+    ada = await contact(api, calls.headers, "Ada", ANSWERS)
+    campaign_id = await preview_campaign(api, calls.headers, [ada], team_id=team["id"])
+    ann = await loopback_agent(calls, api, "Ann", AGENT_ANSWERS, team["id"])
+    await make_available(api, ann)
+    preview = await ok(await api.post(NEXT, headers=ann, json={}))
+    await ok(
+        await api.post(
+            f"{BASE}/{campaign_id}/attempts/{preview['attempt']['id']}/call", headers=ann
+        )
+    )
+
+    async def completed() -> bool:
+        campaign = await ok(await api.get(f"{BASE}/{campaign_id}"))
+        return bool(campaign["state"] == "completed")
+
+    await until(completed)  # the dialer's job completes it once nobody is left

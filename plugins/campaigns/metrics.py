@@ -228,19 +228,20 @@ def floor(at: datetime, bucket: str) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _truncated(session: AsyncSession, bucket: str) -> ColumnElement[Any]:
-    """``decided_at`` cut to its UTC hour or day, in SQL: PostgreSQL's ``date_trunc`` on
-    the UTC wall clock (a plain timestamp); SQLite's ``strftime`` of the stored UTC text."""
+def truncated(session: AsyncSession, bucket: str, column: Any) -> ColumnElement[Any]:
+    """A UTC timestamp ``column`` cut to its UTC hour or day, in SQL: PostgreSQL's
+    ``date_trunc`` on the UTC wall clock (a plain timestamp); SQLite's ``strftime`` of the
+    stored UTC text. :func:`bucket_start` reads the result back."""
     # constants written into the SQL (not bound): PostgreSQL groups by the expression only
     # when the one in GROUP BY is the same text as the one selected
     if postgres(session):
         unit: ColumnElement[str] = literal_column("'hour'" if bucket == "hour" else "'day'")
-        return func.date_trunc(unit, func.timezone(literal_column("'UTC'"), Attempt.decided_at))
+        return func.date_trunc(unit, func.timezone(literal_column("'UTC'"), column))
     pattern = "'%Y-%m-%d %H:00:00'" if bucket == "hour" else "'%Y-%m-%d 00:00:00'"
-    return func.strftime(literal_column(pattern), Attempt.decided_at)
+    return func.strftime(literal_column(pattern), column)
 
 
-def _bucket_start(value: Any) -> datetime:
+def bucket_start(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -257,7 +258,7 @@ async def bucketed(
     ones included, from one grouped query over the attempts decided in that span."""
     c = classes(session, campaign.mode)
     first = floor(start, bucket)
-    key = _truncated(session, bucket).label("bucket")
+    key = truncated(session, bucket, Attempt.decided_at).label("bucket")
     rows = await session.execute(
         select(
             key,
@@ -277,7 +278,7 @@ async def bucketed(
         )
         .group_by(key)
     )
-    found = {_bucket_start(row[0]): row for row in rows}
+    found = {bucket_start(row[0]): row for row in rows}
     step = BUCKETS[bucket]
     buckets = []
     at = first

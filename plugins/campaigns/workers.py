@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Principal, ProblemError
-from plugins.agents import Agent, TeamMember
+from plugins.agents import Agent, AgentSettingsRow, TeamMember
 from plugins.campaigns.models import Campaign
 from plugins.campaigns.problems import NO_AGENT_PROFILE
 from plugins.queues import served_queues
@@ -54,3 +54,16 @@ async def works(session: AsyncSession, agent: Agent, campaign: Campaign) -> bool
     if campaign.queue_id is not None:
         return campaign.queue_id in await served_queues(session, agent.id)
     return False
+
+
+DEFAULT_WRAP_UP_SECONDS = 30
+"""The agents plugin's default when the organization has not set one."""
+
+
+async def wrap_up_seconds(session: AsyncSession, agent: Agent) -> int:
+    """The agent's own wrap-up time after a campaign call, else the organization's
+    default."""
+    if agent.wrap_up_seconds is not None:
+        return int(agent.wrap_up_seconds)
+    default = await session.scalar(select(AgentSettingsRow.default_wrap_up_seconds))
+    return int(default) if default is not None else DEFAULT_WRAP_UP_SECONDS

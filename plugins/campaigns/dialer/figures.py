@@ -6,11 +6,11 @@ keeps when a person answered and whether the call was abandoned)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from plugins.campaigns.metrics import bucket_start, truncated
 from plugins.campaigns.models import (
     LIVE_ATTEMPTS,
     Attempt,
@@ -46,19 +46,11 @@ def live_answer() -> ColumnElement[bool]:
     )
 
 
-def hour_of(column: Any, dialect: str) -> ColumnElement[str]:
-    """``YYYY-MM-DD HH`` of a UTC timestamp column, in SQL, on PostgreSQL and SQLite."""
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
-    return func.substr(column, 1, 13)
-
-
 async def abandonment(
     session: AsyncSession, campaign: Campaign, now: datetime
 ) -> AbandonmentWindow:
     """The campaign's rolling 30-day ledger: live answers and abandons per hour."""
-    dialect = session.get_bind().dialect.name
-    hour = hour_of(Attempt.answered_at, dialect).label("hour")
+    hour = truncated(session, "hour", Attempt.answered_at).label("hour")
     rows = await session.execute(
         select(
             hour,
@@ -73,11 +65,7 @@ async def abandonment(
         .group_by(hour)
     )
     buckets = [
-        BucketCounts(
-            datetime.strptime(str(label), "%Y-%m-%d %H").replace(tzinfo=UTC),
-            int(answered),
-            int(abandoned or 0),
-        )
+        BucketCounts(bucket_start(label), int(answered), int(abandoned or 0))
         for label, answered, abandoned in rows
     ]
     return AbandonmentWindow.from_counts(buckets)

@@ -24,15 +24,15 @@ from typing import Any
 from sqlalchemy import select
 
 from kernel import utcnow
-from plugins.agents import Agent, AgentSettingsRow, AgentState, HandledCall, change_state
+from plugins.agents import Agent, AgentState, HandledCall, change_state
 from plugins.calls import CallStatus, CallTurn, Dial, Hangup, Say
 from plugins.campaigns.dialer.engine import _contact, ended
 from plugins.campaigns.dialer.retry import settle_contact
 from plugins.campaigns.models import Attempt, AttemptStatus, Campaign, Outcome
 from plugins.campaigns.preview.work import leg_unanswered
+from plugins.campaigns.workers import wrap_up_seconds
 
 GONE = "This call is no longer needed. Goodbye."
-DEFAULT_WRAP_UP_SECONDS = 30
 WRAP_UP_TOPIC = "queues.dispatch"
 """The job that ends agents' wrap-up when its time is up (the queues plugin's)."""
 DIALLED: dict[CallStatus, Outcome] = {
@@ -163,10 +163,7 @@ async def _wrap_up(turn: CallTurn, attempt: Attempt) -> None:
         handled.talk_seconds = round(max(0.0, (now - handled.answered_at).total_seconds()), 3)
     if agent is None or agent.state != AgentState.ON_CALL.value:
         return  # a supervisor or the system moved the agent meanwhile
-    seconds = agent.wrap_up_seconds
-    if seconds is None:
-        settings = await session.scalar(select(AgentSettingsRow).limit(1))
-        seconds = settings.default_wrap_up_seconds if settings else DEFAULT_WRAP_UP_SECONDS
+    seconds = await wrap_up_seconds(session, agent)
     if seconds <= 0:
         if handled is not None:
             handled.wrap_up_ended_at, handled.wrap_up_seconds = now, 0.0

@@ -24,7 +24,6 @@ from plugins.campaigns.seats.rows import locked_agent, seat_conference
 from plugins.campaigns.seats.service import call_over, move_agent, publish
 
 ATTEMPT_PREFIX = "attempt:"
-GONE = "Sorry, this call has ended. Goodbye."
 
 
 async def answered(turn: CallTurn, attempt_id: uuid.UUID) -> list[Any]:

@@ -22,7 +22,6 @@ from kernel import Platform, ProblemError, utcnow
 from plugins.agents import (
     MISSED,
     Agent,
-    AgentSettingsRow,
     AgentState,
     HandledCall,
     TransitionRefused,
@@ -34,6 +33,7 @@ from plugins.calls import CallRequest, hang_up_call, place_call
 from plugins.campaigns.events import SeatChanged
 from plugins.campaigns.models import Attempt, Campaign, CampaignState, Seat, SeatStatus
 from plugins.campaigns.seats.rows import campaign_provider, locked_agent, locked_seat
+from plugins.campaigns.workers import wrap_up_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ LEG_RING_SECONDS = 30
 LOST_AFTER = timedelta(minutes=2)
 """A seat still joining without a leg this long after it was taken was left by a worker
 that died: it ends."""
-DEFAULT_WRAP_UP_SECONDS = 30
 LEAVE_AFTER_CALL = "leaving after this call"
 """``end_reason`` of a talking seat asked to end: it leaves when its wrap-up ends."""
 
@@ -268,14 +267,6 @@ async def hang_up_leg(platform: Platform, session: AsyncSession, seat_id: uuid.U
         logger.info("seat %s: its leg could not be hung up (%s); the seat ends", seat_id, exc)
         await end(platform, session, seat_id, "left")
     await session.commit()
-
-
-async def wrap_up_seconds(session: AsyncSession, agent: Agent) -> int:
-    """The agent's own wrap-up time, else the organization's default."""
-    if agent.wrap_up_seconds is not None:
-        return int(agent.wrap_up_seconds)
-    default = await session.scalar(select(AgentSettingsRow.default_wrap_up_seconds))
-    return int(default) if default is not None else DEFAULT_WRAP_UP_SECONDS
 
 
 async def call_over(

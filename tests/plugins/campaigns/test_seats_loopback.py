@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from campaigns_helpers import BASE, NUMBER
-from loopback_helpers import (
+from campaigns_loopback import (
     client_of,
     loopback_with_callees,
     midday_zone,

@@ -53,7 +53,7 @@ async def detail(api: httpx.AsyncClient, call_id: str) -> dict:
     return dict(response.json())
 
 
-async def until(api: httpx.AsyncClient, call_id: str, *statuses: str, within: float = 10) -> dict:
+async def until(api: httpx.AsyncClient, call_id: str, *statuses: str, within: float = 30) -> dict:
     """The call once it reached one of ``statuses`` (default: any final one)."""
     wanted = set(statuses) or TERMINAL
     async with asyncio.timeout(within):

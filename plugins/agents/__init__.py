@@ -45,7 +45,7 @@ from plugins.agents.permissions import (
 )
 from plugins.agents.presence import Cause, TransitionRefused, allowed, change_state
 from plugins.agents.reach import leg_address, leg_options
-from plugins.agents.scope import AgentScope, agent_scope
+from plugins.agents.scope import AgentScope, agent_scope, principal_user_id
 
 __all__ = [
     "AGENTS_ALL",
@@ -77,4 +77,5 @@ __all__ = [
     "create_agent",
     "leg_address",
     "leg_options",
+    "principal_user_id",
 ]

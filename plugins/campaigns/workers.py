@@ -3,31 +3,20 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Principal, ProblemError
-from plugins.agents import Agent, AgentSettingsRow, TeamMember
+from plugins.agents import Agent, AgentSettingsRow, TeamMember, principal_user_id
 from plugins.campaigns.models import Campaign
 from plugins.campaigns.problems import NO_AGENT_PROFILE
 from plugins.queues import served_queues
 
 
-def _user_id(principal: Principal) -> uuid.UUID | None:
-    if principal.kind != "user":
-        return None
-    try:
-        return uuid.UUID(principal.subject)
-    except ValueError:
-        return None
-
-
 async def my_agent(session: AsyncSession, principal: Principal) -> Agent:
     """The caller's active agent profile, locked (one request of an agent at a time); the
     ``campaigns-no-agent`` 404 without one."""
-    user_id = _user_id(principal)
+    user_id = principal_user_id(principal)
     agent = (
         await session.scalar(
             select(Agent).where(Agent.user_id == user_id, Agent.active.is_(True)).with_for_update()

@@ -133,9 +133,22 @@ def load_key_file(path: Path, *, create: bool) -> str:
         raise KeyProviderError(f"no master key: set KRALIKI_MASTER_KEY or create {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = KEY_FILE_HEADER + new_master_key() + "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
+    # Written whole under a private name, then linked into place: two processes starting
+    # together never read a half-written file, and the one that loses the race reads the
+    # winner's key instead of failing (or each keeping a key of its own).
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text()
+    finally:
+        draft.unlink(missing_ok=True)
     banner = "!" * 78
     logger.warning(
         "\n%s\nGENERATED A NEW VAULT MASTER KEY in %s\n"

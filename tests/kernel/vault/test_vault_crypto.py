@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -104,6 +106,22 @@ def test_the_key_file_is_created_private_and_keys_can_be_prepended(tmp_path):
     assert ring.kek_ids[1] == first.kek_ids[0]
     assert ring.kek_ids[0] != first.kek_ids[0]
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path):
+    """Two servers started at once on a fresh machine: both read the same whole key file
+    (a half-written file, or a second key, would fail one of them or split the vault)."""
+    path = tmp_path / "master.key"
+    start = threading.Barrier(8)
+
+    def load() -> str:
+        start.wait()
+        return load_key_file(path, create=True)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        texts = list(pool.map(lambda _: load(), range(8)))
+    assert set(texts) == {path.read_text()}
+    assert [p.name for p in tmp_path.iterdir()] == ["master.key"]  # no drafts left behind
 
 
 def test_a_secret_value_never_prints_itself():

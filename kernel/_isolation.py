@@ -122,6 +122,8 @@ class _Bodies:
             return schema["examples"][0]
         if "default" in schema and schema["default"] is not None:
             return schema["default"]
+        if schema.get("enum"):
+            return schema["enum"][0]
         kind = schema.get("type")
         if kind == "object":
             properties = schema.get("properties", {})

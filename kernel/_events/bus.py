@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -164,6 +164,21 @@ class EventBus:
             select(EventRecord)
             .where(EventRecord.position > after)
             .order_by(EventRecord.position)
+            .limit(limit)
+        )
+        return [delivered(row) for row in rows]
+
+    async def latest(
+        self, session: AsyncSession, *, names: Collection[str], limit: int = 50
+    ) -> list[DeliveredEvent]:
+        """The tenant's last ``limit`` dispatched events named one of ``names``, newest
+        first (a dashboard's recent activity); only what retention still keeps."""
+        if not names or limit < 1:
+            return []
+        rows = await session.scalars(
+            select(EventRecord)
+            .where(EventRecord.position.is_not(None), EventRecord.name.in_(sorted(names)))
+            .order_by(EventRecord.position.desc())
             .limit(limit)
         )
         return [delivered(row) for row in rows]

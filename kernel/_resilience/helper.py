@@ -80,6 +80,17 @@ class Resilience:
             await self._http.aclose()
             self._http = None
 
+    async def breaker_states(self, tenant_id: uuid.UUID | None) -> dict[str, str]:
+        """The state of each breaker of ``tenant_id`` (None: the platform's own) by
+        dependency: ``closed``, ``open``, ``half_open``, ``forced_open`` or ``forced_closed``.
+
+        Only breakers that were called exist; without Redis they are this worker's
+        (docs/adr/0012-circuit-breaker-state-per-worker.md). Dashboards and alerts read it."""
+        states: dict[str, str] = {}
+        for key in await self.breakers.keys(tenant_id):
+            states[key[1]] = (await self.breakers.snapshot(key)).state
+        return states
+
     async def call(
         self,
         dependency: str,

@@ -10,6 +10,8 @@ may import. Everything else in ``plugins.agents`` is private.
 * who reaches which agents: :func:`agent_scope` (an :class:`AgentScope`), the line every
   view of agents draws (queues' live views, the supervisor's screens);
 * the permissions, for plugins that grant or check them;
+* where an agent's live conversation is (the conference a supervisor joins):
+  :func:`agent_conversation`, a :class:`Conversation` (``kraliki_agent_conversation``);
 * :class:`AgentPagePanel`: a panel a plugin adds to the agent page
   (``kraliki_agent_page_panels``).
 
@@ -18,6 +20,7 @@ See ``docs/plugins/agents.md``.
 
 from __future__ import annotations
 
+from plugins.agents.conversation import Conversation, agent_conversation
 from plugins.agents.making import create_agent
 from plugins.agents.models import (
     MISSED,
@@ -63,6 +66,7 @@ __all__ = [
     "AgentSkill",
     "AgentState",
     "Cause",
+    "Conversation",
     "HandledCall",
     "ReachKind",
     "ReasonCode",
@@ -71,6 +75,7 @@ __all__ = [
     "TeamMember",
     "TeamSupervisor",
     "TransitionRefused",
+    "agent_conversation",
     "agent_scope",
     "allowed",
     "change_state",

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from kernel import Platform
+    from plugins.agents.conversation import Conversation
     from plugins.agents.models import Agent, StateChange
     from plugins.agents.page import AgentPagePanel
 
@@ -52,4 +53,19 @@ def kraliki_agent_page_panels() -> Sequence[AgentPagePanel]:  # type: ignore[emp
     ``mount(card, page)``; ``page.api(method, path, body)`` calls the API with the agent's
     token, ``page.me()`` is the agent's profile, ``page.onReload(fn)`` runs ``fn(me)`` every
     time the page reloads what it shows (an event about the agent, a reconnect).
+    """
+
+
+@hookspec
+def kraliki_agent_conversation(
+    platform: Platform, session: AsyncSession, agent: Agent
+) -> Conversation | None:
+    """Where ``agent``'s live conversation is, if your plugin connected it; may be async.
+
+    Called by :func:`plugins.agents.agent_conversation` (a supervisor about to listen, whisper
+    or barge in), in the caller's transaction: only read. Return a
+    :class:`~plugins.agents.Conversation` (the provider's conference, the provider, the
+    agent's leg, the customer's call) while the agent's leg is in progress, else None. The
+    first answer in plugin order wins; an implementation that raises is logged and ignored.
+    Queues answer for queued calls, campaigns for seated agents.
     """

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from kernel import PlatformDep, public
+from kernel import PlatformDep, event_pattern, public
 
 SCRIPT_PATH = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9._-]*)+\.js$")
 
@@ -34,12 +34,17 @@ class AgentPagePanel:
     script: str
     """The module's path under the API root (``campaigns/page/preview-panel.js``): same
     origin, so the page's Content-Security-Policy lets it run."""
+    patterns: tuple[str, ...] = ()
+    """Event patterns the page adds to its real-time subscription for this panel; the
+    module hears them through ``page.onEvent(fn)``."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9-]{1,40}", self.id):
             raise ValueError(f"agent page panel id {self.id!r}: lower case, digits and '-'")
         if not SCRIPT_PATH.match(self.script) or ".." in self.script:
             raise ValueError(f"agent page panel {self.id!r}: script must be a path under the API")
+        for pattern in self.patterns:
+            event_pattern(pattern)
 
 
 PAGE_DIR = Path(__file__).parent / "page"
@@ -88,7 +93,7 @@ async def agent_page_panels(platform: PlatformDep) -> Response:
     """The panels other plugins add (``kraliki_agent_page_panels``), in plugin order."""
     found = platform.hooks.collect_now("kraliki_agent_page_panels")
     panels = [
-        {"id": p.id, "title": p.title, "script": p.script}
+        {"id": p.id, "title": p.title, "script": p.script, "patterns": list(p.patterns)}
         for _plugin, batch in found
         for p in batch
         if isinstance(p, AgentPagePanel)

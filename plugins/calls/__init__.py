@@ -8,7 +8,8 @@ outside the plugin. Three groups:
   yours) and :func:`build_provider` to get a provider for one tenant (a credential check);
 * the call handler contract a plugin implements to drive calls (the IVR, queues, campaigns),
   and what such a plugin may do to calls: place one (:func:`place_call` with a
-  :class:`CallRequest`), redirect a live one (:func:`redirect_call`), hang one up
+  :class:`CallRequest`), redirect a live one (:func:`redirect_call`), change a supervisor's
+  role in an agent's conference (:func:`supervise_call`), hang one up
   (:func:`hang_up_call`), hand a call over to another handler within a turn
   (:func:`hand_over`);
 * the calls' own models and permissions, which plugins that build on calls read and grant.
@@ -96,6 +97,8 @@ from plugins.calls.provider import (
     RecordingRef,
     RecordingStatus,
     Say,
+    SuperviseMember,
+    SupervisorRole,
     TelephonyProvider,
     TranscriptSegment,
     UnsupportedAction,
@@ -106,6 +109,7 @@ from plugins.calls.provider import (
 )
 from plugins.calls.redirect import redirect_call
 from plugins.calls.registry import build_provider, installed_providers
+from plugins.calls.supervising import supervise_call
 from plugins.calls.webhooks import provider_webhook_router
 
 __all__ = [
@@ -170,6 +174,8 @@ __all__ = [
     "RecordingRef",
     "RecordingStatus",
     "Say",
+    "SuperviseMember",
+    "SupervisorRole",
     "TelephonyProvider",
     "TranscriptSegment",
     "TranscriptSegmentRow",
@@ -190,5 +196,6 @@ __all__ = [
     "redirect_call",
     "routed_numbers",
     "set_call_outcome",
+    "supervise_call",
     "target_providers",
 ]

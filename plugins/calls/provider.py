@@ -8,7 +8,8 @@ a shared mutable singleton, and calls it to:
 
 * place an outbound call (:meth:`TelephonyProvider.place_call`),
 * control a live call (:meth:`TelephonyProvider.control`) or replace what it runs with new
-  instructions (:meth:`TelephonyProvider.redirect`),
+  instructions (:meth:`TelephonyProvider.redirect`), or change a supervisor's role in a
+  conference (:meth:`TelephonyProvider.supervise`),
 * verify and parse the provider's webhooks (:meth:`TelephonyProvider.verify_webhook`,
   :meth:`TelephonyProvider.parse_webhook`) into provider-neutral :data:`NormalizedEvent` values,
 * execute provider-neutral :data:`Instruction` values (:meth:`TelephonyProvider.execute`):
@@ -204,15 +205,40 @@ class Dial(_Instruction):
     report_outcome: bool = False
 
 
+class SupervisorRole(enum.StrEnum):
+    """How a supervisor takes part in an agent's conference (needs
+    :attr:`Capability.COACHING`); it may change during the call
+    (:meth:`TelephonyProvider.supervise`)."""
+
+    MONITOR = "monitor"
+    """Hears everyone; nobody hears them."""
+    WHISPER = "whisper"
+    """Hears everyone; only the coached call (the agent's) hears them."""
+    BARGE = "barge"
+    """Hears and is heard by everyone, as any member."""
+
+
 class Conference(_Instruction):
     kind: Literal["conference"] = "conference"
     name: str = Field(min_length=1, max_length=128)
     muted: bool = False
     coach_call_id: str | None = None
-    """Whisper: heard only by this provider call id (needs :attr:`Capability.COACHING`)."""
+    """Whisper: heard only by this provider call id (needs :attr:`Capability.COACHING`);
+    with ``supervisor``, the call a whispering supervisor coaches."""
     start_on_enter: bool = True
     end_on_exit: bool = False
     beep: bool = False
+    supervisor: SupervisorRole | None = None
+    """The member joins as a supervisor: ``monitor`` hears everyone and nobody hears them;
+    ``whisper`` is heard only by ``coach_call_id``'s call (required for whisper, a provider
+    call id); ``barge`` hears and is heard by all. A supervisor joins a live conference, it
+    never starts one (needs :attr:`Capability.COACHING`)."""
+
+    @model_validator(mode="after")
+    def _supervised(self) -> Conference:
+        if self.supervisor is SupervisorRole.WHISPER and not self.coach_call_id:
+            raise ValueError("a whispering supervisor needs coach_call_id (the agent's call)")
+        return self
 
 
 class Record(_Instruction):
@@ -316,6 +342,22 @@ class ControlCall:
     digits: str | None = None
     """SEND_DTMF: ``0-9*#`` and ``w`` (half-second wait)."""
     caller_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuperviseMember:
+    """Change a supervisor's role in a live conference it is a member of."""
+
+    call: CallRef
+    """The supervisor's leg."""
+    conference: str
+    """The conference's name (:attr:`Conference.name`)."""
+    role: SupervisorRole
+    coach_call_id: str | None
+    """The provider call id of the leg a whisper is heard by (the agent's); required for
+    :attr:`SupervisorRole.WHISPER`."""
+    command_id: str
+    """Unique per request: the provider may use it to ignore a repeated command (Telnyx)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,6 +670,14 @@ class TelephonyProvider(abc.ABC):
         them. Raise :class:`UnsupportedAction` when the provider cannot,
         :class:`ProviderRefused` when it refuses (the call ended there)."""
         raise UnsupportedAction(f"{self.context.provider} cannot redirect a live call")
+
+    async def supervise(self, request: SuperviseMember) -> None:
+        """Change the role of a supervisor already in a live conference (monitor, whisper,
+        barge): from now on it hears and is heard as :attr:`Conference.supervisor`
+        describes. Raise :class:`UnsupportedAction` when the provider cannot,
+        :class:`ProviderRefused` when it refuses (no such live conference, the supervisor
+        is not in it)."""
+        raise UnsupportedAction(f"{self.context.provider} cannot change a supervisor's role")
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         """Stream a recording's media with the tenant's credentials."""

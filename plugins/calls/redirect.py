@@ -14,26 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel import CircuitOpenError, DependencyError, Platform, ProblemError, RejectedError
+from kernel import Platform
 from plugins.calls import service
 from plugins.calls.models import Call
-from plugins.calls.problems import (
-    CALL_STATE_CONFLICT,
-    CAPABILITY_MISSING,
-    PROVIDER_REFUSED,
-    PROVIDER_UNAVAILABLE,
-)
-from plugins.calls.provider import (
-    CallStatus,
-    Capability,
-    Conference,
-    Gather,
-    Pay,
-    ProviderRefused,
-    UnsupportedAction,
-)
-from plugins.calls.registry import build_provider, calls_state
+from plugins.calls.provider import Capability, Conference, Gather, Pay
+from plugins.calls.registry import build_provider
 from plugins.calls.routing import dump_instructions, parse_instructions
+from plugins.calls.steering import provider_problems, require_capabilities, require_in_progress
 
 
 def needed_capabilities(steps: Sequence[Any]) -> list[Capability]:
@@ -42,7 +29,7 @@ def needed_capabilities(steps: Sequence[Any]) -> list[Capability]:
     for step in steps:
         if isinstance(step, Conference):
             needed[Capability.CONFERENCING] = None
-            if step.coach_call_id:
+            if step.coach_call_id or step.supervisor is not None:
                 needed[Capability.COACHING] = None
         elif isinstance(step, Gather) and step.speech:
             needed[Capability.SPEECH_RECOGNITION] = None
@@ -70,35 +57,13 @@ async def redirect_call(
     """
     steps = parse_instructions(instructions)
     call = await service.get_call(session, call_id)
-    status = CallStatus(call.status)
-    if status is not CallStatus.IN_PROGRESS:
-        raise ProblemError(
-            CALL_STATE_CONFLICT,
-            f"cannot redirect a call that is {status.value}",
-            call_status=status.value,
-        )
-    spec = calls_state(platform).providers.get(call.provider)
-    for capability in needed_capabilities(steps):
-        if capability not in spec.capabilities:
-            raise ProblemError(
-                CAPABILITY_MISSING,
-                f"{call.provider} cannot run these instructions",
-                capability=capability.value,
-            )
+    require_in_progress(call, "redirect")
+    require_capabilities(platform, call, needed_capabilities(steps), what="run these instructions")
     ref = service.call_ref(call)
     await session.commit()  # no transaction (or lock) is held while the provider answers
     provider = build_provider(platform, call.tenant_id, call.provider, call_id=call.id)
-    try:
+    with provider_problems(call.provider, unsupported="redirect"):
         await provider.redirect(ref, steps)
-    except UnsupportedAction as exc:
-        raise ProblemError(CAPABILITY_MISSING, str(exc), capability="redirect") from None
-    except (ProviderRefused, RejectedError) as exc:
-        detail = exc.detail if isinstance(exc, ProviderRefused) else str(exc)
-        raise ProblemError(PROVIDER_REFUSED, detail) from None
-    except CircuitOpenError:
-        raise ProblemError(PROVIDER_UNAVAILABLE, f"{call.provider}'s circuit is open") from None
-    except DependencyError:
-        raise ProblemError(PROVIDER_UNAVAILABLE, f"{call.provider} did not answer") from None
     call = await service.get_call(session, call_id, for_update=True)
     service.note(
         session,

@@ -50,6 +50,7 @@ from plugins.calls.provider import (
     RecordingAudio,
     RecordingProgress,
     RecordingRef,
+    SuperviseMember,
     TelephonyProvider,
     TranscriptSegment,
     WebhookAnswer,
@@ -74,6 +75,7 @@ class FakelineLog:
     controls: list[ControlCall] = field(default_factory=list)
     executed: list[tuple[CallRef, list[Any]]] = field(default_factory=list)
     redirected: list[tuple[CallRef, list[Any]]] = field(default_factory=list)
+    supervised: list[SuperviseMember] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     fail_next: list[BaseException] = field(default_factory=list)
     """Exceptions raised, one per call, before doing anything (first in, first raised)."""
@@ -167,6 +169,13 @@ class FakelineProvider(TelephonyProvider):
 
         await self.context.call(attempt, attempts=1)
         self._log().redirected.append((call, list(instructions)))
+
+    async def supervise(self, request: SuperviseMember) -> None:
+        async def attempt() -> None:
+            self._log().maybe_fail()
+
+        await self.context.call(attempt, attempts=1)
+        self._log().supervised.append(request)
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         async def chunks() -> AsyncIterator[bytes]:

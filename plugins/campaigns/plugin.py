@@ -119,6 +119,15 @@ async def kraliki_agent_state_changed(
     await agent_changed(platform, session, agent, change)
 
 
+@hookimpl(optionalhook=True)
+async def kraliki_agent_conversation(platform: Platform, session: AsyncSession, agent: Any) -> Any:
+    """A seated agent who talks is in the seat's conference (``seats/conversation.py``);
+    preview calls dial the contact without a conference, so none is answered for them."""
+    from plugins.campaigns.seats.conversation import agent_conversation
+
+    return await agent_conversation(session, agent)
+
+
 @hookimpl
 async def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -> Any:
     from plugins.campaigns.dialer.outcomes import on_events
@@ -143,3 +152,14 @@ async def kraliki_contact_data(session: AsyncSession, contact_id: uuid.UUID) -> 
     from plugins.campaigns.dialer.privacy import contact_data
 
     return await contact_data(session, contact_id)
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_supervisor_campaign_figures(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID] | None
+) -> Any:
+    """The supervisor's dashboard and alerts: campaigns' own 30-day abandonment figures
+    (``supervisor.py``)."""
+    from plugins.campaigns.supervisor import supervisor_figures
+
+    return await supervisor_figures(session, campaign_ids)

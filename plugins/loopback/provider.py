@@ -32,13 +32,14 @@ from plugins.calls import (
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
+    SuperviseMember,
     TelephonyProvider,
     WebhookAnswer,
     WebhookRejected,
     WebhookRequest,
     is_sip_uri,
 )
-from plugins.loopback.carrier import control
+from plugins.loopback.carrier import conference, control
 from plugins.loopback.carrier.call import CarrierCall
 from plugins.loopback.carrier.lease import carrier_alive, carrier_of
 from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
@@ -181,6 +182,12 @@ class LoopbackProvider(TelephonyProvider):
                 code="call-not-answered",
             )
         running.redirect(steps)
+
+    async def supervise(self, request: SuperviseMember) -> None:
+        """The carrier changes the supervisor's role in the tenant's room (its call log
+        records it: ``("supervisor", role)``)."""
+        running = self._running(request.call.provider_call_id)
+        conference.supervise(running, request.conference, request.role, request.coach_call_id)
 
     def _running(self, call_id: str | None) -> CarrierCall:
         """The tenant's call running in this process; :class:`ProviderRefused` otherwise."""

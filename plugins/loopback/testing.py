@@ -12,6 +12,8 @@ forged, out-of-order deliveries) and look at the calls the carrier is running.
                               timestamp=int(time.time()) - 3600)        # 403
 
     conference_members(platform, tenant_id, "queue-42")   # who is in a room, with flags
+    who_hears(platform, tenant_id, "agent-7")   # {listener: members it hears} (supervisors)
+    run_at_time_scale(platform, 1.0)   # calls placed from now on run in real time
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import httpx
 from kernel import Platform
 from plugins.calls import CallStatus, Direction, build_provider
 from plugins.loopback.carrier.call import CarrierCall
-from plugins.loopback.carrier.conference import Member, room_key
+from plugins.loopback.carrier.conference import Member, hears, room_key
 from plugins.loopback.carrier.state import loopback_state
 from plugins.loopback.payloads import Body, StatusBody, body_bytes
 from plugins.loopback.secrets import signing_secret
@@ -146,15 +148,33 @@ def call_log(platform: Platform, provider_call_id: str) -> list[tuple[str, str]]
 def conference_members(platform: Platform, tenant_id: uuid.UUID, name: str) -> list[Member]:
     """Who is in the tenant's conference room ``name`` now, in the order they joined: each
     :class:`~plugins.loopback.carrier.conference.Member` has ``provider_call_id``,
-    ``muted``, ``coach``, ``start_on_enter``, ``end_on_exit`` (empty: no such room)."""
+    ``muted``, ``coach``, ``supervisor`` (its role, None for an ordinary member),
+    ``start_on_enter``, ``end_on_exit``, ``beep`` (the room beeped as it joined) (empty:
+    no such room)."""
     room = loopback_state(platform).rooms.get(room_key(tenant_id, name))
     return [] if room is None else list(room.members.values())
+
+
+def who_hears(platform: Platform, tenant_id: uuid.UUID, name: str) -> dict[str, frozenset[str]]:
+    """Who hears whom in the tenant's room ``name`` now: each member's provider call id ->
+    the provider call ids of the members it hears (a monitoring supervisor hears everyone
+    and nobody hears it; a whisper is heard by the coached call only; empty: no such room)."""
+    room = loopback_state(platform).rooms.get(room_key(tenant_id, name))
+    return {} if room is None else hears(room)
 
 
 def conference_started(platform: Platform, tenant_id: uuid.UUID, name: str) -> bool:
     """Whether a member that starts the conference (``start_on_enter``) has joined."""
     room = loopback_state(platform).rooms.get(room_key(tenant_id, name))
     return room is not None and room.started
+
+
+def run_at_time_scale(platform: Platform, scale: float) -> None:
+    """Calls placed from now on run at ``scale`` real seconds per simulated second (those
+    running keep theirs): a test whose calls race at a hundredth of real time slows the one
+    call it must act on while it rings."""
+    state = loopback_state(platform)
+    state.settings = state.settings.model_copy(update={"time_scale": scale})
 
 
 def ended_status(platform: Platform, provider_call_id: str) -> CallStatus | None:
@@ -165,4 +185,6 @@ def ended_status(platform: Platform, provider_call_id: str) -> CallStatus | None
 
 # The loopback_calls fixture: use it with `from plugins.loopback.testing import loopback_calls`
 # in a conftest.py.
-from plugins.loopback.testing_calls import NUMBERS, LoopbackCalls, loopback_calls  # noqa: E402, F401
+from plugins.loopback.testing_calls import NUMBERS as NUMBERS  # noqa: E402
+from plugins.loopback.testing_calls import LoopbackCalls as LoopbackCalls  # noqa: E402
+from plugins.loopback.testing_calls import loopback_calls as loopback_calls  # noqa: E402

@@ -311,7 +311,7 @@ async def available_count(session: SessionDep, _: Reader) -> list[QueueAvailabil
 @fixed_router.post(
     "/calls/{item_id}/move",
     response_model=QueueCallRecord,
-    summary="Move a waiting call to another queue",
+    summary="Move a waiting call to another queue or to an agent",
     responses=problem_responses(ITEM_NOT_FOUND, ITEM_NOT_WAITING, MOVE_INVALID),
 )
 async def move_queued_call(
@@ -322,13 +322,24 @@ async def move_queued_call(
     platform: PlatformDep,
     principal: CallsWriter,
 ) -> QueueCallRecord:
-    """The call leaves its queue (an agent being rung for it is released) and waits in the
-    other one, keeping its place by the time it first entered; the answer is its new item
-    (the old one ends `cancelled`, outcome `moved`). Only a waiting (or offered) call moves:
-    409 once an agent took it."""
-    moved = await moves.move_call(
-        platform, session, item_id=item_id, queue_id=body.queue_id, actor=principal.subject
-    )
+    """With `queue_id`, the call leaves its queue (an agent being rung for it is released)
+    and waits in the other one, keeping its place by the time it first entered; the answer
+    is its new item (the old one ends `cancelled`, outcome `moved`). With `agent_id`, it
+    stays in its queue but is offered to that agent only, waiting while they are busy; the
+    answer is the same item. Only a waiting (or offered) call moves: 409 once an agent took
+    it."""
+    moves.one_target(body.queue_id, body.agent_id)
+    if body.agent_id is not None:
+        moved = await moves.move_to_agent(
+            platform, session, item_id=item_id, agent_id=body.agent_id, actor=principal.subject
+        )
+        details = {"to_agent_id": str(body.agent_id), "queue_id": str(moved.queue_id)}
+    else:
+        assert body.queue_id is not None  # one_target
+        moved = await moves.move_call(
+            platform, session, item_id=item_id, queue_id=body.queue_id, actor=principal.subject
+        )
+        details = {"to_queue_id": str(body.queue_id), "new_item_id": str(moved.id)}
     record_audit_event(
         session,
         principal,
@@ -336,7 +347,7 @@ async def move_queued_call(
         request=request,
         target_type="queue_item",
         target_id=item_id,
-        details={"to_queue_id": str(body.queue_id), "new_item_id": str(moved.id)},
+        details=details,
     )
     record = QueueCallRecord.model_validate(moved)
     await session.commit()

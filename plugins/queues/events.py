@@ -80,9 +80,13 @@ class CallCompleted(QueueCallEvent):
 
 class CallMoved(QueueCallEvent):
     name = "queues.call.moved"
-    description = "A waiting call was moved to another queue or agent, or taken out."
+    description = (
+        "A waiting call was moved to another queue (`to_queue_id`), or to one agent "
+        "(`to_agent_id`; it stays in its queue), or taken out (both null)."
+    )
 
     to_queue_id: uuid.UUID | None = None
+    to_agent_id: uuid.UUID | None = None
     actor: str | None = None
 
 

@@ -186,6 +186,10 @@ class QueueItem(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     """The agent who took the call."""
+    target_agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """A supervisor moved the call to this agent: routing offers it to them only (skills
+    and membership aside), and it waits while they are busy. It lapses when the agent is
+    deleted or deactivated."""
     offers: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     wait_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,6 +1,7 @@
-"""A supervisor's hand on the line: move a waiting call to another queue, or take it out.
+"""A supervisor's hand on the line: move a waiting call to another queue or to one agent,
+or take it out.
 
-Both go through routing (:func:`plugins.queues.routing.withdraw`): an offer ringing an agent
+All go through routing (:func:`plugins.queues.routing.withdraw`): an offer ringing an agent
 is withdrawn (the agent is available again, the leg hung up after commit), so the call can
 never be answered in the old queue once it left it. The call keeps its place by the time it
 entered its first queue (like a callback keeps the caller's), so a move is never a penalty.
@@ -15,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, ProblemError, utcnow
+from plugins.agents import Agent, ReachKind
 from plugins.queues import routing
 from plugins.queues.events import CallEnqueued, CallMoved
 from plugins.queues.live import publish_stats
@@ -139,6 +141,52 @@ async def move_call(
     return moved
 
 
+def invalid(field: str, why: str) -> ProblemError:
+    errors = [{"loc": [field], "message": why, "type": "value_error"}]
+    return ProblemError(MOVE_INVALID, why, errors=located(errors))
+
+
+def one_target(queue_id: uuid.UUID | None, agent_id: uuid.UUID | None) -> None:
+    """A move names a queue or an agent, never both or neither."""
+    if queue_id is not None and agent_id is not None:
+        raise invalid("agent_id", "give queue_id or agent_id, not both")
+    if queue_id is None and agent_id is None:
+        raise invalid("queue_id", "give queue_id (another queue) or agent_id (one agent)")
+
+
+def _refusal(agent: Agent | None, item: QueueItem) -> str | None:
+    """Why ``agent`` cannot take ``item`` (None: they can, busy or not)."""
+    if agent is None:
+        return "no agent of the organization has this id"
+    if not agent.active:
+        return "the agent is inactive"
+    if agent.reach_kind == ReachKind.LOOPBACK.value and item.provider != routing.LOOPBACK:
+        return "a loopback agent takes loopback calls only"
+    return None
+
+
+async def move_to_agent(
+    platform: Platform,
+    session: AsyncSession,
+    *,
+    item_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    actor: str | None,
+) -> QueueItem:
+    """The call stays in its queue (and its place) but is offered to ``agent_id`` only: an
+    agent being rung for it is released, and it waits while that agent is busy. The agent
+    must exist, be active and reach the call's provider; membership and skills are the
+    supervisor's call."""
+    item = await live_item(session, item_id)
+    agent = await session.scalar(select(Agent).where(Agent.id == agent_id))
+    why = _refusal(agent, item)
+    if why is not None:
+        raise invalid("agent_id", why)
+    await routing.retarget(platform, session, item, agent_id=agent_id)
+    await _moved(platform, session, item, actor, to_queue_id=item.queue_id, to_agent_id=agent_id)
+    return item
+
+
 async def take_out(
     platform: Platform, session: AsyncSession, *, item_id: uuid.UUID, actor: str | None
 ) -> QueueItem:
@@ -146,6 +194,21 @@ async def take_out(
     caller on the line is no longer in line (the caller side decides what they hear)."""
     item = await live_item(session, item_id)
     await routing.withdraw(platform, session, item, reason=REMOVED)
+    await _moved(platform, session, item, actor, to_queue_id=None)
+    return item
+
+
+async def _moved(
+    platform: Platform,
+    session: AsyncSession,
+    item: QueueItem,
+    actor: str | None,
+    *,
+    to_queue_id: uuid.UUID | None,
+    to_agent_id: uuid.UUID | None = None,
+) -> None:
+    """Say the item left its place (to another agent of its queue, or out of line) and
+    publish its queue's figures."""
     await platform.events.publish(
         session,
         CallMoved(
@@ -155,9 +218,9 @@ async def take_out(
             kind=item.kind,
             status=item.status,
             wait_seconds=item.wait_seconds,
-            to_queue_id=None,
+            to_queue_id=to_queue_id,
+            to_agent_id=to_agent_id,
             actor=actor,
         ),
     )
     await publish_stats(platform, session, item.queue_id)
-    return item

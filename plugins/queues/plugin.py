@@ -24,7 +24,7 @@ from kernel import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from plugins.agents import Agent, StateChange
+    from plugins.agents import Agent, Conversation, StateChange
 
 
 @hookimpl
@@ -118,3 +118,13 @@ def kraliki_ivr_node_types() -> Sequence[object]:
     from plugins.queues.caller.node import EnqueueNode
 
     return [EnqueueNode()]
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_agent_conversation(
+    platform: Platform, session: AsyncSession, agent: Agent
+) -> Conversation | None:
+    """An agent on a queued call talks in the call's conference ``kq-<item id>``."""
+    from plugins.queues.conference import agent_conversation
+
+    return await agent_conversation(session, agent)

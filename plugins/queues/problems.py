@@ -54,7 +54,9 @@ MOVE_INVALID = define_problem(
     "Move invalid",
     422,
     "The call cannot be moved there: the target queue does not exist, is the call's own "
-    "queue, or is inactive; `errors` says which.",
+    "queue, or is inactive; the target agent does not exist, is inactive or cannot take the "
+    "call's provider; or the body names both or neither of `queue_id` and `agent_id`. "
+    "`errors` says which.",
 )
 SAMPLE_EXISTS = define_problem(
     "queues-sample-exists",

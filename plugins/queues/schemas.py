@@ -211,6 +211,9 @@ class QueueCallRecord(BaseModel):
     answered_at: datetime | None
     ended_at: datetime | None
     agent_id: uuid.UUID | None
+    target_agent_id: uuid.UUID | None = Field(
+        default=None, description="The agent the call was moved to: only they are offered it."
+    )
     offers: int
     outcome: str | None
     wait_seconds: float | None
@@ -219,7 +222,14 @@ class QueueCallRecord(BaseModel):
 class QueueMoveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    queue_id: uuid.UUID = Field(description="The queue the waiting call moves to.")
+    queue_id: uuid.UUID | None = Field(
+        default=None, description="The queue the waiting call moves to (or `agent_id`)."
+    )
+    agent_id: uuid.UUID | None = Field(
+        default=None,
+        description="The agent the call is offered to, only: it stays in its queue and waits "
+        "while they are busy (or `queue_id`).",
+    )
 
 
 def overflow_out(value: dict[str, Any] | None) -> QueueOverflow | None:

@@ -26,6 +26,7 @@ from plugins.calls import (
     ProviderRefused,
     Record,
     Say,
+    SupervisorRole,
     UnsupportedAction,
 )
 from plugins.telnyx import audio
@@ -244,8 +245,9 @@ class Commands:
         )
 
     def _conference(self, conference: Conference) -> Operation:
-        """Join the conference of that name in progress, or create it. Steps after a
-        conference do not run: the call stays in it until it leaves or the conference ends."""
+        """Join the conference of that name in progress, or create it (a supervisor only
+        joins: with no live room it is refused). Steps after a conference do not run: the
+        call stays in it until it leaves or the conference ends."""
         conferences = self.client.conferences
         members = conferences.actions
         beep = cast(Any, "always" if conference.beep else "never")
@@ -253,6 +255,12 @@ class Commands:
         async def join_or_create() -> object:
             page = await conferences.list(filter={"name": conference.name}, page_size=20)
             live = [room for room in page.data if room.status != "completed"]
+            if not live and conference.supervisor is not None:
+                raise ProviderRefused(
+                    f"Telnyx has no conference {conference.name!r} in progress for a "
+                    "supervisor to join",
+                    code="no-conference",
+                )
             if not live:
                 created = await conferences.create(
                     call_control_id=self.call_control_id,
@@ -264,12 +272,18 @@ class Commands:
                 if conference.muted and created.data is not None:
                     await members.mute(created.data.id, call_control_ids=[self.call_control_id])
                 return created
+            if conference.supervisor is not None:
+                return await members.join(
+                    live[0].id,
+                    call_control_id=self.call_control_id,
+                    beep_enabled=beep,
+                    end_conference_on_exit=conference.end_on_exit,
+                    command_id=self.command_id,
+                    **supervisor_role(conference.supervisor, conference.coach_call_id),
+                )
             coach: dict[str, Any] = {}
             if conference.coach_call_id:
-                coach = {
-                    "supervisor_role": "whisper",
-                    "whisper_call_control_ids": [conference.coach_call_id],
-                }
+                coach = supervisor_role(SupervisorRole.WHISPER, conference.coach_call_id)
             return await members.join(
                 live[0].id,
                 call_control_id=self.call_control_id,
@@ -327,6 +341,16 @@ class Commands:
             command_id=self.command_id,
             **options,
         )
+
+
+def supervisor_role(role: SupervisorRole, coach_call_id: str | None) -> dict[str, Any]:
+    """``supervisor_role`` (Telnyx's names are the platform's) and, for a whisper, the one
+    leg that hears it (``whisper_call_control_ids``)."""
+    if role is not SupervisorRole.WHISPER:
+        return {"supervisor_role": role.value}
+    if not coach_call_id:
+        raise ProviderRefused("a whisper needs the agent's call", code="no-coached-call")
+    return {"supervisor_role": role.value, "whisper_call_control_ids": [coach_call_id]}
 
 
 def control_command(request: ControlCall, hold_audio_url: str | None) -> tuple[str, dict[str, Any]]:

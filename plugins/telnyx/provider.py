@@ -31,6 +31,7 @@ from plugins.calls import (
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
+    SuperviseMember,
     TelephonyProvider,
     WebhookAnswer,
     WebhookRejected,
@@ -39,7 +40,7 @@ from plugins.calls import (
 from plugins.telnyx.client import DEPENDENCY, call_api, client_for
 from plugins.telnyx.client_state import CallState, encode
 from plugins.telnyx.config import settings_of
-from plugins.telnyx.instructions import Commands, control_command
+from plugins.telnyx.instructions import Commands, control_command, supervisor_role
 from plugins.telnyx.secrets import CONNECTION_ID, PUBLIC_KEY
 from plugins.telnyx.signature import SignatureError, verify_signature
 from plugins.telnyx.steps import normalize, refuse_unsupported
@@ -117,6 +118,36 @@ class TelnyxProvider(TelephonyProvider):
             return result
 
         await call_api(self.context, send)
+
+    async def supervise(self, request: SuperviseMember) -> None:
+        """``POST /v2/conferences/{id}/actions/update`` with the supervisor's
+        ``call_control_id``, its new ``supervisor_role`` and, for a whisper, the agent's leg
+        (``whisper_call_control_ids``); the room is found by name among those in progress."""
+        call_control_id = _call_control_id(request.call)
+        role = supervisor_role(request.role, request.coach_call_id)
+        conferences = (
+            await client_for(self.context, purpose="change a supervisor's role")
+        ).conferences
+        actions = conferences.actions  # loaded before the timed attempts
+        page = await call_api(
+            self.context,
+            lambda: conferences.list(filter={"name": request.conference}, page_size=20),
+        )
+        live = [room for room in page.data if room.status != "completed"]
+        if not live:
+            raise ProviderRefused(
+                f"Telnyx has no conference {request.conference!r} in progress",
+                code="no-conference",
+            )
+        await call_api(
+            self.context,
+            lambda: actions.update(
+                live[0].id,
+                call_control_id=call_control_id,
+                command_id=request.command_id,
+                **role,
+            ),
+        )
 
     async def call_state(self, call: CallRef) -> CallProgress | None:
         """``GET /v2/calls/{call_control_id}``: whether the call is alive and, once it is

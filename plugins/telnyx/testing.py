@@ -198,7 +198,8 @@ class TelnyxDouble:
 
         self.url = await self._stack.enter_async_context(serve_app(self._app()))
         self.api.media_base_url = self.url
-        self._http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        # As long as a loaded test machine may need (tests check the wire, not the pace).
+        self._http = await self._stack.enter_async_context(httpx.AsyncClient(timeout=30))
         return self
 
     async def stop(self) -> None:

@@ -59,8 +59,10 @@ CONFERENCE_ACTIONS = frozenset(
     {"join", "leave", "mute", "unmute", "hold", "unhold", "speak", "play", "stop", "update"}
 )
 """``POST /v2/conferences/{id}/actions/<action>`` the API knows (others are 404)."""
-NEEDS_CALL = frozenset({"join", "leave"})
+NEEDS_CALL = frozenset({"join", "leave", "update"})
 """Conference actions that name the call they act on (``call_control_id``)."""
+SUPERVISOR_ROLES = ("barge", "monitor", "none", "whisper")
+"""``supervisor_role`` values Telnyx takes (join and update)."""
 
 
 AMD_MODES = ("premium", "detect", "detect_beep", "detect_words", "greeting_end", "disabled")
@@ -206,6 +208,8 @@ class TelnyxApi:
     """Number -> how a transfer to it ends (``TRANSFER_OUTCOMES``); others are answered."""
     recordings: dict[str, DoubleRecording] = field(default_factory=dict)
     conferences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """By id: Telnyx's fields plus ``participants`` (call control ids, in the order they
+    joined) and ``supervisors`` (call control id -> ``role``, ``whisper_to``)."""
     _commands: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _media_secret: str = field(default_factory=lambda: secrets.token_hex(16))
 
@@ -450,7 +454,11 @@ class TelnyxApi:
     ) -> Answer:
         if method == "GET" and not rest:
             name = query.get("filter[name]")
-            rooms = [room for room in self.conferences.values() if name in (None, room["name"])]
+            rooms = [
+                _room_json(room)
+                for room in self.conferences.values()
+                if name in (None, room["name"])
+            ]
             return 200, {"data": rooms, "meta": {"page_number": 1, "total_pages": 1}}, False
         if method == "POST" and not rest:
             return self._with_command("conferences", body, self._create_conference)
@@ -479,15 +487,29 @@ class TelnyxApi:
             "participants": [call.call_control_id],
         }
         self.conferences[room["id"]] = room
-        return {"data": {key: value for key, value in room.items() if key != "participants"}}
+        return {"data": _room_json(room)}
 
     def _conference_action(
         self, room: dict[str, Any], action: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         if action in NEEDS_CALL and not body.get("call_control_id"):
             raise invalid(f"{action} needs call_control_id")
+        role = body.get("supervisor_role")
+        if (action == "update" or role is not None) and role not in SUPERVISOR_ROLES:
+            raise invalid(f"supervisor_role must be one of {', '.join(SUPERVISOR_ROLES)}")
+        supervisors = room.setdefault("supervisors", {})
         if action == "join":
             room["participants"].append(self._live_call(body["call_control_id"]).call_control_id)
         elif action == "leave" and body["call_control_id"] in room["participants"]:
             room["participants"].remove(body["call_control_id"])
+        elif action == "update" and body["call_control_id"] not in room["participants"]:
+            raise not_found(f"call {body['call_control_id']} is not in conference {room['id']}")
+        if action in ("join", "update") and role is not None:
+            whisper_to = list(body.get("whisper_call_control_ids") or [])
+            supervisors[body["call_control_id"]] = {"role": role, "whisper_to": whisper_to}
         return {"data": {"result": "ok"}}
+
+
+def _room_json(room: dict[str, Any]) -> dict[str, Any]:
+    """A conference as Telnyx shows it (without what the double keeps of its members)."""
+    return {key: value for key, value in room.items() if key not in ("participants", "supervisors")}

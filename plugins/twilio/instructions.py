@@ -28,6 +28,7 @@ from plugins.calls import (
     Play,
     Record,
     Say,
+    SupervisorRole,
 )
 
 WebhookUrl = Callable[[str], str]
@@ -136,15 +137,31 @@ def _dial(parent: Any, step: Dial, webhook_url: WebhookUrl) -> None:
 
 
 def _conference(parent: Any, step: Conference, _: WebhookUrl) -> None:
+    muted, coach, start = step.muted, step.coach_call_id, step.start_on_enter
+    if step.supervisor is not None:
+        # A supervisor joins the agent's live room and never starts one of its own.
+        muted, coach = SUPERVISOR_JOIN[step.supervisor], None
+        if step.supervisor is SupervisorRole.WHISPER:
+            coach = step.coach_call_id
+        start = False
     dial = parent.dial()
     dial.conference(
         step.name,
-        muted=step.muted,
+        muted=muted,
         beep=step.beep,
-        start_conference_on_enter=step.start_on_enter,
+        start_conference_on_enter=start,
         end_conference_on_exit=step.end_on_exit,
-        coach=step.coach_call_id,
+        coach=coach,
     )
+
+
+SUPERVISOR_JOIN = {
+    SupervisorRole.MONITOR: True,
+    SupervisorRole.WHISPER: False,
+    SupervisorRole.BARGE: False,
+}
+"""``<Conference muted>`` of a joining supervisor; a whisper adds ``coach`` (the agent's
+CallSid: only that participant hears the supervisor)."""
 
 
 def _record(parent: Any, step: Record, webhook_url: WebhookUrl) -> None:

@@ -30,6 +30,8 @@ from plugins.calls import (
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
+    SuperviseMember,
+    SupervisorRole,
     TelephonyProvider,
     UnsupportedAction,
     WebhookAnswer,
@@ -213,6 +215,31 @@ class TwilioProvider(TelephonyProvider):
         resource = client.calls(sid)
         await self._rest(http, lambda: resource.update_async(twiml=document))
 
+    async def supervise(self, request: SuperviseMember) -> None:
+        """Find the in-progress conference by its FriendlyName (``GET Conferences.json``),
+        then update the supervisor's Participant (``POST Conferences/{sid}/Participants/
+        {CallSid}.json``): ``Muted`` and ``Coaching`` (with ``CallSidToCoach``, the agent's
+        CallSid, for a whisper)."""
+        sid = request.call.provider_call_id
+        if not sid:
+            raise ProviderRefused("the call has not reached Twilio yet", code="no-call")
+        update = _participant_update(request)
+        client, http = await self._client("change a supervisor's role")
+        conferences = client.conferences
+        rooms = await self._rest(
+            http,
+            lambda: conferences.list_async(
+                friendly_name=request.conference, status="in-progress", limit=1
+            ),
+        )
+        if not rooms:
+            raise ProviderRefused(
+                f"Twilio has no conference {request.conference!r} in progress",
+                code="no-conference",
+            )
+        participant = conferences(rooms[0].sid).participants(sid)
+        await self._rest(http, lambda: participant.update_async(**update))
+
     def _update(self, request: ControlCall) -> dict[str, str]:
         """The Call resource update that performs ``request`` (empty for recordings)."""
         action, call = request.action, request.call
@@ -335,6 +362,16 @@ class TwilioProvider(TelephonyProvider):
         except ProviderRefused as exc:
             if exc.code != NOT_FOUND:  # already gone: what retention wanted
                 raise
+
+
+def _participant_update(request: SuperviseMember) -> dict[str, Any]:
+    """The Participant resource update for a supervisor's role: monitor is muted, whisper
+    coaches the agent's CallSid, barge is neither."""
+    if request.role is SupervisorRole.WHISPER:
+        if not request.coach_call_id:
+            raise ProviderRefused("a whisper needs the agent's call", code="no-coached-call")
+        return {"muted": False, "coaching": True, "call_sid_to_coach": request.coach_call_id}
+    return {"muted": request.role is SupervisorRole.MONITOR, "coaching": False}
 
 
 def _raise_for_media(status: int) -> None:

@@ -20,6 +20,7 @@ gave when it created the call::
         double.end_unreported(call.sid, "completed")   # ended, but no callback got through
         double.fail_next(2, status=503)                  # the next two REST requests fail
         double.hang_next()                               # the next one never answers
+        double.conference("agent-7").participants       # who is in a room, muted, coaching
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ from types import TracebackType
 import httpx
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from plugins.twilio.testing_conferences import (
+    Conference,
+    Participant,
+    live_room,
+    seat,
+    tidy,
+)
 from plugins.twilio.testing_rest import RestApi
 from plugins.twilio.testing_state import (
     Account,
@@ -54,6 +62,8 @@ from plugins.twilio.testing_tenant import store_credentials, use_twilio
 __all__ = [
     "Account",
     "Call",
+    "Conference",
+    "Participant",
     "Recording",
     "RestRequest",
     "SentCallback",
@@ -137,6 +147,13 @@ class TwilioDouble:
     def to(self, method: str, path_suffix: str) -> list[RestRequest]:
         """The REST requests of ``method`` whose path ends with ``path_suffix``."""
         return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
+
+    def conference(self, name: str, account_sid: str | None = None) -> Conference | None:
+        """The account's room of that FriendlyName not completed yet (its ``status``,
+        ``participants`` by CallSid with ``muted``, ``coaching``, ``call_sid_to_coach``), as
+        of now: a participant whose call ended has left."""
+        tidy(self.state)
+        return live_room(self.state, account_sid or self.account_sid, name)
 
     def last_twiml(self, call_sid: str) -> ET.Element:
         """The call's latest TwiML document, parsed."""
@@ -331,6 +348,7 @@ class TwilioDouble:
             call.twiml.append(response.text)
             if call.status == "ringing" and call.direction == "inbound" and _answers(response.text):
                 call.status = "in-progress"
+            seat(self.state, call)
             dial = _reached_dial(response.text)
             if dial is not None:
                 assert dials < MAX_DIALS, f"{MAX_DIALS} dials in a row: a loop?"
@@ -461,7 +479,9 @@ class TwilioDouble:
         self._released = asyncio.Event()
         app = RestApi(self.state, lambda: self._released)
         self.url = await self._stack.enter_async_context(serve_app(app))
-        self._http = httpx.AsyncClient(timeout=10)
+        # The double's webhooks wait for the platform's answer as long as a loaded test
+        # machine may need (Twilio itself waits 15 s; tests check the wire, not the pace).
+        self._http = httpx.AsyncClient(timeout=30)
 
     async def stop(self) -> None:
         self._released.set()  # hanging requests return

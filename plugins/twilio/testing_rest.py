@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from plugins.twilio.testing_conferences import seat, tidy
 from plugins.twilio.testing_state import (
     API_VERSION,
     Account,
@@ -71,6 +72,13 @@ class RestApi:
             ("DELETE", rf"{call}/Recordings/{rec}\.json", self.delete_recording),
             ("GET", rf"{acc}/Recordings/{rec}\.(?P<ext>json|mp3|wav)", self.fetch_recording),
             ("DELETE", rf"{acc}/Recordings/{rec}\.json", self.delete_recording),
+            ("GET", rf"{acc}/Conferences\.json", self.list_conferences),
+            (
+                "POST",
+                rf"{acc}/Conferences/(?P<room>CF[0-9a-f]{{32}})/Participants/"
+                rf"(?P<call>CA[0-9a-f]{{32}})\.json",
+                self.update_participant,
+            ),
         ]
         self.routes = [(method, re.compile(f"{path}$"), handler) for method, path, handler in table]
 
@@ -87,6 +95,7 @@ class RestApi:
             fields=parse_qsl(body, keep_blank_values=True),
             headers={k.lower(): v for k, v in request.headers.items()},
             auth=_basic_auth(request.headers.get("authorization", "")),
+            query=dict(request.query_params),
         )
         self.state.requests.append(received)
         if self.state.faults:
@@ -168,9 +177,57 @@ class RestApi:
             found.finish("completed")
         if form.get("Twiml"):
             found.twiml.append(form["Twiml"])
+            seat(self.state, found)
         if form.get("Url"):
             found.url, found.method = form["Url"], form.get("Method", "POST")
         return JSONResponse(found.as_json())
+
+    # --- conferences -----------------------------------------------------------------------
+
+    async def list_conferences(self, request: RestRequest, account: Account) -> Response:
+        tidy(self.state)
+        name, status = request.query.get("FriendlyName"), request.query.get("Status")
+        rooms = [
+            room.as_json()
+            for room in self.state.conferences.values()
+            if room.account_sid == account.sid
+            and name in (None, room.friendly_name)
+            and status in (None, room.status)
+        ]
+        path = f"/{API_VERSION}/Accounts/{account.sid}/Conferences.json"
+        page = {"page": 0, "page_size": 50, "start": 0, "end": max(len(rooms) - 1, 0)}
+        return JSONResponse(
+            {
+                "conferences": rooms,
+                **page,
+                "uri": path,
+                "first_page_uri": path,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
+    async def update_participant(
+        self, request: RestRequest, account: Account, room: str, call: str
+    ) -> Response:
+        tidy(self.state)
+        found = self.state.conferences.get(room)
+        member = None if found is None else found.participants.get(call)
+        if found is None or found.account_sid != account.sid or member is None:
+            return not_found(request.path)
+        form = request.form
+        coach = form.get("CallSidToCoach")
+        coaching = form.get("Coaching", "true" if coach else "").lower() == "true"
+        if coaching and (coach is None or coach not in found.participants):
+            return twilio_error(
+                16050, "CallSidToCoach must be a participant of the conference", 400
+            )
+        if "Muted" in form:
+            member.muted = form["Muted"].lower() == "true"
+        if "Coaching" in form or coach:
+            member.coaching = coaching
+            member.call_sid_to_coach = coach if coaching else None
+        return JSONResponse(member.as_json(found))
 
     # --- recordings ------------------------------------------------------------------------
 

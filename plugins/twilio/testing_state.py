@@ -7,7 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plugins.twilio.testing_conferences import Conference
 
 API_VERSION = "2010-04-01"
 TWILIO_API = "https://api.twilio.com"
@@ -55,6 +58,8 @@ class RestRequest:
     """Lower-case names."""
     auth: tuple[str, str] | None
     """The HTTP basic credentials (account sid, auth token)."""
+    query: dict[str, str] = field(default_factory=dict)
+    """The query string's parameters (a list's filters: ``FriendlyName``, ``Status``)."""
 
     @property
     def form(self) -> dict[str, str]:
@@ -238,6 +243,8 @@ class State:
     accounts: dict[str, Account] = field(default_factory=dict)
     calls: dict[str, Call] = field(default_factory=dict)
     recordings: dict[str, Recording] = field(default_factory=dict)
+    conferences: dict[str, Conference] = field(default_factory=dict)
+    """By sid (``plugins.twilio.testing_conferences``)."""
     requests: list[RestRequest] = field(default_factory=list)
     callbacks: list[SentCallback] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
     DeliveredEvent,
@@ -93,3 +94,11 @@ async def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -
     from plugins.webhooks.service import fan_out_many
 
     await fan_out_many(platform, events)  # one transaction per batch, not per event
+
+
+@hookimpl(optionalhook=True)
+async def kraliki_supervisor_disabled_endpoints(session: AsyncSession) -> Any:
+    """The supervisor's alerts on disabled endpoints (``supervisor.py``)."""
+    from plugins.webhooks.supervisor import disabled_endpoints
+
+    return await disabled_endpoints(session)

@@ -15,7 +15,9 @@ import uuid
 from typing import Annotated
 
 import pytest
+from agent_assist_seeds import core as agent_assist_core
 from agents_seeds import core as agents_core
+from ai_seeds import core as ai_core
 from campaigns_seeds import core as campaigns_core
 from contacts_seeds import compliance as contacts_compliance
 from contacts_seeds import core as contacts_core
@@ -25,8 +27,12 @@ from contacts_seeds import timeline as contacts_timeline
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from queues_seeds import core as queues_core
+from sentiment_seeds import core as sentiment_core
 from sqlalchemy import text
 from suite_plugins import suite_plugins
+from summaries_seeds import core as summaries_core
+from supervisor_seeds import alerts as supervisor_alerts
+from supervisor_seeds import core as supervisor_core
 
 from kernel import (
     Event,
@@ -210,6 +216,12 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     await agents_core.seed(client, tenant)
     await queues_core.seed(client, tenant)
     await campaigns_core.seed(client, tenant)
+    await supervisor_core.seed(client, tenant)
+    await supervisor_alerts.seed(client, tenant)
+    await ai_core.seed(client, tenant)
+    await sentiment_core.seed(client, tenant)
+    await summaries_core.seed(client, tenant)
+    await agent_assist_core.seed(client, tenant)
     return tenant
 
 
@@ -364,6 +376,50 @@ async def test_the_campaigns_routes_are_walked(kraliki_app, kraliki_client):
     a = await _seed(kraliki_client, operator, "alpha")
     b = await _seed(kraliki_client, operator, "beta")
     assert await walk(kraliki_app, kraliki_client, a, b, plugin="campaigns") > 15
+
+
+async def test_the_supervisor_routes_are_walked(kraliki_app, kraliki_client):
+    """The supervisor plugin's routes and tables alone (sessions, settings, the wallboard,
+    the dashboard and alerts; the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="supervisor") > 5
+
+
+async def test_the_ai_routes_are_walked(kraliki_app, kraliki_client):
+    """The ai plugin's routes and tables alone (settings, usage, health, providers, tasks,
+    generate; the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="ai") > 5
+
+
+async def test_the_sentiment_routes_are_walked(kraliki_app, kraliki_client):
+    """The sentiment plugin's routes and tables alone (a call's sentiment, analysing it,
+    trends; the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="sentiment") >= 3
+
+
+async def test_the_summaries_routes_are_walked(kraliki_app, kraliki_client):
+    """The summaries plugin's routes and table alone (the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="summaries") >= 3
+
+
+async def test_the_agent_assist_routes_are_walked(kraliki_app, kraliki_client):
+    """The agent_assist plugin's routes and tables alone (articles, search, import,
+    suggestions and feedback; the whole walk above covers them too)."""
+    operator = await _operator(kraliki_app.state.platform, kraliki_client)
+    a = await _seed(kraliki_client, operator, "alpha")
+    b = await _seed(kraliki_client, operator, "beta")
+    assert await walk(kraliki_app, kraliki_client, a, b, plugin="agent_assist") > 5
 
 
 async def test_the_walk_catches_a_leaky_route(

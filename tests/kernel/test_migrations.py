@@ -100,6 +100,20 @@ CAMPAIGNS_TABLES = {
     "campaigns_attempts",
     "campaigns_seats",
 }
+SUPERVISOR_TABLES = {
+    "supervisor_sessions",
+    "supervisor_settings",
+    "supervisor_alert_rules",
+    "supervisor_alerts",
+}
+AI_TABLES = {"ai_settings", "ai_usage"}
+SENTIMENT_TABLES = {"sentiment_segments", "sentiment_calls"}
+SUMMARIES_TABLES = {"summaries_call_summaries"}
+AGENT_ASSIST_TABLES = {
+    "agent_assist_articles",
+    "agent_assist_suggestions",
+    "agent_assist_feedback",
+}
 
 
 @pytest.fixture
@@ -115,11 +129,11 @@ async def tables(database) -> set[str]:
     return names - {"alembic_version"}
 
 
-async def calls_columns(database) -> set[str]:
+async def calls_columns(database, table: str = "calls_calls") -> set[str]:
     engine = make_engine(database.owner_url, schema=database.schema)
     async with engine.connect() as connection:
         names = await connection.run_sync(
-            lambda sync: {c["name"] for c in inspect(sync).get_columns("calls_calls")}
+            lambda sync: {c["name"] for c in inspect(sync).get_columns(table)}
         )
     await engine.dispose()
     return names
@@ -129,18 +143,39 @@ async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_in
     settings = kraliki_database.settings()
     plugins = resolve_plugins(settings, kraliki_installed_plugins)
     telephony = CALLS_TABLES | IVR_TABLES | LOOPBACK_TABLES
-    people = CONTACTS_TABLES | AGENTS_TABLES | QUEUES_TABLES | CAMPAIGNS_TABLES
-    everything = CORE_TABLES | WEBHOOKS_TABLES | telephony | people | {"acme_blocklist_numbers"}
+    people = CONTACTS_TABLES | AGENTS_TABLES | QUEUES_TABLES | CAMPAIGNS_TABLES | SUPERVISOR_TABLES
+    ai = AI_TABLES | SENTIMENT_TABLES | SUMMARIES_TABLES | AGENT_ASSIST_TABLES
+    everything = (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | people | ai | {"acme_blocklist_numbers"}
+    )
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     assert await calls_columns(kraliki_database) >= {"handler", "handler_target", "heard_at"}
+    # The plugins that ask the gateway go first, then the gateway itself.
+    left = set(everything)
+    for plugin, gone in (
+        ("sentiment", SENTIMENT_TABLES),
+        ("summaries", SUMMARIES_TABLES),
+        ("agent_assist", AGENT_ASSIST_TABLES),
+        ("ai", AI_TABLES),
+    ):
+        await downgrade(settings, plugins, f"{plugin}@base")
+        left -= gone
+        assert await tables(kraliki_database) == left
     await downgrade(settings, plugins, "acme_blocklist@base")
     assert await tables(kraliki_database) == CORE_TABLES | WEBHOOKS_TABLES | telephony | people
+    await downgrade(settings, plugins, "supervisor@base")
+    assert await tables(kraliki_database) == (
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | people - SUPERVISOR_TABLES
+    )
     await downgrade(settings, plugins, "campaigns@base")
     assert await tables(kraliki_database) == (
-        CORE_TABLES | WEBHOOKS_TABLES | telephony | people - CAMPAIGNS_TABLES
+        CORE_TABLES | WEBHOOKS_TABLES | telephony | people - SUPERVISOR_TABLES - CAMPAIGNS_TABLES
     )
+    assert "target_agent_id" in await calls_columns(kraliki_database, "queues_items")
+    await downgrade(settings, plugins, "queues@queues_0001")  # calls moved to an agent go
+    assert "target_agent_id" not in await calls_columns(kraliki_database, "queues_items")
     await downgrade(settings, plugins, "queues@base")
     assert await tables(kraliki_database) == (
         CORE_TABLES | WEBHOOKS_TABLES | telephony | CONTACTS_TABLES | AGENTS_TABLES

@@ -49,4 +49,12 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/agents/page/panels.json",
         "/api/v1/campaigns/page/preview-panel.js",
         "/api/v1/campaigns/page/preview-panel.css",
+        "/api/v1/agent-assist/page/assist-panel.js",
+        "/api/v1/agent-assist/page/assist-panel.css",
+        # The wallboard's static files: the page signs in through the API.
+        "/api/v1/supervisor/wallboard/page",
+        "/api/v1/supervisor/wallboard/page/",
+        "/api/v1/supervisor/wallboard/page/wallboard.js",
+        "/api/v1/supervisor/wallboard/page/wallboard.css",
+        "/api/v1/supervisor/wallboard/page/favicon.svg",
     }

@@ -189,6 +189,8 @@ async function start() {
 // -- panels other plugins add (kraliki_agent_page_panels) -------------------------------------
 
 const panelReloads = []; // fn(me) per mounted panel
+const panelListeners = []; // fn(event) per panel that listens to the stream
+const panelPatterns = new Set(); // the patterns panels asked for (AgentPagePanel.patterns)
 let panelsLoaded = false;
 
 async function loadPanels() {
@@ -201,8 +203,14 @@ async function loadPanels() {
   } catch {
     return; // no panels: the page works without them
   }
-  const page = { api, me: () => me, onReload: (fn) => panelReloads.push(fn) };
+  const page = {
+    api,
+    me: () => me,
+    onReload: (fn) => panelReloads.push(fn),
+    onEvent: (fn) => panelListeners.push(fn),
+  };
   for (const panel of panels) {
+    for (const pattern of panel.patterns || []) panelPatterns.add(pattern);
     const card = document.createElement("section");
     card.className = "card panel";
     card.id = `panel-${panel.id}`;
@@ -558,7 +566,8 @@ async function connect() {
   socket = ws;
   ws.addEventListener("open", () => {
     const lastEventId = sessionStorage.getItem(KEY + "last-event-id");
-    const subscribe = { type: "subscribe", patterns: PATTERNS };
+    const patterns = [...new Set([...PATTERNS, ...panelPatterns])];
+    const subscribe = { type: "subscribe", patterns };
     if (lastEventId) subscribe.last_event_id = lastEventId; // resume where we left off
     ws.send(JSON.stringify(subscribe));
   });
@@ -573,7 +582,14 @@ async function connect() {
       reload(); // whatever happened while we were away
     } else if (data.type === "event") {
       sessionStorage.setItem(KEY + "last-event-id", data.event.id);
-      if (concernsMe(data.event)) reload();
+      for (const fn of panelListeners) {
+        try {
+          fn(data.event);
+        } catch {
+          // a panel's trouble is its own
+        }
+      }
+      if (PATTERNS.includes(data.event.type) && concernsMe(data.event)) reload();
     } else if (data.type === "reset") {
       reload(); // too much was missed to replay: the API has the truth
     }

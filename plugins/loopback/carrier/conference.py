@@ -5,7 +5,12 @@ steps do not run) until it hangs up, is hung up or is redirected. The room start
 member that starts it (``start_on_enter``) joins; until then its members wait (on a real
 carrier they hear hold music). When a member with ``end_on_exit`` leaves, the conference
 ends: every other member is hung up (``completed``, cause ``conference_ended``). Each
-member keeps its ``muted`` and ``coach`` flags (what a supervisor's whisper will read).
+member keeps its ``muted`` and ``coach`` flags, whether the room beeped as it joined
+(``beep``) and, for a supervisor, its role (monitor, whisper, barge), which
+:func:`supervise` changes while it is in the room; :func:`hears` says who hears whom from
+them.
+
+A supervisor never starts a room (it waits, as any member, for one that does).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from plugins.calls import CallStatus, Conference
+from plugins.calls import CallStatus, Conference, ProviderRefused, SupervisorRole
 
 if TYPE_CHECKING:
     from plugins.loopback.carrier.call import CarrierCall
@@ -28,10 +33,14 @@ class Member:
     muted: bool
     coach: str | None
     """The provider call id this member whispers to (heard only by that call)."""
+    supervisor: SupervisorRole | None
+    """The member's supervisor role (None: an ordinary member)."""
     start_on_enter: bool
     end_on_exit: bool
     joined_at: float
     """Simulated time of the member's call when it joined."""
+    beep: bool = False
+    """The room beeped as the member joined (everyone in it heard the tone)."""
 
     @property
     def provider_call_id(self) -> str:
@@ -59,18 +68,71 @@ def join(call: CarrierCall, step: Conference, *, at: float) -> Room:
     room = rooms.get(key)
     if room is None or room.ended:
         room = rooms[key] = Room(call.context.tenant_id, step.name)
-    room.members[call.provider_call_id] = Member(
+    role = step.supervisor
+    member = Member(
         call=call,
         muted=step.muted,
         coach=step.coach_call_id,
-        start_on_enter=step.start_on_enter,
+        supervisor=role,
+        start_on_enter=step.start_on_enter and role is None,
         end_on_exit=step.end_on_exit,
         joined_at=at,
+        beep=step.beep,
     )
-    if step.start_on_enter:
+    room.members[call.provider_call_id] = member
+    if member.start_on_enter:
         room.started = True
     call.log.append(("conference", step.name))
+    if role is not None:
+        _take_role(member, role, step.coach_call_id)
     return room
+
+
+def supervise(call: CarrierCall, name: str, role: SupervisorRole, coach: str | None) -> None:
+    """The supervisor ``call``, in the tenant's room ``name``, takes part as ``role`` from
+    now on; :class:`ProviderRefused` when it is in no such room."""
+    room = call.state.rooms.get(room_key(call.context.tenant_id, name))
+    member = None if room is None or room.ended else room.members.get(call.provider_call_id)
+    if member is None:
+        raise ProviderRefused(
+            f"loopback call {call.provider_call_id} is in no conference {name!r}",
+            code="not-in-conference",
+        )
+    if role is SupervisorRole.WHISPER and not coach:
+        raise ProviderRefused("a whisper needs the agent's call", code="no-coached-call")
+    _take_role(member, role, coach)
+
+
+def _take_role(member: Member, role: SupervisorRole, coach: str | None) -> None:
+    member.supervisor = role
+    member.muted = role is SupervisorRole.MONITOR
+    member.coach = coach if role is SupervisorRole.WHISPER else None
+    member.call.log.append(("supervisor", role.value))
+
+
+def hears(room: Room) -> dict[str, frozenset[str]]:
+    """Who hears whom in the room: each member's provider call id -> the members it hears.
+
+    A member is heard by nobody when muted (a monitoring supervisor, a muted member or
+    call), only by the call it coaches when it whispers, by everyone else otherwise; in a
+    room not started yet nobody hears anybody (they wait)."""
+    heard_by = {sid: _audience(member, room) for sid, member in room.members.items()}
+    return {
+        listener: frozenset(
+            speaker
+            for speaker, audience in heard_by.items()
+            if speaker != listener and listener in audience
+        )
+        for listener in room.members
+    }
+
+
+def _audience(member: Member, room: Room) -> frozenset[str]:
+    if not room.started or member.muted or member.call.muted:
+        return frozenset()
+    if member.coach is not None:
+        return frozenset({member.coach}) & room.members.keys()
+    return frozenset(room.members)
 
 
 def leave(call: CarrierCall, room: Room) -> None:

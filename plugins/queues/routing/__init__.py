@@ -4,6 +4,7 @@ What the rest of the queues plugin calls (the caller side, the queues API):
 
 * :func:`wake`: something was enqueued or freed (in the caller's transaction);
 * :func:`withdraw`: a waiting call leaves (hung up, overflowed, moved, cancelled);
+* :func:`retarget`: a waiting call is for one agent only from now on;
 * :func:`caller_ended`: a connected caller's call ended;
 * :func:`agent_leg_start`, :func:`agent_leg_resume`, :func:`agent_leg_ended`: the ``queues``
   handler's turns for the agent legs routing places (targets ``offer:<offer id>``);
@@ -13,11 +14,13 @@ What the rest of the queues plugin calls (the caller side, the queues API):
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform, utcnow
 from plugins.queues.models import LIVE_ITEM_STATUSES, ItemStatus, QueueItem
-from plugins.queues.routing.claim import RoutingRun, route
+from plugins.queues.routing.claim import LOOPBACK, RoutingRun, route
 from plugins.queues.routing.conversation import TOPIC, finish
 from plugins.queues.routing.dispatch import DISPATCH_JOB, dispatch
 from plugins.queues.routing.offers import lock_item, withdraw_offers
@@ -54,6 +57,18 @@ async def withdraw(
     await wake(platform, session)
 
 
+async def retarget(
+    platform: Platform, session: AsyncSession, item: QueueItem, *, agent_id: uuid.UUID
+) -> None:
+    """A waiting (or offered) item is for ``agent_id`` only from now on: its live offers are
+    withdrawn (their agents available again, their legs hung up), it waits, and the next
+    routing pass offers it to that agent once available (``item`` locked by the caller)."""
+    await withdraw_offers(platform, session, item, reason="moved")
+    item.status = ItemStatus.WAITING.value
+    item.target_agent_id = agent_id
+    await wake(platform, session)
+
+
 async def caller_ended(platform: Platform, session: AsyncSession, item: QueueItem) -> None:
     """The caller's call ended: a connected item is completed and its agent wraps up (the
     agent's leg is hung up if the conference did not end it); a waiting or offered one is
@@ -69,6 +84,7 @@ async def caller_ended(platform: Platform, session: AsyncSession, item: QueueIte
 
 __all__ = [
     "DISPATCH_JOB",
+    "LOOPBACK",
     "TOPIC",
     "RoutingRun",
     "agent_leg_ended",
@@ -76,6 +92,7 @@ __all__ = [
     "agent_leg_start",
     "caller_ended",
     "dispatch",
+    "retarget",
     "route",
     "wake",
     "withdraw",

@@ -138,12 +138,33 @@ def _eligible_statement(strategy: str, skills: int, loopback: bool) -> Select[An
 _ELIGIBLE: dict[tuple[str, int, bool], Select[Any]] = {}
 
 
+def _target_statement(loopback: bool) -> Select[Any]:
+    return (
+        select(Agent)
+        .where(
+            Agent.id == bindparam("target_agent_id"),
+            Agent.state == AgentState.AVAILABLE.value,
+            Agent.active.is_(True),
+            reachable(loopback),
+        )
+        .with_for_update(skip_locked=True)
+    )
+
+
+_TARGET = {loopback: _target_statement(loopback) for loopback in (False, True)}
+"""The one agent a call was moved to, if available (membership and skills aside: a
+supervisor chose them), locked."""
+
+
 def eligible(
     queue: Queue, item: QueueItem, skills: list[dict[str, Any]]
 ) -> tuple[Select[Any], dict[str, Any]]:
     """Available agents who may take ``item``, best first for the queue's strategy, locked
-    (one for a call, up to :data:`RING_ALL_MAX` for ring-all): the statement, built once per
-    shape (strategy, number of skills, loopback or not), and its parameters."""
+    (one for a call, up to :data:`RING_ALL_MAX` for ring-all; the agent it was moved to for
+    a targeted call): the statement, built once per shape (strategy, number of skills,
+    loopback or not), and its parameters."""
+    if item.target_agent_id is not None:
+        return _TARGET[item.provider == LOOPBACK], {"target_agent_id": item.target_agent_id}
     shape = (queue.strategy, len(skills), item.provider == LOOPBACK)
     statement = _ELIGIBLE.get(shape)
     if statement is None:
@@ -202,7 +223,8 @@ async def route(
     offers: list[Offer] = []
     for item, queue, _timeout in rows:
         skills = required_skills(item, queue, at)
-        key = (queue.id, repr(skills), item.provider == LOOPBACK)
+        wanted = f"agent:{item.target_agent_id}" if item.target_agent_id else repr(skills)
+        key = (queue.id, wanted, item.provider == LOOPBACK)
         if key in run.exhausted:
             continue
         made = await _offer_item(platform, session, queue, item, skills, run.offer_timeout, at)
@@ -233,6 +255,8 @@ _WAITING = (
         ),
     )
     .order_by(
+        # Calls moved to one agent first: each needs only its agent, who takes it next.
+        QueueItem.target_agent_id.is_(None),
         Queue.priority.desc(),
         QueueItem.priority.desc(),
         QueueItem.entered_at,
@@ -253,9 +277,13 @@ async def _offer_item(
     tenant_timeout: int,
     at: datetime,
 ) -> list[Offer]:
-    ring_all = queue.strategy == Strategy.RING_ALL.value
     candidates, values = eligible(queue, item, skills)
     agents = list(await session.scalars(candidates, values))
+    if not agents and item.target_agent_id is not None and not await _target_stands(session, item):
+        item.target_agent_id = None  # the agent is gone: the call is anyone's again
+        candidates, values = eligible(queue, item, skills)
+        agents = list(await session.scalars(candidates, values))
+    ring_all = queue.strategy == Strategy.RING_ALL.value and item.target_agent_id is None
     offers = []
     for agent in agents:
         offer = await _write_offer(
@@ -264,6 +292,19 @@ async def _offer_item(
         if offer is not None:
             offers.append(offer)
     return offers
+
+
+async def _target_stands(session: AsyncSession, item: QueueItem) -> bool:
+    """The agent the call was moved to still exists, is active and reaches its provider
+    (busy or not): otherwise the call would wait for nobody."""
+    found = await session.scalar(
+        select(Agent.id).where(
+            Agent.id == item.target_agent_id,
+            Agent.active.is_(True),
+            reachable(item.provider == LOOPBACK),
+        )
+    )
+    return found is not None
 
 
 async def _write_offer(

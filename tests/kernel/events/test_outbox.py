@@ -103,6 +103,24 @@ async def test_each_tenant_has_its_own_positions(kraliki_platform, kraliki_make_
             assert await kraliki_platform.events.head(session) == 1
 
 
+async def test_the_latest_events_of_some_names_newest_first(kraliki_platform, kraliki_make_tenant):
+    """``platform.events.latest``: dispatched events only, of the tenant in scope."""
+    a = await kraliki_make_tenant("alpha")
+    b = await kraliki_make_tenant("beta")
+    await publish(kraliki_platform, a, entry("x", 1), AccountAudited(account="x"), entry("y", 2))
+    await publish(kraliki_platform, b, entry("z", 3))
+    await kraliki_platform.dispatcher.drain()
+    await publish(kraliki_platform, a, entry("later", 4))  # not dispatched yet
+    names = {"ledger.entry.added"}
+    with tenant_scope(a):
+        async with kraliki_platform.database.session() as session:
+            latest = await kraliki_platform.events.latest(session, names=names, limit=5)
+            assert [(e.payload["account"], e.position) for e in latest] == [("y", 3), ("x", 1)]
+            one = await kraliki_platform.events.latest(session, names=names, limit=1)
+            assert [e.payload["account"] for e in one] == ["y"]
+            assert await kraliki_platform.events.latest(session, names=set()) == []
+
+
 async def test_publishing_needs_a_tenant_and_a_declared_event(
     kraliki_platform, kraliki_make_tenant
 ):

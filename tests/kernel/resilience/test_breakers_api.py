@@ -363,3 +363,18 @@ async def test_exhausted_retries_answer_502(
     assert response.json()["type"] == "/problems/dependency-failed"
     assert "retry-after" not in response.headers
     assert upstream.hits == 3
+
+
+async def test_breaker_states_name_each_of_a_tenants_breakers(world):
+    """``platform.resilience.breaker_states``: what the supervisor's alerts watch."""
+    client, platform, acme = world["client"], world["platform"], world["acme"]
+    assert await platform.resilience.breaker_states(acme) == {}
+    await trip(platform, acme)
+    await succeed(platform, world["globex"])
+    await trip(platform, None, "geoip")
+    assert await platform.resilience.breaker_states(acme) == {"crm": "open"}
+    assert await platform.resilience.breaker_states(world["globex"]) == {"crm": "closed"}
+    assert await platform.resilience.breaker_states(None) == {"geoip": "open"}
+    forced = await client.post(f"{BREAKERS}/crm/close", headers=world["acme_admin"])
+    assert forced.status_code == 200, forced.text
+    assert await platform.resilience.breaker_states(acme) == {"crm": "forced_closed"}

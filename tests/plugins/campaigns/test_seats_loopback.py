@@ -8,6 +8,7 @@ hundredth of real time; the background workers run the dialer."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -23,9 +24,11 @@ from campaigns_loopback import (
     ok,
     until,
 )
+from sqlalchemy import select
 
 from kernel import add_user, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, login
+from plugins.agents import Agent, Conversation, agent_conversation
 from plugins.loopback import testing
 from plugins.loopback.testing import LoopbackCalls, call_log
 
@@ -40,7 +43,14 @@ SEAT_PHONE = [{"answer_after": 1}, {"hangup_after": 14_400}]
 """An agent's phone: answers after 1 s and stays on the line."""
 CONTACTS = ["+14155553001", "+14155553002", "+14155553003"]
 LATE = "+14155553009"
-CALLEES = {**{number: [TALKS] * 2 for number in CONTACTS}, LATE: [ANSWERS_LATE]}
+TALKER = "+14155553007"
+TALKS_LONG = [{"answer_after": 3}, {"hangup_after": 6000}]
+"""A contact who talks a minute (real): the test ends the conversation."""
+CALLEES = {
+    **{number: [TALKS] * 2 for number in CONTACTS},
+    LATE: [ANSWERS_LATE],
+    TALKER: [TALKS_LONG],
+}
 MESSAGE = {"text": "This was Acme Energy about your renewal.", "callback_number": "+14155550199"}
 
 
@@ -143,7 +153,9 @@ async def center(
 async def seated(api: httpx.AsyncClient, campaign_id: str, agent: dict[str, str]) -> str:
     await ok(await api.put("/api/v1/agents/me/state", headers=agent, json={"state": "available"}))
     seat = await ok(await api.post(f"{BASE}/{campaign_id}/seats", headers=agent), 201)
-    assert seat["status"] in ("joining", "ready")  # the loopback phone answers at once
+    # The loopback phone answers at once: on a fast turn the seat is already talking to
+    # the first person dialled for it by the time the answer comes back.
+    assert seat["status"] in ("joining", "ready", "talking", "wrap_up")
     return str(seat["id"])
 
 
@@ -324,3 +336,46 @@ async def test_pausing_a_campaign_releases_its_seats(calls: LoopbackCalls, api: 
     [seat] = await seats(api, campaign_id, ended=True)
     assert seat["end_reason"] == "the campaign is not active"
     assert (await ok(await api.get("/api/v1/agents/me", headers=ava)))["state"] == "available"
+
+
+async def conversation_of(calls: LoopbackCalls, agent_id: str) -> Conversation | None:
+    """What a supervisor plugin would ask: where the agent's conversation is."""
+    with tenant_scope(calls.tenant_id):
+        async with calls.platform.database.session() as session:
+            row = await session.scalar(select(Agent).where(Agent.id == uuid.UUID(agent_id)))
+            assert row is not None
+            return await agent_conversation(calls.platform, session, row)
+
+
+async def test_a_talking_seat_s_agent_is_found_in_the_seat_s_conference(
+    calls: LoopbackCalls, api: httpx.AsyncClient
+):
+    queue_id, (ava,) = await center(calls, api, "Ava")
+    agent_id = str((await ok(await api.get("/api/v1/agents/me", headers=ava)))["id"])
+    campaign_id = await campaign(api, "progressive", [TALKER], queue_id, midday_zone())
+    await ok(await api.post(f"{BASE}/{campaign_id}/activate", json={}))
+    seat_id = await seated(api, campaign_id, ava)
+    await all_ready(api, campaign_id, 1)
+    assert await conversation_of(calls, agent_id) is None  # ready: nobody to talk to yet
+
+    async def talking() -> bool:
+        found = await seats(api, campaign_id)
+        return bool(found) and found[0]["status"] == "talking"
+
+    await until(talking)
+    [seat] = await seats(api, campaign_id)
+    [attempt] = await attempts(api, campaign_id)
+    assert await conversation_of(calls, agent_id) == Conversation(
+        conference=f"kcs-{seat_id}",
+        provider="loopback",
+        agent_call_id=uuid.UUID(seat["call_id"]),
+        customer_call_id=uuid.UUID(attempt["call_id"]),
+        source="campaigns",
+    )
+    # The contact is hung up: the seat wraps up, the agent talks to nobody any more.
+    await ok(await api.post(f"/api/v1/calls/{attempt['call_id']}/hangup", json={}))
+
+    async def over() -> bool:
+        return await conversation_of(calls, agent_id) is None
+
+    await until(over)

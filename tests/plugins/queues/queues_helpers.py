@@ -112,10 +112,9 @@ async def add_item(
                 kind=kind,
                 call_id=call_id or uuid.uuid4(),
                 agent_id=agent_id,
-                provider="loopback",
+                **({"provider": "loopback"} | fields),
                 caller_number="+14155550123",
                 called_number="+14155550100",
-                **fields,
             )
             session.add(item)
             await session.commit()

@@ -9,15 +9,20 @@ and the caller goes to the next agent. The background workers run the routing jo
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from kernel import tenant_scope
 from kernel.testing import wait_until
+from plugins.agents import Agent, Conversation, agent_conversation
 from plugins.loopback import testing
 from plugins.loopback.testing import LoopbackCalls, call_log, conference_members
+from plugins.queues import Offer
 
 loopback_calls = testing.loopback_calls
 
@@ -26,6 +31,8 @@ CALLER_SCRIPT = ["answer", {"step": "press", "digits": "2"}, {"step": "wait", "s
 TALKS = [{"answer_after": 1}, {"hangup_after": 400}]
 """An agent's phone that rings 1 s, answers and hangs up after 400 s (4 s real: time for
 the routing job to bring the caller in on a busy machine)."""
+STAYS = [{"answer_after": 1}, {"hangup_after": 6000}]
+"""An agent's phone that answers and stays on the line (a minute real): the test ends it."""
 
 
 def desk(queue_id: str) -> dict[str, Any]:
@@ -214,6 +221,10 @@ async def test_an_agent_who_does_not_answer_is_missed_and_the_next_one_takes_the
     await until(connected)
     missed = await agent(api, absent)
     assert (missed["state"], missed["reason_code"]) == ("away", "missed")
+    # The events reach plugins after the API shows the change (the dispatcher's pace).
+    await wait_until(
+        lambda: any(e.name == "queues.call.offer_ended" for e in calls.delivered), within=20
+    )
     ended = [e.payload for e in calls.delivered if e.name == "queues.call.offer_ended"]
     assert [(str(p["agent_id"]), p["outcome"]) for p in ended] == [(absent, outcome)]
     await wait_until(
@@ -224,3 +235,110 @@ async def test_an_agent_who_does_not_answer_is_missed_and_the_next_one_takes_the
     assert (await ok(await api.get(f"/agents/{absent}/calls")))["items"] == []
     # Routing offers a missed agent nothing more until they come back.
     assert (await agent(api, absent))["state"] == "away"
+
+
+async def conversation_of(calls: LoopbackCalls, agent_id: str) -> Conversation | None:
+    """What a supervisor plugin would ask: where the agent's conversation is."""
+    with tenant_scope(calls.tenant_id):
+        async with calls.platform.database.session() as session:
+            row = await session.scalar(select(Agent).where(Agent.id == uuid.UUID(agent_id)))
+            assert row is not None
+            return await agent_conversation(calls.platform, session, row)
+
+
+async def agent_leg(calls: LoopbackCalls, item_id: str) -> uuid.UUID | None:
+    with tenant_scope(calls.tenant_id):
+        async with calls.platform.database.session() as session:
+            found: uuid.UUID | None = await session.scalar(
+                select(Offer.agent_call_id).where(Offer.item_id == uuid.UUID(item_id))
+            )
+            return found
+
+
+async def test_an_agent_on_a_queued_call_is_found_in_the_call_s_conference(
+    loopback_calls: LoopbackCalls, api: httpx.AsyncClient
+):
+    calls = loopback_calls
+    queue_id, (bot,), flow_id = await contact_center(api, STAYS)
+    assert await conversation_of(calls, bot) is None  # offline, on no call
+    await set_state(api, bot, "available")
+    call_id = await call_in(api, flow_id)
+
+    async def in_conversation() -> bool:
+        return await conversation_of(calls, bot) is not None
+
+    await until(in_conversation)
+    [item] = (await ok(await api.get(f"/queues/{queue_id}/calls")))["items"]
+    leg = await agent_leg(calls, item["id"])
+    assert leg is not None
+    assert await conversation_of(calls, bot) == Conversation(
+        conference=f"kq-{item['id']}",
+        provider="loopback",
+        agent_call_id=leg,
+        customer_call_id=uuid.UUID(call_id),
+        source="queues",
+    )
+    # It is where the carrier has them: the agent's leg and, once bridged, the caller.
+    agent_call = await ok(await api.get(f"/calls/{leg}"))
+    caller = await ok(await api.get(f"/calls/{call_id}"))
+    expected = {agent_call["provider_call_id"], caller["provider_call_id"]}
+
+    def both_in() -> bool:
+        members = conference_members(calls.platform, calls.tenant_id, f"kq-{item['id']}")
+        return {m.provider_call_id for m in members} == expected
+
+    await wait_until(both_in, within=20)
+    # The agent hangs up: the conversation is over, nothing is found any more.
+    await ok(await api.post(f"/calls/{leg}/hangup", json={}))
+
+    async def over() -> bool:
+        return await conversation_of(calls, bot) is None
+
+    await until(over)
+
+
+async def test_a_waiting_call_moved_to_an_agent_is_offered_to_that_agent_only(
+    loopback_calls: LoopbackCalls, api: httpx.AsyncClient
+):
+    calls = loopback_calls
+    queue_id, (first, chosen), flow_id = await contact_center(api, TALKS, TALKS)
+    call_id = await call_in(api, flow_id)
+
+    async def waiting() -> bool:
+        return (await live(api, queue_id))["waiting"] == 1
+
+    await until(waiting)
+    [waiter] = (await live(api, queue_id))["calls"]
+    moved = await ok(
+        await api.post(f"/queues/calls/{waiter['item_id']}/move", json={"agent_id": chosen})
+    )
+    assert (moved["id"], moved["queue_id"], moved["status"]) == (
+        waiter["item_id"],
+        queue_id,
+        "waiting",
+    )
+    assert moved["target_agent_id"] == chosen
+    # The first agent is available first and has been idle longest: longest-idle would
+    # offer them the call; it waits for the chosen agent instead.
+    await set_state(api, first, "available")
+    await asyncio.sleep(0.5)  # routing runs on the availability (a wrong offer shows here)
+    assert (await live(api, queue_id))["waiting"] == 1
+    await set_state(api, chosen, "available")
+
+    async def connected() -> bool:
+        return (await live(api, queue_id))["connected"] == 1
+
+    await until(connected)
+    [item] = (await ok(await api.get(f"/queues/{queue_id}/calls")))["items"]
+    assert (item["id"], item["agent_id"], item["offers"]) == (waiter["item_id"], chosen, 1)
+    offered = [e.payload for e in calls.delivered if e.name == "queues.call.offered"]
+    assert [str(p["agent_id"]) for p in offered] == [chosen]
+    assert (await agent(api, first))["state"] == "available"
+    [moved_event] = [e.payload for e in calls.delivered if e.name == "queues.call.moved"]
+    assert (str(moved_event["to_agent_id"]), str(moved_event["to_queue_id"])) == (
+        chosen,
+        queue_id,
+    )
+    await wait_until(
+        lambda: "calls.call.completed" in names(calls, "calls.call.", call_id), within=20
+    )

@@ -170,3 +170,96 @@ async def test_a_waiting_call_is_taken_out(client, owner, platform, tenant_id, a
     assert [entry.target_id for entry in audited] == [str(item_id)]
     live = (await client.get(f"{BASE}/{support['id']}/live", headers=owner.headers)).json()
     assert live["waiting"] == 0
+
+
+async def _offer(platform, tenant_id, queue_id, item_id, agent_id):
+    with tenant_scope(tenant_id):
+        async with platform.database.session() as session:
+            offer = Offer(
+                item_id=item_id,
+                queue_id=uuid.UUID(queue_id),
+                agent_id=agent_id,
+                status=OfferStatus.RINGING.value,
+                expires_at=utcnow() + timedelta(seconds=20),
+            )
+            session.add(offer)
+            await session.commit()
+            return offer.id
+
+
+async def test_an_offered_call_moved_to_an_agent_waits_for_them(client, owner, platform, tenant_id):
+    support = await create_queue(client, owner.headers, "Support")
+    ringing = await add_agent(platform, tenant_id, "Ada", state=AgentState.RESERVED)
+    chosen = await add_agent(platform, tenant_id, "Bo", state=AgentState.ON_CALL)
+    item_id = await add_item(platform, tenant_id, support["id"], status="offered", offers=1)
+    offer_id = await _offer(platform, tenant_id, support["id"], item_id, ringing)
+    response = await client.post(
+        f"{BASE}/calls/{item_id}/move", headers=owner.headers, json={"agent_id": str(chosen)}
+    )
+    assert response.status_code == 200, response.text
+    moved = response.json()
+    assert (moved["id"], moved["queue_id"], moved["status"], moved["target_agent_id"]) == (
+        str(item_id),
+        support["id"],
+        "waiting",
+        str(chosen),
+    )
+    assert (await _row(platform, tenant_id, Offer, offer_id)).status == "withdrawn"
+    assert (await _row(platform, tenant_id, Agent, ringing)).state == "available"
+    item = await _row(platform, tenant_id, QueueItem, item_id)
+    assert (item.status, item.target_agent_id) == ("waiting", chosen)
+    events = await published_events(platform, tenant_id)
+    moved_event = next(p for n, p in events if n == "queues.call.moved")
+    assert (moved_event["to_agent_id"], moved_event["to_queue_id"]) == (
+        str(chosen),
+        support["id"],
+    )
+    [audited] = await audit_events(platform, tenant_id, "queues.call_moved")
+    assert audited.target_id == str(item_id)
+    assert audited.details["to_agent_id"] == str(chosen)
+
+
+async def test_what_cannot_be_moved_to_an_agent(
+    client, owner, platform, tenant_id, kraliki_make_owner
+):
+    support = await create_queue(client, owner.headers, "Support")
+    sales = await create_queue(client, owner.headers, "Sales")
+    waiting = await add_item(platform, tenant_id, support["id"])  # a loopback call
+    on_phone = await add_item(platform, tenant_id, support["id"], provider="twilio")
+    retired = await add_agent(platform, tenant_id, "Old", active=False)
+    bot = await add_agent(platform, tenant_id, "Bot", reach_kind="loopback")
+    other = await kraliki_make_owner("globex")
+    theirs = await add_agent(platform, other.tenant_id, "Theirs")
+    url = f"{BASE}/calls/{{}}/move"
+    unknown = "no agent of the organization has this id"
+    neither = "give queue_id (another queue) or agent_id (one agent)"
+    cases = [
+        (waiting, {"agent_id": str(theirs)}, "agent_id", unknown),
+        (waiting, {"agent_id": str(uuid.uuid4())}, "agent_id", unknown),
+        (waiting, {"agent_id": str(retired)}, "agent_id", "the agent is inactive"),
+        (
+            on_phone,
+            {"agent_id": str(bot)},
+            "agent_id",
+            "a loopback agent takes loopback calls only",
+        ),
+        (
+            waiting,
+            {"agent_id": str(bot), "queue_id": sales["id"]},
+            "agent_id",
+            "give queue_id or agent_id, not both",
+        ),
+        (waiting, {}, "queue_id", neither),
+        (waiting, {"queue_id": None, "agent_id": None}, "queue_id", neither),
+    ]
+    for item, body, field, message in cases:
+        refused = await client.post(url.format(item), headers=owner.headers, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["type"] == "/problems/queues-move-invalid"
+        [error] = refused.json()["errors"]
+        assert error["loc"] == ["body", field], body
+        assert error["message"] == message, body
+    for item in (waiting, on_phone):
+        still = await _row(platform, tenant_id, QueueItem, item)
+        assert (still.status, still.target_agent_id) == ("waiting", None)
+    assert await audit_events(platform, tenant_id, "queues.call_moved") == []

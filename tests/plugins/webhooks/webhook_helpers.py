@@ -48,6 +48,12 @@ ALL = (
     "teams:read",
     "queues:read",  # the queues plugin's
     "campaigns:read",  # the campaigns plugin's (campaigns, attempts)
+    "supervisor:monitor",  # the supervisor plugin's (supervision sessions)
+    "dashboard:read",  # and its alerts
+    "ai.usage:read",  # the ai plugin's (budget warnings)
+    "sentiment:live",  # the sentiment plugin's live updates
+    "summaries:read",  # the summaries plugin's
+    "agent_assist:use",  # agent assist's suggestions
 )
 
 

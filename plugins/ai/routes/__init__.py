@@ -1,0 +1,1 @@
+"""The ai plugin's HTTP routes (``/api/v1/ai/...``)."""

@@ -22,6 +22,8 @@ from suite_plugins import expose_distribution
 from kernel import Permission, PluginInfo, hookimpl
 from kernel.testing import postgres_test_urls, run_cli, use_cheap_password_hashing
 
+pytest.register_assert_rewrite("model_provider_suite")  # its shared tests report as tests do
+
 
 def make_plugin(
     name: str,

@@ -17,33 +17,30 @@ It speaks Anthropic's wire format for the endpoints the provider uses: ``POST /v
         stand_in.message_bodies()[-1]["system"]           # what reached "Anthropic"
 
 Without a scripted answer it answers :data:`DEFAULT_ANSWER` in text, or, for a request that
-forces a tool, a call of that tool with the smallest document of its input schema.
+forces a tool, a call of that tool with the smallest document of its input schema. The
+serving and scripting are :class:`plugins.ai.testing.StandInServer`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import secrets
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from plugins.ai import testing
+from plugins.ai.testing import Fault, StandInServer, example_of, pieces, tokens
 
 __all__ = ["DEFAULT_ANSWER", "AnthropicStandIn", "Fault", "Received", "example_of"]
 
 DEFAULT_ANSWER = "This is the Anthropic stand-in's answer."
 MODELS = ("claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-1")
-Answer = str | Mapping[str, Any]
-"""A scripted answer: text, or a JSON object (the input of the forced tool)."""
 ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -62,54 +59,26 @@ ERROR_MESSAGES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Received:
-    """One request as the stand-in received it."""
+class Received(testing.Received):
+    """One request as the stand-in received it: ``api_key`` is the ``x-api-key`` it
+    presented (None: none)."""
 
-    method: str
-    path: str
-    body: Any
-    api_key: str | None
-    """The ``x-api-key`` it presented (None: none)."""
     version: str | None
     """Its ``anthropic-version`` header."""
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
-    status: int
-    retry_after: str | None = None
-
-
 @dataclass
-class AnthropicStandIn:
+class AnthropicStandIn(StandInServer[Received]):
+    """Anthropic's API on loopback (under ``/v1``); a scripted JSON object answers as the
+    input of the forced tool."""
+
     api_key: str = field(default_factory=lambda: "sk-ant-standin-" + secrets.token_hex(16))
     """The one key it accepts."""
-    latency: float = 0.0
-    """Seconds before each answer (before the first event of a stream)."""
-    responder: Callable[[Mapping[str, Any]], Answer] | None = None
-    """Computes the answer to a messages request body when none is scripted."""
-    requests: list[Received] = field(default_factory=list)
-    answers: deque[Answer] = field(default_factory=deque)
-    faults: deque[Fault] = field(default_factory=deque)
-    url: str = ""
-    """``http://127.0.0.1:<port>`` once started (the API is under ``/v1``)."""
-    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
     # --- scripting -------------------------------------------------------------------------
 
-    def answer(self, *answers: Answer) -> None:
-        """The next answers, in order: text, or a JSON object (a forced tool's input)."""
-        self.answers.extend(answers)
-
-    def fail_next(
-        self, count: int = 1, status: int = 429, *, retry_after: str | None = None
-    ) -> None:
-        """The next ``count`` requests answer ``status`` with Anthropic's error body (and a
-        ``retry-after`` header when given)."""
-        self.faults.extend(Fault(status, retry_after) for _ in range(count))
-
     def message_bodies(self) -> list[Any]:
-        return [r.body for r in self.requests if r.path == "/v1/messages"]
+        return self.bodies("/v1/messages")
 
     def environment(self) -> dict[str, str]:
         """Environment for a platform that should talk to this stand-in."""
@@ -117,52 +86,23 @@ class AnthropicStandIn:
 
     # --- serving ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        from kernel.testing import serve_app
-
-        self.url = await self._stack.enter_async_context(serve_app(self.app))
-
-    async def stop(self) -> None:
-        await self._stack.aclose()
-
-    async def __aenter__(self) -> AnthropicStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def app(self) -> Starlette:
-        """The ASGI app: every path reaches :meth:`handle`, which answers as Anthropic would."""
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
-
-    async def handle(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
+    def received(self, request: Request, body: Any) -> Received:
         key = request.headers.get("x-api-key")
         version = request.headers.get("anthropic-version")
-        path = request.url.path
-        self.requests.append(Received(request.method, path, body, key, version))
-        if self.faults:
-            fault = self.faults.popleft()
-            headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
-            said = ERROR_MESSAGES.get(fault.status, "The request was refused.")
-            return error(fault.status, said, headers=headers)
+        return Received(request.method, request.url.path, body, key, version)
+
+    def refusal(self, fault: Fault) -> Response:
+        headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+        said = ERROR_MESSAGES.get(fault.status, "The request was refused.")
+        return error(fault.status, said, headers=headers)
+
+    async def respond(self, request: Request, received: Received) -> Response:
+        key, path, body = received.api_key, received.path, received.body
         if key is None:
             return error(401, "x-api-key header is required")
         if key != self.api_key:
             return error(401, "invalid x-api-key")
-        if version is None:
+        if received.version is None:
             return error(400, "anthropic-version: header is required")
         route = (request.method, path)
         if route == ("GET", "/v1/models"):
@@ -182,12 +122,7 @@ class AnthropicStandIn:
 
     def content_of(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The one content block of the answer: text, or a call of the forced tool."""
-        if self.answers:
-            found: Answer | None = self.answers.popleft()
-        elif self.responder is not None:
-            found = self.responder(body)
-        else:
-            found = None
+        found = self.scripted(body)
         tool = forced_tool(body)
         if tool is not None:
             if found is None or isinstance(found, str):
@@ -260,41 +195,6 @@ def forced_tool(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return next((t for t in body.get("tools") or () if t.get("name") == choice.get("name")), None)
 
 
-def example_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
-    """The smallest document of ``schema`` (every property present, the first of each
-    choice), ``$ref`` resolved against ``root``."""
-    if "$ref" in schema:
-        target: Any = root
-        for part in str(schema["$ref"]).lstrip("#/").split("/"):
-            target = target[part]
-        return example_of(target, root)
-    if "const" in schema:
-        return schema["const"]
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    for choice in ("anyOf", "oneOf", "allOf"):
-        if choice in schema:
-            return example_of(schema[choice][0], root)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or "properties" in schema:
-        return {k: example_of(v, root) for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return []
-    if kind in ("number", "integer"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        return low if kind == "integer" else float(low)
-    return {"string": "", "boolean": False, "null": None}.get(str(kind), "")
-
-
-def tokens(text: str) -> int:
-    """A deterministic stand-in for a tokenizer: one token per word or sign."""
-    return len(re.findall(r"\w+|[^\w\s]", text))
-
-
 def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -337,11 +237,6 @@ def message(body: Mapping[str, Any], content: Mapping[str, Any]) -> dict[str, An
         "stop_sequence": None,
         "usage": usage(input_tokens(body), tokens(written(content))),
     }
-
-
-def pieces(text: str) -> list[str]:
-    """``text`` cut as a model writes it: a word (with its leading space) at a time."""
-    return re.findall(r"\s*\S+", text) or [text]
 
 
 async def events(body: Mapping[str, Any], content: Mapping[str, Any]) -> AsyncIterator[str]:

@@ -17,14 +17,14 @@ request body it received::
 
 Without a scripted answer it answers :data:`DEFAULT_ANSWER`, or, for a request with a JSON
 schema, the smallest document of that schema. Embeddings are deterministic bags of words
-(texts sharing words are close by cosine similarity).
+(texts sharing words are close by cosine similarity). The serving and scripting are
+:class:`plugins.ai.testing.StandInServer`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import math
@@ -32,64 +32,35 @@ import re
 import secrets
 import struct
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import TracebackType
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+from plugins.ai import testing
+from plugins.ai.testing import Received, StandInServer, example_of, pieces, tokens
 
 __all__ = ["DEFAULT_ANSWER", "Fault", "OpenAIStandIn", "Received", "example_of"]
 
 DEFAULT_ANSWER = "This is the OpenAI stand-in's answer."
 MODELS = ("gpt-4.1", "gpt-4.1-mini", "gpt-4o-mini", "text-embedding-3-small")
 WORD = re.compile(r"\w+")
-Answer = str | Mapping[str, Any]
-"""A scripted answer: text, or a JSON object (for a request with a schema)."""
+CHAT = "/v1/chat/completions"
 
 
 @dataclass(frozen=True, slots=True)
-class Received:
-    """One request as the stand-in received it."""
-
-    method: str
-    path: str
-    body: Any
-    api_key: str | None
-    """The bearer key it presented (None: none)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    status: int
-    retry_after: str | None = None
+class Fault(testing.Fault):
     code: str | None = None
+    """The ``code`` of OpenAI's error body (None: OpenAI's own for the status)."""
 
 
 @dataclass
-class OpenAIStandIn:
-    api_key: str = field(default_factory=lambda: "sk-standin-" + secrets.token_hex(16))
-    """The one key it accepts."""
-    latency: float = 0.0
-    """Seconds before each answer (before the first chunk of a stream)."""
-    responder: Callable[[Mapping[str, Any]], Answer] | None = None
-    """Computes the answer to a chat request body when none is scripted."""
-    requests: list[Received] = field(default_factory=list)
-    answers: deque[Answer] = field(default_factory=deque)
-    faults: deque[Fault] = field(default_factory=deque)
-    url: str = ""
-    """``http://127.0.0.1:<port>`` once started (the API is under ``/v1``)."""
-    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+class OpenAIStandIn(StandInServer[Received]):
+    """OpenAI's API on loopback (under ``/v1``); :class:`Received` keeps the bearer key."""
 
     # --- scripting -------------------------------------------------------------------------
-
-    def answer(self, *answers: Answer) -> None:
-        """The next chat answers, in order: text, or a JSON object."""
-        self.answers.extend(answers)
 
     def fail_next(
         self,
@@ -104,7 +75,7 @@ class OpenAIStandIn:
         self.faults.extend(Fault(status, retry_after, code) for _ in range(count))
 
     def chat_bodies(self) -> list[Any]:
-        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
+        return self.bodies(CHAT)
 
     def environment(self) -> dict[str, str]:
         """Environment for a platform that should talk to this stand-in."""
@@ -112,44 +83,16 @@ class OpenAIStandIn:
 
     # --- serving ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        from kernel.testing import serve_app
-
-        self.url = await self._stack.enter_async_context(serve_app(self.app))
-
-    async def stop(self) -> None:
-        await self._stack.aclose()
-
-    async def __aenter__(self) -> OpenAIStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def app(self) -> Starlette:
-        """The ASGI app: every path reaches :meth:`handle`, which answers as OpenAI would."""
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=methods)])
-
-    async def handle(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode(errors="replace")
+    def received(self, request: Request, body: Any) -> Received:
         authorization = request.headers.get("authorization", "")
         key = authorization[7:] if authorization.startswith("Bearer ") else None
-        path = request.url.path
-        self.requests.append(Received(request.method, path, body, key))
-        if self.faults:
-            return fault_response(self.faults.popleft())
+        return Received(request.method, request.url.path, body, key)
+
+    def refusal(self, fault: testing.Fault) -> Response:
+        return fault_response(fault)
+
+    async def respond(self, request: Request, received: Received) -> Response:
+        key, path, body = received.api_key, received.path, received.body
         if key is None:
             return error(401, "You didn't provide an API key.", "invalid_request_error")
         if key != self.api_key:
@@ -167,7 +110,7 @@ class OpenAIStandIn:
             return error(
                 400, "We could not parse the JSON body of your request.", "invalid_request_error"
             )
-        if route == ("POST", "/v1/chat/completions"):
+        if route == ("POST", CHAT):
             return await self.chat(body)
         if route == ("POST", "/v1/embeddings"):
             await asyncio.sleep(self.latency)
@@ -188,11 +131,8 @@ class OpenAIStandIn:
         return JSONResponse(completion(body, text))
 
     def text_of(self, body: Mapping[str, Any]) -> str:
-        if self.answers:
-            found: Answer = self.answers.popleft()
-        elif self.responder is not None:
-            found = self.responder(body)
-        else:
+        found = self.scripted(body)
+        if found is None:
             schema = json_schema_of(body)
             found = example_of(schema, schema) if schema is not None else DEFAULT_ANSWER
         return found if isinstance(found, str) else json.dumps(found)
@@ -214,14 +154,15 @@ def error(
     return JSONResponse(body, status_code=status, headers=dict(headers or {}))
 
 
-def fault_response(fault: Fault) -> JSONResponse:
+def fault_response(fault: testing.Fault) -> JSONResponse:
     headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
+    code = fault.code if isinstance(fault, Fault) else None
     if fault.status == 429:
         return error(
             429,
             "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1.",
             "requests",
-            code=fault.code or "rate_limit_exceeded",
+            code=code or "rate_limit_exceeded",
             headers=headers,
         )
     if fault.status >= 500:
@@ -229,14 +170,14 @@ def fault_response(fault: Fault) -> JSONResponse:
             fault.status,
             "The server had an error while processing your request.",
             "server_error",
-            code=fault.code,
+            code=code,
             headers=headers,
         )
     return error(
         fault.status,
         "The request was refused.",
         "invalid_request_error",
-        code=fault.code,
+        code=code,
         headers=headers,
     )
 
@@ -312,41 +253,6 @@ def json_schema_of(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def example_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
-    """The smallest document of ``schema`` (every property present, the first of each
-    choice), ``$ref`` resolved against ``root``."""
-    if "$ref" in schema:
-        target: Any = root
-        for part in str(schema["$ref"]).lstrip("#/").split("/"):
-            target = target[part]
-        return example_of(target, root)
-    if "const" in schema:
-        return schema["const"]
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    for choice in ("anyOf", "oneOf", "allOf"):
-        if choice in schema:
-            return example_of(schema[choice][0], root)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or "properties" in schema:
-        return {k: example_of(v, root) for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return []
-    if kind in ("number", "integer"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        return low if kind == "integer" else float(low)
-    return {"string": "", "boolean": False, "null": None}.get(str(kind), "")
-
-
-def tokens(text: str) -> int:
-    """A deterministic stand-in for a tokenizer: one token per word or sign."""
-    return len(re.findall(r"\w+|[^\w\s]", text))
-
-
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     return sum(tokens(str(m.get("content") or "")) for m in body.get("messages") or ())
 
@@ -379,11 +285,6 @@ def completion(body: Mapping[str, Any], text: str) -> dict[str, Any]:
         "service_tier": "default",
         "system_fingerprint": "fp_standin",
     }
-
-
-def pieces(text: str) -> list[str]:
-    """``text`` cut as a model writes it: a word (with its leading space) at a time."""
-    return re.findall(r"\s*\S+", text) or [text]
 
 
 async def chunks(body: Mapping[str, Any], text: str, *, include_usage: bool) -> Any:

@@ -7,7 +7,6 @@ import pytest
 
 import plugins.anthropic.plugin
 from kernel import Platform
-from kernel.testing import app_client, create_tenant
 from plugins.ai import Usage
 from plugins.anthropic.config import ANTHROPIC_API, AnthropicSettings
 from plugins.anthropic.provider import AnthropicProvider
@@ -48,29 +47,7 @@ def test_settings_defaults_and_environment(monkeypatch):
         AnthropicSettings(_env_file=None)
 
 
-# --- the key through the vault's HTTP API ----------------------------------------------------
-
-
-@pytest.fixture
-async def put_and_validate(app, kraliki_authenticate):
-    """``await put_and_validate(key)``: a new tenant's admin PUTs the key and asks the vault
-    to validate it; both answers."""
-    platform: Platform = app.state.platform
-
-    async def run(key: str) -> tuple[dict, dict]:
-        tenant = await create_tenant(platform, "acme")
-        kraliki_authenticate(
-            app, "vault.secrets:write", "vault.secrets:validate", kind="user", tenant_id=tenant
-        )
-        async with app_client(app) as client:
-            put = await client.put("/api/v1/vault/secrets/anthropic.api_key", json={"value": key})
-            assert put.status_code == 201, put.text
-            checked = await client.post("/api/v1/vault/secrets/anthropic.api_key/validate")
-        assert checked.status_code == 200, checked.text
-        assert key not in put.text + checked.text
-        return put.json(), checked.json()
-
-    return run
+# --- the key through the vault's HTTP API (put_and_validate: model_provider_suite.py) -------
 
 
 async def test_a_good_key_is_valid(put_and_validate, stand_in: AnthropicStandIn):

@@ -8,9 +8,17 @@ import json
 
 import anthropic
 import pytest
+from model_provider_suite import (  # noqa: F401 (shared tests, run here)
+    chat_request,
+    complete_unreachable,
+    test_a_wrong_key_through_the_resilience_helper_is_tried_once,
+    test_no_stored_key_is_a_rejection,
+    test_the_stand_in_answers_after_its_latency,
+    test_unknown_errors_are_left_to_the_kernel,
+)
 from pydantic import BaseModel
 
-from kernel import Platform, RejectedError, SecretValue, TransientError
+from kernel import Platform, SecretValue, TransientError
 from plugins.ai import (
     ChatDelta,
     ChatEnd,
@@ -31,13 +39,7 @@ class Verdict(BaseModel):
 
 
 def ask(prompt: str = "How are you?", **fields: object) -> ChatRequest:
-    values: dict[str, object] = {
-        "task": "generate",
-        "model": "claude-haiku-4-5",
-        "system": "Be brief.",
-        "messages": [ChatMessage("user", prompt)],
-    }
-    return ChatRequest(**(values | fields))  # type: ignore[arg-type]
+    return chat_request("claude-haiku-4-5", prompt, **fields)
 
 
 async def test_complete_sends_the_system_parameter_and_reads_the_usage(
@@ -157,27 +159,6 @@ async def test_a_wrong_key_is_not_retryable(provider, stand_in):
     assert provider.classify(caught.value) == "rejected"
 
 
-async def test_a_wrong_key_through_the_resilience_helper_is_tried_once(
-    platform: Platform, provider, stand_in
-):
-    wrong = Credentials(api_key=SecretValue("sk-ant-wrong-0123456789abcdef"))
-    with pytest.raises(RejectedError) as caught:
-        await platform.resilience.call(
-            "anthropic",
-            lambda: provider.complete(wrong, ask()),
-            tenant_id=None,
-            classify=provider.classify,
-        )
-    assert caught.value.status == 401
-    assert len(stand_in.requests) == 1
-
-
-async def test_no_stored_key_is_a_rejection(provider, stand_in):
-    with pytest.raises(RejectedError):
-        await provider.complete(Credentials(api_key=None), ask())
-    assert stand_in.requests == []
-
-
 @pytest.mark.parametrize("status", [429, 529])
 async def test_throttled_or_overloaded_with_retry_after_is_transient_with_its_delay(
     provider, credentials, stand_in, status
@@ -233,31 +214,13 @@ async def test_a_refused_stream_is_classified(provider, credentials, stand_in):
     assert provider.classify(caught.value) == "transient"
 
 
-async def test_an_unreachable_service_is_transient(platform: Platform, credentials, monkeypatch):
-    from kernel.testing import free_port
-    from plugins.anthropic.config import configure
-    from plugins.anthropic.provider import AnthropicProvider
-
-    monkeypatch.setenv("KRALIKI_ANTHROPIC_BASE_URL", f"http://127.0.0.1:{free_port()}")
-    configure(platform)
-    provider = AnthropicProvider(platform)
-    with pytest.raises(anthropic.APIConnectionError) as caught:
-        await provider.complete(credentials, ask())
-    assert provider.classify(caught.value) == "transient"
-    timeout = anthropic.APITimeoutError(request=caught.value.request)
+async def test_an_unreachable_service_is_transient(
+    platform, provider_plugin, credentials, monkeypatch
+):
+    provider, raised = await complete_unreachable(
+        platform, provider_plugin, credentials, monkeypatch
+    )
+    assert isinstance(raised, anthropic.APIConnectionError)
+    assert provider.classify(raised) == "transient"
+    timeout = anthropic.APITimeoutError(request=raised.request)
     assert provider.classify(timeout) == "transient"
-
-
-def test_unknown_errors_are_left_to_the_kernel(provider):
-    assert provider.classify(ValueError("bug")) is None
-
-
-async def test_the_stand_in_answers_after_its_latency(provider, credentials, stand_in):
-    import time
-
-    stand_in.latency = 0.3
-    stand_in.responder = lambda body: body["messages"][-1]["content"].upper()
-    started = time.perf_counter()
-    result = await provider.complete(credentials, ask("shout this"))
-    assert time.perf_counter() - started >= 0.3
-    assert result.text == "SHOUT THIS"

@@ -7,7 +7,6 @@ import pytest
 
 import plugins.openai.plugin
 from kernel import Platform
-from kernel.testing import app_client, create_tenant
 from plugins.ai import ModelPrice, Usage
 from plugins.openai.config import OPENAI_API, OpenAISettings
 from plugins.openai.provider import OpenAIProvider
@@ -74,29 +73,7 @@ def test_strict_schemas():
     assert strict_schema(open_map) is None
 
 
-# --- the key through the vault's HTTP API ----------------------------------------------------
-
-
-@pytest.fixture
-async def put_and_validate(app, kraliki_authenticate):
-    """``await put_and_validate(key)``: a new tenant's admin PUTs the key and asks the vault
-    to validate it; both answers."""
-    platform: Platform = app.state.platform
-
-    async def run(key: str) -> tuple[dict, dict]:
-        tenant = await create_tenant(platform, "acme")
-        kraliki_authenticate(
-            app, "vault.secrets:write", "vault.secrets:validate", kind="user", tenant_id=tenant
-        )
-        async with app_client(app) as client:
-            put = await client.put("/api/v1/vault/secrets/openai.api_key", json={"value": key})
-            assert put.status_code == 201, put.text
-            checked = await client.post("/api/v1/vault/secrets/openai.api_key/validate")
-        assert checked.status_code == 200, checked.text
-        assert key not in put.text + checked.text
-        return put.json(), checked.json()
-
-    return run
+# --- the key through the vault's HTTP API (put_and_validate: model_provider_suite.py) -------
 
 
 async def test_a_good_key_is_valid(put_and_validate, stand_in: OpenAIStandIn):

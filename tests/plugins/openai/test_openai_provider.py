@@ -8,9 +8,17 @@ import math
 
 import openai
 import pytest
+from model_provider_suite import (  # noqa: F401 (shared tests, run here)
+    chat_request,
+    complete_unreachable,
+    test_a_wrong_key_through_the_resilience_helper_is_tried_once,
+    test_no_stored_key_is_a_rejection,
+    test_the_stand_in_answers_after_its_latency,
+    test_unknown_errors_are_left_to_the_kernel,
+)
 from pydantic import BaseModel
 
-from kernel import Platform, RejectedError, SecretValue, TransientError
+from kernel import Platform, SecretValue, TransientError
 from plugins.ai import (
     ChatDelta,
     ChatEnd,
@@ -20,7 +28,6 @@ from plugins.ai import (
     EmbeddingRequest,
     Usage,
 )
-from plugins.openai.provider import OpenAIProvider
 from plugins.openai.testing import DEFAULT_ANSWER
 
 
@@ -36,13 +43,7 @@ class WithDefault(BaseModel):
 
 
 def ask(prompt: str = "How are you?", **fields: object) -> ChatRequest:
-    values: dict[str, object] = {
-        "task": "generate",
-        "model": "gpt-4.1-mini",
-        "system": "Be brief.",
-        "messages": [ChatMessage("user", prompt)],
-    }
-    return ChatRequest(**(values | fields))  # type: ignore[arg-type]
+    return chat_request("gpt-4.1-mini", prompt, **fields)
 
 
 async def test_complete_sends_the_system_message_and_reads_the_usage(
@@ -176,27 +177,6 @@ async def test_a_wrong_key_is_not_retryable(provider, stand_in):
     assert stand_in.requests[0].api_key == "sk-wrong-key-0123456789abcdef"
 
 
-async def test_a_wrong_key_through_the_resilience_helper_is_tried_once(
-    platform: Platform, provider, stand_in
-):
-    wrong = Credentials(api_key=SecretValue("sk-wrong-key-0123456789abcdef"))
-    with pytest.raises(RejectedError) as caught:
-        await platform.resilience.call(
-            "openai",
-            lambda: provider.complete(wrong, ask()),
-            tenant_id=None,
-            classify=provider.classify,
-        )
-    assert caught.value.status == 401
-    assert len(stand_in.requests) == 1
-
-
-async def test_no_stored_key_is_a_rejection(provider, stand_in):
-    with pytest.raises(RejectedError):
-        await provider.complete(Credentials(api_key=None), ask())
-    assert stand_in.requests == []
-
-
 async def test_429_with_retry_after_is_transient_with_its_delay(provider, credentials, stand_in):
     stand_in.fail_next(1, 429, retry_after="7")
     with pytest.raises(TransientError) as caught:
@@ -267,30 +247,12 @@ async def test_a_stream_refused_midway_is_classified(provider, credentials, stan
     assert provider.classify(caught.value) == "transient"
 
 
-async def test_an_unreachable_service_is_transient(platform: Platform, credentials, monkeypatch):
-    from kernel.testing import free_port
-
-    monkeypatch.setenv("KRALIKI_OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
-    from plugins.openai.config import configure
-
-    configure(platform)
-    provider = OpenAIProvider(platform)
-    with pytest.raises(openai.APIConnectionError) as caught:
-        await provider.complete(credentials, ask())
-    assert provider.classify(caught.value) == "transient"
-    assert provider.classify(openai.APITimeoutError(request=caught.value.request)) == "transient"
-
-
-def test_unknown_errors_are_left_to_the_kernel(provider):
-    assert provider.classify(ValueError("bug")) is None
-
-
-async def test_the_stand_in_answers_after_its_latency(provider, credentials, stand_in):
-    import time
-
-    stand_in.latency = 0.3
-    stand_in.responder = lambda body: body["messages"][-1]["content"].upper()
-    started = time.perf_counter()
-    result = await provider.complete(credentials, ask("shout this"))
-    assert time.perf_counter() - started >= 0.3
-    assert result.text == "SHOUT THIS"
+async def test_an_unreachable_service_is_transient(
+    platform, provider_plugin, credentials, monkeypatch
+):
+    provider, raised = await complete_unreachable(
+        platform, provider_plugin, credentials, monkeypatch
+    )
+    assert isinstance(raised, openai.APIConnectionError)
+    assert provider.classify(raised) == "transient"
+    assert provider.classify(openai.APITimeoutError(request=raised.request)) == "transient"

@@ -53,7 +53,8 @@ typecheck: $(STAMP)
 # KRALIKI_BENCH_MIGRATION_DATABASE_URL set, else SQLite. A new benchmark: its name in
 # BENCHMARKS and its quick arguments in BENCH_QUICK_<name>.
 BENCHMARKS := hooks request_overhead webhook_ingest ivr_step events events_rate rbac_decision \
-	shared_limits load_users contacts_lookup contacts_import routing dialer_pacing wallboard_latency
+	shared_limits load_users contacts_lookup contacts_import routing dialer_pacing wallboard_latency \
+	sentiment_latency suggestion_latency
 BENCH_QUICK_hooks := --rounds 500
 BENCH_QUICK_request_overhead := --requests 200 --rounds 1 --warmup 20 --items 50 --concurrency 8
 BENCH_QUICK_webhook_ingest := --calls 30 --rounds 1 --warmup 5 --concurrency 4
@@ -68,6 +69,8 @@ BENCH_QUICK_contacts_import := --rows 2000 --invalid 100
 BENCH_QUICK_routing := --agents 200 --queues 20 --rate 10 --seconds 4 --warmup 1
 BENCH_QUICK_dialer_pacing := --agents 5,20 --days 2
 BENCH_QUICK_wallboard_latency := --agents 60 --queues 6 --changes 30 --rate 10
+BENCH_QUICK_sentiment_latency := --rate 50 --seconds 2 --calls 10 --warmup 0.5
+BENCH_QUICK_suggestion_latency := --rate 4 --seconds 1 --warmup 0.5
 
 bench: $(STAMP)
 	@set -e; $(foreach name,$(BENCHMARKS),\

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -41,8 +42,10 @@ CONCURRENT_TENANTS = 4
 """Tenants whose hooks one worker runs at the same time (each holds a connection)."""
 RETRY_SECONDS = 1.0
 GATHER_SECONDS = 0.1
-"""How long a woken tenant's hooks wait for more events before running: under a steady
-stream, a batch every 100 ms instead of a pass per commit (the stream itself never waits)."""
+"""The least time between the starts of two passes over a tenant's hooks: under a steady
+stream, a batch every 100 ms instead of a pass per commit (the stream itself never waits). A
+tenant whose hooks have not run for that long runs at once: the first event after a quiet
+spell is not held back."""
 
 
 class HookRunner:
@@ -63,6 +66,8 @@ class HookRunner:
         self._dirty: set[uuid.UUID] = set()
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._started: dict[uuid.UUID, float] = {}
+        """When each tenant's last pass started (monotonic), to space the passes."""
         self._slots = asyncio.Semaphore(CONCURRENT_TENANTS)
         self.running = False
 
@@ -94,8 +99,11 @@ class HookRunner:
 
     async def _follow(self, tenant_id: uuid.UUID) -> None:
         while tenant_id in self._dirty:
-            await asyncio.sleep(GATHER_SECONDS)
+            since = time.monotonic() - self._started.get(tenant_id, float("-inf"))
+            if since < GATHER_SECONDS:
+                await asyncio.sleep(GATHER_SECONDS - since)
             self._dirty.discard(tenant_id)
+            self._started[tenant_id] = time.monotonic()
             try:
                 async with self._slots:
                     full = True

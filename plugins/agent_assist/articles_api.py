@@ -12,6 +12,7 @@ from sqlalchemy import select
 from kernel import (
     CursorPage,
     PageParamsDep,
+    PlatformDep,
     Principal,
     ProblemError,
     SessionDep,
@@ -20,6 +21,7 @@ from kernel import (
     problem_responses,
     require,
 )
+from plugins.agent_assist import embeddings
 from plugins.agent_assist.importing import parse
 from plugins.agent_assist.models import Article
 from plugins.agent_assist.permissions import ARTICLES_READ, ARTICLES_WRITE
@@ -33,7 +35,7 @@ from plugins.agent_assist.schemas import (
     ArticlePatch,
     ArticleSearchOut,
 )
-from plugins.agent_assist.search import search_articles
+from plugins.agent_assist.search import search as search_knowledge_base
 
 router = APIRouter(prefix="/articles", tags=["agent_assist"])
 
@@ -85,17 +87,21 @@ async def list_articles(
 async def search(
     _: Reader,
     session: SessionDep,
+    platform: PlatformDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="Words to find.")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> ArticleSearchOut:
     """Every word must appear (stop words aside). On PostgreSQL: full-text search
     (`websearch_to_tsquery`: `"a phrase"`, `or`, `-word`), ranked by `ts_rank` with titles
-    weighing more; on SQLite a plain word search with a simple score."""
-    found = await search_articles(session, q, limit=limit, every_term=True)
-    postgres = session.get_bind().dialect.name == "postgresql"
+    weighing more; on SQLite a plain word search with a simple score. Where the organization's
+    provider for `assist.search` has embeddings, the articles nearest in meaning are merged
+    in (reciprocal rank fusion; `engine` ends in `+embeddings`)."""
+    found = await search_knowledge_base(session, q, limit=limit, every_term=True, platform=platform)
+    if found.short_of_vectors and await embeddings.ask_for_vectors(platform, session):
+        await session.commit()
     return ArticleSearchOut(
-        items=[ArticleHit(article=ArticleOut.of(a), score=round(s, 4)) for a, s in found],
-        engine="postgresql-full-text" if postgres else "plain",
+        items=[ArticleHit(article=ArticleOut.of(a), score=round(s, 4)) for a, s in found.hits],
+        engine=found.engine,
     )
 
 
@@ -107,7 +113,7 @@ async def search(
     responses=problem_responses(IMPORT_INVALID),
 )
 async def import_articles(
-    body: ArticleImportIn, _: Writer, session: SessionDep
+    body: ArticleImportIn, _: Writer, session: SessionDep, platform: PlatformDep
 ) -> ArticleImportOut:
     """Markdown: one article per `# ` heading, an optional `Tags: a, b` line under it. CSV:
     columns `title`, `body`, `tags`. All or nothing: a bad file imports nothing and the 422
@@ -126,6 +132,7 @@ async def import_articles(
     session.add_all(rows)
     await session.flush()
     items = [ArticleOut.of(r) for r in rows]
+    await embeddings.wake(platform, session)
     await session.commit()
     return ArticleImportOut(imported=len(items), items=items)
 
@@ -137,12 +144,13 @@ async def import_articles(
     summary="Write an article",
 )
 async def create_article(
-    body: ArticleIn, _: Writer, session: SessionDep, response: Response
+    body: ArticleIn, _: Writer, session: SessionDep, platform: PlatformDep, response: Response
 ) -> ArticleOut:
     article = Article(title=body.title, body=body.body, tags=body.tags, source="api", version=1)
     session.add(article)
     await session.flush()
     out = _tagged(response, article)
+    await embeddings.wake(platform, session)
     await session.commit()
     response.headers["Location"] = f"/api/v1/agent-assist/articles/{article.id}"
     return out
@@ -171,6 +179,7 @@ async def update_article(
     body: ArticlePatch,
     _: Writer,
     session: SessionDep,
+    platform: PlatformDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> ArticleOut:
@@ -186,6 +195,8 @@ async def update_article(
             setattr(article, name, value)
         article.version += 1
         await session.flush()
+        if changed.keys() & {"title", "body"}:  # its embedding, in the background
+            await embeddings.wake(platform, session)
     out = _tagged(response, article)
     await session.commit()
     return out

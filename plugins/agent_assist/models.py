@@ -1,5 +1,6 @@
-"""The agent_assist plugin's tables: the knowledge base, the suggestions made on live calls
-and the feedback agents gave on them.
+"""The agent_assist plugin's tables: the knowledge base, the articles' embeddings (where the
+tenant's provider has them), the suggestions made on live calls and the feedback agents gave
+on them.
 
 Tenant-owned. On PostgreSQL the migration adds a GIN index on the articles' text search
 vector; the model gains it (:func:`add_search_index`) only on a PostgreSQL platform, so the
@@ -14,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ColumnElement,
     FromClause,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -51,6 +54,46 @@ class Article(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
     source: Mapped[str] = mapped_column(String(16), default="api")
     """``api``, ``markdown`` or ``csv``: how it arrived."""
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ArticleEmbedding(TenantOwnedMixin, TimestampMixin, Base):
+    """An article's vector from the tenant's embeddings model (``embeddings.py`` writes them in
+    the background; the search reads those of the model that embeds its query). One per
+    article: a new model's vector replaces the old one."""
+
+    __tablename__ = "agent_assist_article_embeddings"
+    __table_args__ = (
+        tenant_foreign_key(
+            "article_id",
+            "agent_assist_articles",
+            ondelete="CASCADE",
+            name="fk_agent_assist_article_embeddings_article",
+        ),
+        Index(
+            "ix_agent_assist_article_embeddings_model",
+            "tenant_id",
+            "provider",
+            "model",
+            "dimensions",
+            "generation",
+        ),
+    )
+
+    article_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    dimensions: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    """``dimensions`` float32 numbers, little-endian."""
+    text_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the text embedded: an edit that leaves it alone is not re-embedded."""
+    article_version: Mapped[int] = mapped_column(Integer)
+    """The article's ``version`` when its text was read: another one means it may have
+    changed (checked by ``text_hash``)."""
+    generation: Mapped[int] = mapped_column(BigInteger)
+    """Grows with every write of the tenant's embeddings (``embeddings.next_generation``): the
+    count and the greatest generation of a model's rows tell a worker whether the vectors it
+    holds in memory are still those in the database."""
 
 
 class Suggestion(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
@@ -130,4 +173,4 @@ def add_search_index() -> None:
         Index(SEARCH_INDEX, search_vector(table), postgresql_using="gin", _table=table)
 
 
-MODELS: list[type] = [Article, Suggestion, Feedback]
+MODELS: list[type] = [Article, ArticleEmbedding, Suggestion, Feedback]

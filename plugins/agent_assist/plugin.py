@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from kernel import (
     DeliveredEvent,
     Event,
+    JobTopic,
     MigrationSource,
     Permission,
     Platform,
@@ -77,9 +78,16 @@ def kraliki_routes() -> Sequence[APIRouter]:
 
 @hookimpl(optionalhook=True)
 def kraliki_ai_tasks() -> Sequence[Any]:
-    from plugins.agent_assist.reply import TASKS
+    from plugins.agent_assist import embeddings, reply
 
-    return TASKS
+    return [*reply.TASKS, *embeddings.TASKS]
+
+
+@hookimpl
+def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.agent_assist.embeddings import EMBED_JOB
+
+    return [EMBED_JOB]
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugins.agent_assist.importing import BODY_MAX, MAX_BYTES, TAG_MAX, TAGS_MAX, TITLE_MAX
 from plugins.agent_assist.models import Article, Suggestion
+from plugins.agent_assist.search import Engine
 
 
 def _clean_tags(tags: list[str] | None) -> list[str] | None:
@@ -91,7 +92,10 @@ class ArticleHit(BaseModel):
 
 class ArticleSearchOut(BaseModel):
     items: list[ArticleHit]
-    engine: Literal["postgresql-full-text", "plain"]
+    engine: Engine = Field(
+        description="How it searched: the database's full-text search, with `+embeddings` "
+        "when the articles nearest in meaning were merged in."
+    )
 
 
 class ArticleImportIn(BaseModel):

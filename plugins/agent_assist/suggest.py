@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import DeliveredEvent, Platform, utcnow
+from plugins.agent_assist import embeddings
 from plugins.agent_assist.events import SuggestionCreated
 from plugins.agent_assist.models import Suggestion
 from plugins.agent_assist.ranking import rerank
 from plugins.agent_assist.reply import SYSTEM, TASK, SuggestedReply, prompt_of
 from plugins.agent_assist.schemas import jsonable_articles
-from plugins.agent_assist.search import search_articles
+from plugins.agent_assist.search import search
 from plugins.agents import Agent, AgentState
 from plugins.ai import complete
 from plugins.calls import TranscriptSegmentRow
@@ -82,7 +83,12 @@ async def suggest(platform: Platform, event: DeliveredEvent) -> Suggestion | Non
             return None
         said = await _window(session, call_id, _uuid(event.payload.get("segment_id")))
         said = said or str(event.payload.get("text") or "")
-        found = await search_articles(session, said, limit=CANDIDATES, every_term=False)
+        searched = await search(
+            session, said, limit=CANDIDATES, every_term=False, platform=platform
+        )
+        if searched.short_of_vectors and await embeddings.ask_for_vectors(platform, session):
+            await session.commit()
+        found = searched.hits
         if not found:
             return None
         since = utcnow() - timedelta(seconds=REPEAT_SECONDS)

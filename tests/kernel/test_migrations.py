@@ -111,6 +111,7 @@ SENTIMENT_TABLES = {"sentiment_segments", "sentiment_calls"}
 SUMMARIES_TABLES = {"summaries_call_summaries"}
 AGENT_ASSIST_TABLES = {
     "agent_assist_articles",
+    "agent_assist_article_embeddings",
     "agent_assist_suggestions",
     "agent_assist_feedback",
 }

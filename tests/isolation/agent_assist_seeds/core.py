@@ -1,6 +1,8 @@
 """Seeds the agent_assist plugin's tables for the cross-tenant route walk: articles imported
-through the API, a suggestion made on a call (written through the model, as the plugin's
-event consumer writes it from a live transcript) and feedback on it through the API."""
+through the API, an article's embedding (written through the model, as the plugin's job
+writes it when the organization's provider has embeddings), a suggestion made on a call
+(written through the model, as the plugin's event consumer writes it from a live
+transcript) and feedback on it through the API."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from kernel import tenant_scope
-from plugins.agent_assist.models import Suggestion
+from plugins.agent_assist.embeddings import digest, next_generation, pack, text_of
+from plugins.agent_assist.models import ArticleEmbedding, Suggestion
 from plugins.agents import Agent, AgentState
 from plugins.calls import Call
 
@@ -53,6 +56,19 @@ async def seed(client: Any, tenant: Any) -> None:
                 model="offline",
             )
             session.add(suggestion)
+            text = text_of(article["title"], article["body"])
+            session.add(
+                ArticleEmbedding(
+                    article_id=uuid.UUID(article["id"]),
+                    provider="openai",
+                    model="text-embedding-3-small",
+                    dimensions=3,
+                    vector=pack([0.6, 0.8, 0.0]),
+                    text_hash=digest(text),
+                    article_version=article["version"],
+                    generation=await next_generation(session),
+                )
+            )
             await session.commit()
             suggestion_id = suggestion.id
     given = await client.post(

@@ -36,7 +36,11 @@ def kraliki_plugin_info() -> PluginInfo:
 
 @hookimpl
 def kraliki_configure(platform: Platform) -> None:
-    """On PostgreSQL the articles' full-text index belongs to the model too."""
+    """This worker's live suggestions; on PostgreSQL the articles' full-text index belongs
+    to the model too."""
+    from plugins.agent_assist.live import LIVE, LiveSuggestions
+
+    LIVE.set(platform, LiveSuggestions())
     if platform.database.dialect == "postgresql":
         from plugins.agent_assist.models import add_search_index
 
@@ -110,3 +114,11 @@ async def kraliki_events(platform: Platform, events: Sequence[DeliveredEvent]) -
     from plugins.agent_assist.suggest import on_events
 
     await on_events(platform, events)
+
+
+@hookimpl
+async def kraliki_shutdown(platform: Platform) -> None:
+    """The suggestions under way finish (a few seconds at most) before the database goes."""
+    from plugins.agent_assist.live import LIVE
+
+    await LIVE.get(platform).close()

@@ -13,6 +13,7 @@ suggested again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel import DeliveredEvent, Platform, utcnow
 from plugins.agent_assist import embeddings
 from plugins.agent_assist.events import SuggestionCreated
+from plugins.agent_assist.live import LIVE
 from plugins.agent_assist.models import Suggestion
 from plugins.agent_assist.ranking import rerank
 from plugins.agent_assist.reply import SYSTEM, TASK, SuggestedReply, prompt_of
@@ -46,16 +48,23 @@ NOT_CUSTOMER = frozenset({"agent"})
 
 
 async def on_events(platform: Platform, events: Sequence[DeliveredEvent]) -> None:
+    """Hand each customer segment to this worker's live suggestions (``live.py``) and
+    return: the hooks' pass never waits for a model."""
+    live = LIVE.get(platform)
     for event in events:
         if event.name != TRANSCRIBED:
             continue
         payload = event.payload
         if payload.get("speaker") in NOT_CUSTOMER or not payload.get("final", True):
             continue
-        try:
-            await suggest(platform, event)
-        except Exception:  # one segment's trouble never stops the others
-            logger.exception("agent_assist: no suggestion for event %s", event.id)
+        live.submit(str(payload.get("call_id")), functools.partial(_suggest, platform, event))
+
+
+async def _suggest(platform: Platform, event: DeliveredEvent) -> None:
+    try:
+        await suggest(platform, event)
+    except Exception:  # one segment's trouble never stops the others
+        logger.exception("agent_assist: no suggestion for event %s", event.id)
 
 
 def _uuid(value: object) -> uuid.UUID | None:

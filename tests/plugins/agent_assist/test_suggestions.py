@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from kernel import DeliveredEvent, tenant_scope, utcnow
 from kernel.testing import DEFAULT_TEST_PASSWORD, login, published_events
+from plugins.agent_assist.live import LIVE
 from plugins.agent_assist.models import Suggestion
 from plugins.agent_assist.suggest import on_events
 from plugins.agents import Agent
@@ -98,8 +99,10 @@ def segment(tenant_id: uuid.UUID, call_id: uuid.UUID, text: str, **extra: Any) -
 
 
 async def hear(platform, tenant_id: uuid.UUID, *events: DeliveredEvent) -> None:
+    """Hand the events to the hook, then wait for the suggestions it set going."""
     with tenant_scope(tenant_id):
         await on_events(platform, list(events))
+    await LIVE.get(platform).idle()
 
 
 async def suggestions(client, desk: Desk, headers: dict[str, str] | None = None) -> list[Any]:

@@ -30,37 +30,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-import httpx
+import transcripts
 import websockets
-from events import served
-from harness import (
-    Backend,
-    add_users,
-    bench_settings,
-    create_tenant,
-    database_version,
-    login,
-    machine,
-    migrate,
-    percentile,
-)
+from harness import Backend, machine
+from transcripts import TRANSCRIBED, consume, paced, seed_calls, serving, subscribed
 
-from kernel import create_app, tenant_scope, utcnow
-from plugins.calls import Call, TranscriptSegmentRow
-from plugins.calls.events import CallTranscribed
+from kernel import Platform
+from plugins.calls import Call
 
 JWT_SECRET = "sentiment-benchmark-signing-key-0123456789abcdef"
 PASSWORD = "sentiment benchmark password"
-ADMIN = "admin@bench.example.com"
 GOAL_P99_MS = 100.0
-IN_FLIGHT = 10
+UPDATED = "sentiment.call.updated"
 LINES = (
     ("callee", "Thank you so much, that is wonderful, great service!"),
     ("caller", "I am glad I could help you today."),
@@ -70,19 +57,20 @@ LINES = (
 
 
 @dataclass
-class Stamps:
-    committed: dict[uuid.UUID, float] = field(default_factory=dict)
-    """Segment id -> commit time."""
+class Stamps(transcripts.Stamps):
     order: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=lambda: defaultdict(list))
     """Call id -> its segments in commit order."""
-    on_stream: dict[uuid.UUID, float] = field(default_factory=dict)
-    """Segment id -> its calls.call.transcribed on the stream."""
     scored: dict[uuid.UUID, list[tuple[int, float]]] = field(
         default_factory=lambda: defaultdict(list)
     )
     """Call id -> (segments counted, arrival) of each sentiment.call.updated."""
-    expected: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def arrived(self, kind: str, data: dict[str, Any], now: float) -> None:
+        if kind == UPDATED:
+            self.scored[uuid.UUID(data["call_id"])].append((data["segments"], now))
+            if self.counted() >= self.expected:
+                self.done.set()
 
     def sentiment_latencies(self) -> tuple[list[float], int]:
         latencies, missing = [], 0
@@ -100,114 +88,50 @@ class Stamps:
         return sum(max((c for c, _ in u), default=0) for u in self.scored.values())
 
 
-async def consume(connection: websockets.ClientConnection, stamps: Stamps) -> None:
-    async for raw in connection:
-        now = time.perf_counter()
-        message = json.loads(raw)
-        event = message.get("event")
-        if not isinstance(event, dict):
-            continue
-        data = event.get("data", {})
-        if event.get("type") == "calls.call.transcribed":
-            stamps.on_stream.setdefault(uuid.UUID(data["segment_id"]), now)
-        elif event.get("type") == "sentiment.call.updated":
-            stamps.scored[uuid.UUID(data["call_id"])].append((data["segments"], now))
-            if stamps.counted() >= stamps.expected:
-                stamps.done.set()
-
-
-async def seed_calls(platform, tenant_id: uuid.UUID, count: int) -> list[Call]:  # type: ignore[no-untyped-def]
-    calls = []
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for n in range(count):
-                call = Call(
-                    direction="outbound",
-                    from_number="+14155550100",
-                    to_number=f"+1415555{n:04d}",
-                    provider="loopback",
-                    status="in-progress",
-                    answered_at=utcnow(),
-                )
-                session.add(call)
-                calls.append(call)
-            await session.commit()
-    return calls
-
-
-async def accept(platform, tenant_id: uuid.UUID, call: Call, seq: int, stamps: Stamps) -> None:  # type: ignore[no-untyped-def]
-    """One segment as the calls plugin accepts it: stored and published in one transaction."""
+async def accept(
+    platform: Platform, tenant_id: uuid.UUID, call: Call, seq: int, stamps: Stamps
+) -> None:
+    """The ``seq``-th segment: happy and angry sentences in turn, customer and agent."""
     speaker, text = LINES[seq % len(LINES)]
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            row = TranscriptSegmentRow(
-                call_id=call.id,
-                speaker=speaker,
-                text=text,
-                confidence=0.98,
-                start_seconds=float(seq),
-                end_seconds=float(seq) + 2.0,
-                final=True,
-            )
-            session.add(row)
-            await session.flush()
-            await platform.events.publish(
-                session,
-                CallTranscribed(
-                    call_id=call.id,
-                    status=call.status,
-                    direction=call.direction,
-                    from_number=call.from_number,
-                    to_number=call.to_number,
-                    provider=call.provider,
-                    segment_id=row.id,
-                    speaker=speaker,
-                    text=text,
-                    confidence=0.98,
-                    start_seconds=row.start_seconds,
-                    end_seconds=row.end_seconds,
-                ),
-            )
-            await session.commit()
-            stamps.committed[row.id] = time.perf_counter()
-            stamps.order[call.id].append(row.id)
+    segment = await transcripts.accept(
+        platform,
+        tenant_id,
+        call,
+        stamps,
+        speaker=speaker,
+        text=text,
+        confidence=0.98,
+        start_seconds=float(seq),
+    )
+    stamps.order[call.id].append(segment)
 
 
-async def paced(rate: int, seconds: float, one) -> float:  # type: ignore[no-untyped-def]
-    total = int(rate * seconds)
-    slots = asyncio.Semaphore(IN_FLIGHT)
-    start = time.perf_counter()
-    tasks = []
-
-    async def run(seq: int) -> None:
-        try:
-            await one(seq)
-        finally:
-            slots.release()
-
-    for seq in range(total):
-        delay = start + seq / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await slots.acquire()
-        tasks.append(asyncio.create_task(run(seq)))
-    await asyncio.gather(*tasks)
-    return total / (time.perf_counter() - start)
+async def segments(
+    platform: Platform,
+    tenant_id: uuid.UUID,
+    connection: websockets.ClientConnection,
+    calls: list[Call],
+    rate: int,
+    total: int,
+    drain: float,
+) -> tuple[Stamps, float]:
+    """``total`` segments at ``rate`` over ``calls`` in turn, then until every one counted
+    in a sentiment (at most ``drain`` s): their stamps and the rate reached."""
+    stamps = Stamps(expected=total)
+    reader = asyncio.create_task(consume(connection, stamps))
+    reached = await paced(
+        rate, total, lambda s: accept(platform, tenant_id, calls[s % len(calls)], s, stamps)
+    )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stamps.done.wait(), drain)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    return stamps, reached
 
 
 def figures(label: str, values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    result = {
-        "p50": percentile(ordered, 0.50),
-        "p95": percentile(ordered, 0.95),
-        "p99": percentile(ordered, 0.99),
-        "max": ordered[-1],
-    }
-    print(
-        f"  {label:44} n={len(values):6}  p50 {result['p50']:7.1f} ms  p95 {result['p95']:7.1f}"
-        f" ms  p99 {result['p99']:7.1f} ms  max {result['max']:7.1f} ms"
-    )
-    return result
+    return transcripts.figures(label, values, width=44)
 
 
 async def main() -> int:
@@ -226,61 +150,31 @@ async def main() -> int:
     await backend.create()
     total = int(args.rate * args.seconds)
     try:
-        settings, _ = bench_settings(
-            backend, jwt_secret=JWT_SECRET, realtime_buffer_events=max(1000, total * 4)
-        )
         plugin_list: list[object] = [
             plugins.calls.plugin,
             plugins.ai.plugin,
             plugins.sentiment.plugin,
         ]
-        await migrate(settings, plugin_list)
-        version = await database_version(settings)
-        app = create_app(settings, plugins=plugin_list)
-        platform = app.state.platform
-        async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            tenant_id = await create_tenant(platform.database)
-            await add_users(platform.database, tenant_id, PASSWORD, {ADMIN: ("admin",)})
-            base = await stack.enter_async_context(served(app))
-            async with httpx.AsyncClient(base_url=base) as client:
-                token = await login(client, ADMIN, PASSWORD)
-            calls = await seed_calls(platform, tenant_id, args.calls)
-            ws_url = base.replace("http", "ws") + "/api/v1/realtime"
-            async with websockets.connect(
-                ws_url, subprotocols=["kraliki.v1", f"bearer.{token}"], ping_interval=None
-            ) as connection:  # type: ignore[list-item]
-                patterns = ["calls.call.transcribed", "sentiment.call.updated"]
-                await connection.send(json.dumps({"type": "subscribe", "patterns": patterns}))
-                while json.loads(await connection.recv())["type"] != "ready":
-                    pass
+        async with serving(
+            backend,
+            plugin_list,
+            jwt_secret=JWT_SECRET,
+            password=PASSWORD,
+            realtime_buffer_events=max(1000, total * 4),
+        ) as live:
+            platform, tenant_id, version = live.platform, live.tenant_id, live.version
+            calls = await seed_calls(platform, tenant_id, args.calls, direction="outbound")
+            async with subscribed(live.base, live.token, [TRANSCRIBED, UPDATED]) as connection:
                 if args.warmup > 0:  # connections, caches, VADER's lexicon
-                    warm = Stamps(expected=int(args.rate * args.warmup))
-                    reader = asyncio.create_task(consume(connection, warm))
-                    await paced(
-                        args.rate,
-                        args.warmup,
-                        lambda s: accept(platform, tenant_id, calls[s % len(calls)], s, warm),
+                    warm_total = int(args.rate * args.warmup)
+                    await segments(
+                        platform, tenant_id, connection, calls, args.rate, warm_total, args.drain
                     )
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(warm.done.wait(), args.drain)
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
                 # The measured run: fresh calls, so counts start at zero.
-                calls = await seed_calls(platform, tenant_id, args.calls)
-                stamps = Stamps(expected=total)
-                reader = asyncio.create_task(consume(connection, stamps))
-                reached = await paced(
-                    args.rate,
-                    args.seconds,
-                    lambda s: accept(platform, tenant_id, calls[s % len(calls)], s, stamps),
+                calls = await seed_calls(platform, tenant_id, args.calls, direction="outbound")
+                stamps, reached = await segments(
+                    platform, tenant_id, connection, calls, args.rate, total, args.drain
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stamps.done.wait(), args.drain)
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reader
     finally:
         await backend.drop()
 
@@ -289,11 +183,7 @@ async def main() -> int:
         f"  {args.rate} segments/s for {args.seconds:g} s (reached {reached:.0f}/s) over "
         f"{args.calls} calls; offline model (VADER through the AI gateway)"
     )
-    bus = [
-        (at - stamps.committed[segment]) * 1000
-        for segment, at in stamps.on_stream.items()
-        if segment in stamps.committed
-    ]
+    bus = stamps.bus_latencies()
     sentiment, missing = stamps.sentiment_latencies()
     if not bus or not sentiment:
         print("  nothing arrived")

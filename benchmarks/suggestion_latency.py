@@ -50,50 +50,36 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
-import json
 import math
 import os
 import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import transcripts
 import websockets
-from events import served
-from harness import (
-    Backend,
-    add_users,
-    bench_settings,
-    create_tenant,
-    database_version,
-    login,
-    machine,
-    migrate,
-    percentile,
-)
+from harness import Backend, machine, percentile
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
-from websockets.typing import Subprotocol
+from transcripts import TRANSCRIBED, consume, paced, serving, subscribed
 
-from kernel import DeliveredEvent, Platform, create_app, tenant_scope, utcnow
+from kernel import DeliveredEvent, Platform, utcnow
 from plugins.agent_assist.search import MAX_TERMS, terms_of
 from plugins.agent_assist.suggest import WINDOW_SEGMENTS
 from plugins.agents import Agent, AgentState
 from plugins.ai import complete as ai_complete
-from plugins.calls import Call, TranscriptSegmentRow
-from plugins.calls.events import CallTranscribed
+from plugins.calls import Call
 from plugins.openai.testing import OpenAIStandIn
 
 JWT_SECRET = "suggestion-benchmark-signing-key-0123456789abcdef"
 PASSWORD = "suggestion benchmark password"
-ADMIN = "admin@bench.example.com"
 GOAL_P95_MS = 600.0
-IN_FLIGHT = 10
 IDLE_SECONDS = 2.0
-TRANSCRIBED = "calls.call.transcribed"
 SUGGESTED = "agent_assist.suggestion.created"
 
 # (title, body, what a customer says): each sentence's search terms appear in its own
@@ -271,15 +257,15 @@ class TimedStandIn(OpenAIStandIn):
 
 
 @dataclass
-class Stamps:
-    committed: dict[uuid.UUID, float] = field(default_factory=dict)
-    """Segment id -> commit time."""
-    on_stream: dict[uuid.UUID, float] = field(default_factory=dict)
-    """Segment id -> its calls.call.transcribed on the stream."""
+class Stamps(transcripts.Stamps):
     suggested: dict[uuid.UUID, float] = field(default_factory=dict)
     """Suggestion id -> its agent_assist.suggestion.created on the stream."""
-    expected: int = 0
     progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def arrived(self, kind: str, data: dict[str, Any], now: float) -> None:
+        if kind == SUGGESTED:
+            self.suggested.setdefault(uuid.UUID(data["suggestion_id"]), now)
+            self.progress.set()
 
 
 @dataclass
@@ -359,21 +345,6 @@ def instrument(trace: Trace) -> None:
     module.complete = traced_complete  # type: ignore[attr-defined]
 
 
-async def consume(connection: websockets.ClientConnection, stamps: Stamps) -> None:
-    async for raw in connection:
-        now = time.perf_counter()
-        message = json.loads(raw)
-        event = message.get("event")
-        if not isinstance(event, dict):
-            continue
-        data = event.get("data", {})
-        if event.get("type") == TRANSCRIBED:
-            stamps.on_stream.setdefault(uuid.UUID(data["segment_id"]), now)
-        elif event.get("type") == SUGGESTED:
-            stamps.suggested.setdefault(uuid.UUID(data["suggestion_id"]), now)
-            stamps.progress.set()
-
-
 async def drained(stamps: Stamps, trace: Trace, idle: float) -> None:
     """Until every segment's suggestion arrived, or none arrived for ``idle`` seconds."""
     while len(arrivals(stamps, trace)) < stamps.expected:
@@ -402,101 +373,48 @@ def arrivals(stamps: Stamps, trace: Trace) -> dict[uuid.UUID, float]:
     return found
 
 
+def agents_on(session: AsyncSession, calls: list[Call]) -> None:
+    """A simulated agent on each call, as routing leaves one."""
+    now = utcnow()
+    for n, call in enumerate(calls):
+        session.add(
+            Agent(
+                display_name=f"Agent {n}",
+                reach_kind="loopback",
+                state=AgentState.ON_CALL.value,
+                state_since=now,
+                current_call_id=call.id,
+            )
+        )
+
+
 async def seed_calls(platform: Platform, tenant_id: uuid.UUID, count: int) -> list[Call]:
     """``count`` live calls, each with a simulated agent on it as routing leaves one."""
-    calls = []
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            for n in range(count):
-                call = Call(
-                    direction="inbound",
-                    from_number=f"+1415555{n:04d}",
-                    to_number="+14155550100",
-                    provider="loopback",
-                    status="in-progress",
-                    answered_at=utcnow(),
-                )
-                session.add(call)
-                calls.append(call)
-            await session.flush()
-            now = utcnow()
-            for n, call in enumerate(calls):
-                session.add(
-                    Agent(
-                        display_name=f"Agent {n}",
-                        reach_kind="loopback",
-                        state=AgentState.ON_CALL.value,
-                        state_since=now,
-                        current_call_id=call.id,
-                    )
-                )
-            await session.commit()
-    return calls
+    return await transcripts.seed_calls(
+        platform, tenant_id, count, direction="inbound", with_calls=agents_on
+    )
 
 
 async def accept(
     platform: Platform, tenant_id: uuid.UUID, call: Call, said: str, stamps: Stamps
 ) -> None:
-    """One segment as the calls plugin accepts it: stored and published in one transaction."""
-    with tenant_scope(tenant_id):
-        async with platform.database.session() as session:
-            row = TranscriptSegmentRow(
-                call_id=call.id,
-                speaker="customer",
-                text=said,
-                confidence=0.95,
-                start_seconds=0.0,
-                end_seconds=2.0,
-                final=True,
-            )
-            session.add(row)
-            await session.flush()
-            await platform.events.publish(
-                session,
-                CallTranscribed(
-                    call_id=call.id,
-                    status=call.status,
-                    direction=call.direction,
-                    from_number=call.from_number,
-                    to_number=call.to_number,
-                    provider=call.provider,
-                    segment_id=row.id,
-                    speaker=row.speaker,
-                    text=said,
-                    confidence=0.95,
-                    start_seconds=row.start_seconds,
-                    end_seconds=row.end_seconds,
-                ),
-            )
-            await session.commit()
-            stamps.committed[row.id] = time.perf_counter()
+    """One customer segment."""
+    await transcripts.accept(
+        platform,
+        tenant_id,
+        call,
+        stamps,
+        speaker="customer",
+        text=said,
+        confidence=0.95,
+        start_seconds=0.0,
+    )
 
 
 def segment_of(calls: list[Call], seq: int) -> tuple[Call, str]:
     """The ``seq``-th segment: the calls in turn, each call's topics in turn from its own."""
     index, turn = seq % len(calls), seq // len(calls)
     return calls[index], TOPICS[(index + turn) % len(TOPICS)][2]
-
-
-async def paced(rate: float, total: int, one: Callable[[int], Awaitable[None]]) -> float:
-    slots = asyncio.Semaphore(IN_FLIGHT)
-    start = time.perf_counter()
-    tasks = []
-
-    async def run(seq: int) -> None:
-        try:
-            await one(seq)
-        finally:
-            slots.release()
-
-    for seq in range(total):
-        delay = start + seq / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await slots.acquire()
-        tasks.append(asyncio.create_task(run(seq)))
-    await asyncio.gather(*tasks)
-    return total / (time.perf_counter() - start)
 
 
 async def segments(
@@ -551,18 +469,7 @@ async def configure(client: httpx.AsyncClient, token: str, stand_in: OpenAIStand
 
 
 def figures(label: str, values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    result = {
-        "p50": percentile(ordered, 0.50),
-        "p95": percentile(ordered, 0.95),
-        "p99": percentile(ordered, 0.99),
-        "max": ordered[-1],
-    }
-    print(
-        f"  {label:46} n={len(values):6}  p50 {result['p50']:7.1f} ms  p95 {result['p95']:7.1f}"
-        f" ms  p99 {result['p99']:7.1f} ms  max {result['max']:7.1f} ms"
-    )
-    return result
+    return transcripts.figures(label, values, width=46)
 
 
 def breakdown(stamps: Stamps, trace: Trace) -> None:
@@ -631,9 +538,6 @@ async def main() -> int:
     try:
         async with TimedStandIn(latency=args.model_latency, responder=reply_to) as stand_in:
             os.environ.update(stand_in.environment())  # read when the platform is built
-            settings, _ = bench_settings(
-                backend, jwt_secret=JWT_SECRET, realtime_buffer_events=max(1000, total * 4)
-            )
             plugin_list: list[object] = [
                 plugins.calls.plugin,
                 plugins.agents.plugin,
@@ -641,27 +545,18 @@ async def main() -> int:
                 plugins.openai.plugin,
                 plugins.agent_assist.plugin,
             ]
-            await migrate(settings, plugin_list)
-            version = await database_version(settings)
-            app = create_app(settings, plugins=plugin_list)
-            platform = app.state.platform
-            async with contextlib.AsyncExitStack() as stack:
-                await stack.enter_async_context(app.router.lifespan_context(app))
-                tenant_id = await create_tenant(platform.database)
-                await add_users(platform.database, tenant_id, PASSWORD, {ADMIN: ("admin",)})
-                base = await stack.enter_async_context(served(app))
-                async with httpx.AsyncClient(base_url=base) as client:
-                    token = await login(client, ADMIN, PASSWORD)
-                    await configure(client, token, stand_in)
-                ws_url = base.replace("http", "ws") + "/api/v1/realtime"
-                protocols = [Subprotocol("kraliki.v1"), Subprotocol(f"bearer.{token}")]
-                async with websockets.connect(
-                    ws_url, subprotocols=protocols, ping_interval=None
+            async with serving(
+                backend,
+                plugin_list,
+                jwt_secret=JWT_SECRET,
+                password=PASSWORD,
+                realtime_buffer_events=max(1000, total * 4),
+                configure=lambda client, token: configure(client, token, stand_in),
+            ) as live:
+                platform, tenant_id, version = live.platform, live.tenant_id, live.version
+                async with subscribed(
+                    live.base, live.token, [TRANSCRIBED, SUGGESTED]
                 ) as connection:
-                    patterns = [TRANSCRIBED, SUGGESTED]
-                    await connection.send(json.dumps({"type": "subscribe", "patterns": patterns}))
-                    while json.loads(await connection.recv())["type"] != "ready":
-                        pass
                     if warm_total:  # connections, caches, the SDK, the key, the settings
                         calls = await seed_calls(platform, tenant_id, warm_calls)
                         await segments(
@@ -694,11 +589,7 @@ async def main() -> int:
         f"over {calls_count} calls with an agent on each; {len(TOPICS)} articles; OpenAI "
         f"stand-in answering in {model_ms:.0f} ms"
     )
-    bus = [
-        (at - stamps.committed[segment]) * 1000
-        for segment, at in stamps.on_stream.items()
-        if segment in stamps.committed
-    ]
+    bus = stamps.bus_latencies()
     latencies = [
         (at - stamps.committed[segment]) * 1000 for segment, at in arrivals(stamps, trace).items()
     ]

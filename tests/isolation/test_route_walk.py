@@ -25,6 +25,7 @@ from contacts_seeds import imports as contacts_imports
 from contacts_seeds import segments as contacts_segments
 from contacts_seeds import timeline as contacts_timeline
 from fastapi import APIRouter, Depends, Request, Response
+from payments_seeds import core as payments_core
 from pydantic import BaseModel
 from queues_seeds import core as queues_core
 from sentiment_seeds import core as sentiment_core
@@ -222,6 +223,7 @@ async def _seed(client, operator: dict[str, str], slug: str) -> Tenant:
     await sentiment_core.seed(client, tenant)
     await summaries_core.seed(client, tenant)
     await agent_assist_core.seed(client, tenant)
+    await payments_core.seed(client, tenant)
     return tenant
 
 

@@ -115,6 +115,13 @@ AGENT_ASSIST_TABLES = {
     "agent_assist_suggestions",
     "agent_assist_feedback",
 }
+PAYMENTS_TABLES = {
+    "payments_payments",
+    "payments_refunds",
+    "payments_ledger_entries",
+    "payments_processor_events",
+    "payments_settings",
+}
 
 
 @pytest.fixture
@@ -147,14 +154,22 @@ async def test_upgrade_downgrade_upgrade_round_trip(kraliki_database, kraliki_in
     people = CONTACTS_TABLES | AGENTS_TABLES | QUEUES_TABLES | CAMPAIGNS_TABLES | SUPERVISOR_TABLES
     ai = AI_TABLES | SENTIMENT_TABLES | SUMMARIES_TABLES | AGENT_ASSIST_TABLES
     everything = (
-        CORE_TABLES | WEBHOOKS_TABLES | telephony | people | ai | {"acme_blocklist_numbers"}
+        CORE_TABLES
+        | WEBHOOKS_TABLES
+        | telephony
+        | people
+        | ai
+        | PAYMENTS_TABLES
+        | {"acme_blocklist_numbers"}
     )
 
     await upgrade(settings, plugins)
     assert await tables(kraliki_database) == everything
     assert await calls_columns(kraliki_database) >= {"handler", "handler_target", "heard_at"}
+    await downgrade(settings, plugins, "payments@base")
+    assert await tables(kraliki_database) == everything - PAYMENTS_TABLES
     # The plugins that ask the gateway go first, then the gateway itself.
-    left = set(everything)
+    left = everything - PAYMENTS_TABLES
     for plugin, gone in (
         ("sentiment", SENTIMENT_TABLES),
         ("summaries", SUMMARIES_TABLES),

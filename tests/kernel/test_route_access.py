@@ -38,6 +38,7 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/webhooks/twilio/{tenant_id}/{kind}",
         "/webhooks/telnyx/{tenant_id}/{kind}",
         "/webhooks/loopback/{tenant_id}/{kind}",
+        "/webhooks/stripe/{tenant_id}",
         "/docs",
         "/redoc",
         # The agent page's static files: the page signs in through the API.

@@ -1,0 +1,108 @@
+"""Events the payments plugin publishes (catalogue in ``docs/events.md``).
+
+Ids, amounts (minor units), currency and status: never card data (the ledger holds none)."""
+
+from __future__ import annotations
+
+import uuid
+
+from kernel import Event
+
+
+class PaymentEvent(Event):
+    permission = "payments:read"
+    aggregate = "payment_id"
+
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    status: str
+    refunded_amount: int = 0
+    processor: str
+    processor_payment_id: str | None = None
+    capture_path: str
+    call_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+
+
+class PaymentCreated(PaymentEvent):
+    name = "payments.payment.created"
+    description = "A payment was recorded (`pending`) and is being sent to the processor."
+
+
+class PaymentSucceeded(PaymentEvent):
+    name = "payments.payment.succeeded"
+    description = "The processor took the payment: the money is in."
+
+
+class PaymentFailed(PaymentEvent):
+    name = "payments.payment.failed"
+    description = (
+        "The payment failed: `failure_code` (the processor's, such as `card_declined`, or "
+        "`processor_unavailable` when it could not be reached) and `failure_reason`."
+    )
+
+    failure_code: str | None = None
+    failure_reason: str | None = None
+
+
+class PaymentCancelled(PaymentEvent):
+    name = "payments.payment.cancelled"
+    description = "The payment was cancelled before it was taken."
+
+
+class PaymentRefunded(PaymentEvent):
+    name = "payments.payment.refunded"
+    description = (
+        "A refund of the payment succeeded: `refunded_amount` in all so far, `status` "
+        "`partially_refunded` or `refunded`."
+    )
+
+    refund_id: uuid.UUID
+
+
+class RefundEvent(Event):
+    permission = "payments:read"
+    aggregate = "payment_id"
+
+    refund_id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    status: str
+
+
+class RefundCreated(RefundEvent):
+    name = "payments.refund.created"
+    description = (
+        "A refund was asked for: `pending` (sent to the processor) or `pending_approval` "
+        "(above the threshold, waiting for a second person)."
+    )
+
+
+class RefundSucceeded(RefundEvent):
+    name = "payments.refund.succeeded"
+    description = "The processor refunded the amount."
+
+
+class RefundFailed(RefundEvent):
+    name = "payments.refund.failed"
+    description = (
+        "The processor refused or failed the refund (`failure_reason`); the amount is "
+        "refundable again."
+    )
+
+    failure_reason: str | None = None
+
+
+EVENT_TYPES: list[type[Event]] = [
+    PaymentCreated,
+    PaymentSucceeded,
+    PaymentFailed,
+    PaymentCancelled,
+    PaymentRefunded,
+    RefundCreated,
+    RefundSucceeded,
+    RefundFailed,
+]

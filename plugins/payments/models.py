@@ -1,0 +1,190 @@
+"""The payments ledger: payments, refunds (each its own row), append-only entries recording
+every status change and money movement, processor events already applied (de-duplication),
+and the tenant's settings. Every table is tenant-owned (``tenant_id`` leads every key)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    String,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kernel import (
+    Base,
+    TenantOwnedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    UUIDPrimaryKeyMixin,
+    tenant_foreign_key,
+)
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Recorded, not yet sent to the processor."""
+    PROCESSING = "processing"
+    """Sent; the processor has not settled it (its webhook will)."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    """Above the tenant's threshold: waits for a second person with ``payments:approve``."""
+    PENDING = "pending"
+    """Sent to the processor (or about to be); its amount is reserved."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class CapturePath(enum.StrEnum):
+    API = "api"
+    """A payment method token given to ``POST /api/v1/payments``."""
+    IVR = "ivr"
+    """An IVR flow's ``payment`` node (not built yet)."""
+    AGENT = "agent"
+    """Agent-assisted capture on a live call (not built yet)."""
+
+
+class EntryKind(enum.StrEnum):
+    PAYMENT_STATUS = "payment_status"
+    """A payment moved from ``from_status`` to ``to_status``."""
+    CHARGE = "charge"
+    """Money in: the payment succeeded (``amount`` positive)."""
+    REFUND_STATUS = "refund_status"
+    REFUND = "refund"
+    """Money out: a refund succeeded (``amount`` negative)."""
+
+
+class Payment(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
+    __tablename__ = "payments_payments"
+    __table_args__ = (
+        Index("ix_payments_payments_listing", "tenant_id", "created_at", "id"),
+        Index("ix_payments_payments_call_id", "tenant_id", "call_id"),
+        Index("ix_payments_payments_contact_id", "tenant_id", "contact_id"),
+        Index("ix_payments_payments_processor_payment_id", "tenant_id", "processor_payment_id"),
+    )
+
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """In the currency's minor unit (cents)."""
+    currency: Mapped[str] = mapped_column(String(3))
+    """ISO 4217, lower case."""
+    status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.PENDING.value)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """What refunds that succeeded gave back."""
+    reserved_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """What refunds still pending (or waiting for approval) hold: never refunded twice."""
+    processor: Mapped[str] = mapped_column(String(64))
+    processor_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    payment_method: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The processor's token (a payment method id), never card data."""
+    call_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    """The user who took it (a user principal), if any."""
+    capture_path: Mapped[str] = mapped_column(String(16), default=CapturePath.API.value)
+    failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    payment_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """Who asked (the principal's label)."""
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded_amount - self.reserved_amount
+
+
+class Refund(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
+    __tablename__ = "payments_refunds"
+    __table_args__ = (
+        tenant_foreign_key("payment_id", "payments_payments", ondelete="CASCADE"),
+        Index("ix_payments_refunds_payment_id", "tenant_id", "payment_id", "created_at"),
+        Index("ix_payments_refunds_processor_refund_id", "tenant_id", "processor_refund_id"),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(24), default=RefundStatus.PENDING.value)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    processor_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The requester's principal subject (who may not approve it)."""
+    requested_by_label: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    approved_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LedgerEntry(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
+    """Append-only: written once, never updated or deleted (but with its payment)."""
+
+    __tablename__ = "payments_ledger_entries"
+    __table_args__ = (
+        tenant_foreign_key("payment_id", "payments_payments", ondelete="CASCADE"),
+        Index("ix_payments_ledger_entries_payment_id", "tenant_id", "payment_id", "sequence"),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    """Order of the payment's entries (1, 2, ...)."""
+    kind: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Money moved: positive in (a charge), negative out (a refund), 0 for a status change."""
+    currency: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(32))
+    """``api``, ``approval``, ``processor`` (its answer) or ``webhook`` (its event)."""
+    processor_event_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class ProcessorEvent(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
+    """A processor's webhook event already applied, kept redacted (its type and the ids it
+    names, never its body): a redelivery of the same event id changes nothing."""
+
+    __tablename__ = "payments_processor_events"
+    __table_args__ = (UniqueConstraint("tenant_id", "processor", "event_id"),)
+
+    processor: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(128))
+    object_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    """``applied``, ``stale`` (older than what the ledger knows), ``ignored`` (nothing of
+    ours) or ``unknown`` (names no payment of the tenant)."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class PaymentSettings(TenantOwnedMixin, TimestampMixin, Base):
+    """One row per tenant; missing: the defaults."""
+
+    __tablename__ = "payments_settings"
+
+    processor: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    default_currency: Mapped[str] = mapped_column(String(3), default="usd")
+    refund_approval_threshold: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+MODELS: list[type] = [Payment, Refund, LedgerEntry, ProcessorEvent, PaymentSettings]

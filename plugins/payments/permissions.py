@@ -1,0 +1,39 @@
+"""Permissions of the payments plugin (tenant-scoped).
+
+Owners hold every permission. Admins hold all four; supervisors read, take payments and
+refund (a refund above the tenant's approval threshold still needs a second person with
+``payments:approve``: admins); agents read and take payments (the caller pays during their
+call); integrators read (reporting, reconciliation in their own systems)."""
+
+from __future__ import annotations
+
+from kernel import Permission
+
+PAYMENTS_READ = Permission(
+    "payments",
+    "read",
+    "See payments, their refunds and ledger entries; export them as CSV; read the payment "
+    "settings.",
+    ("admin", "supervisor", "agent", "integrator"),
+)
+PAYMENTS_CREATE = Permission(
+    "payments",
+    "create",
+    "Take a payment through the organization's processor (with a payment method token).",
+    ("admin", "supervisor", "agent"),
+)
+PAYMENTS_REFUND = Permission(
+    "payments",
+    "refund",
+    "Refund a payment (fully or partly); above the approval threshold the refund waits for "
+    "a second person's approval.",
+    ("admin", "supervisor"),
+)
+PAYMENTS_APPROVE = Permission(
+    "payments",
+    "approve",
+    "Approve another person's refund above the approval threshold; change the payment "
+    "settings (processor, default currency, threshold).",
+    ("admin",),
+)
+PERMISSIONS = [PAYMENTS_READ, PAYMENTS_CREATE, PAYMENTS_REFUND, PAYMENTS_APPROVE]

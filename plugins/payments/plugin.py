@@ -1,0 +1,78 @@
+"""payments: a payments ledger (payments, refunds, append-only entries) and taking payments
+through the organization's processor, contributed by processor plugins through
+``kraliki_payment_processors``. Hook implementations only; see ``docs/plugins/payments.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+from fastapi import APIRouter
+
+from kernel import (
+    Event,
+    MigrationSource,
+    Permission,
+    Platform,
+    PluginInfo,
+    __version__,
+    hookimpl,
+)
+
+
+@hookimpl
+def kraliki_plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="payments",
+        version=__version__,
+        description="Payments over the phone: a PCI-safe ledger of payments and refunds, "
+        "taken through the organization's processor with tokens only.",
+    )
+
+
+@hookimpl
+def kraliki_add_hookspecs() -> ModuleType:
+    from plugins.payments import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
+def kraliki_configure(platform: Platform) -> None:
+    from plugins.payments.registry import configure
+
+    configure(platform)
+
+
+@hookimpl
+def kraliki_permissions() -> Sequence[Permission]:
+    from plugins.payments.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def kraliki_models() -> Sequence[type]:
+    from plugins.payments.models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def kraliki_migrations() -> MigrationSource:
+    return MigrationSource(Path(__file__).parent / "migrations" / "versions")
+
+
+@hookimpl
+def kraliki_event_types() -> Sequence[type[Event]]:
+    from plugins.payments.events import EVENT_TYPES
+
+    return EVENT_TYPES
+
+
+@hookimpl
+def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.payments.api import router
+
+    return [router]

@@ -1,0 +1,221 @@
+"""The payments API's shapes. No field ever holds card data: a payment method is the
+processor's token."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from plugins.payments.models import LedgerEntry, Payment, PaymentSettings, Refund
+
+CARD_LIKE = re.compile(r"\d{12,}")
+"""Twelve digits in a row: a card number, never a processor's token (refused, not stored)."""
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, StringConstraints(max_length=500)]
+
+TOKEN = r"^[A-Za-z0-9_\-]{1,255}$"  # noqa: S105 (a pattern, not a secret)
+
+
+class PaymentIn(BaseModel):
+    amount: int = Field(gt=0, le=99_999_999_999, description="In the currency's minor unit.")
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="ISO 4217 (`eur`); default: the organization's default currency.",
+    )
+    description: str = Field(default="", max_length=500)
+    payment_method: str = Field(
+        pattern=TOKEN,
+        description="The processor's payment method token (Stripe: `pm_...`), never a card number.",
+    )
+    call_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Your own keys (up to 20, 40 characters each), values up to 500 characters.",
+    )
+
+    @field_validator("payment_method", "description")
+    @classmethod
+    def _no_card_number(cls, value: str) -> str:
+        if CARD_LIKE.search(value):
+            raise ValueError("looks like a card number: send the processor's token")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _no_card_number_in_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        if any(CARD_LIKE.search(text) for text in value.values()):
+            raise ValueError("looks like a card number: keep card data out of metadata")
+        return value
+
+
+class RefundIn(BaseModel):
+    amount: int | None = Field(
+        default=None, gt=0, le=99_999_999_999, description="Minor units; default: all that is left."
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    payment_id: uuid.UUID
+    amount: int
+    currency: str
+    status: str = Field(description="pending_approval, pending, succeeded or failed.")
+    reason: str | None
+    processor_refund_id: str | None
+    failure_reason: str | None
+    requested_by: str | None = Field(description="Who asked for it (their label).")
+    approved_by: str | None
+    approved_at: datetime | None
+    settled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Refund) -> RefundOut:
+        return cls(
+            id=row.id,
+            payment_id=row.payment_id,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            reason=row.reason,
+            processor_refund_id=row.processor_refund_id,
+            failure_reason=row.failure_reason,
+            requested_by=row.requested_by_label,
+            approved_by=row.approved_by,
+            approved_at=row.approved_at,
+            settled_at=row.settled_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class LedgerEntryOut(BaseModel):
+    id: uuid.UUID
+    sequence: int
+    kind: str = Field(description="payment_status, charge, refund_status or refund.")
+    refund_id: uuid.UUID | None
+    from_status: str | None
+    to_status: str | None
+    amount: int = Field(description="Money moved: positive in, negative out, 0 otherwise.")
+    currency: str
+    source: str = Field(description="api, approval, processor or webhook.")
+    processor_event_id: str | None
+    note: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: LedgerEntry) -> LedgerEntryOut:
+        return cls(
+            id=row.id,
+            sequence=row.sequence,
+            kind=row.kind,
+            refund_id=row.refund_id,
+            from_status=row.from_status,
+            to_status=row.to_status,
+            amount=row.amount,
+            currency=row.currency,
+            source=row.source,
+            processor_event_id=row.processor_event_id,
+            note=row.note,
+            created_at=row.created_at,
+        )
+
+
+class PaymentOut(BaseModel):
+    id: uuid.UUID
+    amount: int
+    currency: str
+    status: str = Field(
+        description="pending, processing, succeeded, failed, cancelled, partially_refunded "
+        "or refunded."
+    )
+    refunded_amount: int
+    refundable_amount: int = Field(
+        description="What may still be refunded (pending refunds and those waiting for "
+        "approval hold their amount)."
+    )
+    processor: str
+    processor_payment_id: str | None
+    call_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    agent_id: uuid.UUID | None
+    capture_path: str = Field(description="api (later ivr, agent).")
+    failure_code: str | None
+    failure_reason: str | None
+    description: str
+    metadata: dict[str, Any]
+    created_by: str | None
+    settled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Payment) -> PaymentOut:
+        return cls(
+            id=row.id,
+            amount=row.amount,
+            currency=row.currency,
+            status=row.status,
+            refunded_amount=row.refunded_amount,
+            refundable_amount=row.refundable
+            if row.status in ("succeeded", "partially_refunded")
+            else 0,
+            processor=row.processor,
+            processor_payment_id=row.processor_payment_id,
+            call_id=row.call_id,
+            contact_id=row.contact_id,
+            agent_id=row.agent_id,
+            capture_path=row.capture_path,
+            failure_code=row.failure_code,
+            failure_reason=row.failure_reason,
+            description=row.description,
+            metadata=dict(row.payment_metadata or {}),
+            created_by=row.created_by,
+            settled_at=row.settled_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class PaymentDetailOut(PaymentOut):
+    refunds: list[RefundOut]
+    ledger: list[LedgerEntryOut] = Field(description="Every entry, oldest first.")
+
+
+class SettingsIn(BaseModel):
+    processor: str | None = Field(
+        default=None, max_length=64, description="An installed processor (`stripe`), or null."
+    )
+    default_currency: str = Field(default="usd", min_length=3, max_length=3)
+    refund_approval_threshold: int | None = Field(
+        default=None,
+        ge=0,
+        le=99_999_999_999,
+        description="Refunds above this amount (minor units) wait for a second person's "
+        "approval; null: never.",
+    )
+
+
+class SettingsOut(SettingsIn):
+    available_processors: list[str] = Field(description="The installed processors.")
+    version: int
+
+    @classmethod
+    def of(cls, row: PaymentSettings, available: list[str]) -> SettingsOut:
+        return cls(
+            processor=row.processor,
+            default_currency=row.default_currency,
+            refund_approval_threshold=row.refund_approval_threshold,
+            available_processors=available,
+            version=row.version,
+        )

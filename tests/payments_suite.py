@@ -1,0 +1,151 @@
+"""Shared by the payments and stripe tests: an app with the payments and stripe plugins,
+served on loopback, the Stripe stand-in its processor (set before the app is built), and
+organizations that bring their own Stripe keys through the vault API."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from kernel import add_user, tenant_scope
+from kernel.testing import DEFAULT_TEST_PASSWORD, installed_plugin, login, serve_app
+from plugins.stripe.testing import Account, StripeStandIn
+
+PLUGINS = ("payments", "stripe")
+
+
+@dataclass
+class Org:
+    """An organization with its owner's client on ``/api/v1`` and its Stripe account."""
+
+    slug: str
+    tenant_id: uuid.UUID
+    api: httpx.AsyncClient
+    account: Account
+    users: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+
+@dataclass
+class Payments:
+    app: FastAPI
+    url: str
+    stand_in: StripeStandIn
+    orgs: dict[str, Org] = field(default_factory=dict)
+    stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    async def client(self, headers: dict[str, str]) -> httpx.AsyncClient:
+        return await self.stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"{self.url}/api/v1", headers=headers, timeout=60)
+        )
+
+    async def user(self, org: Org, role: str) -> httpx.AsyncClient:
+        """A client of a new user with ``role`` in ``org`` (one per role and org)."""
+        if role in org.users:
+            return org.users[role]
+        platform = self.app.state.platform
+        email = f"{role}-{len(org.users)}@{org.slug}.example.com"
+        with tenant_scope(org.tenant_id):
+            async with platform.database.session() as session:
+                await add_user(session, email=email, password=DEFAULT_TEST_PASSWORD, roles=[role])
+                await session.commit()
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as anonymous:
+            headers = await login(anonymous, email, DEFAULT_TEST_PASSWORD, tenant=org.slug)
+        org.users[role] = await self.client(headers)
+        return org.users[role]
+
+
+async def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{slug}", body
+    return body
+
+
+@pytest.fixture
+def kraliki_installed_plugins() -> list[object]:
+    return [installed_plugin(name) for name in PLUGINS]
+
+
+@pytest.fixture
+def kraliki_extra_plugins() -> list[object]:
+    return []
+
+
+@pytest.fixture
+async def stand_in(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[StripeStandIn]:
+    """Started before the app, which reads ``KRALIKI_STRIPE_BASE_URL`` when it is built."""
+    async with StripeStandIn() as running:
+        monkeypatch.setenv("KRALIKI_STRIPE_BASE_URL", running.url)
+        yield running
+
+
+@pytest.fixture
+async def payments(stand_in: StripeStandIn, kraliki_make_app: Any) -> AsyncIterator[Payments]:
+    """Two attempts of one second each per processor call: a slow processor is quick to
+    test; no background workers (events are read from the outbox)."""
+    app = await kraliki_make_app(
+        background_workers=False, outbound_attempts=2, outbound_timeout_seconds=1.0
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(serve_app(app))
+        found = Payments(app, url, stand_in)
+        async with found.stack:
+            yield found
+
+
+async def organization(
+    payments: Payments,
+    make_owner: Any,
+    slug: str,
+    *,
+    account: Account | None = None,
+    threshold: int | None = None,
+) -> Org:
+    """An organization whose owner stored its own Stripe keys and chose Stripe."""
+    owner = await make_owner(slug)
+    api = await payments.client(owner.headers)
+    stripe_account = account or (
+        payments.stand_in.account if not payments.orgs else payments.stand_in.add_account()
+    )
+    stripe_account.webhook_url = f"{payments.url}/webhooks/stripe/{owner.tenant_id}"
+    for name, value in (
+        ("stripe.secret_key", stripe_account.api_key),
+        ("stripe.webhook_secret", stripe_account.webhook_secret),
+    ):
+        stored = await api.put(f"/vault/secrets/{name}", json={"value": value})
+        assert stored.status_code in (200, 201), stored.text
+    await ok(
+        await api.put(
+            "/payments/settings",
+            json={
+                "processor": "stripe",
+                "default_currency": "eur",
+                "refund_approval_threshold": threshold,
+            },
+        )
+    )
+    org = Org(slug, owner.tenant_id, api, stripe_account)
+    payments.orgs[slug] = org
+    return org
+
+
+async def pay(api: httpx.AsyncClient, amount: int = 1500, **fields: Any) -> dict[str, Any]:
+    body = {"amount": amount, "currency": "eur", "payment_method": "pm_card_visa"} | fields
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    answered: dict[str, Any] = await ok(
+        await api.post("/payments", json=body, headers=headers), 201
+    )
+    return answered

@@ -1,0 +1,93 @@
+"""Who may do what, and one organization never reaching another's payments."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from payments_suite import ok, organization, pay
+
+from kernel.testing import assert_rls_enabled, assert_tenant_isolation
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
+BODY = {"amount": 100, "currency": "eur", "payment_method": "pm_card_visa"}
+
+
+@pytest.mark.parametrize(
+    ("role", "reads", "creates", "refunds", "settles"),
+    [
+        ("admin", True, True, True, True),
+        ("supervisor", True, True, True, False),
+        ("agent", True, True, False, False),
+        ("integrator", True, False, False, False),
+    ],
+)
+async def test_permissions_per_role(
+    payments, kraliki_make_owner, role, reads, creates, refunds, settles
+):
+    acme = await organization(payments, kraliki_make_owner, "acme")
+    paid = await pay(acme.api, 1000)
+    api = await payments.user(acme, role)
+
+    def allowed(response, yes: bool, status: int = 200) -> None:
+        assert response.status_code == (status if yes else 403), response.text
+
+    allowed(await api.get("/payments"), reads)
+    allowed(await api.get(f"/payments/{paid['id']}"), reads)
+    allowed(await api.get("/payments/export.csv"), reads)
+    allowed(await api.get("/payments/settings"), reads)
+    made = await api.post("/payments", json=BODY)
+    allowed(made, creates, 201)
+    if creates:
+        assert made.json()["created_by"] == f"{role}-0@acme.example.com"
+        assert made.json()["agent_id"] is not None
+    allowed(await api.post(f"/payments/{paid['id']}/refunds", json={"amount": 10}), refunds, 201)
+    settings = await ok(await acme.api.get("/payments/settings"))
+    allowed(
+        await api.put(
+            "/payments/settings",
+            json={k: settings[k] for k in ("processor", "default_currency")},
+        ),
+        settles,
+    )
+
+
+async def test_no_credentials_no_payments(payments):
+    anonymous = await payments.client({})
+    assert (await anonymous.get("/payments")).status_code == 401
+    assert (await anonymous.post("/payments", json=BODY)).status_code == 401
+
+
+async def test_settings_changes_check_if_match(payments, kraliki_make_owner):
+    acme = await organization(payments, kraliki_make_owner, "acme")
+    read = await acme.api.get("/payments/settings")
+    etag = read.headers["etag"]
+    body = {"processor": "stripe", "default_currency": "usd", "refund_approval_threshold": 5}
+    changed = await acme.api.put("/payments/settings", json=body, headers={"If-Match": etag})
+    assert changed.status_code == 200
+    assert changed.json()["default_currency"] == "usd"
+    stale = await acme.api.put("/payments/settings", json=body, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.json()["type"] == "/problems/payments-settings-conflict"
+
+
+async def test_organizations_never_reach_each_others_payments(payments, kraliki_make_owner):
+    acme = await organization(payments, kraliki_make_owner, "acme")
+    globex = await organization(payments, kraliki_make_owner, "globex", threshold=100)
+    for org in (acme, globex):
+        paid = await pay(org.api, 1000, description=f"order of {org.slug}")
+        await ok(await org.api.post(f"/payments/{paid['id']}/refunds", json={"amount": 500}), 201)
+    await payments.stand_in.drain()  # webhooks seen: every table of the plugin has rows
+
+    async with httpx.AsyncClient(base_url=payments.url, timeout=60) as client:
+        owner_headers = dict(acme.api.headers)
+        requests = await assert_tenant_isolation(
+            payments.app,
+            client,
+            attacker={"Authorization": owner_headers["authorization"]},
+            victim=globex.tenant_id,
+            plugin="payments",
+            victim_names=["order of globex"],
+        )
+    assert requests > 0
+    await assert_rls_enabled(payments.app.state.platform, plugin="payments")

@@ -50,10 +50,10 @@ from plugins.payments.schemas import (
     PaymentDetailOut,
     PaymentIn,
     PaymentOut,
+    PaymentSettingsIn,
+    PaymentSettingsOut,
     RefundIn,
     RefundOut,
-    SettingsIn,
-    SettingsOut,
 )
 
 router = APIRouter(tags=["payments"])
@@ -92,35 +92,35 @@ def _filtered(
     return query
 
 
-@router.get("/settings", response_model=SettingsOut, summary="The payment settings")
+@router.get("/settings", response_model=PaymentSettingsOut, summary="The payment settings")
 async def get_payment_settings(
     _: Reader, session: SessionDep, platform: PlatformDep, response: Response
-) -> SettingsOut:
+) -> PaymentSettingsOut:
     row = await payment_settings.current(session)
     response.headers["ETag"] = f'"{row.version or 0}"'
-    return SettingsOut.of(row, sorted(processor_specs(platform)))
+    return PaymentSettingsOut.of(row, sorted(processor_specs(platform)))
 
 
 @router.put(
     "/settings",
-    response_model=SettingsOut,
+    response_model=PaymentSettingsOut,
     summary="Change the payment settings",
     responses=problem_responses(PROCESSOR_UNKNOWN, CURRENCY_INVALID, SETTINGS_CONFLICT),
 )
 async def put_payment_settings(
-    body: SettingsIn,
+    body: PaymentSettingsIn,
     _: Approver,
     session: SessionDep,
     platform: PlatformDep,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
-) -> SettingsOut:
+) -> PaymentSettingsOut:
     """The processor (its keys go to the vault: `PUT /api/v1/vault/secrets/stripe.secret_key`),
     the default currency and the refund approval threshold. `If-Match` with the `ETag` of
     your read refuses to overwrite someone else's change (412)."""
     row = await payment_settings.update(platform, session, body=body, if_match=if_match)
     response.headers["ETag"] = f'"{row.version}"'
-    return SettingsOut.of(row, sorted(processor_specs(platform)))
+    return PaymentSettingsOut.of(row, sorted(processor_specs(platform)))
 
 
 @router.post(

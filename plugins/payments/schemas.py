@@ -192,7 +192,7 @@ class PaymentDetailOut(PaymentOut):
     ledger: list[LedgerEntryOut] = Field(description="Every entry, oldest first.")
 
 
-class SettingsIn(BaseModel):
+class PaymentSettingsIn(BaseModel):
     processor: str | None = Field(
         default=None, max_length=64, description="An installed processor (`stripe`), or null."
     )
@@ -206,12 +206,12 @@ class SettingsIn(BaseModel):
     )
 
 
-class SettingsOut(SettingsIn):
+class PaymentSettingsOut(PaymentSettingsIn):
     available_processors: list[str] = Field(description="The installed processors.")
     version: int
 
     @classmethod
-    def of(cls, row: PaymentSettings, available: list[str]) -> SettingsOut:
+    def of(cls, row: PaymentSettings, available: list[str]) -> PaymentSettingsOut:
         return cls(
             processor=row.processor,
             default_currency=row.default_currency,

@@ -10,7 +10,7 @@ from plugins.payments.currencies import normalize
 from plugins.payments.models import PaymentSettings
 from plugins.payments.problems import CURRENCY_INVALID, PROCESSOR_UNKNOWN, SETTINGS_CONFLICT
 from plugins.payments.registry import processor_specs
-from plugins.payments.schemas import SettingsIn
+from plugins.payments.schemas import PaymentSettingsIn
 
 
 async def current(session: AsyncSession, *, for_update: bool = False) -> PaymentSettings:
@@ -25,7 +25,7 @@ async def current(session: AsyncSession, *, for_update: bool = False) -> Payment
 
 
 async def update(
-    platform: Platform, session: AsyncSession, *, body: SettingsIn, if_match: str | None
+    platform: Platform, session: AsyncSession, *, body: PaymentSettingsIn, if_match: str | None
 ) -> PaymentSettings:
     available = processor_specs(platform)
     if body.processor is not None and body.processor not in available:

@@ -54,6 +54,7 @@ ALL = (
     "sentiment:live",  # the sentiment plugin's live updates
     "summaries:read",  # the summaries plugin's
     "agent_assist:use",  # agent assist's suggestions
+    "payments:read",  # the payments plugin's (payments, refunds)
 )
 
 

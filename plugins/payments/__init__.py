@@ -1,7 +1,7 @@
 """The public API of the ``payments`` plugin: the processor contract (what a processor
-plugin implements and returns from ``kraliki_payment_processors``), the ledger's tables and
-statuses, the permissions, and :func:`apply_processor_event` for a processor's verified
-webhooks. Everything else in ``plugins.payments`` is private. See
+plugin implements and returns from ``kraliki_payment_processors``), the ledger's and the
+reconciliations' tables and statuses, the permissions, and :func:`apply_processor_event`
+for a processor's verified webhooks. Everything else in ``plugins.payments`` is private. See
 ``docs/plugins/payments.md``."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from plugins.payments.models import (
     PaymentSettings,
     PaymentStatus,
     ProcessorEvent,
+    Reconciliation,
+    ReconciliationDifference,
     Refund,
     RefundStatus,
 )
@@ -57,6 +59,8 @@ __all__ = [
     "ProcessorRefundStatus",
     "ProcessorSpec",
     "ProcessorStatus",
+    "Reconciliation",
+    "ReconciliationDifference",
     "Refund",
     "RefundRequest",
     "RefundStatus",

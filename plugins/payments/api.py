@@ -54,6 +54,7 @@ from plugins.payments.schemas import (
     PaymentSettingsOut,
     RefundIn,
     RefundOut,
+    RefundRejectIn,
 )
 
 router = APIRouter(tags=["payments"])
@@ -290,5 +291,32 @@ async def approve_refund(
     """Another person than the one who asked for it sends the refund to the processor."""
     refund = await service.approve_refund(
         platform, session, principal=principal, payment_id=payment_id, refund_id=refund_id
+    )
+    return RefundOut.of(refund)
+
+
+@router.post(
+    "/{payment_id}/refunds/{refund_id}/reject",
+    response_model=RefundOut,
+    summary="Turn down a refund waiting for approval",
+    responses=problem_responses(PAYMENT_NOT_FOUND, REFUND_NOT_FOUND, REFUND_NOT_AWAITING_APPROVAL),
+)
+async def reject_refund(
+    payment_id: uuid.UUID,
+    refund_id: uuid.UUID,
+    principal: Approver,
+    session: SessionDep,
+    platform: PlatformDep,
+    body: RefundRejectIn | None = None,
+) -> RefundOut:
+    """The refund is never sent (`rejected`, with the reason in `failure_reason`) and its
+    amount is refundable again."""
+    refund = await service.reject_refund(
+        platform,
+        session,
+        principal=principal,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        reason=body.reason if body is not None else None,
     )
     return RefundOut.of(refund)

@@ -5,6 +5,7 @@ Ids, amounts (minor units), currency and status: never card data (the ledger hol
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from kernel import Event
 
@@ -96,6 +97,64 @@ class RefundFailed(RefundEvent):
     failure_reason: str | None = None
 
 
+class RefundRejected(RefundEvent):
+    name = "payments.refund.rejected"
+    description = (
+        "A refund waiting for approval was turned down (`reason`): never sent to the "
+        "processor; the amount is refundable again."
+    )
+
+    reason: str | None = None
+
+
+class ReconciliationCompleted(Event):
+    name = "payments.reconciliation.completed"
+    description = (
+        "A reconciliation of the ledger with the processor finished: `status` `completed` "
+        "(with its counts) or `failed` (the processor could not be asked: `error`)."
+    )
+    permission = "payments:read"
+    aggregate = "reconciliation_id"
+
+    reconciliation_id: uuid.UUID
+    processor: str
+    period_start: datetime
+    period_end: datetime
+    status: str
+    ledger_payments: int
+    processor_payments: int
+    matched: int
+    differences: int
+    corrected: int
+    error: str | None = None
+
+
+class ReconciliationDifferenceFound(Event):
+    name = "payments.reconciliation.difference"
+    description = (
+        "A reconciliation found the ledger and the processor disagreeing about one payment: "
+        "`kind` (`missing_at_processor`, `missing_in_ledger`, `status`, `amount`, "
+        "`refunded`), both sides' figures, and whether the ledger was brought forward "
+        "(`corrected`)."
+    )
+    permission = "payments:read"
+    aggregate = "reconciliation_id"
+
+    reconciliation_id: uuid.UUID
+    kind: str
+    payment_id: uuid.UUID | None = None
+    processor_payment_id: str | None = None
+    currency: str | None = None
+    ledger_status: str | None = None
+    processor_status: str | None = None
+    ledger_amount: int | None = None
+    processor_amount: int | None = None
+    ledger_refunded: int | None = None
+    processor_refunded: int | None = None
+    corrected: bool = False
+    note: str = ""
+
+
 EVENT_TYPES: list[type[Event]] = [
     PaymentCreated,
     PaymentSucceeded,
@@ -105,4 +164,7 @@ EVENT_TYPES: list[type[Event]] = [
     RefundCreated,
     RefundSucceeded,
     RefundFailed,
+    RefundRejected,
+    ReconciliationCompleted,
+    ReconciliationDifferenceFound,
 ]

@@ -43,7 +43,10 @@ REFUND_RANK = {
     RefundStatus.PENDING: 1,
     RefundStatus.SUCCEEDED: 2,
     RefundStatus.FAILED: 2,
+    RefundStatus.REJECTED: 2,
 }
+RELEASED = {RefundStatus.FAILED, RefundStatus.REJECTED}
+"""A refund that ends so gives its reservation back."""
 
 
 def may_move(payment: Payment, to: PaymentStatus) -> bool:
@@ -222,16 +225,17 @@ async def move_refund(
 ) -> bool:
     """Move ``refund`` forward; a refund that succeeds moves its amount from reserved to
     refunded (and the payment to ``partially_refunded``/``refunded``); one that fails
-    releases its reservation. False (nothing written) when it would go backwards."""
+    releases its reservation, as does one rejected while waiting for approval. False
+    (nothing written) when it would go backwards."""
     current = RefundStatus(refund.status)
     if current == to or REFUND_RANK[to] <= REFUND_RANK[current]:
         return False
     before = refund.status
     refund.status = to.value
-    if to in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
+    if to == RefundStatus.SUCCEEDED or to in RELEASED:
         refund.settled_at = utcnow()
         payment.reserved_amount = max(0, payment.reserved_amount - refund.amount)
-    if to == RefundStatus.FAILED:
+    if to in RELEASED:
         refund.failure_reason = failure_reason
     await _append(
         session,
@@ -281,5 +285,10 @@ async def move_refund(
         await platform.events.publish(
             session,
             events.RefundFailed(**refund_fields(refund), failure_reason=failure_reason),
+        )
+    elif to == RefundStatus.REJECTED:
+        await platform.events.publish(
+            session,
+            events.RefundRejected(**refund_fields(refund), reason=failure_reason),
         )
     return True

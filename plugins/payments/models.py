@@ -49,6 +49,8 @@ class RefundStatus(enum.StrEnum):
     """Sent to the processor (or about to be); its amount is reserved."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    REJECTED = "rejected"
+    """Waited for approval and was turned down: never sent, its amount refundable again."""
 
 
 class CapturePath(enum.StrEnum):
@@ -187,4 +189,86 @@ class PaymentSettings(TenantOwnedMixin, TimestampMixin, Base):
     version: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
-MODELS: list[type] = [Payment, Refund, LedgerEntry, ProcessorEvent, PaymentSettings]
+class ReconciliationStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    """The processor could not be asked (``error``); a new run may be asked for."""
+
+
+class DifferenceKind(enum.StrEnum):
+    MISSING_AT_PROCESSOR = "missing_at_processor"
+    """The ledger names a processor payment the processor does not know."""
+    MISSING_IN_LEDGER = "missing_in_ledger"
+    """The processor has a payment in the period that no ledger row names."""
+    STATUS = "status"
+    """The two disagree on the outcome (the ledger is brought forward when it may be)."""
+    AMOUNT = "amount"
+    """Amount or currency differ."""
+    REFUNDED = "refunded"
+    """What was refunded differs (a refund made at the processor, or one still pending)."""
+
+
+class Reconciliation(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
+    """One comparison of the ledger with the processor over ``[period_start, period_end)``
+    (payments created then), run by the ``payments.reconcile`` job."""
+
+    __tablename__ = "payments_reconciliations"
+    __table_args__ = (
+        Index("ix_payments_reconciliations_listing", "tenant_id", "created_at", "id"),
+    )
+
+    processor: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=ReconciliationStatus.QUEUED.value)
+    trigger: Mapped[str] = mapped_column(String(16))
+    """``api`` (someone asked) or ``schedule`` (the daily run for the day before)."""
+    requested_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ledger_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    processor_payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    matched: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Ledger payments the processor agrees with in every respect."""
+    differences: Mapped[int] = mapped_column(BigInteger, default=0)
+    corrected: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Differences settled by bringing the ledger forward to the processor's outcome."""
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReconciliationDifference(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
+    """One disagreement a reconciliation found (written once)."""
+
+    __tablename__ = "payments_reconciliation_differences"
+    __table_args__ = (
+        tenant_foreign_key("reconciliation_id", "payments_reconciliations", ondelete="CASCADE"),
+        Index("ix_payments_reconciliation_differences_run", "tenant_id", "reconciliation_id"),
+    )
+
+    reconciliation_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(32))
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    processor_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    ledger_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    processor_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    ledger_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    processor_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ledger_refunded: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    processor_refunded: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    corrected: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+MODELS: list[type] = [
+    Payment,
+    Refund,
+    LedgerEntry,
+    ProcessorEvent,
+    PaymentSettings,
+    Reconciliation,
+    ReconciliationDifference,
+]

@@ -1,9 +1,9 @@
 """Permissions of the payments plugin (tenant-scoped).
 
-Owners hold every permission. Admins hold all four; supervisors read, take payments and
+Owners hold every permission. Admins hold all five; supervisors read, take payments and
 refund (a refund above the tenant's approval threshold still needs a second person with
 ``payments:approve``: admins); agents read and take payments (the caller pays during their
-call); integrators read (reporting, reconciliation in their own systems)."""
+call); integrators read and ask for reconciliations (reporting, their own finance systems)."""
 
 from __future__ import annotations
 
@@ -36,4 +36,17 @@ PAYMENTS_APPROVE = Permission(
     "settings (processor, default currency, threshold).",
     ("admin",),
 )
-PERMISSIONS = [PAYMENTS_READ, PAYMENTS_CREATE, PAYMENTS_REFUND, PAYMENTS_APPROVE]
+PAYMENTS_RECONCILE = Permission(
+    "payments",
+    "reconcile",
+    "Ask for a reconciliation of the ledger with the processor over a period (the reports "
+    "and their differences are read with payments:read).",
+    ("admin", "integrator"),
+)
+PERMISSIONS = [
+    PAYMENTS_READ,
+    PAYMENTS_CREATE,
+    PAYMENTS_REFUND,
+    PAYMENTS_APPROVE,
+    PAYMENTS_RECONCILE,
+]

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from kernel import (
     Event,
+    JobTopic,
     MigrationSource,
     Permission,
     Platform,
@@ -73,6 +74,22 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
+    from plugins.payments import reconciliations_api
     from plugins.payments.api import router
 
-    return [router]
+    # Fixed paths first: /reconciliations must not be taken for a payment id.
+    return [reconciliations_api.router, router]
+
+
+@hookimpl
+def kraliki_jobs() -> Sequence[JobTopic]:
+    from plugins.payments.reconcile import TOPIC, reconcile_job
+
+    return [
+        JobTopic(
+            TOPIC,
+            reconcile_job,
+            "Reconcile the ledger with the processor: the runs asked for through the API, "
+            "and daily (01:00 UTC) the UTC day before while the organization has a processor.",
+        )
+    ]

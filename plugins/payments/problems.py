@@ -67,3 +67,15 @@ SETTINGS_CONFLICT = define_problem(
     412,
     "The settings changed since you read them (`If-Match`): read them again.",
 )
+RECONCILIATION_NOT_FOUND = define_problem(
+    "payments-reconciliation-not-found",
+    "Reconciliation not found",
+    404,
+    "No reconciliation of your organization has this id.",
+)
+RECONCILIATION_PERIOD_INVALID = define_problem(
+    "payments-reconciliation-period-invalid",
+    "Reconciliation period not valid",
+    422,
+    "`start` must be before `end`, `end` not in the future, and the period at most 31 days.",
+)

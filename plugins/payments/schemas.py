@@ -8,9 +8,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
-from plugins.payments.models import LedgerEntry, Payment, PaymentSettings, Refund
+from plugins.payments.models import (
+    LedgerEntry,
+    Payment,
+    PaymentSettings,
+    Reconciliation,
+    ReconciliationDifference,
+    Refund,
+)
 
 CARD_LIKE = re.compile(r"\d{12,}")
 """Twelve digits in a row: a card number, never a processor's token (refused, not stored)."""
@@ -63,12 +70,19 @@ class RefundIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class RefundRejectIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500, description="Why, for the record.")
+
+
 class RefundOut(BaseModel):
     id: uuid.UUID
     payment_id: uuid.UUID
     amount: int
     currency: str
-    status: str = Field(description="pending_approval, pending, succeeded or failed.")
+    status: str = Field(
+        description="pending_approval, pending, succeeded, failed or rejected (turned down "
+        "while waiting for approval: `failure_reason` says why)."
+    )
     reason: str | None
     processor_refund_id: str | None
     failure_reason: str | None
@@ -218,4 +232,88 @@ class PaymentSettingsOut(PaymentSettingsIn):
             refund_approval_threshold=row.refund_approval_threshold,
             available_processors=available,
             version=row.version,
+        )
+
+
+class ReconciliationIn(BaseModel):
+    start: AwareDatetime = Field(description="Payments created at or after (with an offset).")
+    end: AwareDatetime = Field(description="Payments created before; not in the future.")
+
+
+class ReconciliationOut(BaseModel):
+    id: uuid.UUID
+    processor: str
+    period_start: datetime
+    period_end: datetime
+    status: str = Field(description="queued, running, completed or failed (`error`).")
+    trigger: str = Field(description="api, or schedule (the daily run for the UTC day before).")
+    requested_by: str | None
+    ledger_payments: int = Field(description="Ledger payments created in the period.")
+    processor_payments: int = Field(description="The processor's payments created in it.")
+    matched: int = Field(description="Ledger payments the processor agrees with in every way.")
+    differences: int
+    corrected: int = Field(
+        description="Differences settled by bringing the ledger forward to the processor's "
+        "outcome (a notification that never arrived)."
+    )
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Reconciliation) -> ReconciliationOut:
+        return cls(
+            id=row.id,
+            processor=row.processor,
+            period_start=row.period_start,
+            period_end=row.period_end,
+            status=row.status,
+            trigger=row.trigger,
+            requested_by=row.requested_by,
+            ledger_payments=row.ledger_payments,
+            processor_payments=row.processor_payments,
+            matched=row.matched,
+            differences=row.differences,
+            corrected=row.corrected,
+            error=row.error,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            created_at=row.created_at,
+        )
+
+
+class DifferenceOut(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(
+        description="missing_at_processor, missing_in_ledger, status, amount or refunded."
+    )
+    payment_id: uuid.UUID | None
+    processor_payment_id: str | None
+    currency: str | None
+    ledger_status: str | None
+    processor_status: str | None
+    ledger_amount: int | None
+    processor_amount: int | None
+    ledger_refunded: int | None
+    processor_refunded: int | None
+    corrected: bool
+    note: str
+
+    @classmethod
+    def of(cls, row: ReconciliationDifference) -> DifferenceOut:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            payment_id=row.payment_id,
+            processor_payment_id=row.processor_payment_id,
+            currency=row.currency,
+            ledger_status=row.ledger_status,
+            processor_status=row.processor_status,
+            ledger_amount=row.ledger_amount,
+            processor_amount=row.processor_amount,
+            ledger_refunded=row.ledger_refunded,
+            processor_refunded=row.processor_refunded,
+            corrected=row.corrected,
+            note=row.note,
         )

@@ -316,6 +316,48 @@ async def approve_refund(
     refund_id: uuid.UUID,
 ) -> Refund:
     payment = await get_payment(session, payment_id, for_update=True)
+    refund = await _waiting_refund(session, payment, refund_id)
+    if refund.requested_by == f"{principal.kind}:{principal.subject}":
+        raise ProblemError(SELF_APPROVAL, "you asked for this refund")
+    refund.approved_by = principal.label or principal.subject
+    refund.approved_at = utcnow()
+    await ledger.move_refund(
+        platform, session, payment, refund, RefundStatus.PENDING, source="approval"
+    )
+    await session.commit()
+    await send_refund(platform, session, principal=principal, refund=refund)
+    return refund
+
+
+async def reject_refund(
+    platform: Platform,
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    payment_id: uuid.UUID,
+    refund_id: uuid.UUID,
+    reason: str | None,
+) -> Refund:
+    """Turn down a refund waiting for approval (an approver, or its requester withdrawing
+    it): never sent, its reservation released."""
+    payment = await get_payment(session, payment_id, for_update=True)
+    refund = await _waiting_refund(session, payment, refund_id)
+    refund.approved_by = principal.label or principal.subject
+    refund.approved_at = utcnow()
+    await ledger.move_refund(
+        platform,
+        session,
+        payment,
+        refund,
+        RefundStatus.REJECTED,
+        source="approval",
+        failure_reason=reason or f"rejected by {refund.approved_by}",
+    )
+    await session.commit()
+    return refund
+
+
+async def _waiting_refund(session: AsyncSession, payment: Payment, refund_id: uuid.UUID) -> Refund:
     refund = await session.scalar(
         select(Refund).where(Refund.id == refund_id, Refund.payment_id == payment.id)
     )
@@ -327,15 +369,6 @@ async def approve_refund(
             f"the refund is {refund.status}",
             refund_status=refund.status,
         )
-    if refund.requested_by == f"{principal.kind}:{principal.subject}":
-        raise ProblemError(SELF_APPROVAL, "you asked for this refund")
-    refund.approved_by = principal.label or principal.subject
-    refund.approved_at = utcnow()
-    await ledger.move_refund(
-        platform, session, payment, refund, RefundStatus.PENDING, source="approval"
-    )
-    await session.commit()
-    await send_refund(platform, session, principal=principal, refund=refund)
     return refund
 
 

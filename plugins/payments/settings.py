@@ -44,5 +44,7 @@ async def update(
     row.default_currency = currency
     row.refund_approval_threshold = body.refund_approval_threshold
     row.version = (row.version or 0) + 1
+    if row.processor is not None:
+        await platform.jobs.wake(session, "payments.reconcile")  # the daily runs start
     await session.commit()
     return row

@@ -107,11 +107,13 @@ def payment_of(intent: Any) -> ProcessorPayment:
         failure_code, failure_reason = "authentication_required", "the card needs 3D Secure"
     else:
         mapped = ProcessorStatus.PROCESSING
+    charge = getattr(intent, "latest_charge", None)  # an object when expanded, else its id
     return ProcessorPayment(
         id=intent.id,
         status=mapped,
         amount=intent.amount,
         currency=intent.currency,
+        amount_refunded=int(getattr(charge, "amount_refunded", 0) or 0),
         failure_code=failure_code,
         failure_reason=failure_reason,
         created_at=_when(getattr(intent, "created", None)),
@@ -211,7 +213,9 @@ class StripeProcessor:
     async def retrieve_payment(self, processor_payment_id: str) -> ProcessorPayment:
         stripe_client = await self._client("read a payment")
         return payment_of(
-            await stripe_client.v1.payment_intents.retrieve_async(processor_payment_id)
+            await stripe_client.v1.payment_intents.retrieve_async(
+                processor_payment_id, {"expand": ["latest_charge"]}
+            )
         )
 
     async def list_payments(self, *, start: datetime, end: datetime) -> Sequence[ProcessorPayment]:
@@ -219,6 +223,7 @@ class StripeProcessor:
         params: Any = {
             "created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
             "limit": 100,
+            "expand": ["data.latest_charge"],  # what was refunded is the charge's
         }
         found: list[ProcessorPayment] = []
         page = await stripe_client.v1.payment_intents.list_async(params)

@@ -1,10 +1,12 @@
 """Seeds the payments plugin's tables for the cross-tenant route walk: the settings through
 the API (no processor: the walk has no Stripe), and a payment taken, partly refunded, with
-its ledger entries and a processor event, written through the models (as the processor's
-answers and webhooks write them)."""
+its ledger entries, a processor event and a reconciliation with a difference, written
+through the models (as the processor's answers, webhooks and the reconciliation job write
+them)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from kernel import tenant_scope, utcnow
@@ -12,6 +14,8 @@ from plugins.payments import (
     LedgerEntry,
     Payment,
     ProcessorEvent,
+    Reconciliation,
+    ReconciliationDifference,
     Refund,
 )
 
@@ -90,6 +94,34 @@ async def seed(client: Any, tenant: Any) -> None:
                     event_type="payment_intent.succeeded",
                     object_id=f"pi_{tenant.slug}",
                     outcome="applied",
+                )
+            )
+            run = Reconciliation(
+                processor="stripe",
+                period_start=utcnow() - timedelta(days=1),
+                period_end=utcnow(),
+                status="completed",
+                trigger="api",
+                requested_by=f"owner@{tenant.slug}.example.com",
+                ledger_payments=1,
+                processor_payments=2,
+                matched=1,
+                differences=1,
+                corrected=0,
+            )
+            session.add(run)
+            await session.flush()
+            session.add(
+                ReconciliationDifference(
+                    reconciliation_id=run.id,
+                    kind="missing_in_ledger",
+                    processor_payment_id=f"pi_outside_{tenant.slug}",
+                    currency="eur",
+                    processor_status="succeeded",
+                    processor_amount=4200,
+                    processor_refunded=0,
+                    corrected=False,
+                    note=f"made outside the platform by {tenant.slug}",
                 )
             )
             await session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from payments_suite import ok, organization, pay
+from payments_suite import last_hour, ok, organization, pay, pay_at_the_processor, reconcile
 
 from kernel.testing import assert_rls_enabled, assert_tenant_isolation
 
@@ -14,16 +14,16 @@ BODY = {"amount": 100, "currency": "eur", "payment_method": "pm_card_visa"}
 
 
 @pytest.mark.parametrize(
-    ("role", "reads", "creates", "refunds", "settles"),
+    ("role", "reads", "creates", "refunds", "settles", "reconciles"),
     [
-        ("admin", True, True, True, True),
-        ("supervisor", True, True, True, False),
-        ("agent", True, True, False, False),
-        ("integrator", True, False, False, False),
+        ("admin", True, True, True, True, True),
+        ("supervisor", True, True, True, False, False),
+        ("agent", True, True, False, False, False),
+        ("integrator", True, False, False, False, True),
     ],
 )
 async def test_permissions_per_role(
-    payments, kraliki_make_owner, role, reads, creates, refunds, settles
+    payments, kraliki_make_owner, role, reads, creates, refunds, settles, reconciles
 ):
     acme = await organization(payments, kraliki_make_owner, "acme")
     paid = await pay(acme.api, 1000)
@@ -50,6 +50,8 @@ async def test_permissions_per_role(
         ),
         settles,
     )
+    allowed(await api.get("/payments/reconciliations"), reads)
+    allowed(await api.post("/payments/reconciliations", json=last_hour()), reconciles, 202)
 
 
 async def test_no_credentials_no_payments(payments):
@@ -77,6 +79,9 @@ async def test_organizations_never_reach_each_others_payments(payments, kraliki_
     for org in (acme, globex):
         paid = await pay(org.api, 1000, description=f"order of {org.slug}")
         await ok(await org.api.post(f"/payments/{paid['id']}/refunds", json={"amount": 500}), 201)
+    await pay_at_the_processor(payments, globex, 4200)  # a difference for globex's run
+    run = await reconcile(payments, globex)
+    assert run["differences"] == 1
     await payments.stand_in.drain()  # webhooks seen: every table of the plugin has rows
 
     async with httpx.AsyncClient(base_url=payments.url, timeout=60) as client:

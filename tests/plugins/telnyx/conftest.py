@@ -85,6 +85,7 @@ async def acme(app, platform, telnyx, kraliki_authenticate) -> uuid.UUID:
 
 @pytest.fixture
 async def api(served, acme) -> AsyncIterator[httpx.AsyncClient]:
-    # Time for a worker's first call: importing the Telnyx SDK takes seconds.
-    async with httpx.AsyncClient(base_url=served, timeout=30) as client:
+    # Time for a worker's first call on a machine the other worker keeps busy (a CI run
+    # once saw a first call take more than 30 s there; alone it takes half a second).
+    async with httpx.AsyncClient(base_url=served, timeout=90) as client:
         yield client

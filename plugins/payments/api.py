@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, false, select, true
 
 from kernel import (
     CursorPage,
@@ -18,6 +18,7 @@ from kernel import (
     PageParamsDep,
     PlatformDep,
     Principal,
+    ProblemError,
     SessionDep,
     paginate,
     problem_responses,
@@ -27,6 +28,7 @@ from plugins.payments import export, service
 from plugins.payments import settings as payment_settings
 from plugins.payments.models import Payment, PaymentStatus
 from plugins.payments.permissions import (
+    PAYMENTS_ALL,
     PAYMENTS_APPROVE,
     PAYMENTS_CREATE,
     PAYMENTS_READ,
@@ -72,14 +74,27 @@ Since = Annotated[datetime | None, Query(description="Created at or after (UTC).
 Until = Annotated[datetime | None, Query(description="Created before (UTC).")]
 
 
+def sees_all(principal: Principal) -> bool:
+    return principal.can(PAYMENTS_ALL.resource, PAYMENTS_ALL.action)
+
+
+def _own(principal: Principal) -> ColumnElement[bool]:
+    """The payments ``principal`` reaches: all with ``payments:all``, else those they took."""
+    if sees_all(principal):
+        return true()
+    user_id = service.user_id_of(principal)
+    return Payment.agent_id == user_id if user_id is not None else false()
+
+
 def _filtered(
+    principal: Principal,
     status: list[PaymentStatus] | None,
     call_id: uuid.UUID | None,
     contact_id: uuid.UUID | None,
     since: datetime | None,
     until: datetime | None,
 ) -> Select[Any]:
-    query = select(Payment)
+    query = select(Payment).where(_own(principal))
     if status:
         query = query.where(Payment.status.in_([s.value for s in status]))
     if call_id:
@@ -172,7 +187,7 @@ async def create_payment(
 
 @router.get("", response_model=CursorPage[PaymentOut], summary="List payments (listTransactions)")
 async def list_transactions(
-    _: Reader,
+    principal: Reader,
     session: SessionDep,
     page: PageParamsDep,
     status: Statuses = None,
@@ -181,10 +196,10 @@ async def list_transactions(
     since: Since = None,
     until: Until = None,
 ) -> CursorPage[PaymentOut]:
-    """Newest first."""
+    """Newest first. Without `payments:all` (agents): only the payments you took."""
     rows, cursor = await paginate(
         session,
-        _filtered(status, call_id, contact_id, since, until),
+        _filtered(principal, status, call_id, contact_id, since, until),
         order_by=[Payment.created_at, Payment.id],
         params=page,
     )
@@ -213,7 +228,7 @@ async def export_transactions(
         export.payments_csv(
             platform,
             tenant_id=principal.tenant_id,
-            query=_filtered(status, call_id, contact_id, since, until),
+            query=_filtered(principal, status, call_id, contact_id, since, until),
         ),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="payments.csv"'},
@@ -226,8 +241,12 @@ async def export_transactions(
     summary="A payment, its refunds and ledger entries",
     responses=problem_responses(PAYMENT_NOT_FOUND),
 )
-async def get_payment(payment_id: uuid.UUID, _: Reader, session: SessionDep) -> PaymentDetailOut:
+async def get_payment(
+    payment_id: uuid.UUID, principal: Reader, session: SessionDep
+) -> PaymentDetailOut:
     payment, refunds, entries = await service.details(session, payment_id)
+    if not sees_all(principal) and payment.agent_id != service.user_id_of(principal):
+        raise ProblemError(PAYMENT_NOT_FOUND, f"no payment {payment_id}")
     return PaymentDetailOut(
         **PaymentOut.of(payment).model_dump(),
         refunds=[RefundOut.of(r) for r in refunds],

@@ -113,7 +113,7 @@ class ReconciliationCompleted(Event):
         "A reconciliation of the ledger with the processor finished: `status` `completed` "
         "(with its counts) or `failed` (the processor could not be asked: `error`)."
     )
-    permission = "payments:read"
+    permission = "payments:all"
     aggregate = "reconciliation_id"
 
     reconciliation_id: uuid.UUID
@@ -137,7 +137,7 @@ class ReconciliationDifferenceFound(Event):
         "`refunded`), both sides' figures, and whether the ledger was brought forward "
         "(`corrected`)."
     )
-    permission = "payments:read"
+    permission = "payments:all"
     aggregate = "reconciliation_id"
 
     reconciliation_id: uuid.UUID

@@ -1,9 +1,10 @@
 """Permissions of the payments plugin (tenant-scoped).
 
-Owners hold every permission. Admins hold all five; supervisors read, take payments and
-refund (a refund above the tenant's approval threshold still needs a second person with
-``payments:approve``: admins); agents read and take payments (the caller pays during their
-call); integrators read and ask for reconciliations (reporting, their own finance systems)."""
+Owners hold every permission. Admins hold all six; supervisors read all payments, take
+payments and refund (a refund above the tenant's approval threshold still needs a second
+person with ``payments:approve``: admins); agents take payments (the caller pays during
+their call) and read only those they took; integrators read all and ask for
+reconciliations (reporting, their own finance systems)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ PAYMENTS_READ = Permission(
     "See payments, their refunds and ledger entries; export them as CSV; read the payment "
     "settings.",
     ("admin", "supervisor", "agent", "integrator"),
+)
+PAYMENTS_ALL = Permission(
+    "payments",
+    "all",
+    "See every payment of the organization and the reconciliations; without it, only the "
+    "payments one took oneself.",
+    ("admin", "supervisor", "integrator"),
 )
 PAYMENTS_CREATE = Permission(
     "payments",
@@ -45,6 +53,7 @@ PAYMENTS_RECONCILE = Permission(
 )
 PERMISSIONS = [
     PAYMENTS_READ,
+    PAYMENTS_ALL,
     PAYMENTS_CREATE,
     PAYMENTS_REFUND,
     PAYMENTS_APPROVE,

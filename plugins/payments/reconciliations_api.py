@@ -24,7 +24,7 @@ from kernel import (
 from plugins.payments import reconcile
 from plugins.payments import settings as payment_settings
 from plugins.payments.models import DifferenceKind, Reconciliation, ReconciliationDifference
-from plugins.payments.permissions import PAYMENTS_READ, PAYMENTS_RECONCILE
+from plugins.payments.permissions import PAYMENTS_ALL, PAYMENTS_RECONCILE
 from plugins.payments.problems import (
     PROCESSOR_NOT_CONFIGURED,
     RECONCILIATION_NOT_FOUND,
@@ -34,7 +34,8 @@ from plugins.payments.schemas import DifferenceOut, ReconciliationIn, Reconcilia
 
 router = APIRouter(tags=["payments"])
 
-Reader = Annotated[Principal, Depends(require(PAYMENTS_READ.resource, PAYMENTS_READ.action))]
+Reader = Annotated[Principal, Depends(require(PAYMENTS_ALL.resource, PAYMENTS_ALL.action))]
+"""A reconciliation names every payment of its period: ``payments:all``."""
 Reconciler = Annotated[
     Principal, Depends(require(PAYMENTS_RECONCILE.resource, PAYMENTS_RECONCILE.action))
 ]

@@ -78,7 +78,8 @@ def refund_key(refund_id: uuid.UUID) -> str:
     return f"kraliki-refund-{refund_id}"
 
 
-def _agent_id(principal: Principal) -> uuid.UUID | None:
+def user_id_of(principal: Principal) -> uuid.UUID | None:
+    """The user behind ``principal`` (who took a payment); None for API keys."""
     if principal.kind != "user":
         return None
     try:
@@ -169,7 +170,7 @@ async def create_payment(
         payment_method=payment_method,
         call_id=call_id,
         contact_id=contact_id,
-        agent_id=_agent_id(principal),
+        agent_id=user_id_of(principal),
         capture_path=capture_path.value,
         description=description,
         payment_metadata=dict(metadata or {}),

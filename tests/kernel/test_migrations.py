@@ -121,6 +121,8 @@ PAYMENTS_TABLES = {
     "payments_ledger_entries",
     "payments_processor_events",
     "payments_settings",
+    "payments_reconciliations",
+    "payments_reconciliation_differences",
 }
 
 

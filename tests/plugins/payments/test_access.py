@@ -14,33 +14,34 @@ BODY = {"amount": 100, "currency": "eur", "payment_method": "pm_card_visa"}
 
 
 @pytest.mark.parametrize(
-    ("role", "reads", "creates", "refunds", "settles", "reconciles"),
+    ("role", "all_", "creates", "refunds", "settles", "reconciles"),
     [
         ("admin", True, True, True, True, True),
         ("supervisor", True, True, True, False, False),
-        ("agent", True, True, False, False, False),
+        ("agent", False, True, False, False, False),
         ("integrator", True, False, False, False, True),
     ],
 )
 async def test_permissions_per_role(
-    payments, kraliki_make_owner, role, reads, creates, refunds, settles, reconciles
+    payments, kraliki_make_owner, role, all_, creates, refunds, settles, reconciles
 ):
     acme = await organization(payments, kraliki_make_owner, "acme")
-    paid = await pay(acme.api, 1000)
+    paid = await pay(acme.api, 1000)  # the owner's
     api = await payments.user(acme, role)
 
-    def allowed(response, yes: bool, status: int = 200) -> None:
-        assert response.status_code == (status if yes else 403), response.text
+    def allowed(response, yes: bool, status: int = 200, no: int = 403) -> None:
+        assert response.status_code == (status if yes else no), response.text
 
-    allowed(await api.get("/payments"), reads)
-    allowed(await api.get(f"/payments/{paid['id']}"), reads)
-    allowed(await api.get("/payments/export.csv"), reads)
-    allowed(await api.get("/payments/settings"), reads)
+    assert (await api.get("/payments")).status_code == 200
+    assert (await api.get("/payments/export.csv")).status_code == 200
+    assert (await api.get("/payments/settings")).status_code == 200
+    allowed(await api.get(f"/payments/{paid['id']}"), all_, no=404)
     made = await api.post("/payments", json=BODY)
     allowed(made, creates, 201)
     if creates:
         assert made.json()["created_by"] == f"{role}-0@acme.example.com"
         assert made.json()["agent_id"] is not None
+        assert (await api.get(f"/payments/{made.json()['id']}")).status_code == 200
     allowed(await api.post(f"/payments/{paid['id']}/refunds", json={"amount": 10}), refunds, 201)
     settings = await ok(await acme.api.get("/payments/settings"))
     allowed(
@@ -50,8 +51,26 @@ async def test_permissions_per_role(
         ),
         settles,
     )
-    allowed(await api.get("/payments/reconciliations"), reads)
+    allowed(await api.get("/payments/reconciliations"), all_)
     allowed(await api.post("/payments/reconciliations", json=last_hour()), reconciles, 202)
+
+
+async def test_an_agent_sees_only_the_payments_they_took(payments, kraliki_make_owner):
+    acme = await organization(payments, kraliki_make_owner, "acme")
+    agent = await payments.user(acme, "agent")
+    theirs = await pay(agent, 700, description="taken by the agent")
+    others = await pay(acme.api, 900, description="taken by the owner")
+
+    listed = (await ok(await agent.get("/payments")))["items"]
+    assert [p["id"] for p in listed] == [theirs["id"]]
+    assert (await agent.get(f"/payments/{others['id']}")).status_code == 404
+    exported = (await agent.get("/payments/export.csv")).text
+    assert theirs["id"] in exported
+    assert others["id"] not in exported
+
+    supervisor = await payments.user(acme, "supervisor")
+    everything = (await ok(await supervisor.get("/payments")))["items"]
+    assert {p["id"] for p in everything} == {theirs["id"], others["id"]}
 
 
 async def test_no_credentials_no_payments(payments):

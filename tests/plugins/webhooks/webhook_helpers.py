@@ -55,6 +55,7 @@ ALL = (
     "summaries:read",  # the summaries plugin's
     "agent_assist:use",  # agent assist's suggestions
     "payments:read",  # the payments plugin's (payments, refunds)
+    "payments:all",  # and its reconciliations
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import Platform
-from plugins.calls.provider import CallStatus, Capability, Direction
+from plugins.calls.provider import CallStatus, Capability, Direction, PaymentCapture
 
 TurnReason = Literal["start", "input", "ended"]
 
@@ -58,6 +58,8 @@ class CallInput:
     dial_status: CallStatus | None = None
     """A :class:`~plugins.calls.provider.Dial` with ``report_outcome`` ended: ``completed``
     (answered), ``busy``, ``no-answer``, ``failed`` or ``canceled``."""
+    payment: PaymentCapture | None = None
+    """A :class:`~plugins.calls.provider.Pay` step ended: how (never card data)."""
 
 
 @dataclass

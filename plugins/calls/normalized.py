@@ -19,6 +19,7 @@ from plugins.calls.provider import (
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
+    PaymentCapture,
     RecordingProgress,
     TranscriptSegment,
 )
@@ -42,6 +43,8 @@ ENUMS: dict[str, type[enum.Enum]] = {
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, PaymentCapture):  # kept without the token (it can pay again)
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)} | {"token": None}
     if isinstance(value, BaseModel):  # an instruction a command-style provider carries on
         return value.model_dump(mode="json")
     if isinstance(value, enum.Enum):
@@ -77,5 +80,7 @@ def load_events(raw: Sequence[dict[str, Any]]) -> list[NormalizedEvent]:
                 fields[name] = datetime.fromisoformat(value)
             elif name == "instructions":
                 fields[name] = tuple(value)
+            elif name == "payment":
+                fields[name] = PaymentCapture(**value)
         events.append(cls(**fields))
     return events

@@ -442,6 +442,25 @@ DIAL_STATUSES = frozenset(
 """How a dialled leg can end (:attr:`InstructionsNeeded.dial_status`)."""
 
 
+CaptureStatus = Literal["succeeded", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCapture:
+    """How a :class:`Pay` step ended, as the provider's secure capture reports it. Never
+    card data: the connector's confirmation of a charge, or the token of a tokenization."""
+
+    status: CaptureStatus
+    result: str
+    """The provider's own result code (Twilio ``too-many-failed-attempts``, Telnyx
+    ``payment-connector-error``...)."""
+    confirmation: str | None = None
+    """The processor's id of the charge the connector made (Stripe ``pi_``/``ch_``)."""
+    token: str | None = None
+    error: str | None = None
+    """The provider's or connector's error code or message, when it failed."""
+
+
 @dataclass(frozen=True, slots=True)
 class InstructionsNeeded:
     """The provider asks what the call does next: it was answered (or arrived, inbound), a
@@ -462,6 +481,8 @@ class InstructionsNeeded:
     dial_status: CallStatus | None = None
     """``dialed``: how the dialled leg ended: ``completed`` (it answered; the conversation
     is over), ``busy``, ``no-answer``, ``failed`` or ``canceled``."""
+    payment: PaymentCapture | None = None
+    """``gathered`` after a :class:`Pay` step: how the secure capture ended."""
     direction: Direction | None = None
     from_number: str | None = None
     to_number: str | None = None

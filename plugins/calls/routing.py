@@ -69,6 +69,7 @@ async def next_instructions(
                 speech=need.speech,
                 confidence=need.confidence,
                 dial_status=need.dial_status,
+                payment=need.payment,
             )
             return await take_turn(platform, session, call, handler, "input", got)
         return await take_turn(platform, session, call, handler, "start")

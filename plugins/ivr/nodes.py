@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from plugins.calls import Capability, Play, Say
+from plugins.calls import Capability, PaymentCapture, Play, Say
 from plugins.ivr.effects import Effect
 
 NODE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -82,6 +82,8 @@ class CallerInput:
     dialed: str | None = None
     """A transfer's outcome: ``completed`` (answered; the conversation is over), ``busy``,
     ``no-answer``, ``failed`` or ``canceled``. None from a provider that does not say."""
+    payment: PaymentCapture | None = None
+    """A ``Pay`` step's outcome (never card data)."""
 
     @property
     def empty(self) -> bool:

@@ -152,6 +152,7 @@ class IvrHandler(CallHandler):
             speech=turn.input.speech,
             confidence=turn.input.confidence,
             dialed=dialed.value if dialed is not None else None,
+            payment=turn.input.payment,
         )
         state = FlowState.model_validate(flow_session.state)
         result = await _runner(turn, loader).resume(state, got)

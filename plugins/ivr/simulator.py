@@ -17,7 +17,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from plugins.calls import Dial, Gather, Hangup, Pause, Play, Record, Say
+from plugins.calls import (
+    CaptureStatus,
+    Dial,
+    Gather,
+    Hangup,
+    Pause,
+    PaymentCapture,
+    Play,
+    Record,
+    Say,
+)
 from plugins.ivr.engine import FlowLoader, FlowRunner, FlowState, Outcome, RunEnv, Step, Turn
 from plugins.ivr.flowdoc import ParsedFlow
 from plugins.ivr.nodes import CallerInput, CallFacts, LookupFailed, LookupRequest, LookupResponse
@@ -50,6 +60,9 @@ class ScriptStep(BaseModel):
     transfer: TransferOutcome | None = None
     """The transfer target: ``answered`` (the default when the script says nothing),
     ``busy``, ``no-answer`` or ``failed``."""
+    payment: CaptureStatus | None = None
+    """How the caller's card payment (a ``pay`` step) ends: ``succeeded`` (the default when
+    the script says nothing), ``failed`` or ``cancelled``."""
 
     @model_validator(mode="after")
     def _one(self) -> ScriptStep:
@@ -59,9 +72,12 @@ class ScriptStep(BaseModel):
             self.silence,
             self.hangup,
             self.transfer is not None,
+            self.payment is not None,
         ]
         if sum(chosen) != 1:
-            raise ValueError("a script step is one of digits, speech, silence, hangup or transfer")
+            raise ValueError(
+                "a script step is one of digits, speech, silence, hangup, transfer or payment"
+            )
         return self
 
 
@@ -212,6 +228,11 @@ async def simulate(
             if upcoming is not None and upcoming.transfer is not None:
                 outcome, used = upcoming.transfer, used + 1
             got = CallerInput(dialed=DIALED[outcome])
+        elif waiting.step == "pay":
+            paid: CaptureStatus = "succeeded"
+            if upcoming is not None and upcoming.payment is not None:
+                paid, used = upcoming.payment, used + 1
+            got = CallerInput(payment=PaymentCapture(status=paid, result=f"simulated-{paid}"))
         # What follows a wait other than a gather (a voicemail's goodbye) was heard already:
         # it came with the wait, as on a provider that goes on by itself.
         replayed = bool(waiting.then)

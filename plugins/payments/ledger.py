@@ -126,12 +126,14 @@ def refund_fields(refund: Refund) -> dict[str, object]:
     }
 
 
-async def record_created(platform: Platform, session: AsyncSession, payment: Payment) -> None:
+async def record_created(
+    platform: Platform, session: AsyncSession, payment: Payment, *, source: str = "api"
+) -> None:
     await _append(
         session,
         payment,
         kind=EntryKind.PAYMENT_STATUS,
-        source="api",
+        source=source,
         to_status=payment.status,
         note=f"{payment.capture_path} payment of {payment.amount} {payment.currency}",
     )

@@ -57,7 +57,8 @@ class CapturePath(enum.StrEnum):
     API = "api"
     """A payment method token given to ``POST /api/v1/payments``."""
     IVR = "ivr"
-    """An IVR flow's ``payment`` node (not built yet)."""
+    """An IVR flow's ``payments.pay`` node: the provider's secure capture, its connector
+    charging the card."""
     AGENT = "agent"
     """Agent-assisted capture on a live call (not built yet)."""
 

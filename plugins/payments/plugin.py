@@ -81,6 +81,13 @@ def kraliki_routes() -> Sequence[APIRouter]:
     return [reconciliations_api.router, router]
 
 
+@hookimpl(optionalhook=True)  # only when the ivr plugin is installed too
+def kraliki_ivr_node_types() -> Sequence[object]:
+    from plugins.payments.ivr_node import PayNode
+
+    return [PayNode()]
+
+
 @hookimpl
 def kraliki_jobs() -> Sequence[JobTopic]:
     from plugins.payments.reconcile import TOPIC, reconcile_job

@@ -163,7 +163,10 @@ class PaymentOut(BaseModel):
     call_id: uuid.UUID | None
     contact_id: uuid.UUID | None
     agent_id: uuid.UUID | None
-    capture_path: str = Field(description="api (later ivr, agent).")
+    capture_path: str = Field(
+        description="api (a token given to the API) or ivr (the provider's secure capture in "
+        "an IVR flow)."
+    )
     failure_code: str | None
     failure_reason: str | None
     description: str

@@ -229,6 +229,75 @@ async def create_payment(
     return payment
 
 
+CAPTURED = {
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "failed": PaymentStatus.FAILED,
+    "cancelled": PaymentStatus.CANCELLED,
+}
+
+
+async def record_capture(
+    platform: Platform,
+    session: AsyncSession,
+    *,
+    call_id: uuid.UUID,
+    amount: int,
+    currency: str,
+    description: str,
+    status: str,
+    provider_result: str,
+    confirmation: str | None,
+    error: str | None,
+    metadata: Mapping[str, str],
+    capture_path: CapturePath = CapturePath.IVR,
+) -> tuple[Payment, bool]:
+    """Record a payment the telephony provider's secure capture took (its connector charged
+    the card at the organization's processor) or failed to take, in the caller's
+    transaction; the payment and whether it is new (a redelivered result finds the first).
+    The ledger gets the usual entries and events; the processor's own notification and
+    reconciliation find it by ``confirmation``."""
+    if confirmation:
+        existing = await session.scalar(
+            select(Payment).where(
+                Payment.call_id == call_id, Payment.processor_payment_id == confirmation
+            )
+        )
+        if existing is not None:
+            return existing, False
+    chosen = await payment_settings.current(session)
+    payment = Payment(
+        amount=amount,
+        currency=currency,
+        status=PaymentStatus.PENDING.value,
+        refunded_amount=0,
+        reserved_amount=0,
+        processor=chosen.processor or "connector",
+        processor_payment_id=confirmation,
+        call_id=call_id,
+        capture_path=capture_path.value,
+        description=description,
+        payment_metadata=dict(metadata),
+        created_by=capture_path.value,
+    )
+    session.add(payment)
+    await ledger.record_created(platform, session, payment, source="provider")
+    await ledger.move_payment(
+        platform, session, payment, PaymentStatus.PROCESSING, source="provider"
+    )
+    target = CAPTURED.get(status, PaymentStatus.FAILED)
+    failed = target != PaymentStatus.SUCCEEDED
+    await ledger.move_payment(
+        platform,
+        session,
+        payment,
+        target,
+        source="provider",
+        failure_code=provider_result[:64] if failed else None,
+        failure_reason=(error or provider_result)[:500] if failed else None,
+    )
+    return payment, True
+
+
 def _metadata(payment: Payment) -> dict[str, str]:
     found = {"kraliki_tenant_id": str(payment.tenant_id), "kraliki_payment_id": str(payment.id)}
     if payment.call_id:

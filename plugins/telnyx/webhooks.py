@@ -21,12 +21,14 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureStatus,
     Direction,
     InstructionList,
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
+    PaymentCapture,
     RecordingProgress,
     TranscriptSegment,
     WebhookMalformed,
@@ -282,6 +284,32 @@ def _gathered(event: Incoming) -> list[NormalizedEvent]:
     return [InstructionsNeeded(event.call, "gathered", digits=digits)]
 
 
+PAY_RESULTS: dict[str, CaptureStatus] = {
+    "success": "succeeded",
+    "payment-connector-error": "failed",
+    "internal-error": "failed",
+    "too-many-failed-attempts": "failed",
+    "cancelled": "cancelled",
+}
+"""``result`` of ``call.payment.completed`` -> how the capture ended."""
+
+
+def _paid(event: Incoming) -> list[NormalizedEvent]:
+    """The pay command ended: its result, the connector's confirmation or token and error
+    (the platform decides what follows, as after a gather); card fields are never read."""
+    if event.payload.get("status") in ENDED_STATUSES:
+        return []
+    result = event.text("result") or "internal-error"
+    capture = PaymentCapture(
+        status=PAY_RESULTS.get(result, "failed"),
+        result=result,
+        confirmation=event.text("payment_confirmation_code") or event.text("charge_id"),
+        token=event.text("token_id"),
+        error=event.text("pay_error_code") or event.text("payment_error"),
+    )
+    return [InstructionsNeeded(event.call, "gathered", payment=capture)]
+
+
 def _media_ended(event: Incoming) -> list[NormalizedEvent]:
     if event.payload.get("status") in ENDED_STATUSES:
         return []
@@ -380,7 +408,7 @@ MAPPINGS: dict[str, Callable[[Incoming], Sequence[NormalizedEvent]]] = {
     "call.gather.ended": _gathered,
     "call.speak.ended": _media_ended,
     "call.playback.ended": _media_ended,
-    "call.payment.completed": _media_ended,
+    "call.payment.completed": _paid,
     "call.recording.saved": _recording_saved,
     "call.recording.error": _recording_error,
     "call.transcription": _transcription,

@@ -328,6 +328,41 @@ class TwilioDouble:
         }
         return await self._fetch_twiml(call, action, form)
 
+    async def pay(
+        self,
+        call_sid: str,
+        result: str = "success",
+        *,
+        confirmation: str | None = None,
+        error: str | None = None,
+        card_number: str = "xxxxxxxxxxxx4242",
+        card_type: str = "visa",
+    ) -> httpx.Response:
+        """The latest ``<Pay>`` ended with ``result`` (``success``, ``too-many-failed-attempts``,
+        ``caller-interrupted-with-star``...): POST its action URL as Twilio does, with the
+        connector's ``PaymentConfirmationCode`` and the card fields Twilio sends masked
+        (``card_number``: what a test makes it send instead)."""
+        call = self.state.calls[call_sid]
+        pay = self.last_twiml(call_sid).find(".//Pay")
+        assert pay is not None, "the call's TwiML has no <Pay>"
+        form = call.base_form() | {
+            "CallStatus": call.status,
+            "Result": result,
+            "PaymentCardNumber": card_number,
+            "PaymentCardType": card_type,
+            "ExpirationDate": "1230",
+            "SecurityCode": "xxx",
+            "PaymentCardPostalCode": "94107",
+            "ProfileId": "",
+            "PaymentToken": "",
+            "PaymentMethod": "credit-card",
+        }
+        if confirmation is not None:
+            form["PaymentConfirmationCode"] = confirmation
+        if error is not None:
+            form["PaymentError"] = error
+        return await self._fetch_twiml(call, pay.attrib["action"], form)
+
     def _gather_action(self, call_sid: str, input_: str) -> tuple[Call, str]:
         """The call and the action URL of its latest ``<Gather>``, which must accept
         ``input_`` (Twilio ignores keys or speech a gather does not listen for)."""

@@ -22,11 +22,13 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureStatus,
     Direction,
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
+    PaymentCapture,
     RecordingProgress,
     RecordingStatus,
     TranscriptSegment,
@@ -65,6 +67,17 @@ REDACTED = frozenset(
     {"PaymentCardNumber", "ExpirationDate", "SecurityCode", "PaymentCardPostalCode", "PaymentToken"}
 )
 """``<Pay>`` fields kept out of stored payloads (Twilio masks the card number; drop it all)."""
+PAY_RESULTS: dict[str, CaptureStatus] = {
+    "success": "succeeded",
+    "too-many-failed-attempts": "failed",
+    "payment-connector-error": "failed",
+    "validation-error": "failed",
+    "input-timeout": "failed",
+    "internal-error": "failed",
+    "caller-interrupted-with-star": "cancelled",
+    "caller-hung-up": "cancelled",
+}
+"""``Result`` of a ``<Pay>`` action -> how the capture ended."""
 DIGITS = re.compile(r"^[0-9*#]+$")
 DIAL_CALL_STATUSES = {
     "completed": CallStatus.COMPLETED,
@@ -152,6 +165,8 @@ def _gather(form: Form, call_sid: str, _: str) -> Parsed:
     ``<Dial>``'s action: how the dialled leg ended."""
     if "DialCallStatus" in form:
         return _dialed(form, call_sid)
+    if form.get("Result") in PAY_RESULTS:
+        return _paid(form, call_sid)
     digits = form.get("Digits", "")
     speech = form.get("SpeechResult", "").strip()
     needed = InstructionsNeeded(
@@ -162,6 +177,22 @@ def _gather(form: Form, call_sid: str, _: str) -> Parsed:
         confidence=_confidence(form.get("Confidence")) if speech else None,
     )
     return (needed,), None
+
+
+def _paid(form: Form, call_sid: str) -> Parsed:
+    """A ``<Pay>`` action: its ``Result``, the connector's confirmation or token and error;
+    the card fields Twilio sends (masked) are never read."""
+    result = form["Result"]
+    capture = PaymentCapture(
+        status=PAY_RESULTS[result],
+        result=result,
+        confirmation=form.get("PaymentConfirmationCode") or None,
+        token=form.get("PaymentToken") or None,
+        error=(form.get("PaymentError") or form.get("ConnectorError") or None),
+    )
+    return (
+        InstructionsNeeded(provider_call_id=call_sid, reason="gathered", payment=capture),
+    ), None
 
 
 def _dialed(form: Form, call_sid: str) -> Parsed:

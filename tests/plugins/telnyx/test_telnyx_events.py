@@ -219,7 +219,6 @@ def test_an_interrupted_gather_says_nothing(double, status):
         ("call.playback.ended", "completed"),
         ("call.playback.ended", "file_not_found"),
         ("call.playback.ended", "failed"),
-        ("call.payment.completed", None),
     ],
 )
 def test_the_end_of_a_step_continues_the_script(double, event_type, status):
@@ -227,6 +226,33 @@ def test_the_end_of_a_step_continues_the_script(double, event_type, status):
     double.call(call).client_state = state(event_type, target=call)
     [needed] = parsed(double, call, event_type, status=status).events
     assert needed == InstructionsNeeded(call, "continue", instructions=as_json(*REST))
+
+
+@pytest.mark.parametrize(
+    ("result", "status"),
+    [
+        ("success", "succeeded"),
+        ("too-many-failed-attempts", "failed"),
+        ("payment-connector-error", "failed"),
+        ("cancelled", "cancelled"),
+    ],
+)
+def test_the_end_of_a_payment_is_input_with_its_outcome(double, result, status):
+    """Like a gather's digits, the pay command's result is for the platform to act on;
+    the card fields it carries (masked) are never read."""
+    call = dialled(double, state("call.payment.completed"))
+    fields = {"result": result, "payment_card_number": "4111111111111111"}
+    if result == "success":
+        fields["payment_confirmation_code"] = "ch_3PqLk2"
+    else:
+        fields["payment_error"] = "card_declined"
+    [needed] = parsed(double, call, "call.payment.completed", **fields).events
+    assert needed.reason == "gathered"
+    capture = needed.payment
+    assert (capture.status, capture.result) == (status, result)
+    assert capture.confirmation == ("ch_3PqLk2" if result == "success" else None)
+    assert capture.error == (None if result == "success" else "card_declined")
+    assert "4111111111111111" not in repr(needed)
 
 
 def test_the_last_step_ending_continues_with_nothing(double):

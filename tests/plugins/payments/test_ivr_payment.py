@@ -1,0 +1,325 @@
+"""The IVR's ``payments.pay`` node on real calls: over Twilio (the double answering TwiML
+and posting ``<Pay>``'s action as Twilio does) the caller's payment lands in the ledger and
+a partial refund of it reconciles with the Stripe stand-in; failures and cancellations take
+their exits; on loopback (no secure capture) the node takes ``unavailable``. A canary card
+number Twilio should never send is found nowhere: database, events, logs or responses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+from fastapi import FastAPI
+from payments_suite import last_hour, ok
+from sqlalchemy import inspect, select
+
+from kernel import Base, tenant_scope
+from kernel.testing import app_client, create_tenant, installed_plugin, outbox_events
+from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
+from plugins.calls.testing import served_platform, store_secrets
+from plugins.ivr.models import FlowSession
+from plugins.ivr.permissions import PERMISSIONS as IVR_PERMISSIONS
+from plugins.payments import PERMISSIONS as PAYMENTS_PERMISSIONS
+from plugins.stripe.testing import StripeStandIn
+from plugins.twilio.testing import TwilioDouble, use_twilio
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
+NUMBER = "+14155550100"
+CALLER = "+14155550199"
+CANARY = "4000056655665556"
+"""A Visa test number used as a canary: if it is kept anywhere, the platform leaked it."""
+PERMISSIONS = tuple(
+    p.key for group in (CALLS_PERMISSIONS, IVR_PERMISSIONS, PAYMENTS_PERMISSIONS) for p in group
+)
+
+FLOW = {
+    "start": "balance",
+    "nodes": {
+        "balance": {"type": "set", "values": {"balance": "2500"}, "exits": {"next": "pay"}},
+        "pay": {
+            "type": "payments.pay",
+            "amount_variable": "balance",
+            "currency": "usd",
+            "description": "Balance of {{ call.caller }}",
+            "say": "Please enter your card number.",
+            "exits": {
+                "succeeded": "thanks",
+                "failed": "sorry",
+                "cancelled": "later",
+                "unavailable": "agent",
+            },
+        },
+        "thanks": {"type": "hangup", "message": "Thank you, your payment went through."},
+        "sorry": {"type": "hangup", "message": "Sorry, the payment did not go through."},
+        "later": {"type": "hangup", "message": "No problem, call us back any time."},
+        "agent": {"type": "hangup", "message": "Card payments are not available on this line."},
+    },
+}
+
+
+@pytest.fixture
+def kraliki_installed_plugins() -> list[object]:
+    """Calls and the IVR on Twilio and loopback, payments through Stripe."""
+    names = ("calls", "ivr", "loopback", "twilio", "payments", "stripe")
+    return [installed_plugin(name) for name in names]
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[TwilioDouble]:
+    async with TwilioDouble() as server:
+        yield server
+
+
+@pytest.fixture
+async def app(
+    kraliki_make_app: Any, double: TwilioDouble, stand_in: StripeStandIn, monkeypatch: Any
+) -> AsyncIterator[FastAPI]:
+    monkeypatch.setenv("KRALIKI_LOOPBACK_TIME_SCALE", "0.01")
+    environment = double.environment() | {"KRALIKI_STRIPE_BASE_URL": stand_in.url}
+    async with served_platform(
+        kraliki_make_app, monkeypatch, environment, background_workers=False
+    ) as app:
+        yield app
+
+
+@pytest.fixture
+async def tenant(app: FastAPI, double: TwilioDouble, stand_in: StripeStandIn, kraliki_authenticate):
+    platform = app.state.platform
+    tenant_id = await create_tenant(platform, "acme")
+    kraliki_authenticate(app, *PERMISSIONS, kind="user", tenant_id=tenant_id)
+    await use_twilio(platform, tenant_id, double, max_concurrent_calls=10)
+    await store_secrets(
+        platform,
+        tenant_id,
+        {
+            "stripe.secret_key": stand_in.account.api_key,
+            "stripe.webhook_secret": stand_in.account.webhook_secret,
+        },
+    )
+    stand_in.account.webhook_url = f"{app.state.public_url}/webhooks/stripe/{tenant_id}"
+    return tenant_id
+
+
+@pytest.fixture
+async def api(app: FastAPI, tenant: uuid.UUID) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(app) as client:
+        settings = {"processor": "stripe", "default_currency": "usd"}
+        await ok(await client.put("/api/v1/payments/settings", json=settings))
+        yield client
+
+
+async def publish(api: httpx.AsyncClient) -> str:
+    """The flow, published and answering the number on Twilio."""
+    created = await ok(
+        await api.post("/api/v1/ivr/flows", json={"name": "Pay", "draft": FLOW}), 201
+    )
+    flow_id = str(created["id"])
+    await ok(await api.post(f"/api/v1/ivr/flows/{flow_id}/publish", json={}), 201)
+    number = {"number": NUMBER, "provider": "twilio", "route": "ivr", "ivr_flow_id": flow_id}
+    await ok(await api.post("/api/v1/calls/numbers", json=number), 201)
+    return flow_id
+
+
+def said(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [(verb.text or "").strip() for verb in ET.fromstring(response.content).iter("Say")]
+
+
+async def ring(app: FastAPI, double: TwilioDouble, tenant: uuid.UUID) -> tuple[Any, ET.Element]:
+    """A caller rings the number; the flow reaches the pay node: its ``<Pay>``."""
+    voice = f"{app.state.public_url}/webhooks/twilio/{tenant}/voice"
+    call, first = await double.inbound_call(voice, from_=CALLER, to=NUMBER)
+    assert first.status_code == 200, first.text
+    return call, ET.fromstring(first.content)
+
+
+async def charged_by_the_connector(stand_in: StripeStandIn, amount: int = 2500) -> Any:
+    """What Twilio's Stripe connector does with the card: a PaymentIntent in the
+    organization's own Stripe account (the connector is set up with its key)."""
+    client = stripe.StripeClient(
+        stand_in.account.api_key,
+        base_addresses=stand_in.base_addresses,  # type: ignore[arg-type]
+        max_network_retries=0,
+    )
+    return await client.v1.payment_intents.create_async(
+        {
+            "amount": amount,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+        }
+    )
+
+
+async def payments_of(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    return list((await ok(await api.get("/api/v1/payments")))["items"])
+
+
+async def test_a_caller_pays_and_a_partial_refund_reconciles(app, api, double, stand_in, tenant):
+    await publish(api)
+    call, twiml = await ring(app, double, tenant)
+    assert [(v.text or "").strip() for v in twiml.iter("Say")] == ["Please enter your card number."]
+    pay = twiml.find("Pay")
+    assert pay is not None, ET.tostring(twiml)
+    assert (pay.attrib["chargeAmount"], pay.attrib["currency"]) == ("25.00", "usd")
+    assert pay.attrib["paymentConnector"] == "Default"
+    assert pay.attrib["description"] == f"Balance of {CALLER}"
+    assert pay.attrib["action"].startswith(f"{app.state.public_url}/webhooks/twilio/")
+
+    charged = await charged_by_the_connector(stand_in)
+    answer = await double.pay(call.sid, "success", confirmation=charged.id)
+    assert said(answer) == ["Thank you, your payment went through."]
+
+    [payment] = await payments_of(api)
+    assert (payment["amount"], payment["currency"], payment["status"]) == (2500, "usd", "succeeded")
+    assert (payment["capture_path"], payment["processor"]) == ("ivr", "stripe")
+    assert payment["processor_payment_id"] == charged.id
+    assert payment["call_id"] is not None
+    assert payment["description"] == f"Balance of {CALLER}"
+    detail = await ok(await api.get(f"/api/v1/payments/{payment['id']}"))
+    assert [(e["kind"], e["source"]) for e in detail["ledger"]] == [
+        ("payment_status", "provider"),
+        ("payment_status", "provider"),
+        ("payment_status", "provider"),
+        ("charge", "provider"),
+    ]
+
+    refund = await ok(
+        await api.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}), 201
+    )
+    assert refund["status"] == "succeeded"
+    await stand_in.drain()  # Stripe's notifications of the charge and the refund: applied
+
+    asked = await ok(await api.post("/api/v1/payments/reconciliations", json=last_hour()), 202)
+    platform = app.state.platform
+    await platform.jobs.run_due(platform)
+    run = await ok(await api.get(f"/api/v1/payments/reconciliations/{asked['id']}"))
+    assert run["status"] == "completed", run
+    assert (run["ledger_payments"], run["matched"], run["differences"]) == (1, 1, 0)
+    names = [e.name for e in await outbox_events(platform, tenant)]
+    assert names.count("payments.payment.succeeded") == 1
+
+
+@pytest.mark.parametrize(
+    ("result", "heard", "status"),
+    [
+        ("too-many-failed-attempts", "Sorry, the payment did not go through.", "failed"),
+        ("payment-connector-error", "Sorry, the payment did not go through.", "failed"),
+        ("caller-interrupted-with-star", "No problem, call us back any time.", "cancelled"),
+    ],
+)
+async def test_a_payment_that_does_not_go_through_takes_its_exit(
+    app, api, double, tenant, result, heard, status
+):
+    await publish(api)
+    call, _ = await ring(app, double, tenant)
+    answer = await double.pay(
+        call.sid, result, error="card_declined" if "connector" in result else None
+    )
+    assert said(answer) == [heard]
+    [payment] = await payments_of(api)
+    assert (payment["status"], payment["capture_path"]) == (status, "ivr")
+    if status == "failed":
+        assert payment["failure_code"] == result
+    assert payment["processor_payment_id"] is None
+
+
+async def test_on_loopback_the_node_is_unavailable(app, api, tenant):
+    flow_id = await publish(api)
+    body = {"to": CALLER, "from": NUMBER, "flow_id": flow_id, "options": {"script": ["answer"]}}
+    placed = await ok(await api.post("/api/v1/calls", json=body | {"provider": "loopback"}), 201)
+    async with asyncio.timeout(10):
+        while True:
+            found = await ok(await api.get(f"/api/v1/calls/{placed['id']}"))
+            if found["status"] in ("completed", "failed"):
+                break
+            await asyncio.sleep(0.02)
+    [kept] = [s for s in await sessions(app, tenant) if str(s.call_id) == placed["id"]]
+    assert "pay:unavailable" in kept.state["path"]
+    assert await payments_of(api) == []
+
+
+async def test_a_canary_card_number_is_kept_nowhere(
+    app, api, double, stand_in, tenant, caplog: pytest.LogCaptureFixture
+):
+    """Twilio masks the card number it posts; were it to send it whole (or the digits as
+    an error message), the platform must keep, log, publish and answer none of it."""
+    caplog.set_level("DEBUG")
+    await publish(api)
+    call, _ = await ring(app, double, tenant)
+    charged = await charged_by_the_connector(stand_in)
+    answers = [await double.pay(call.sid, "success", confirmation=charged.id, card_number=CANARY)]
+    call2, _ = await ring(app, double, tenant)
+    answers.append(
+        await double.pay(call2.sid, "validation-error", card_number=CANARY, error="bad card")
+    )
+    payments = await payments_of(api)
+    assert sorted(p["status"] for p in payments) == ["failed", "succeeded"]
+    answers.append(await api.get("/api/v1/payments"))
+    answers.append(await api.get("/api/v1/payments/export.csv"))
+    for payment in payments:
+        answers.append(await api.get(f"/api/v1/payments/{payment['id']}"))
+    answers.append(await api.get(f"/api/v1/calls/{payments[0]['call_id']}"))
+
+    for response in answers:
+        assert CANARY not in response.text
+    platform = app.state.platform
+    for event in await outbox_events(platform, tenant):
+        assert CANARY not in json.dumps(event.payload, default=str)
+    assert CANARY not in caplog.text
+    assert await rows_holding(app, tenant, CANARY) == []
+
+
+async def rows_holding(app: FastAPI, tenant: uuid.UUID, needle: str) -> list[str]:
+    """Every table (the organization's rows, and the shared ones) whose rows hold ``needle``
+    anywhere in their text."""
+    platform = app.state.platform
+    async with platform.database.engine.connect() as connection:
+        present = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    found = []
+    with tenant_scope(tenant):
+        async with platform.database.session() as session:
+            for mapper in Base.registry.mappers:
+                if mapper.persist_selectable.description not in present:
+                    continue  # a plugin this app does not load
+                model = mapper.class_
+                columns = [column.key for column in mapper.column_attrs]
+                rows = await session.execute(select(*(getattr(model, c) for c in columns)))
+                if any(needle in str(tuple(row)) for row in rows):
+                    found.append(mapper.local_table.name)
+    return found
+
+
+async def sessions(app: FastAPI, tenant: uuid.UUID) -> list[FlowSession]:
+    with tenant_scope(tenant):
+        async with app.state.platform.database.session() as session:
+            return list(await session.scalars(select(FlowSession)))
+
+
+@pytest.mark.parametrize(
+    ("steps", "exit_name"),
+    [
+        ([], "succeeded"),
+        ([{"payment": "failed"}], "failed"),
+        ([{"payment": "cancelled"}], "cancelled"),
+    ],
+)
+async def test_the_simulator_pays_as_the_script_says_and_writes_nothing(api, steps, exit_name):
+    flow_id = await publish(api)
+    simulated = await ok(
+        await api.post(f"/api/v1/ivr/flows/{flow_id}/simulate", json={"steps": steps})
+    )
+    assert f"pay:{exit_name}" in simulated["path"]
+    [effect] = simulated["effects"]
+    assert (effect["kind"], effect["detail"]["status"]) == ("payments.capture", exit_name)
+    assert effect["detail"]["amount"] == 2500
+    assert await payments_of(api) == []

@@ -21,8 +21,13 @@ def render(catalog: UniqueRegistry[type[Event]]) -> str:
     lines += ["| Event | Plugin | Read permission | Aggregate | Version |", "|---|---|---|---|---|"]
     for name, plugin, event_type in entries:
         aggregate = f"`{event_type.aggregate}`" if event_type.aggregate else "(none)"
+        read = f"`{event_type.permission}`"
+        if event_type.audience and event_type.audience_permission:
+            read += (
+                f" (own `{event_type.audience}` only; all with `{event_type.audience_permission}`)"
+            )
         lines.append(
-            f"| [`{name}`](#{name.replace('.', '')}) | {plugin} | `{event_type.permission}` "
+            f"| [`{name}`](#{name.replace('.', '')}) | {plugin} | {read} "
             f"| {aggregate} | {event_type.version} |"
         )
     for name, _plugin, event_type in entries:

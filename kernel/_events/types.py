@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -45,6 +46,13 @@ class Event(BaseModel):
     """Payload field holding the aggregate id (None: the event is its own aggregate)."""
     version: ClassVar[int] = 1
     description: ClassVar[str] = ""
+    audience: ClassVar[str | None] = None
+    """A payload field holding the id of the user the event concerns (the agent who took a
+    payment): a subscriber without ``audience_permission`` receives only the events whose
+    field names them. None: everyone with ``permission`` receives every event."""
+    audience_permission: ClassVar[str | None] = None
+    """``<resource>:<action>`` that receives every event of an ``audience`` type; webhook
+    subscriptions need it (an endpoint is nobody's own)."""
 
     @classmethod
     def readable_by(cls, principal: Principal) -> bool:
@@ -52,6 +60,23 @@ class Event(BaseModel):
         subscribers, webhook subscriptions)."""
         resource, _, action = cls.permission.partition(":")
         return principal.can(resource, action)
+
+    @classmethod
+    def sees_all(cls, principal: Principal) -> bool:
+        """Whether ``principal`` receives every event of this type it may read, not only
+        those of its :attr:`audience`."""
+        if cls.audience is None or cls.audience_permission is None:
+            return True
+        resource, _, action = cls.audience_permission.partition(":")
+        return principal.can(resource, action)
+
+    @classmethod
+    def addressed_to(cls, principal: Principal, payload: Mapping[str, Any]) -> bool:
+        """Whether an event with ``payload`` concerns ``principal`` (its audience field names
+        the user); only asked when :meth:`sees_all` is False."""
+        if cls.audience is None or principal.kind != "user":
+            return cls.audience is None
+        return str(payload.get(cls.audience)) == principal.subject
 
     def aggregate_key(self) -> str:
         """``<plugin>.<noun>:<id>``: events sharing it are delivered in publication order."""

@@ -42,6 +42,8 @@ NORMAL_CLOSURE = 1000
 
 Transport = Literal["websocket", "sse"]
 Item = Outgoing | Delivery
+Verdict = bool | type[Event]
+"""Whether a subscriber wants events of a name: yes, no, or those the type addresses to it."""
 _CLOSED = Outgoing("closed", {})  # wakes a sender waiting on an emptied queue
 
 
@@ -71,25 +73,31 @@ class Subscriber:
         self.close_code: int | None = None
         self.close_reason = ""
         self.closed = asyncio.Event()
-        self._verdicts: dict[str, bool] = {}
+        self._verdicts: dict[str, Verdict] = {}
 
     def wants(self, event: DeliveredEvent) -> bool:
         """Whether the event is this subscriber's: same tenant, a matching pattern, its read
-        permission held, its plugin enabled (decided once per event name)."""
+        permission held, its plugin enabled (decided once per event name), and for an event
+        type with an audience, addressed to this user unless they see all of them."""
         if event.tenant_id != self.tenant_id:
             return False
         verdict = self._verdicts.get(event.name)
         if verdict is None:
-            verdict = matches(self.patterns, event.name) and self._may_read(event.name)
+            verdict = self._verdict(event.name)
             self._verdicts[event.name] = verdict
-        return verdict
+        if verdict is True or verdict is False:
+            return verdict
+        return verdict.addressed_to(self.principal, event.payload)
 
-    def _may_read(self, name: str) -> bool:
-        if name not in self.catalog:
-            return False  # its plugin is no longer loaded: nobody can say who may see it
+    def _verdict(self, name: str) -> Verdict:
+        if not matches(self.patterns, name) or name not in self.catalog:
+            return False  # not wanted; or its plugin is no longer loaded: nobody can say
         if self.catalog.owner(name) in self.principal.disabled_plugins:
             return False
-        return self.catalog.get(name).readable_by(self.principal)
+        event_type = self.catalog.get(name)
+        if not event_type.readable_by(self.principal):
+            return False
+        return True if event_type.sees_all(self.principal) else event_type
 
     def use(
         self, *, patterns: tuple[str, ...] | None = None, principal: Principal | None = None

@@ -13,6 +13,8 @@ from kernel import Event
 class PaymentEvent(Event):
     permission = "payments:read"
     aggregate = "payment_id"
+    audience = "agent_id"
+    audience_permission = "payments:all"
 
     payment_id: uuid.UUID
     amount: int
@@ -66,12 +68,16 @@ class PaymentRefunded(PaymentEvent):
 class RefundEvent(Event):
     permission = "payments:read"
     aggregate = "payment_id"
+    audience = "agent_id"
+    audience_permission = "payments:all"
 
     refund_id: uuid.UUID
     payment_id: uuid.UUID
     amount: int
     currency: str
     status: str
+    agent_id: uuid.UUID | None = None
+    """Who took the payment (agents receive only their own payments' events)."""
 
 
 class RefundCreated(RefundEvent):

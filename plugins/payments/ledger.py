@@ -116,13 +116,14 @@ def payment_fields(payment: Payment) -> dict[str, object]:
     }
 
 
-def refund_fields(refund: Refund) -> dict[str, object]:
+def refund_fields(refund: Refund, payment: Payment) -> dict[str, object]:
     return {
         "refund_id": refund.id,
         "payment_id": refund.payment_id,
         "amount": refund.amount,
         "currency": refund.currency,
         "status": refund.status,
+        "agent_id": payment.agent_id,
     }
 
 
@@ -211,7 +212,7 @@ async def record_refund_created(
         refund=refund,
         note=f"refund of {refund.amount} {refund.currency} asked",
     )
-    await platform.events.publish(session, events.RefundCreated(**refund_fields(refund)))
+    await platform.events.publish(session, events.RefundCreated(**refund_fields(refund, payment)))
 
 
 async def move_refund(
@@ -278,7 +279,9 @@ async def move_refund(
                 processor_event_id=processor_event_id,
             )
             payment.status = status.value
-        await platform.events.publish(session, events.RefundSucceeded(**refund_fields(refund)))
+        await platform.events.publish(
+            session, events.RefundSucceeded(**refund_fields(refund, payment))
+        )
         await platform.events.publish(
             session,
             events.PaymentRefunded(**payment_fields(payment), refund_id=refund.id),
@@ -286,11 +289,11 @@ async def move_refund(
     elif to == RefundStatus.FAILED:
         await platform.events.publish(
             session,
-            events.RefundFailed(**refund_fields(refund), failure_reason=failure_reason),
+            events.RefundFailed(**refund_fields(refund, payment), failure_reason=failure_reason),
         )
     elif to == RefundStatus.REJECTED:
         await platform.events.publish(
             session,
-            events.RefundRejected(**refund_fields(refund), reason=failure_reason),
+            events.RefundRejected(**refund_fields(refund, payment), reason=failure_reason),
         )
     return True

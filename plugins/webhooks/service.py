@@ -86,8 +86,9 @@ def check_patterns(
 ) -> list[str]:
     """Patterns, de-duplicated in order; each must match at least one declared event type
     (a typo would otherwise subscribe to nothing, silently), and the ``principal`` saving
-    them must hold the read permission of every event type they match (a subscription must
-    not show anyone more than a real-time connection would)."""
+    them must hold the read permission of every event type they match, and for a type with
+    an audience the permission to see all of them (a subscription must not show anyone more
+    than a real-time connection would; an endpoint is nobody's own)."""
     unique = list(dict.fromkeys(event_pattern(p) for p in patterns))
     catalog = platform.events.catalog
     names = list(catalog)
@@ -98,7 +99,10 @@ def check_patterns(
         denied = [
             name
             for name in names
-            if matches_event(unique, name) and not catalog.get(name).readable_by(principal)
+            if matches_event(unique, name)
+            and not (
+                catalog.get(name).readable_by(principal) and catalog.get(name).sees_all(principal)
+            )
         ]
         if denied:
             raise EventsNotPermittedError(denied)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel import (
@@ -47,6 +47,9 @@ MARGIN = timedelta(minutes=15)
 seconds after the ledger's, so a payment at the period's edge is still found."""
 MAX_PERIOD = timedelta(days=31)
 RUNS_PER_PASS = 5
+ABANDONED_AFTER = timedelta(hours=1)
+"""A run still ``running`` this long after it started died with its worker: it is queued
+again."""
 SCHEDULE_HOUR = 1
 """The daily run for the day before starts at 01:00 UTC (late webhooks have landed)."""
 
@@ -149,6 +152,16 @@ async def reconcile_job(platform: Platform, tenant_id: uuid.UUID) -> datetime | 
     schedule while the organization has a processor."""
     now = utcnow()
     async with platform.database.session() as session:
+        # A run still marked running long after it started was cut short by a crash: again.
+        await session.execute(
+            update(Reconciliation)
+            .where(
+                Reconciliation.status == ReconciliationStatus.RUNNING.value,
+                Reconciliation.started_at < now - ABANDONED_AFTER,
+            )
+            .values(status=ReconciliationStatus.QUEUED.value)
+            .execution_options(synchronize_session=False)
+        )
         processor = (await payment_settings.current(session)).processor
         if processor is not None:
             await _schedule(platform, session, processor, now)
@@ -209,12 +222,16 @@ async def run(platform: Platform, tenant_id: uuid.UUID, run_id: uuid.UUID) -> No
                 raise _Unreachable(f"the processor {found.processor} is not installed")
             await _reconcile(platform, session, found, processor)
             found.status = ReconciliationStatus.COMPLETED.value
-        except _Unreachable as exc:
+        except Exception as exc:
+            if not isinstance(exc, _Unreachable):
+                logger.exception("reconciliation %s failed", run_id)
             await session.rollback()
             found = await _load(session, run_id)
             assert found is not None
             found.status = ReconciliationStatus.FAILED.value
-            found.error = str(exc)[:500]
+            found.error = (
+                str(exc) if isinstance(exc, _Unreachable) else "an internal error (logged)"
+            )[:500]
         found.finished_at = utcnow()
         await platform.events.publish(
             session,

@@ -296,9 +296,12 @@ PAY_RESULTS: dict[str, CaptureStatus] = {
 
 def _paid(event: Incoming) -> list[NormalizedEvent]:
     """The pay command ended: its result, the connector's confirmation or token and error
-    (the platform decides what follows, as after a gather); card fields are never read."""
+    for the platform to decide what follows (as after a gather), unless the script it was
+    part of has more steps; card fields are never read."""
     if event.payload.get("status") in ENDED_STATUSES:
         return []
+    if event.state.on == event.type and event.state.rest:
+        return event.continuation()  # a script with steps after the payment goes on
     result = event.text("result") or "internal-error"
     capture = PaymentCapture(
         status=PAY_RESULTS.get(result, "failed"),

@@ -23,8 +23,11 @@ from payments_suite import (
     reconcile,
     stripe_of,
 )
+from sqlalchemy import select
 
+from kernel import tenant_scope, utcnow
 from kernel.testing import job_due_at, outbox_events
+from plugins.payments import Reconciliation
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -252,3 +255,27 @@ async def test_reject_answers_404_for_another_organizations_refund(payments, kra
     answer = await globex.api.post(f"/payments/{paid['id']}/refunds/{waiting['id']}/reject")
     problem(answer, 404, "payments-not-found")
     assert isinstance(answer, httpx.Response)
+
+
+async def test_a_run_cut_short_by_a_crash_runs_again(payments, kraliki_make_owner):
+    acme = await organization(payments, kraliki_make_owner, "acme")
+    await pay(acme.api, 100)
+    run = await reconcile(payments, acme)
+    platform = payments.app.state.platform
+    with tenant_scope(acme.tenant_id):
+        async with platform.database.session() as session:
+            found = await session.scalar(
+                select(Reconciliation).where(Reconciliation.id == uuid.UUID(run["id"]))
+            )
+            assert found is not None
+            found.status, found.started_at = "running", utcnow() - timedelta(hours=2)
+            found.finished_at = None
+            await platform.jobs.wake(session, "payments.reconcile")
+            await session.commit()
+    for _ in range(500):
+        await platform.jobs.run_due(platform)
+        again = await ok(await acme.api.get(f"/payments/reconciliations/{run['id']}"))
+        if again["status"] == "completed" and again["finished_at"]:
+            break
+        await asyncio.sleep(0.02)
+    assert (again["status"], again["matched"]) == ("completed", 1)

@@ -219,6 +219,7 @@ def test_an_interrupted_gather_says_nothing(double, status):
         ("call.playback.ended", "completed"),
         ("call.playback.ended", "file_not_found"),
         ("call.playback.ended", "failed"),
+        ("call.payment.completed", None),  # steps after the payment: the script goes on
     ],
 )
 def test_the_end_of_a_step_continues_the_script(double, event_type, status):
@@ -238,9 +239,10 @@ def test_the_end_of_a_step_continues_the_script(double, event_type, status):
     ],
 )
 def test_the_end_of_a_payment_is_input_with_its_outcome(double, result, status):
-    """Like a gather's digits, the pay command's result is for the platform to act on;
-    the card fields it carries (masked) are never read."""
-    call = dialled(double, state("call.payment.completed"))
+    """Like a gather's digits, the pay command's result is for the platform to act on (an
+    IVR's pay node, the payment its last step); card fields are never read."""
+    last = encode(CallState("c", "call.payment.completed", (), None), max_length=4096)
+    call = dialled(double, last)
     fields = {"result": result, "payment_card_number": "4111111111111111"}
     if result == "success":
         fields["payment_confirmation_code"] = "ch_3PqLk2"

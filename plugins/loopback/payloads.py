@@ -25,10 +25,12 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureStatus,
     Direction,
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
+    PaymentCapture,
     RecordingProgress,
     RecordingStatus,
     TranscriptSegment,
@@ -118,19 +120,52 @@ class AmdBody(_Body):
         )
 
 
+PaymentResult = Literal[
+    "success",
+    "payment-connector-error",
+    "caller-interrupted-with-star",
+    "input-timeout",
+    "internal-error",
+]
+PAYMENT_STATUSES: dict[str, CaptureStatus] = {
+    "success": "succeeded",
+    "payment-connector-error": "failed",
+    "caller-interrupted-with-star": "cancelled",
+    "input-timeout": "failed",
+    "internal-error": "failed",
+}
+
+
 class GatherBody(_Body):
     """A gather ended: with the digits keyed in, with what the callee said (``speech``, a
     gather that listens for it), or with nothing (``no-input``: it timed out, or only the
     finish key was pressed)."""
 
     kind: Literal["gather"] = "gather"
-    result: Literal["digits", "speech", "no-input"]
+    result: Literal["digits", "speech", "no-input", "payment"]
     digits: str = Field(default="", pattern=r"^[0-9*#]{0,64}$")
     speech: str | None = Field(default=None, min_length=1, max_length=4000)
     confidence: float | None = Field(default=None, ge=0, le=1)
     """The recognizer's confidence in ``speech`` (loopback's: 1.0)."""
+    payment_result: PaymentResult | None = None
+    """``payment``: how the capture ended (Twilio's ``<Pay>`` results)."""
+    payment_confirmation: str | None = Field(default=None, pattern=r"^lbpay_[0-9a-f]{24}$")
+    """The simulated connector's charge (a success)."""
+    payment_error: str | None = Field(default=None, pattern=r"^[a-z_]{1,64}$")
 
     def event(self) -> InstructionsNeeded:
+        if self.result == "payment":
+            result = self.payment_result or "internal-error"
+            return InstructionsNeeded(
+                provider_call_id=self.call_id,
+                reason="gathered",
+                payment=PaymentCapture(
+                    status=PAYMENT_STATUSES[result],
+                    result=result,
+                    confirmation=self.payment_confirmation,
+                    error=self.payment_error,
+                ),
+            )
         said = self.result == "speech"
         return InstructionsNeeded(
             provider_call_id=self.call_id,
@@ -224,7 +259,8 @@ class PayloadError(ValueError):
 
 def parse_body(kind: str, raw: bytes) -> tuple[Body, dict[str, Any]]:
     """The validated body of a ``kind`` webhook and its JSON as kept (nothing to redact:
-    loopback sends no card data and no credentials)."""
+    loopback sends no card data, only the simulated connector's outcome, and no
+    credentials)."""
     if kind not in KINDS:
         raise PayloadError(f"loopback sends no {kind!r} webhooks")
     try:

@@ -62,9 +62,11 @@ CAPABILITIES = frozenset(
         Capability.CONFERENCING,
         Capability.COACHING,
         Capability.SPEECH_RECOGNITION,
+        Capability.SECURE_PAYMENTS,
     }
 )
-"""Everything but secure payments (loopback has no payment connector)."""
+"""Everything, secure payments included: its simulated connector takes named test cards
+(a ``pay`` script step), never card numbers."""
 OPTIONS = frozenset({"script"})
 
 

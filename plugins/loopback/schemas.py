@@ -25,7 +25,9 @@ class InboundCallIn(BaseModel):
         max_length=200,
         description="What the caller does once the platform answers, in order: "
         '`{"step": "wait", "seconds": 5}`, `{"step": "press", "digits": "2"}`, '
-        '`{"step": "say", "text": "..."}`, `"hangup"` (last; `{"hangup_after": 30}` waits, '
+        '`{"step": "say", "text": "..."}`, `{"step": "pay", "card": "visa"}` (a test card '
+        "into the platform's payment capture), "
+        '`"hangup"` (last; `{"hangup_after": 30}` waits, '
         "then hangs up). Empty: the caller stays on the line, silent, until the platform "
         "hangs up.",
     )

@@ -76,7 +76,7 @@ class Heard:
     """What answered a gather: keys (``digits``) or words (``speech``), and the simulated
     time the callee finished keying or speaking."""
 
-    result: Literal["digits", "speech"]
+    result: Literal["digits", "speech", "card"]
     value: str
     at: float
 
@@ -91,6 +91,8 @@ class Listening:
     heard: asyncio.Future[Heard]
     dtmf: bool = True
     speech: bool = False
+    card: bool = False
+    """A payment capture: it takes a test card (a ``pay`` step), nothing else."""
     speaking: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -106,8 +107,10 @@ async def run_program(call: CarrierCall, side: Timeline, steps: Sequence[Any]) -
         elif isinstance(step, Record):
             await record(call, side, step)
         elif isinstance(step, Pay):
-            logger.warning("loopback call %s: loopback takes no payments", call.provider_call_id)
-            call.log.append(("pay-skipped", ""))
+            following = await pay(call, side, step)
+            if following is None:
+                return
+            queue = deque(following)
         elif isinstance(step, Hangup):
             return
     await held(call, side)  # a parked call is not hung up because its instructions ran out
@@ -170,6 +173,52 @@ def gather_body(call: CarrierCall, step: Gather, heard: Heard | None) -> GatherB
         return GatherBody(**call.header(), result="speech", speech=heard.value, confidence=1.0)
     digits = received_digits(heard.value, step) if heard is not None else ""
     return GatherBody(**call.header(), result="digits" if digits else "no-input", digits=digits)
+
+
+CARD_FIELDS = 4
+"""Card number, expiry, security code, postal code: a capture waits for each in turn."""
+CONNECTOR_RESULTS: dict[str, tuple[str, str | None]] = {
+    "visa": ("success", None),
+    "mastercard": ("success", None),
+    "declined": ("payment-connector-error", "card_declined"),
+    "cancel": ("caller-interrupted-with-star", None),
+}
+"""What loopback's simulated connector makes of each test card: a result and an error."""
+
+
+async def pay(call: CarrierCall, side: Timeline, step: Pay) -> Instructions | None:
+    """A payment capture: listen for a test card (a ``pay`` step) while the fields are
+    asked for, at most ``timeout_seconds`` each for ``max_attempts`` tries; loopback's
+    simulated connector charges it or refuses it. Then ask the ``gather`` webhook what comes
+    next, as Twilio posts ``<Pay>``'s action."""
+    from plugins.loopback.carrier.call import Listening
+
+    window = float(step.timeout_seconds * CARD_FIELDS * step.max_attempts)
+    keyed: asyncio.Future[Heard] = asyncio.get_running_loop().create_future()
+    listening = Listening(opened_at=side.t, heard=keyed, dtmf=False, card=True)
+    call.gather = listening
+    call.gather_open.set()
+    try:
+        answered = await side.wait(keyed, window)
+        if answered:
+            side.catch_up(keyed.result().at)
+    finally:
+        call.gather = None
+        call.gather_open.clear()
+        listening.closed.set()
+        keyed.cancel()
+    card = keyed.result().value if answered else None
+    result, error = CONNECTOR_RESULTS.get(card or "", ("input-timeout", None))
+    confirmation = f"lbpay_{uuid.uuid4().hex[:24]}" if result == "success" else None
+    call.log.append(("paid", result))
+    body = GatherBody(
+        **call.header(),
+        result="payment",
+        payment_result=result,
+        payment_confirmation=confirmation,
+        payment_error=error,
+    )
+    return await call.ask(body, at=side.t)
 
 
 async def dial(call: CarrierCall, side: Timeline, step: Dial) -> Instructions | None:
@@ -240,6 +289,8 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
             await say(call, callee, step.text)
         elif isinstance(step, script.Press):
             await press(call, callee, step.digits)
+        elif isinstance(step, script.PayCard):
+            await key_card(call, callee, step.card)
         elif isinstance(step, script.Hangup):
             call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return
@@ -301,3 +352,22 @@ async def press(call: CarrierCall, callee: Timeline, digits: str) -> None:
             call.log.append(("pressed", digits))
             return
         await asyncio.sleep(0)  # a gather that is closing right now
+
+
+async def key_card(call: CarrierCall, callee: Timeline, card: str) -> None:
+    """Key a test card into the next payment capture (keys and words wait for their own
+    gathers; a capture waits for this)."""
+    from plugins.loopback.carrier.call import Heard
+
+    while True:
+        await call.gather_open.wait()
+        listening = call.gather
+        if listening is not None and not listening.card:
+            await listening.closed.wait()
+            continue
+        if listening is not None and not listening.heard.done():
+            callee.catch_up(listening.opened_at)
+            listening.heard.set_result(Heard("card", card, callee.t))
+            call.log.append(("keyed card", card))
+            return
+        await asyncio.sleep(0)  # a capture that is closing right now

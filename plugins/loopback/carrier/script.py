@@ -91,16 +91,29 @@ class Say(_Step):
     text: str = Field(min_length=1, max_length=2000)
 
 
+TestCard = Literal["visa", "mastercard", "declined", "cancel"]
+
+
+class PayCard(_Step):
+    """Key a test card into the platform's next payment capture (waits until one is open):
+    ``visa`` and ``mastercard`` are charged by loopback's simulated connector, ``declined``
+    is refused by it, ``cancel`` presses star to give up. No card number is ever typed in a
+    script: loopback's connector knows its test cards by name."""
+
+    step: Literal["pay"] = "pay"
+    card: TestCard = "visa"
+
+
 class Hangup(_Step):
     step: Literal["hangup"] = "hangup"
 
 
 Step = Annotated[
-    Ring | Answer | Busy | NoAnswer | Fail | Wait | Press | Say | Hangup,
+    Ring | Answer | Busy | NoAnswer | Fail | Wait | Press | Say | PayCard | Hangup,
     Field(discriminator="step"),
 ]
 STEP_NAMES = frozenset(
-    {"ring", "answer", "busy", "no_answer", "fail", "wait", "press", "say", "hangup"}
+    {"ring", "answer", "busy", "no_answer", "fail", "wait", "press", "say", "pay", "hangup"}
 )
 SHORTHANDS: dict[str, tuple[str, str]] = {
     "answer_after": ("ring", "answer"),
@@ -112,7 +125,7 @@ after": 2}`` rings 2 s then answers; ``decline_after`` rings then rejects the ca
 ``hangup_after`` talks that long, then hangs up)."""
 PRE_ANSWER = (Ring, Wait)
 OUTCOMES = (Answer, Busy, NoAnswer, Fail)
-AFTER_ANSWER = (Wait, Say, Press, Hangup)
+AFTER_ANSWER = (Wait, Say, Press, PayCard, Hangup)
 
 
 NO_OUTCOME = "the script needs one of answer, busy, no_answer or fail"
@@ -221,14 +234,14 @@ def parse_script(value: Any) -> Script:
         raise ScriptError(describe(exc)) from None
 
 
-CALLER_STEPS = frozenset({"wait", "press", "say", "hangup", "hangup_after"})
+CALLER_STEPS = frozenset({"wait", "press", "say", "pay", "hangup", "hangup_after"})
 """What the caller of an inbound call does once the platform answered (its only outcome)."""
 
 
 def parse_caller_script(value: Any) -> Script:
     """The script of an inbound call's caller from its JSON form: the steps after the
-    platform answers (``wait``, ``press``, ``say``, ``hangup``; empty: the caller stays on
-    the line, silent). Raises :class:`ScriptError`."""
+    platform answers (``wait``, ``press``, ``say``, ``pay``, ``hangup``; empty: the caller
+    stays on the line, silent). Raises :class:`ScriptError`."""
     if not isinstance(value, list):
         raise ScriptError("invalid loopback script: script: a list of steps")
     for index, item in enumerate(value):
@@ -238,7 +251,7 @@ def parse_caller_script(value: Any) -> Script:
         if name not in CALLER_STEPS:
             raise ScriptError(
                 f"invalid loopback script: step {index + 1}: the caller of an inbound call can "
-                "only wait, press, say or hangup (the platform answers the call)"
+                "only wait, press, say, pay or hangup (the platform answers the call)"
             )
         if name in ("hangup", "hangup_after") and index != len(value) - 1:
             raise ScriptError(

@@ -22,7 +22,7 @@ def test_the_provider_is_registered(platform, provider):
     assert spec.secrets == ()
     assert spec.default_calls_per_second == 10
     assert Capability.RECORDING in spec.capabilities
-    assert Capability.SECURE_PAYMENTS not in spec.capabilities
+    assert Capability.SECURE_PAYMENTS in spec.capabilities
     assert "no account" in spec.description
     assert provider.style == "document"
     assert provider.context.plugin == "loopback"

@@ -1,7 +1,8 @@
 """The IVR's ``payments.pay`` node on real calls: over Twilio (the double answering TwiML
 and posting ``<Pay>``'s action as Twilio does) the caller's payment lands in the ledger and
 a partial refund of it reconciles with the Stripe stand-in; failures and cancellations take
-their exits; on loopback (no secure capture) the node takes ``unavailable``. A canary card
+their exits; loopback's simulated connector takes named test cards; without secure capture
+the node takes ``unavailable``. A canary card
 number Twilio should never send is found nowhere: database, events, logs or responses."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,9 +26,11 @@ from kernel import Base, tenant_scope
 from kernel.testing import app_client, create_tenant, installed_plugin, outbox_events
 from plugins.calls import PERMISSIONS as CALLS_PERMISSIONS
 from plugins.calls.testing import served_platform, store_secrets
+from plugins.ivr import CallFacts, Go, NodeContext
 from plugins.ivr.models import FlowSession
 from plugins.ivr.permissions import PERMISSIONS as IVR_PERMISSIONS
 from plugins.payments import PERMISSIONS as PAYMENTS_PERMISSIONS
+from plugins.payments.ivr_node import PayConfig, PayNode
 from plugins.stripe.testing import StripeStandIn
 from plugins.twilio.testing import TwilioDouble, use_twilio
 
@@ -233,19 +237,76 @@ async def test_a_payment_that_does_not_go_through_takes_its_exit(
     assert payment["processor_payment_id"] is None
 
 
-async def test_on_loopback_the_node_is_unavailable(app, api, tenant):
-    flow_id = await publish(api)
-    body = {"to": CALLER, "from": NUMBER, "flow_id": flow_id, "options": {"script": ["answer"]}}
+async def loopback_call(api: httpx.AsyncClient, flow_id: str, callee: list[Any]) -> str:
+    """A loopback call running the flow when answered, the callee acting as ``callee``;
+    its id once it ended."""
+    body = {"to": CALLER, "from": NUMBER, "flow_id": flow_id, "options": {"script": callee}}
     placed = await ok(await api.post("/api/v1/calls", json=body | {"provider": "loopback"}), 201)
     async with asyncio.timeout(10):
         while True:
             found = await ok(await api.get(f"/api/v1/calls/{placed['id']}"))
             if found["status"] in ("completed", "failed"):
-                break
+                return str(placed["id"])
             await asyncio.sleep(0.02)
-    [kept] = [s for s in await sessions(app, tenant) if str(s.call_id) == placed["id"]]
-    assert "pay:unavailable" in kept.state["path"]
-    assert await payments_of(api) == []
+
+
+@pytest.mark.parametrize(
+    ("card", "status", "exit_name"),
+    [
+        ("visa", "succeeded", "succeeded"),
+        ("declined", "failed", "failed"),
+        ("cancel", "cancelled", "cancelled"),
+    ],
+)
+async def test_on_loopback_a_test_card_pays(app, api, tenant, card, status, exit_name):
+    flow_id = await publish(api)
+    call_id = await loopback_call(api, flow_id, ["answer", {"step": "pay", "card": card}])
+    [kept] = [s for s in await sessions(app, tenant) if str(s.call_id) == call_id]
+    assert f"pay:{status}" in kept.state["path"]
+    [payment] = await payments_of(api)
+    assert (payment["status"], payment["capture_path"], payment["call_id"]) == (
+        status,
+        "ivr",
+        call_id,
+    )
+    if status == "succeeded":
+        assert payment["processor_payment_id"].startswith("lbpay_")
+    else:
+        assert payment["processor_payment_id"] is None
+
+
+async def test_a_callee_who_keys_no_card_times_out(app, api, tenant):
+    flow_id = await publish(api)
+    call_id = await loopback_call(api, flow_id, ["answer", {"step": "wait", "seconds": 200}])
+    [payment] = await payments_of(api)
+    assert (payment["status"], payment["failure_code"]) == ("failed", "input-timeout")
+    assert payment["call_id"] == call_id
+
+
+async def test_without_secure_capture_the_node_is_unavailable():
+    """A provider without the capability (none of the bundled ones): the caller is asked
+    nothing and the flow goes on through ``unavailable``."""
+    node = PayNode()
+    config = PayConfig.model_validate(FLOW["nodes"]["pay"])
+    ctx = NodeContext(
+        node_id="pay",
+        call=CallFacts(caller=CALLER, called=NUMBER, provider="fax", capabilities=frozenset()),
+        variables={"balance": "2500"},
+        language="en-US",
+        voice=None,
+        now=datetime.now(UTC),
+        attempt=0,
+        simulated=False,
+        lookup=None,  # type: ignore[arg-type]
+    )
+    result = await node.enter(ctx, config)
+    assert isinstance(result, Go)
+    assert (result.exit, result.detail["reason"]) == (
+        "unavailable",
+        "fax has no secure payment capture",
+    )
+    assert ctx.variables["payment_status"] == "unavailable"
+    assert ctx.effects == []
 
 
 async def test_a_canary_card_number_is_kept_nowhere(

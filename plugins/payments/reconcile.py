@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,7 @@ from plugins.payments.processor import PaymentProcessor, ProcessorPayment, Proce
 from plugins.payments.registry import build_processor
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TOPIC = "payments.reconcile"
 MARGIN = timedelta(minutes=15)
@@ -265,6 +267,27 @@ class _Unreachable(Exception):
     """The processor could not be asked: the run fails, saying why."""
 
 
+class _Missing(Exception):
+    """The processor does not know what was asked for (404)."""
+
+
+async def _ask(
+    platform: Platform, processor: PaymentProcessor, attempt: Callable[[], Awaitable[T]], what: str
+) -> T:
+    """One request to the processor through the resilience helper (timeout, retries, the
+    organization's breaker); what makes the run fail raises :class:`_Unreachable`."""
+    try:
+        return await platform.resilience.call(processor.name, attempt, classify=processor.classify)
+    except RejectedError as exc:
+        if exc.status == 404:
+            raise _Missing(what) from exc
+        raise _Unreachable(f"the processor refused {what} (HTTP {exc.status})") from exc
+    except SecretUnavailableError as exc:
+        raise _Unreachable("the organization's processor keys are missing") from exc
+    except DependencyError as exc:
+        raise _Unreachable(f"the processor did not answer: {exc}") from exc
+
+
 async def _list(
     platform: Platform, processor: PaymentProcessor, start: datetime, end: datetime
 ) -> Sequence[ProcessorPayment]:
@@ -272,13 +295,9 @@ async def _list(
         return await processor.list_payments(start=start, end=end)
 
     try:
-        return await platform.resilience.call(processor.name, attempt, classify=processor.classify)
-    except RejectedError as exc:
-        raise _Unreachable(f"the processor refused the list (HTTP {exc.status})") from exc
-    except SecretUnavailableError as exc:
-        raise _Unreachable("the organization's processor keys are missing") from exc
-    except DependencyError as exc:
-        raise _Unreachable(f"the processor did not answer: {exc}") from exc
+        return await _ask(platform, processor, attempt, "the list")
+    except _Missing as exc:
+        raise _Unreachable("the processor has no list of payments (HTTP 404)") from exc
 
 
 async def _retrieve(
@@ -290,13 +309,9 @@ async def _retrieve(
         return await processor.retrieve_payment(processor_payment_id)
 
     try:
-        return await platform.resilience.call(processor.name, attempt, classify=processor.classify)
-    except RejectedError as exc:
-        if exc.status == 404:
-            return None
-        raise _Unreachable(f"the processor refused a lookup (HTTP {exc.status})") from exc
-    except DependencyError as exc:
-        raise _Unreachable(f"the processor did not answer: {exc}") from exc
+        return await _ask(platform, processor, attempt, "a lookup")
+    except _Missing:
+        return None
 
 
 def _ledger_id(found: ProcessorPayment) -> uuid.UUID | None:

@@ -127,6 +127,18 @@ def test_a_dial_outcome_survives_the_receipt():
     assert load_events([dumped]) == [need]
 
 
+def test_a_payment_outcome_survives_the_receipt_without_its_token():
+    from plugins.calls.normalized import dump_events, load_events
+    from plugins.calls.provider import InstructionsNeeded, PaymentCapture
+
+    capture = PaymentCapture("succeeded", "success", confirmation="pi_1", token="pm_secret")
+    need = InstructionsNeeded("CA1", "gathered", payment=capture)
+    [dumped] = dump_events([need])
+    assert "pm_secret" not in str(dumped)  # a token can pay again: never kept
+    [loaded] = load_events([dumped])
+    assert loaded.payment == PaymentCapture("succeeded", "success", confirmation="pi_1")
+
+
 async def test_a_webhook_is_kept_only_with_its_effects(place, send, client, platform, tenant):
     """The receipt commits with what the webhook changed: when applying it fails, nothing
     is kept, and the provider's redelivery is applied instead of being taken for a

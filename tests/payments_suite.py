@@ -179,19 +179,33 @@ async def reconcile(payments: Any, org: Org, period: dict[str, str] | None = Non
 def stripe_of(payments: Any, org: Org) -> stripe.StripeClient:
     """The organization's own Stripe account, used directly (as its staff would in the
     processor's dashboard)."""
+    return stripe_client(payments.stand_in, org.account)
+
+
+def stripe_client(stand_in: StripeStandIn, account: Account) -> stripe.StripeClient:
     return stripe.StripeClient(
-        org.account.api_key,
-        base_addresses=payments.stand_in.base_addresses,  # type: ignore[arg-type]
+        account.api_key,
+        base_addresses=stand_in.base_addresses,  # type: ignore[arg-type]
         max_network_retries=0,
     )
 
 
-async def pay_at_the_processor(payments: Payments, org: Org, amount: int) -> Any:
+async def pay_at_the_processor(
+    payments: Payments, org: Org, amount: int, currency: str = "eur"
+) -> Any:
     """A payment taken in the organization's Stripe account, not through the platform."""
-    return await stripe_of(payments, org).v1.payment_intents.create_async(
+    return await charge_at_stripe(payments.stand_in, org.account, amount, currency)
+
+
+async def charge_at_stripe(
+    stand_in: StripeStandIn, account: Account, amount: int, currency: str = "eur"
+) -> Any:
+    """A confirmed PaymentIntent of a test Visa in ``account`` (as its staff, or a telephony
+    provider's Stripe connector, would make it)."""
+    return await stripe_client(stand_in, account).v1.payment_intents.create_async(
         {
             "amount": amount,
-            "currency": "eur",
+            "currency": currency,
             "payment_method": "pm_card_visa",
             "confirm": True,
             "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},

@@ -107,8 +107,11 @@ def compare(payment: Payment, found: ProcessorPayment) -> list[Finding]:
     return findings
 
 
-def day_before(now: datetime) -> tuple[datetime, datetime]:
-    """The UTC day before ``now``'s: ``[start, end)``."""
+def scheduled_period(now: datetime) -> tuple[datetime, datetime] | None:
+    """The period the daily run reconciles at ``now``: the UTC day before, ``[start,
+    end)``; None before 01:00 UTC (its late notifications may still come)."""
+    if now.astimezone(UTC).hour < SCHEDULE_HOUR:
+        return None
     end = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return end - timedelta(days=1), end
 
@@ -186,10 +189,11 @@ async def reconcile_job(platform: Platform, tenant_id: uuid.UUID) -> datetime | 
 async def _schedule(
     platform: Platform, session: AsyncSession, processor: str, now: datetime
 ) -> None:
-    """Queue the day before's run unless it exists (any trigger, same period)."""
-    if now.astimezone(UTC).hour < SCHEDULE_HOUR:
+    """Queue the day before's daily run unless it was queued already."""
+    period = scheduled_period(now)
+    if period is None:
         return
-    start, end = day_before(now)
+    start, end = period
     exists = await session.scalar(
         select(Reconciliation.id).where(
             Reconciliation.trigger == "schedule",

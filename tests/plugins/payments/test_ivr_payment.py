@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-import stripe
 from fastapi import FastAPI
-from payments_suite import last_hour, ok
+from payments_suite import charge_at_stripe, last_hour, ok
 from sqlalchemy import inspect, select
 
 from kernel import Base, tenant_scope
@@ -143,20 +142,7 @@ async def ring(app: FastAPI, double: TwilioDouble, tenant: uuid.UUID) -> tuple[A
 async def charged_by_the_connector(stand_in: StripeStandIn, amount: int = 2500) -> Any:
     """What Twilio's Stripe connector does with the card: a PaymentIntent in the
     organization's own Stripe account (the connector is set up with its key)."""
-    client = stripe.StripeClient(
-        stand_in.account.api_key,
-        base_addresses=stand_in.base_addresses,  # type: ignore[arg-type]
-        max_network_retries=0,
-    )
-    return await client.v1.payment_intents.create_async(
-        {
-            "amount": amount,
-            "currency": "usd",
-            "payment_method": "pm_card_visa",
-            "confirm": True,
-            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
-        }
-    )
+    return await charge_at_stripe(stand_in, stand_in.account, amount, "usd")
 
 
 async def payments_of(api: httpx.AsyncClient) -> list[dict[str, Any]]:

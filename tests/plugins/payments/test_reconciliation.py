@@ -10,7 +10,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from payments_suite import (
     Org,
@@ -28,6 +27,7 @@ from sqlalchemy import select
 from kernel import tenant_scope, utcnow
 from kernel.testing import job_due_at, outbox_events
 from plugins.payments import Reconciliation
+from plugins.payments import reconcile as reconciling
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -191,12 +191,32 @@ async def test_a_processor_that_cannot_be_asked_fails_the_run(payments, kraliki_
     assert completed.payload["status"] == "failed"
 
 
-async def test_the_daily_run_reconciles_the_day_before(payments, kraliki_make_owner):
+NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("now", "scheduled", "next_due"),
+    [
+        (NOON.replace(hour=0, minute=30), False, NOON.replace(hour=1)),
+        (NOON.replace(hour=1), True, NOON.replace(hour=1) + timedelta(days=1)),
+        (NOON, True, NOON.replace(hour=1) + timedelta(days=1)),
+    ],
+)
+def test_the_day_before_is_due_from_one_in_the_morning(now, scheduled, next_due):
+    midnight = NOON.replace(hour=0)
+    day_before = (midnight - timedelta(days=1), midnight)
+    assert reconciling.scheduled_period(now) == (day_before if scheduled else None)
+    assert reconciling.next_schedule(now) == next_due
+
+
+async def test_the_daily_run_reconciles_the_day_before(
+    payments, kraliki_make_owner, monkeypatch: pytest.MonkeyPatch
+):
+    """At noon (UTC) the job has queued and done the day before's run, once."""
+    monkeypatch.setattr(reconciling, "utcnow", lambda: NOON)
     acme = await organization(payments, kraliki_make_owner, "acme")
     platform = payments.app.state.platform
-    now = datetime.now(UTC)
-    if now.hour < 1:  # before 01:00 UTC the day before is not scheduled yet
-        pytest.skip("the day before is reconciled from 01:00 UTC")
+    now = NOON
 
     async def daily_runs() -> list[dict]:
         listed = (await ok(await acme.api.get("/payments/reconciliations")))["items"]
@@ -254,7 +274,6 @@ async def test_reject_answers_404_for_another_organizations_refund(payments, kra
     globex = await organization(payments, kraliki_make_owner, "globex")
     answer = await globex.api.post(f"/payments/{paid['id']}/refunds/{waiting['id']}/reject")
     problem(answer, 404, "payments-not-found")
-    assert isinstance(answer, httpx.Response)
 
 
 async def test_a_run_cut_short_by_a_crash_runs_again(payments, kraliki_make_owner):

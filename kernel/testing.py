@@ -443,7 +443,8 @@ async def login(
 def kraliki_authenticate() -> Iterator[Callable[..., Principal]]:
     """Make every request to ``app`` come from a principal holding ``permissions``.
 
-    ``kraliki_authenticate(app, "calls:read", "calls:create", kind="user")``.
+    ``kraliki_authenticate(app, "calls:read", "calls:create", kind="user")``; ``subject``
+    names the principal (a user's id, for what is kept per user).
     """
     apps: list[FastAPI] = []
 
@@ -452,9 +453,10 @@ def kraliki_authenticate() -> Iterator[Callable[..., Principal]]:
         *permissions: str,
         kind: Literal["operator", "user", "api_key"] = "operator",
         tenant_id: uuid.UUID | None = None,
+        subject: str | None = None,
     ) -> Principal:
         principal = Principal(
-            subject=f"test-{kind}",
+            subject=subject or f"test-{kind}",
             kind=kind,
             tenant_id=tenant_id,
             permissions=frozenset(permissions),

@@ -16,8 +16,9 @@ import httpx
 import pytest
 import stripe
 from fastapi import FastAPI
+from sqlalchemy import inspect, select
 
-from kernel import add_user, tenant_scope
+from kernel import Base, add_user, tenant_scope
 from kernel.testing import DEFAULT_TEST_PASSWORD, installed_plugin, login, serve_app
 from plugins.stripe.testing import Account, StripeStandIn
 
@@ -211,3 +212,23 @@ async def charge_at_stripe(
             "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
         }
     )
+
+
+async def rows_holding(app: FastAPI, tenant: uuid.UUID, needle: str) -> list[str]:
+    """Every table (the organization's rows, and the shared ones) whose rows hold ``needle``
+    anywhere in their text."""
+    platform = app.state.platform
+    async with platform.database.engine.connect() as connection:
+        present = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    found = []
+    with tenant_scope(tenant):
+        async with platform.database.session() as session:
+            for mapper in Base.registry.mappers:
+                if mapper.persist_selectable.description not in present:
+                    continue  # a plugin this app does not load
+                model = mapper.class_
+                columns = [column.key for column in mapper.column_attrs]
+                rows = await session.execute(select(*(getattr(model, c) for c in columns)))
+                if any(needle in str(tuple(row)) for row in rows):
+                    found.append(mapper.local_table.name)
+    return found

@@ -9,7 +9,8 @@ outside the plugin. Three groups:
 * the call handler contract a plugin implements to drive calls (the IVR, queues, campaigns),
   and what such a plugin may do to calls: place one (:func:`place_call` with a
   :class:`CallRequest`), redirect a live one (:func:`redirect_call`), change a supervisor's
-  role in an agent's conference (:func:`supervise_call`), hang one up
+  role in an agent's conference (:func:`supervise_call`), run an agent-assisted card
+  capture on it (:func:`start_payment_capture`, :func:`update_payment_capture`), hang one up
   (:func:`hang_up_call`), hand a call over to another handler within a turn
   (:func:`hand_over`);
 * the calls' own models and permissions, which plugins that build on calls read and grant.
@@ -20,6 +21,7 @@ in :mod:`plugins.calls.testing`. See ``docs/plugins/calls.md`` and ``docs/provid
 
 from __future__ import annotations
 
+from plugins.calls.capturing import start_payment_capture, update_payment_capture
 from plugins.calls.control import hang_up_call
 from plugins.calls.handlers import (
     CallHandler,
@@ -70,6 +72,7 @@ from plugins.calls.provider import (
     CallRef,
     CallStatus,
     Capability,
+    CaptureField,
     CaptureStatus,
     Conference,
     ControlCall,
@@ -87,6 +90,7 @@ from plugins.calls.provider import (
     Pause,
     Pay,
     PaymentCapture,
+    PaymentProgress,
     PlaceCall,
     PlacedCall,
     Play,
@@ -99,11 +103,13 @@ from plugins.calls.provider import (
     RecordingRef,
     RecordingStatus,
     Say,
+    StartCapture,
     SuperviseMember,
     SupervisorRole,
     TelephonyProvider,
     TranscriptSegment,
     UnsupportedAction,
+    UpdateCapture,
     WebhookAnswer,
     WebhookMalformed,
     WebhookRejected,
@@ -145,6 +151,7 @@ __all__ = [
     "CallStatus",
     "CallTurn",
     "Capability",
+    "CaptureField",
     "CaptureStatus",
     "Conference",
     "ControlCall",
@@ -164,6 +171,7 @@ __all__ = [
     "Pause",
     "Pay",
     "PaymentCapture",
+    "PaymentProgress",
     "PhoneNumber",
     "PlaceCall",
     "PlacedCall",
@@ -178,6 +186,7 @@ __all__ = [
     "RecordingRef",
     "RecordingStatus",
     "Say",
+    "StartCapture",
     "SuperviseMember",
     "SupervisorRole",
     "TelephonyProvider",
@@ -185,6 +194,7 @@ __all__ = [
     "TranscriptSegmentRow",
     "TurnReason",
     "UnsupportedAction",
+    "UpdateCapture",
     "WebhookAnswer",
     "WebhookMalformed",
     "WebhookReceipt",
@@ -200,6 +210,8 @@ __all__ = [
     "redirect_call",
     "routed_numbers",
     "set_call_outcome",
+    "start_payment_capture",
     "supervise_call",
     "target_providers",
+    "update_payment_capture",
 ]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from kernel import Platform, Principal
     from plugins.calls.handlers import HandlerSpec
     from plugins.calls.models import Call
-    from plugins.calls.provider import ProviderSpec
+    from plugins.calls.provider import PaymentProgress, ProviderSpec
 
 
 @hookspec
@@ -58,3 +58,18 @@ def kraliki_call_links(
     you have nothing for may be left out. An implementation that raises, or answers
     something else, is logged and left out: it never fails the request.
     """
+
+
+@hookspec
+def kraliki_call_payment_progress(
+    platform: Platform, session: AsyncSession, call: Call, progress: PaymentProgress
+) -> None:
+    """A secure card capture on ``call`` moved on (the payments plugin keeps its session
+    and ledger from these); may be async.
+
+    Called once per provider webhook that carries the progress (a redelivered webhook is
+    not processed twice), in the call's tenant scope, inside the webhook's transaction and
+    under a savepoint: write with ``session`` (never commit) and publish events through it.
+    An implementation that raises is logged, its writes (and the other implementations')
+    are rolled back, and the webhook is still answered: the call goes on. ``progress``
+    carries no card data (a count of digits, a mask)."""

@@ -35,6 +35,7 @@ from kernel import (
 from plugins.calls import service
 from plugins.calls.models import Call, WebhookReceipt
 from plugins.calls.normalized import dump_events, load_events
+from plugins.calls.payment_progress import apply_payment_progress
 from plugins.calls.phone import is_e164
 from plugins.calls.provider import (
     CallProgress,
@@ -45,6 +46,7 @@ from plugins.calls.provider import (
     MachineDetected,
     NormalizedEvent,
     ParsedWebhook,
+    PaymentProgress,
     ProviderRefused,
     RecordingProgress,
     Say,
@@ -361,6 +363,8 @@ async def _apply(
         await service.apply_transcript(platform, session, call, event)
     elif isinstance(event, MachineDetected):
         await service.apply_detection(platform, session, call, event)
+    elif isinstance(event, PaymentProgress):
+        await apply_payment_progress(platform, session, call, event)
     elif isinstance(event, InstructionsNeeded):
         if CallStatus(call.status).terminal:
             return None

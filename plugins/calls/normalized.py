@@ -15,11 +15,13 @@ from plugins.calls.provider import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureField,
     Direction,
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
     PaymentCapture,
+    PaymentProgress,
     RecordingProgress,
     TranscriptSegment,
 )
@@ -32,6 +34,7 @@ TYPES: dict[str, type[Any]] = {
         RecordingProgress,
         TranscriptSegment,
         MachineDetected,
+        PaymentProgress,
     )
 }
 ENUMS: dict[str, type[enum.Enum]] = {
@@ -39,6 +42,7 @@ ENUMS: dict[str, type[enum.Enum]] = {
     "dial_status": CallStatus,
     "direction": Direction,
     "answered_by": AnsweredBy,
+    "field": CaptureField,
 }
 
 
@@ -78,9 +82,9 @@ def load_events(raw: Sequence[dict[str, Any]]) -> list[NormalizedEvent]:
                 fields[name] = ENUMS[name](value)
             elif name == "occurred_at":
                 fields[name] = datetime.fromisoformat(value)
-            elif name == "instructions":
+            elif name in ("instructions", "required"):
                 fields[name] = tuple(value)
-            elif name == "payment":
+            elif name in ("payment", "capture"):
                 fields[name] = PaymentCapture(**value)
         events.append(cls(**fields))
     return events

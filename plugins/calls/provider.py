@@ -15,6 +15,9 @@ a shared mutable singleton, and calls it to:
 * execute provider-neutral :data:`Instruction` values (:meth:`TelephonyProvider.execute`):
   a document-style provider answers the webhook with them (Twilio: TwiML), a command-style
   one issues commands (Telnyx Call Control) and answers the webhook with nothing,
+* run an agent-assisted card capture on a live call (:meth:`TelephonyProvider.start_capture`,
+  :meth:`TelephonyProvider.update_capture`), whose masked progress comes back as
+  :class:`PaymentProgress` webhooks,
 * stream a recording's audio with the tenant's credentials
   (:meth:`TelephonyProvider.recording_audio`),
 * say where a call is now (:meth:`TelephonyProvider.call_state`), when the platform has not
@@ -131,6 +134,10 @@ class Capability(enum.StrEnum):
     """Capture card details over the phone without the platform hearing the digits (PCI)."""
     SPEECH_RECOGNITION = "speech-recognition"
     """A :class:`Gather` that listens for speech as well as (or instead of) digits."""
+    AGENT_PAYMENTS = "agent-payments"
+    """Agent-assisted capture: during a live call, an agent asks the caller for one card
+    field at a time (:meth:`TelephonyProvider.start_capture`), the caller keys it into the
+    provider's secure capture, and only masked progress comes back (PCI)."""
 
 
 # --- Instructions --------------------------------------------------------------------------
@@ -360,6 +367,49 @@ class SuperviseMember:
     """Unique per request: the provider may use it to ignore a repeated command (Telnyx)."""
 
 
+class CaptureField(enum.StrEnum):
+    """A piece of card data an agent-assisted capture asks the caller to key."""
+
+    CARD_NUMBER = "payment-card-number"
+    EXPIRATION_DATE = "expiration-date"
+    SECURITY_CODE = "security-code"
+    POSTAL_CODE = "postal-code"
+
+
+@dataclass(frozen=True, slots=True)
+class StartCapture:
+    """Open an agent-assisted capture session on a live call: nothing is asked of the
+    caller yet (:class:`UpdateCapture` asks for each field)."""
+
+    call: CallRef
+    idempotency_key: str
+    """The same key names the same session (a retried request opens nothing new)."""
+    amount: str
+    """In major units (``"25.00"``): what the connector charges on completion."""
+    currency: str
+    """ISO 4217, lower case."""
+    connector: str = "Default"
+    description: str | None = None
+    timeout_seconds: int = 10
+    postal_code: bool = True
+    """Whether the connector needs the postal code."""
+    security_code: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCapture:
+    """Drive an open capture session: ask the caller for ``capture`` (again, for a retry),
+    or end it: ``complete`` (the connector charges; the outcome arrives as a
+    :class:`PaymentProgress` with ``capture``) or ``cancel``. Exactly one of the two."""
+
+    call: CallRef
+    session_id: str
+    """The provider's id of the session (:meth:`TelephonyProvider.start_capture`)."""
+    idempotency_key: str
+    capture: CaptureField | None = None
+    status: Literal["complete", "cancel"] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RecordingRef:
     provider_recording_id: str
@@ -488,6 +538,31 @@ class InstructionsNeeded:
     to_number: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentProgress:
+    """A secure capture moved on: the caller keyed into a field (``partial`` while keying),
+    finished one (``error`` when the provider found it invalid), or the capture ended
+    (``capture``: the connector's outcome). From an agent-assisted session (``session_id``)
+    or a :class:`Pay` step's progress (no session). Never card data: a count of digits and
+    a mask the provider plugin builds itself (at most a card number's last four digits)."""
+
+    provider_call_id: str
+    session_id: str | None = None
+    field: CaptureField | None = None
+    partial: bool = False
+    digits: int = 0
+    """How many digits the caller has keyed into ``field``."""
+    masked: str | None = None
+    """``field`` as the agent may see it (``xxxxxxxxxxxx4242``, ``xxxx``)."""
+    card_type: str | None = None
+    required: tuple[str, ...] = ()
+    """The fields still to key, as the provider says."""
+    error: str | None = None
+    """Why the provider refused what was keyed (``invalid-card-number``...)."""
+    capture: PaymentCapture | None = None
+    occurred_at: datetime | None = None
+
+
 RecordingStatus = Literal["in-progress", "paused", "completed", "failed", "deleted"]
 
 
@@ -518,7 +593,12 @@ class TranscriptSegment:
 
 
 NormalizedEvent = (
-    CallProgress | InstructionsNeeded | RecordingProgress | TranscriptSegment | MachineDetected
+    CallProgress
+    | InstructionsNeeded
+    | RecordingProgress
+    | TranscriptSegment
+    | MachineDetected
+    | PaymentProgress
 )
 
 
@@ -699,6 +779,18 @@ class TelephonyProvider(abc.ABC):
         :class:`ProviderRefused` when it refuses (no such live conference, the supervisor
         is not in it)."""
         raise UnsupportedAction(f"{self.context.provider} cannot change a supervisor's role")
+
+    async def start_capture(self, request: StartCapture) -> str:
+        """Open an agent-assisted capture session on the live call and return the
+        provider's id of it; its progress arrives as :class:`PaymentProgress` webhooks. Raise
+        :class:`UnsupportedAction` when the provider cannot (no
+        :attr:`Capability.AGENT_PAYMENTS`), :class:`ProviderRefused` when it refuses (the
+        call ended, a session is already open)."""
+        raise UnsupportedAction(f"{self.context.provider} has no agent-assisted capture")
+
+    async def update_capture(self, request: UpdateCapture) -> None:
+        """Ask the caller for a field of an open session, or complete or cancel it."""
+        raise UnsupportedAction(f"{self.context.provider} has no agent-assisted capture")
 
     async def recording_audio(self, recording: RecordingRef) -> RecordingAudio:
         """Stream a recording's media with the tenant's credentials."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from plugins.payments.inbound import apply_event as apply_processor_event
 from plugins.payments.inbound import seen as processor_event_seen
 from plugins.payments.models import (
+    AgentCapture,
+    AgentCaptureStatus,
     CapturePath,
     LedgerEntry,
     Payment,
@@ -45,6 +47,8 @@ __all__ = [
     "PAYMENTS_READ",
     "PAYMENTS_REFUND",
     "PERMISSIONS",
+    "AgentCapture",
+    "AgentCaptureStatus",
     "CapturePath",
     "ChargeRequest",
     "LedgerEntry",

@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from pydantic import Field
+
 from kernel import Event
 
 
@@ -161,6 +163,51 @@ class ReconciliationDifferenceFound(Event):
     note: str = ""
 
 
+class CaptureEvent(Event):
+    """An agent-assisted capture (or an IVR ``<Pay>``'s, without ``capture_id``) as it is
+    now: which fields were keyed, how many digits, masked; never the digits."""
+
+    permission = "payments:read"
+    aggregate = "call_id"
+    audience = "agent_id"
+    audience_permission = "payments:all"
+
+    call_id: uuid.UUID
+    capture_id: uuid.UUID | None = None
+    payment_id: uuid.UUID | None = None
+    agent_id: uuid.UUID | None = None
+    """The agent driving the capture (only they, and holders of payments:all, receive it)."""
+    status: str
+    field: str | None = None
+    fields: dict[str, dict[str, object]] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=list)
+
+
+class CaptureStarted(CaptureEvent):
+    name = "payments.capture.started"
+    description = "An agent opened a secure card capture on a live call (`capturing`)."
+
+
+class CaptureProgressed(CaptureEvent):
+    name = "payments.capture.progress"
+    description = (
+        "The caller is keying card details: the agent asked for `field`, or the provider "
+        "reported digits keyed (`fields`: per field `digits`, `masked` such as "
+        "`xxxxxxxxxxxx4242`, `complete`, `error` such as `invalid-card-number`), and the "
+        "fields still `required`. From an IVR payment too (no `capture_id`, no agent)."
+    )
+
+
+class CaptureEnded(CaptureEvent):
+    name = "payments.capture.ended"
+    description = (
+        "The capture ended: `status` succeeded, failed or cancelled, with the provider's "
+        "`result`; the payment's own events follow the ledger."
+    )
+
+    result: str | None = None
+
+
 EVENT_TYPES: list[type[Event]] = [
     PaymentCreated,
     PaymentSucceeded,
@@ -173,4 +220,7 @@ EVENT_TYPES: list[type[Event]] = [
     RefundRejected,
     ReconciliationCompleted,
     ReconciliationDifferenceFound,
+    CaptureStarted,
+    CaptureProgressed,
+    CaptureEnded,
 ]

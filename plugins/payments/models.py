@@ -60,7 +60,8 @@ class CapturePath(enum.StrEnum):
     """An IVR flow's ``payments.pay`` node: the provider's secure capture, its connector
     charging the card."""
     AGENT = "agent"
-    """Agent-assisted capture on a live call (not built yet)."""
+    """Agent-assisted capture on a live call: the agent asks for each card field, the caller
+    keys it into the provider's secure capture, its connector charges the card."""
 
 
 class EntryKind(enum.StrEnum):
@@ -264,6 +265,49 @@ class ReconciliationDifference(TenantOwnedMixin, UUIDPrimaryKeyMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
+class AgentCaptureStatus(enum.StrEnum):
+    CAPTURING = "capturing"
+    """Open: the agent asks the caller for fields."""
+    COMPLETING = "completing"
+    """The agent completed it: the provider's connector is charging the card."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def open(self) -> bool:
+        return self in (AgentCaptureStatus.CAPTURING, AgentCaptureStatus.COMPLETING)
+
+
+class AgentCapture(TenantOwnedMixin, UUIDPrimaryKeyMixin, TimestampMixin, Base):
+    """An agent-assisted capture session on a live call and its progress (which fields were
+    keyed, how many digits, masked): never card data. Its payment is the ledger row."""
+
+    __tablename__ = "payments_agent_captures"
+    __table_args__ = (
+        tenant_foreign_key("payment_id", "payments_payments", ondelete="CASCADE"),
+        Index("ix_payments_agent_captures_call_id", "tenant_id", "call_id"),
+        Index("ix_payments_agent_captures_session", "tenant_id", "provider_session_id"),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    call_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=AgentCaptureStatus.CAPTURING.value)
+    field: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The field the caller was asked for last."""
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Per field: ``digits``, ``masked``, ``complete``, ``error``, ``attempts``."""
+    required: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The fields the provider still needs."""
+    steps: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Requests made to the provider (each its own idempotency key)."""
+    result: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The provider's result code once it ended (``success``, ``payment-connector-error``)."""
+
+
 MODELS: list[type] = [
     Payment,
     Refund,
@@ -272,4 +316,5 @@ MODELS: list[type] = [
     PaymentSettings,
     Reconciliation,
     ReconciliationDifference,
+    AgentCapture,
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
@@ -20,6 +21,11 @@ from kernel import (
     __version__,
     hookimpl,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from plugins.calls import Call, PaymentProgress
 
 
 @hookimpl
@@ -74,11 +80,11 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.payments import reconciliations_api
+    from plugins.payments import captures_api, reconciliations_api
     from plugins.payments.api import router
 
-    # Fixed paths first: /reconciliations must not be taken for a payment id.
-    return [reconciliations_api.router, router]
+    # Fixed paths first: /reconciliations and /captures must not be taken for a payment id.
+    return [reconciliations_api.router, captures_api.router, router]
 
 
 @hookimpl(optionalhook=True)  # only when the ivr plugin is installed too
@@ -86,6 +92,15 @@ def kraliki_ivr_node_types() -> Sequence[object]:
     from plugins.payments.ivr_node import PayNode
 
     return [PayNode()]
+
+
+@hookimpl(optionalhook=True)  # a calls hook (calls is installed with every provider)
+async def kraliki_call_payment_progress(
+    platform: Platform, session: AsyncSession, call: Call, progress: PaymentProgress
+) -> None:
+    from plugins.payments.assisted import apply_progress
+
+    await apply_progress(platform, session, call, progress)
 
 
 @hookimpl

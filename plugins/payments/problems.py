@@ -79,3 +79,27 @@ RECONCILIATION_PERIOD_INVALID = define_problem(
     422,
     "`start` must be before `end`, `end` not in the future, and the period at most 31 days.",
 )
+CAPTURE_NOT_FOUND = define_problem(
+    "payments-capture-not-found",
+    "Capture not found",
+    404,
+    "No agent-assisted capture of yours has this id.",
+)
+CAPTURE_IN_PROGRESS = define_problem(
+    "payments-capture-in-progress",
+    "A capture is already open on this call",
+    409,
+    "Complete or cancel the call's open capture (`capture_id`) before starting another.",
+)
+CAPTURE_NOT_OPEN = define_problem(
+    "payments-capture-not-open",
+    "Capture no longer open",
+    409,
+    "The capture was completed, cancelled or has ended (`capture_status`): start a new one.",
+)
+CAPTURE_INCOMPLETE = define_problem(
+    "payments-capture-incomplete",
+    "Card details incomplete",
+    409,
+    "The provider still needs these fields (`required`): ask the caller for them first.",
+)

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, field_validator
 
+from plugins.calls import CaptureField
 from plugins.payments.models import (
+    AgentCapture,
     LedgerEntry,
     Payment,
     PaymentSettings,
@@ -319,4 +321,68 @@ class DifferenceOut(BaseModel):
             processor_refunded=row.processor_refunded,
             corrected=row.corrected,
             note=row.note,
+        )
+
+
+class CaptureIn(BaseModel):
+    """Start an agent-assisted capture on a live call the agent is on."""
+
+    call_id: uuid.UUID
+    amount: int = Field(gt=0, le=99_999_999, description="In the currency's minor unit.")
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="ISO 4217 with at most two decimals; default: the organization's.",
+    )
+    description: str = Field(default="", max_length=200)
+    contact_id: uuid.UUID | None = None
+    postal_code: bool = Field(default=True, description="The connector needs the postal code.")
+    security_code: bool = Field(default=True, description="The connector needs the CVC.")
+
+    @field_validator("description")
+    @classmethod
+    def _no_card_number(cls, value: str) -> str:
+        if CARD_LIKE.search(value):
+            raise ValueError("looks like a card number")
+        return value
+
+
+class CaptureFieldIn(BaseModel):
+    field: CaptureField = Field(
+        description="What the caller keys next: payment-card-number, expiration-date, "
+        "security-code or postal-code (again, to retry one)."
+    )
+
+
+class CaptureOut(BaseModel):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    status: str = Field(description="capturing, completing, succeeded, failed or cancelled.")
+    field: str | None = Field(description="The field the caller was asked for last.")
+    fields: dict[str, dict[str, Any]] = Field(
+        description="Per field keyed: `digits`, `masked` (at most a card number's last four "
+        "digits), `complete`, `error` (`invalid-card-number`...), `attempts`."
+    )
+    required: list[str] = Field(description="The fields the provider still needs.")
+    result: str | None = Field(description="The provider's result once it ended.")
+    payment: PaymentOut
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: AgentCapture, payment: Payment) -> CaptureOut:
+        return cls(
+            id=row.id,
+            call_id=row.call_id,
+            agent_id=row.agent_id,
+            status=row.status,
+            field=row.field,
+            fields=row.fields,
+            required=list(row.required),
+            result=row.result,
+            payment=PaymentOut.of(payment),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )

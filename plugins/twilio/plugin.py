@@ -62,6 +62,7 @@ def kraliki_telephony_providers() -> Sequence[ProviderSpec]:
                     Capability.CONFERENCING,
                     Capability.COACHING,
                     Capability.SECURE_PAYMENTS,
+                    Capability.AGENT_PAYMENTS,
                     Capability.SPEECH_RECOGNITION,
                 }
             ),

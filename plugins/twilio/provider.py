@@ -30,10 +30,12 @@ from plugins.calls import (
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
+    StartCapture,
     SuperviseMember,
     SupervisorRole,
     TelephonyProvider,
     UnsupportedAction,
+    UpdateCapture,
     WebhookAnswer,
     WebhookRejected,
     WebhookRequest,
@@ -240,6 +242,45 @@ class TwilioProvider(TelephonyProvider):
         participant = conferences(rooms[0].sid).participants(sid)
         await self._rest(http, lambda: participant.update_async(**update))
 
+    async def start_capture(self, request: StartCapture) -> str:
+        """``POST Calls/{CallSid}/Payments.json`` (agent-assisted payments): opens a
+        session with the tenant's Pay connector; its progress posts to the ``payment``
+        webhook. Returns the session's sid (``PK...``)."""
+        sid = _live_sid(request.call)
+        client, http = await self._client("take an agent-assisted payment")
+        payments = client.calls(sid).payments
+        fields: dict[str, Any] = {
+            "idempotency_key": request.idempotency_key,
+            "status_callback": self.context.webhook_url("payment"),
+            "charge_amount": float(request.amount),
+            "currency": request.currency,
+            "payment_connector": request.connector,
+            "payment_method": "credit-card",
+            "timeout": request.timeout_seconds,
+            "postal_code": request.postal_code,
+            "security_code": request.security_code,
+        }
+        if request.description:
+            fields["description"] = request.description
+        created = await self._rest(http, lambda: payments.create_async(**fields))
+        return str(created.sid)
+
+    async def update_capture(self, request: UpdateCapture) -> None:
+        """``POST Calls/{CallSid}/Payments/{Sid}.json`` with ``Capture`` (ask the caller
+        for a field) or ``Status`` (``complete``: the connector charges; ``cancel``)."""
+        sid = _live_sid(request.call)
+        client, http = await self._client("take an agent-assisted payment")
+        payment = client.calls(sid).payments(request.session_id)
+        fields: dict[str, Any] = {
+            "idempotency_key": request.idempotency_key,
+            "status_callback": self.context.webhook_url("payment"),
+        }
+        if request.capture is not None:
+            fields["capture"] = request.capture.value
+        else:
+            fields["status"] = request.status
+        await self._rest(http, lambda: payment.update_async(**fields))
+
     def _update(self, request: ControlCall) -> dict[str, str]:
         """The Call resource update that performs ``request`` (empty for recordings)."""
         action, call = request.action, request.call
@@ -388,3 +429,9 @@ async def _stream(response: httpx.Response) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         await response.aclose()
+
+
+def _live_sid(call: CallRef) -> str:
+    if not call.provider_call_id:
+        raise ProviderRefused("the call has not reached Twilio yet", code="no-call")
+    return call.provider_call_id

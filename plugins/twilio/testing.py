@@ -16,6 +16,10 @@ gave when it created the call::
         await double.press(call.sid, "1")               # keys into the latest <Gather>
         await double.speak(call.sid, "billing")         # or speech, when it listens for it
         double.dial_outcomes["+420777000111"] = "no-answer"  # how a <Dial action> ends
+        await double.pay_progress(call.sid, "4242424242424242")  # keys into the <Pay>
+        double.payment_session(call.sid)                # its agent-assisted payment, if any
+        await double.key_payment(call.sid, "4242424242424242")  # into the field asked for
+        await double.payment_result(call.sid, confirmation="ch_1")  # after Status=complete
         await double.send_status(call.sid, "completed", duration=42)
         double.end_unreported(call.sid, "completed")   # ended, but no callback got through
         double.fail_next(2, status=503)                  # the next two REST requests fail
@@ -30,7 +34,7 @@ import contextlib
 import json
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
@@ -46,14 +50,21 @@ from plugins.twilio.testing_conferences import (
 )
 from plugins.twilio.testing_rest import RestApi
 from plugins.twilio.testing_state import (
+    CAPTURE_ERRORS,
+    CAPTURE_PARAMETERS,
     Account,
     Call,
     Fault,
+    PaymentSession,
     Recording,
     RestRequest,
     SentCallback,
     State,
+    asked_fields,
+    iso8601,
+    mask,
     new_sid,
+    reported,
     rfc2822,
     sample_media,
 )
@@ -64,6 +75,7 @@ __all__ = [
     "Call",
     "Conference",
     "Participant",
+    "PaymentSession",
     "Recording",
     "RestRequest",
     "SentCallback",
@@ -362,6 +374,153 @@ class TwilioDouble:
         if error is not None:
             form["PaymentError"] = error
         return await self._fetch_twiml(call, pay.attrib["action"], form)
+
+    async def pay_progress(
+        self,
+        call_sid: str,
+        digits: str,
+        *,
+        field: str = "payment-card-number",
+        valid: bool = True,
+    ) -> list[httpx.Response]:
+        """The caller keys ``digits`` into ``field`` of the latest ``<Pay>``: Twilio posts its
+        ``statusCallback`` a partial result per digit, then the field's result (see
+        ``key_payment``), naming the field in ``For``. ``<Pay>`` asks for its fields in order,
+        so those before ``field`` are done: ``Required`` is ``field`` and those after it."""
+        call = self.state.calls[call_sid]
+        pay = self.last_twiml(call_sid).find(".//Pay")
+        assert pay is not None, "the call's TwiML has no <Pay>"
+        assert "statusCallback" in pay.attrib, "the <Pay> has no statusCallback"
+        method = pay.attrib.get("paymentMethod", "credit-card")
+        asked = asked_fields(
+            method,
+            postal_code=pay.attrib.get("postalCode", "true").lower() != "false",
+            security_code=pay.attrib.get("securityCode", "true").lower() != "false",
+        )
+        head = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "For": field,
+            "Attempt": "1",
+            "PaymentMethod": method,
+            "ChargeAmount": pay.attrib.get("chargeAmount", ""),
+            "Currency": pay.attrib.get("currency", "usd"),
+            "PaymentConnector": pay.attrib.get("paymentConnector", "Default"),
+        }
+        required = asked[asked.index(field) :] if field in asked else asked
+        url = pay.attrib["statusCallback"]
+        return await self._key_field(call, url, head, digits, required=required, valid=valid)
+
+    def payment_session(self, call_sid: str) -> PaymentSession:
+        """The call's latest agent-assisted payment session (``Calls/{sid}/Payments``)."""
+        sessions = [p for p in self.state.payments.values() if p.call_sid == call_sid]
+        assert sessions, "the call has no payment session"
+        return sessions[-1]
+
+    async def key_payment(
+        self, call_sid: str, digits: str, *, valid: bool = True
+    ) -> list[httpx.Response]:
+        """The caller keys ``digits`` into the field the call's payment session asks for
+        (its last ``Capture``): Twilio posts the session's ``status_callback`` a partial
+        result per digit (``PartialResult=true``), then the field's result
+        (``PartialResult=false``), each with what was keyed masked; ``valid=False``: the
+        digits are refused (``ErrorType``) and the field stays ``Required``."""
+        session = self.payment_session(call_sid)
+        assert session.status == "active", f"the payment session is {session.status}"
+        assert session.capturing, "the payment session asks for no field (update it: Capture)"
+        field = session.capturing
+        session.keyed.pop(field, None)
+        head = {
+            "AccountSid": session.account_sid,
+            "CallSid": call_sid,
+            "Sid": session.sid,
+            "Capture": field,
+            **session.described(),
+            "PaymentConnector": session.connector or "",
+        }
+        responses = await self._key_field(
+            self.state.calls[call_sid],
+            session.status_callback,
+            head,
+            digits,
+            required=session.required(),
+            valid=valid,
+        )
+        if valid:
+            session.keyed[field] = digits
+        return responses
+
+    async def payment_result(
+        self,
+        call_sid: str,
+        result: str = "success",
+        *,
+        confirmation: str | None = None,
+        error: str | None = None,
+        token: str | None = None,
+    ) -> httpx.Response:
+        """The connector's outcome of the call's payment session, after ``Status=complete``
+        (``success``, ``payment-connector-error``, ``too-many-failed-attempts``,
+        ``validation-error``, ``internal-error``...): Twilio posts it to the session's
+        ``status_callback`` with the card masked. The digits are dropped then: the connector
+        has had them, and the double keeps nothing it no longer needs."""
+        session = self.payment_session(call_sid)
+        assert session.status == "complete-requested", f"the payment session is {session.status}"
+        session.status = "completed"
+        form = {
+            "AccountSid": session.account_sid,
+            "CallSid": call_sid,
+            "Sid": session.sid,
+            "Result": result,
+            "PaymentToken": token or "",
+            **reported("payment-card-number", session.keyed.get("payment-card-number", "")),
+            "ExpirationDate": mask("expiration-date", session.keyed.get("expiration-date", "")),
+            "SecurityCode": mask("security-code", session.keyed.get("security-code", "")),
+            **session.described(),
+            "DateUpdated": iso8601(),
+        }
+        if confirmation is not None:
+            form["PaymentConfirmationCode"] = confirmation
+        if error is not None:
+            form["PaymentError"] = error
+        session.keyed.clear()
+        return await self._deliver(self.state.calls[call_sid], session.status_callback, form)
+
+    async def _key_field(
+        self,
+        call: Call,
+        url: str,
+        head: dict[str, str],
+        digits: str,
+        *,
+        required: Sequence[str],
+        valid: bool,
+    ) -> list[httpx.Response]:
+        """The callbacks of one field keyed (named in ``head``'s ``Capture`` or ``For``): a
+        partial result per digit, then the final one, with the whole value masked and the
+        field out of ``Required`` (still in it, and an ``ErrorType``, when not ``valid``)."""
+        field = head.get("Capture") or head["For"]
+        assert field in CAPTURE_PARAMETERS, f"not a field Twilio captures: {field!r}"
+        responses = []
+        for count in range(1, len(digits) + 1):
+            form = head | {
+                "PartialResult": "true",
+                "Required": ",".join(required),
+                "ErrorType": "",
+                "DateUpdated": iso8601(),
+                **reported(field, digits[:count], whole=False),
+            }
+            responses.append(await self._deliver(call, url, form))
+        left = required if not valid else [name for name in required if name != field]
+        final = head | {
+            "PartialResult": "false",
+            "Required": ",".join(left),
+            "ErrorType": "" if valid else CAPTURE_ERRORS[field],
+            "DateUpdated": iso8601(),
+            **reported(field, digits),
+        }
+        responses.append(await self._deliver(call, url, final))
+        return responses
 
     def _gather_action(self, call_sid: str, input_: str) -> tuple[Call, str]:
         """The call and the action URL of its latest ``<Gather>``, which must accept

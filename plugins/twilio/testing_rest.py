@@ -8,6 +8,7 @@ import base64
 import binascii
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,11 +18,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from plugins.twilio.testing_conferences import seat, tidy
 from plugins.twilio.testing_state import (
     API_VERSION,
+    CAPTURE_PARAMETERS,
     Account,
     Call,
+    PaymentSession,
     Recording,
     RestRequest,
     State,
+    asked_fields,
     error,
     new_sid,
     sample_media,
@@ -37,6 +41,10 @@ FAULT_ERRORS = {
     500: (20500, "Internal Server Error"),
     503: (20503, "Service Unavailable"),
 }
+PAYMENT_REQUIRED = ("IdempotencyKey", "StatusCallback")
+"""What every Payments request must name (create and update alike)."""
+PAYMENT_STATUSES = {"complete": "complete-requested", "cancel": "cancelled"}
+"""An update's ``Status`` -> the session's status from then on."""
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -58,6 +66,7 @@ class RestApi:
         acc = rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-f]{{32}})"
         call = rf"{acc}/Calls/(?P<call>CA[0-9a-f]{{32}})"
         rec = r"(?P<rec>RE[0-9a-f]{32})"
+        pay = r"(?P<payment>PK[0-9a-f]{32})"
         table: list[tuple[str, str, Handler]] = [
             ("GET", rf"{acc}\.json", self.fetch_account),
             ("POST", rf"{acc}/Calls\.json", self.create_call),
@@ -70,6 +79,8 @@ class RestApi:
                 self.update_recording,
             ),
             ("DELETE", rf"{call}/Recordings/{rec}\.json", self.delete_recording),
+            ("POST", rf"{call}/Payments\.json", self.create_payment),
+            ("POST", rf"{call}/Payments/{pay}\.json", self.update_payment),
             ("GET", rf"{acc}/Recordings/{rec}\.(?P<ext>json|mp3|wav)", self.fetch_recording),
             ("DELETE", rf"{acc}/Recordings/{rec}\.json", self.delete_recording),
             ("GET", rf"{acc}/Conferences\.json", self.list_conferences),
@@ -229,6 +240,51 @@ class RestApi:
             member.call_sid_to_coach = coach if coaching else None
         return JSONResponse(member.as_json(found))
 
+    # --- agent-assisted payments ------------------------------------------------------------
+
+    async def create_payment(self, request: RestRequest, account: Account, call: str) -> Response:
+        """Open a payment session on a live call. A create repeated with its
+        ``IdempotencyKey`` (a retry whose answer was lost) gets the session it opened."""
+        found = self._call(account, call)
+        if found is None:
+            return not_found(request.path)
+        form = request.form
+        if missing := _missing(form, PAYMENT_REQUIRED):
+            return missing
+        sessions = [p for p in self.state.payments.values() if p.call_sid == found.sid]
+        for earlier in sessions:
+            if earlier.idempotency_key == form["IdempotencyKey"]:
+                return JSONResponse(earlier.as_json(), status_code=201)
+        if found.status != "in-progress":
+            return twilio_error(
+                21220, "Call is not in-progress. Cannot create a payment session.", 400
+            )
+        if any(earlier.active for earlier in sessions):
+            return twilio_error(64008, "A payment session is already in progress on this call", 400)
+        session = _new_session(account, found, form)
+        self.state.payments[session.sid] = session
+        return JSONResponse(session.as_json(), status_code=201)
+
+    async def update_payment(
+        self, request: RestRequest, account: Account, call: str, payment: str
+    ) -> Response:
+        """Ask for one field (``Capture``) or end the session (``Status``). An update
+        repeated with its ``IdempotencyKey`` is answered again but not applied again."""
+        session = self.state.payments.get(payment)
+        if self._call(account, call) is None or session is None or session.call_sid != call:
+            return not_found(request.path)
+        form = request.form
+        if missing := _missing(form, PAYMENT_REQUIRED):
+            return missing
+        if any(u["IdempotencyKey"] == form["IdempotencyKey"] for u in session.updates):
+            return JSONResponse(session.as_json())
+        if not session.active:
+            return twilio_error(64009, "The payment session is no longer active", 400)
+        if refused := _refused_update(form):
+            return refused
+        _apply_update(session, form)
+        return JSONResponse(session.as_json())
+
     # --- recordings ------------------------------------------------------------------------
 
     async def create_recording(self, request: RestRequest, account: Account, call: str) -> Response:
@@ -309,6 +365,65 @@ class RestApi:
             return not_found(request.path)
         recording.deleted = True
         return Response(status_code=204)
+
+
+def _missing(form: dict[str, str], names: tuple[str, ...]) -> JSONResponse | None:
+    """Twilio's 20001 for the first required parameter absent or empty, if any."""
+    for name in names:
+        if not form.get(name):
+            return twilio_error(20001, f"Missing required parameter {name}", 400)
+    return None
+
+
+def _new_session(account: Account, call: Call, form: dict[str, str]) -> PaymentSession:
+    method = form.get("PaymentMethod") or "credit-card"
+    return PaymentSession(
+        sid=new_sid("PK"),
+        account_sid=account.sid,
+        call_sid=call.sid,
+        idempotency_key=form["IdempotencyKey"],
+        status_callback=form["StatusCallback"],
+        charge_amount=form.get("ChargeAmount"),
+        currency=form.get("Currency"),
+        connector=form.get("PaymentConnector"),
+        payment_method=method,
+        description=form.get("Description"),
+        asked=asked_fields(
+            method,
+            postal_code=form.get("PostalCode", "").lower() != "false",
+            security_code=form.get("SecurityCode", "").lower() != "false",
+        ),
+    )
+
+
+def _refused_update(form: dict[str, str]) -> JSONResponse | None:
+    """Why Twilio refuses an update: it names exactly one of ``Capture`` and ``Status``,
+    each with one of the values Twilio knows."""
+    if "Capture" not in form and "Status" not in form:
+        return twilio_error(20001, "Missing required parameter Capture or Status", 400)
+    if "Capture" in form and "Status" in form:
+        return twilio_error(20001, "Only one of Capture or Status may be given", 400)
+    if "Capture" in form and form["Capture"] not in CAPTURE_PARAMETERS:
+        return twilio_error(64010, "Invalid Capture parameter", 400)
+    if "Status" in form and form["Status"] not in PAYMENT_STATUSES:
+        return twilio_error(64011, "Invalid Status parameter", 400)
+    return None
+
+
+def _apply_update(session: PaymentSession, form: dict[str, str]) -> None:
+    """A ``Capture`` asks the caller for a field afresh (what was keyed into it goes: a
+    re-request is a retry); a ``Status`` ends the session, and a cancelled one keeps no
+    digits, since no connector will ever need them."""
+    session.updates.append(form)
+    session.status_callback = form["StatusCallback"]
+    session.updated_at = datetime.now(UTC)
+    if "Capture" in form:
+        session.capturing = form["Capture"]
+        session.keyed.pop(form["Capture"], None)
+        return
+    session.status = PAYMENT_STATUSES[form["Status"]]
+    if session.status == "cancelled":
+        session.keyed.clear()
 
 
 def _basic_auth(header: str) -> tuple[str, str] | None:

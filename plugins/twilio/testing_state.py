@@ -1,5 +1,6 @@
 """What the Twilio double (``plugins.twilio.testing``) keeps: accounts, calls, recordings,
-the requests it received and the callbacks it sent, and how Twilio writes them as JSON."""
+payment sessions, the requests it received and the callbacks it sent, and how Twilio writes
+them as JSON."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ def new_sid(prefix: str) -> str:
 def rfc2822(moment: datetime | None = None) -> str:
     """Twilio's REST and status-callback timestamps: ``Tue, 22 Nov 2026 10:00:00 +0000``."""
     return format_datetime(moment or datetime.now(UTC))
+
+
+def iso8601(moment: datetime | None = None) -> str:
+    """Twilio's payment-callback timestamps: ``2026-11-22T10:00:00.123Z``."""
+    stamp = (moment or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
 
 
 @dataclass
@@ -210,6 +217,132 @@ class Call:
         }
 
 
+CARD_FIELDS = ("payment-card-number", "expiration-date", "security-code", "postal-code")
+"""What a card capture asks the caller for, in the order Twilio lists it in ``Required``."""
+BANK_FIELDS = ("bank-routing-number", "bank-account-number")
+"""What an ``ach-debit`` capture asks for, in that order."""
+CAPTURE_PARAMETERS = {
+    "payment-card-number": "PaymentCardNumber",
+    "expiration-date": "ExpirationDate",
+    "security-code": "SecurityCode",
+    "postal-code": "PaymentCardPostalCode",
+    "bank-routing-number": "BankRoutingNumber",
+    "bank-account-number": "BankAccountNumber",
+}
+"""Each field Twilio captures -> the callback parameter that reports it (masked)."""
+CAPTURE_ERRORS = {
+    "payment-card-number": "invalid-card-number",
+    "expiration-date": "invalid-date",
+    "security-code": "invalid-security-code",
+    "postal-code": "invalid-postal-code",
+    "bank-routing-number": "invalid-bank-routing-number",
+    "bank-account-number": "invalid-bank-account-number",
+}
+"""The ``ErrorType`` of a field the caller keyed wrong."""
+CARD_TYPES = {"4": "visa", "5": "mastercard"}
+"""A card number's first digit -> the ``PaymentCardType`` Twilio reports."""
+VISIBLE_CARD_DIGITS = 4
+MASKED_UNTIL = 12
+"""A card number shows its last four digits only once this many are keyed (before that,
+the last four would be most of what was keyed)."""
+
+
+def mask(field: str, digits: str, *, whole: bool = True) -> str:
+    """``digits`` keyed into ``field`` as Twilio reports them: an ``x`` for each digit, but a
+    card number's last four and a postal code (not a secret) as keyed. ``whole=False``: a
+    card number still being keyed shows none, since the tail of a prefix is not the card's
+    last four, and the partial results together would give away eight digits or more."""
+    if field == "postal-code":
+        return digits
+    shown = 0
+    if field == "payment-card-number" and whole and len(digits) >= MASKED_UNTIL:
+        shown = VISIBLE_CARD_DIGITS
+    return "x" * (len(digits) - shown) + digits[len(digits) - shown :]
+
+
+def reported(field: str, digits: str, *, whole: bool = True) -> dict[str, str]:
+    """The callback parameters reporting ``field``: its masked value (see :func:`mask`),
+    and a card number's ``PaymentCardType``."""
+    form = {CAPTURE_PARAMETERS[field]: mask(field, digits, whole=whole)}
+    if field == "payment-card-number":
+        form["PaymentCardType"] = card_type(digits)
+    return form
+
+
+def card_type(digits: str) -> str:
+    return CARD_TYPES.get(digits[:1], "unknown")
+
+
+def asked_fields(payment_method: str, *, postal_code: bool, security_code: bool) -> list[str]:
+    """What a capture must get from the caller, in Twilio's order: a bank account's two
+    numbers, or a card's fields but those the request turned off."""
+    if payment_method == "ach-debit":
+        return list(BANK_FIELDS)
+    off = {"postal-code": not postal_code, "security-code": not security_code}
+    return [name for name in CARD_FIELDS if not off.get(name)]
+
+
+@dataclass
+class PaymentSession:
+    """An agent-assisted payment (``Calls/{CallSid}/Payments``): the agent asks for one field
+    at a time (``capturing``), the caller keys it, and Twilio reports the progress to the
+    latest ``status_callback``, masked. Twilio is the carrier: it alone holds the digits, in
+    memory (``keyed``), until the connector has them or the session is cancelled."""
+
+    sid: str
+    account_sid: str
+    call_sid: str
+    idempotency_key: str
+    status_callback: str
+    """Each update names it again; Twilio calls the latest."""
+    charge_amount: str | None
+    currency: str | None
+    connector: str | None
+    payment_method: str
+    description: str | None
+    asked: list[str] = field(default_factory=lambda: list(CARD_FIELDS))
+    """The fields the session must capture (``asked_fields``)."""
+    status: str = "active"
+    """``active``, ``complete-requested`` (``Status=complete``, the connector's result still
+    to come), ``completed``, ``cancelled``."""
+    capturing: str | None = None
+    """The field asked for last (``Capture``)."""
+    keyed: dict[str, str] = field(default_factory=dict)
+    """Field -> the digits the caller keyed into it (valid ones only); never sent unmasked."""
+    updates: list[dict[str, str]] = field(default_factory=list)
+    """The REST updates applied, in order (a repeated ``IdempotencyKey`` is not)."""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def active(self) -> bool:
+        """Whether the session still holds the call (no other one may start)."""
+        return self.status in ("active", "complete-requested")
+
+    def required(self) -> list[str]:
+        """``Required``: the fields asked for that the caller has not keyed validly yet."""
+        return [name for name in self.asked if name not in self.keyed]
+
+    def described(self) -> dict[str, str]:
+        """What every callback of the session says about the payment."""
+        return {
+            "PaymentMethod": self.payment_method,
+            "ChargeAmount": self.charge_amount or "",
+            "Currency": self.currency or "",
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        path = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{self.call_sid}"
+        return {
+            "account_sid": self.account_sid,
+            "call_sid": self.call_sid,
+            "sid": self.sid,
+            "date_created": rfc2822(self.created_at),
+            "date_updated": rfc2822(self.updated_at),
+            "uri": f"{path}/Payments/{self.sid}.json",
+        }
+
+
 def error(code: int, message: str, status: int) -> dict[str, Any]:
     """Twilio's JSON error body."""
     return {
@@ -245,6 +378,8 @@ class State:
     recordings: dict[str, Recording] = field(default_factory=dict)
     conferences: dict[str, Conference] = field(default_factory=dict)
     """By sid (``plugins.twilio.testing_conferences``)."""
+    payments: dict[str, PaymentSession] = field(default_factory=dict)
+    """Agent-assisted payment sessions, by sid."""
     requests: list[RestRequest] = field(default_factory=list)
     callbacks: list[SentCallback] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)

@@ -5,7 +5,8 @@ answered, or arrived: what now?), ``status`` (call progress), ``amd`` (asynchron
 answering-machine detection's verdict: ``AsyncAmdStatusCallback``), ``gather`` (a ``<Gather>``
 with keys or speech, a ``<Record>`` or a ``<Pay>`` finished, or the dialled leg of a
 ``<Dial>`` that reports its outcome ended: ``DialCallStatus``), ``recording``, ``transcription``
-(real-time transcription) and ``payment`` (``<Pay>`` progress, kept but not turned into events).
+(real-time transcription) and ``payment`` (a secure capture's progress: a ``<Pay>`` verb's or an
+agent-assisted session's).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureField,
     CaptureStatus,
     Direction,
     InstructionsNeeded,
@@ -29,6 +31,7 @@ from plugins.calls import (
     NormalizedEvent,
     ParsedWebhook,
     PaymentCapture,
+    PaymentProgress,
     RecordingProgress,
     RecordingStatus,
     TranscriptSegment,
@@ -275,8 +278,60 @@ def _amd(form: Form, call_sid: str, _: str) -> Parsed:
     return (verdict,), ("amd", raw)
 
 
+MASKED_FIELDS = {
+    CaptureField.CARD_NUMBER: "PaymentCardNumber",
+    CaptureField.EXPIRATION_DATE: "ExpirationDate",
+    CaptureField.SECURITY_CODE: "SecurityCode",
+    CaptureField.POSTAL_CODE: "PaymentCardPostalCode",
+}
+"""The parameter in which Twilio reports what was keyed into each field (masked)."""
+CAPTURE_FIELDS = {field.value: field for field in CaptureField}
+
+
 def _payment(form: Form, call_sid: str, _: str) -> Parsed:
-    return (), None
+    """A secure capture's status callback: an agent-assisted session's (``Sid``, the field
+    in ``Capture``) or a ``<Pay>`` verb's (the field in ``For``). While the caller keys,
+    ``PartialResult`` is true; ``ErrorType`` says why a field was refused; ``Result`` ends
+    the session with the connector's outcome. What was keyed is read only as a count of
+    digits and a mask built here (a card number's last four at most)."""
+    field = CAPTURE_FIELDS.get(form.get("Capture") or form.get("For") or "")
+    result = form.get("Result", "")
+    digits, masked = _masked(field, form.get(MASKED_FIELDS[field], "")) if field else (0, None)
+    capture = None
+    if result:
+        capture = PaymentCapture(
+            status=PAY_RESULTS.get(result, "failed"),
+            result=result,
+            confirmation=form.get("PaymentConfirmationCode") or None,
+            error=(form.get("PaymentError") or form.get("ConnectorError") or None),
+        )
+    progress = PaymentProgress(
+        provider_call_id=call_sid,
+        session_id=form.get("Sid") or None,
+        field=field,
+        partial=form.get("PartialResult", "").lower() == "true",
+        digits=digits,
+        masked=masked,
+        card_type=form.get("PaymentCardType") or None,
+        required=tuple(item for item in form.get("Required", "").split(",") if item),
+        error=form.get("ErrorType") or None,
+        capture=capture,
+        occurred_at=_time(form.get("DateUpdated")),
+    )
+    return (progress,), None
+
+
+def _masked(field: CaptureField, value: str) -> tuple[int, str | None]:
+    """How many digits Twilio's masked ``value`` stands for, and the platform's own mask of
+    it: all ``x`` but a card number's last four digits (when at least twelve were keyed)."""
+    keyed = [c for c in value if c.isdigit() or c.lower() == "x"]
+    if not keyed:
+        return 0, None
+    shown = ""
+    if field is CaptureField.CARD_NUMBER and len(keyed) >= 12:
+        tail = "".join(keyed[-4:])
+        shown = tail if tail.isdigit() else ""
+    return len(keyed), "x" * (len(keyed) - len(shown)) + shown
 
 
 _PARSERS: dict[str, Callable[[Form, str, str], Parsed]] = {

@@ -123,6 +123,7 @@ PAYMENTS_TABLES = {
     "payments_settings",
     "payments_reconciliations",
     "payments_reconciliation_differences",
+    "payments_agent_captures",
 }
 
 

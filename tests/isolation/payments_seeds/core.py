@@ -1,16 +1,18 @@
 """Seeds the payments plugin's tables for the cross-tenant route walk: the settings through
 the API (no processor: the walk has no Stripe), and a payment taken, partly refunded, with
-its ledger entries, a processor event and a reconciliation with a difference, written
-through the models (as the processor's answers, webhooks and the reconciliation job write
-them)."""
+its ledger entries, an agent-assisted capture under way, a processor event and a
+reconciliation with a difference, written through the models (as the processor's answers,
+webhooks and the reconciliation job write them)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from kernel import tenant_scope, utcnow
 from plugins.payments import (
+    AgentCapture,
     LedgerEntry,
     Payment,
     ProcessorEvent,
@@ -87,6 +89,19 @@ async def seed(client: Any, tenant: Any) -> None:
                         created_at=utcnow(),
                     )
                 )
+            session.add(
+                AgentCapture(
+                    payment_id=payment.id,
+                    call_id=uuid.uuid4(),
+                    provider="twilio",
+                    provider_session_id=f"PK{tenant.slug}",
+                    status="capturing",
+                    field="expiration-date",
+                    fields={"payment-card-number": {"digits": 16, "masked": "xxxxxxxxxxxx4242"}},
+                    required=["expiration-date"],
+                    steps=1,
+                )
+            )
             session.add(
                 ProcessorEvent(
                     processor="stripe",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from payments_suite import last_hour, ok, organization, pay, pay_at_the_processor, reconcile
 
+from kernel import tenant_scope
 from kernel.testing import assert_rls_enabled, assert_tenant_isolation
+from plugins.payments import AgentCapture
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -92,12 +96,35 @@ async def test_settings_changes_check_if_match(payments, kraliki_make_owner):
     assert stale.json()["type"] == "/problems/payments-settings-conflict"
 
 
+async def capture_under_way(payments, org, payment_id: uuid.UUID) -> None:
+    """An agent-assisted capture of the organization's, as the capture API writes one (this
+    app has no telephony provider to open one through)."""
+    with tenant_scope(org.tenant_id):
+        async with payments.app.state.platform.database.session() as session:
+            session.add(
+                AgentCapture(
+                    payment_id=payment_id,
+                    call_id=uuid.uuid4(),
+                    provider="twilio",
+                    provider_session_id=f"PK{org.slug}",
+                    status="capturing",
+                    field="payment-card-number",
+                    fields={"payment-card-number": {"digits": 16, "masked": "xxxxxxxxxxxx4242"}},
+                    required=["expiration-date"],
+                    steps=1,
+                )
+            )
+            await session.commit()
+
+
 async def test_organizations_never_reach_each_others_payments(payments, kraliki_make_owner):
     acme = await organization(payments, kraliki_make_owner, "acme")
     globex = await organization(payments, kraliki_make_owner, "globex", threshold=100)
     for org in (acme, globex):
         paid = await pay(org.api, 1000, description=f"order of {org.slug}")
         await ok(await org.api.post(f"/payments/{paid['id']}/refunds", json={"amount": 500}), 201)
+        if org is globex:
+            await capture_under_way(payments, org, uuid.UUID(paid["id"]))
     await pay_at_the_processor(payments, globex, 4200)  # a difference for globex's run
     run = await reconcile(payments, globex)
     assert run["differences"] == 1

@@ -18,10 +18,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from payments_suite import charge_at_stripe, last_hour, ok
-from sqlalchemy import inspect, select
+from payments_suite import charge_at_stripe, last_hour, ok, rows_holding
 
-from kernel import Base, tenant_scope
 from kernel.testing import app_client, create_tenant, installed_plugin, outbox_events
 from plugins.calls.testing import served_platform, store_secrets
 from plugins.ivr import CallFacts, Go, NodeContext
@@ -318,26 +316,6 @@ async def test_a_canary_card_number_is_kept_nowhere(
         assert CANARY not in json.dumps(event.payload, default=str)
     assert CANARY not in caplog.text
     assert await rows_holding(app, tenant, CANARY) == []
-
-
-async def rows_holding(app: FastAPI, tenant: uuid.UUID, needle: str) -> list[str]:
-    """Every table (the organization's rows, and the shared ones) whose rows hold ``needle``
-    anywhere in their text."""
-    platform = app.state.platform
-    async with platform.database.engine.connect() as connection:
-        present = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-    found = []
-    with tenant_scope(tenant):
-        async with platform.database.session() as session:
-            for mapper in Base.registry.mappers:
-                if mapper.persist_selectable.description not in present:
-                    continue  # a plugin this app does not load
-                model = mapper.class_
-                columns = [column.key for column in mapper.column_attrs]
-                rows = await session.execute(select(*(getattr(model, c) for c in columns)))
-                if any(needle in str(tuple(row)) for row in rows):
-                    found.append(mapper.local_table.name)
-    return found
 
 
 async def ivr_path(api: httpx.AsyncClient, call_id: str) -> list[str]:

@@ -13,9 +13,11 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureField,
     Direction,
     InstructionsNeeded,
     ParsedWebhook,
+    PaymentProgress,
     RecordingProgress,
     TranscriptSegment,
     WebhookMalformed,
@@ -368,8 +370,14 @@ def test_card_data_is_never_kept(kind):
     assert parsed.payload["Result"] == "success"
 
 
-def test_a_payment_callback_has_no_events():
-    assert parse("payment", call_form(Capture="expiration-date") | CARD).events == ()
+def test_a_payment_callback_is_progress_without_card_data():
+    [progress] = parse("payment", call_form(Capture="expiration-date") | CARD).events
+    assert isinstance(progress, PaymentProgress)
+    assert (progress.field, progress.digits, progress.masked) == (
+        CaptureField.EXPIRATION_DATE,
+        4,
+        "xxxx",
+    )
 
 
 def test_the_payload_is_the_form():

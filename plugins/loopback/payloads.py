@@ -17,7 +17,9 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from plugins.calls import (
@@ -25,12 +27,14 @@ from plugins.calls import (
     AnsweredBy,
     CallProgress,
     CallStatus,
+    CaptureField,
     CaptureStatus,
     Direction,
     InstructionsNeeded,
     MachineDetected,
     NormalizedEvent,
     PaymentCapture,
+    PaymentProgress,
     RecordingProgress,
     RecordingStatus,
     TranscriptSegment,
@@ -40,6 +44,10 @@ CALL_ID = r"^LB(?:[0-9a-f]{16})?[0-9a-f]{32}$"
 """``LB``, the carrier's instance (calls placed before carriers were named have none), and
 the call's own 32 hex digits."""
 RECORDING_ID = r"^RE[0-9a-f]{32}$"
+SESSION_ID = r"^LC[0-9a-f]{32}$"
+"""An agent-assisted capture session: ``LC`` and 32 hex digits."""
+CONFIRMATION = r"^lbpay_[0-9a-f]{24}$"
+"""The simulated connector's charge."""
 
 
 class _Body(BaseModel):
@@ -136,6 +144,28 @@ PAYMENT_STATUSES: dict[str, CaptureStatus] = {
 }
 
 
+def payment_capture(
+    result: PaymentResult, confirmation: str | None, error: str | None
+) -> PaymentCapture:
+    return PaymentCapture(
+        status=PAYMENT_STATUSES[result], result=result, confirmation=confirmation, error=error
+    )
+
+
+def mask(field: CaptureField | None, keyed: str) -> str | None:
+    """What the platform may see of what was keyed into ``field``: one ``x`` per digit, but
+    for a card number's last four digits once twelve or more were keyed (None: nothing
+    keyed). ``keyed`` may be digits or a mask already (``x``); anything else is dropped."""
+    marks = [c for c in keyed if c.isdigit() or c in "xX"]
+    if not marks:
+        return None
+    shown = ""
+    if field is CaptureField.CARD_NUMBER and len(marks) >= 12:
+        tail = "".join(marks[-4:])
+        shown = tail if tail.isdigit() else ""
+    return "x" * (len(marks) - len(shown)) + shown
+
+
 class GatherBody(_Body):
     """A gather ended: with the digits keyed in, with what the callee said (``speech``, a
     gather that listens for it), or with nothing (``no-input``: it timed out, or only the
@@ -149,21 +179,19 @@ class GatherBody(_Body):
     """The recognizer's confidence in ``speech`` (loopback's: 1.0)."""
     payment_result: PaymentResult | None = None
     """``payment``: how the capture ended (Twilio's ``<Pay>`` results)."""
-    payment_confirmation: str | None = Field(default=None, pattern=r"^lbpay_[0-9a-f]{24}$")
+    payment_confirmation: str | None = Field(default=None, pattern=CONFIRMATION)
     """The simulated connector's charge (a success)."""
     payment_error: str | None = Field(default=None, pattern=r"^[a-z_]{1,64}$")
 
     def event(self) -> InstructionsNeeded:
         if self.result == "payment":
-            result = self.payment_result or "internal-error"
             return InstructionsNeeded(
                 provider_call_id=self.call_id,
                 reason="gathered",
-                payment=PaymentCapture(
-                    status=PAYMENT_STATUSES[result],
-                    result=result,
-                    confirmation=self.payment_confirmation,
-                    error=self.payment_error,
+                payment=payment_capture(
+                    self.payment_result or "internal-error",
+                    self.payment_confirmation,
+                    self.payment_error,
                 ),
             )
         said = self.result == "speech"
@@ -173,6 +201,64 @@ class GatherBody(_Body):
             digits=self.digits if self.result == "digits" else None,
             speech=self.speech if said else None,
             confidence=self.confidence if said and self.speech else None,
+        )
+
+
+class PaymentBody(_Body):
+    """An agent-assisted capture session moved on: the callee is keying ``field``
+    (``partial``), finished keying it, or the session ended (``payment_result``: the
+    simulated connector's outcome, or the callee's star). Never card data: a count of
+    ``digits`` and a ``masked`` form, masked again as it is read (:func:`mask`)."""
+
+    kind: Literal["payment"] = "payment"
+    session_id: str = Field(pattern=SESSION_ID)
+    field: CaptureField | None = None
+    """The field the callee was asked for (None: the connector's outcome)."""
+    partial: bool = False
+    digits: int = Field(default=0, ge=0, le=64)
+    """How many digits were keyed into ``field``."""
+    masked: str | None = Field(default=None, max_length=64)
+    card_type: Literal["visa", "mastercard"] | None = None
+    """The card keyed into ``payment-card-number``, once its first digits tell."""
+    required: tuple[CaptureField, ...] = ()
+    """The fields the session still needs, in order."""
+    error: str | None = Field(default=None, pattern=r"^[a-z-]{1,64}$")
+    """Why the carrier refused what was keyed (its test cards are always valid: only a
+    delivery crafted by hand has one)."""
+    payment_result: PaymentResult | None = None
+    payment_confirmation: str | None = Field(default=None, pattern=CONFIRMATION)
+    payment_error: str | None = Field(default=None, pattern=r"^[a-z_]{1,64}$")
+
+    @field_validator("masked")
+    @classmethod
+    def _masked(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Whatever arrives is kept and reported masked: at most a card number's last four."""
+        return None if value is None else mask(info.data.get("field"), value)
+
+    @model_validator(mode="after")
+    def _counted(self) -> PaymentBody:
+        if self.masked is not None and len(self.masked) != self.digits:
+            raise ValueError("masked must have one character per digit keyed")
+        return self
+
+    def event(self) -> PaymentProgress:
+        capture = None
+        if self.payment_result is not None:
+            capture = payment_capture(
+                self.payment_result, self.payment_confirmation, self.payment_error
+            )
+        return PaymentProgress(
+            provider_call_id=self.call_id,
+            session_id=self.session_id,
+            field=self.field,
+            partial=self.partial,
+            digits=self.digits,
+            masked=self.masked,
+            card_type=self.card_type,
+            required=tuple(field.value for field in self.required),
+            error=self.error,
+            capture=capture,
+            occurred_at=self.occurred_at,
         )
 
 
@@ -246,10 +332,17 @@ class TranscriptionBody(_Body):
 
 
 Body = Annotated[
-    StatusBody | VoiceBody | AmdBody | GatherBody | DialBody | RecordingBody | TranscriptionBody,
+    StatusBody
+    | VoiceBody
+    | AmdBody
+    | GatherBody
+    | PaymentBody
+    | DialBody
+    | RecordingBody
+    | TranscriptionBody,
     Field(discriminator="kind"),
 ]
-KINDS = ("status", "voice", "amd", "gather", "dial", "recording", "transcription")
+KINDS = ("status", "voice", "amd", "gather", "payment", "dial", "recording", "transcription")
 _ADAPTER: TypeAdapter[Body] = TypeAdapter(Body)
 
 
@@ -259,8 +352,8 @@ class PayloadError(ValueError):
 
 def parse_body(kind: str, raw: bytes) -> tuple[Body, dict[str, Any]]:
     """The validated body of a ``kind`` webhook and its JSON as kept (nothing to redact:
-    loopback sends no card data, only the simulated connector's outcome, and no
-    credentials)."""
+    loopback sends no card data, only masks and the simulated connector's outcome, and no
+    credentials; a ``payment`` body's mask is masked again as it is read)."""
     if kind not in KINDS:
         raise PayloadError(f"loopback sends no {kind!r} webhooks")
     try:

@@ -32,14 +32,16 @@ from plugins.calls import (
     ProviderRefused,
     RecordingAudio,
     RecordingRef,
+    StartCapture,
     SuperviseMember,
     TelephonyProvider,
+    UpdateCapture,
     WebhookAnswer,
     WebhookRejected,
     WebhookRequest,
     is_sip_uri,
 )
-from plugins.loopback.carrier import conference, control
+from plugins.loopback.carrier import capture, conference, control
 from plugins.loopback.carrier.call import CarrierCall
 from plugins.loopback.carrier.lease import carrier_alive, carrier_of
 from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, MediaRefError, parse_ref, wav_chunks
@@ -63,10 +65,12 @@ CAPABILITIES = frozenset(
         Capability.COACHING,
         Capability.SPEECH_RECOGNITION,
         Capability.SECURE_PAYMENTS,
+        Capability.AGENT_PAYMENTS,
     }
 )
-"""Everything, secure payments included: its simulated connector takes named test cards
-(a ``pay`` script step), never card numbers."""
+"""Everything, payments included: its simulated connector takes named test cards (a ``pay``
+script step; for an agent's capture, the ``card`` in the callee's hand), never card numbers
+from a script."""
 OPTIONS = frozenset({"script"})
 
 
@@ -190,6 +194,27 @@ class LoopbackProvider(TelephonyProvider):
         records it: ``("supervisor", role)``)."""
         running = self._running(request.call.provider_call_id)
         conference.supervise(running, request.conference, request.role, request.coach_call_id)
+
+    async def start_capture(self, request: StartCapture) -> str:
+        """The carrier opens an agent-assisted capture session on the answered call (its
+        log: ``("capture", "started")``) and returns its id, ``LC`` + 32 hex digits; a
+        repeated idempotency key returns the same session. The callee is asked nothing yet.
+        Refused: a call this process does not run or that ended, one not answered, one with
+        a session open already (``capture-in-progress``)."""
+        running = self._running(request.call.provider_call_id)
+        return capture.start(running, request)
+
+    async def update_capture(self, request: UpdateCapture) -> None:
+        """The callee keys the field asked for from the test card in its hand, and the
+        carrier posts its masked progress to the ``payment`` webhook; ``complete`` has the
+        simulated connector charge it, ``cancel`` ends the session without a word
+        (:mod:`plugins.loopback.carrier.capture`). A repeated idempotency key does nothing.
+        Refused: the call is not running here or not answered, the session is unknown
+        (``capture-unknown``) or over (``capture-ended``), the field was not asked for at
+        the start (``capture-field-unused``), fields are still missing on ``complete``
+        (``capture-incomplete``)."""
+        running = self._running(request.call.provider_call_id)
+        capture.update(running, request)
 
     def _running(self, call_id: str | None) -> CarrierCall:
         """The tenant's call running in this process; :class:`ProviderRefused` otherwise."""

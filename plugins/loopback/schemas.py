@@ -27,6 +27,8 @@ class InboundCallIn(BaseModel):
         '`{"step": "wait", "seconds": 5}`, `{"step": "press", "digits": "2"}`, '
         '`{"step": "say", "text": "..."}`, `{"step": "pay", "card": "visa"}` (a test card '
         "into the platform's payment capture), "
+        '`{"step": "card", "card": "mastercard"}` (the test card keyed when an agent asks '
+        "for card details; default visa), "
         '`"hangup"` (last; `{"hangup_after": 30}` waits, '
         "then hangs up). Empty: the caller stays on the line, silent, until the platform "
         "hangs up.",

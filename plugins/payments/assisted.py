@@ -156,10 +156,21 @@ async def ask_for(
     capture_id: uuid.UUID,
     field: CaptureField,
 ) -> AgentCapture:
-    """Ask the caller to key ``field`` (again: what was keyed into it is forgotten)."""
-    capture = await _open(session, principal, capture_id, AgentCaptureStatus.CAPTURING)
+    """Ask the caller to key ``field`` (again: what was keyed into it is forgotten). The
+    field is reset before the provider is asked: its first report may come back before
+    the provider's answer to the request does."""
+    await get(session, principal, capture_id)  # yours (404 otherwise)
+    capture = await _locked(session, capture_id)
+    _require_status(capture, AgentCaptureStatus.CAPTURING)
     step = capture.steps = capture.steps + 1
-    await update_payment_capture(
+    attempts = int(capture.fields.get(field.value, {}).get("attempts", 0)) + 1
+    capture.field = field.value
+    capture.fields = capture.fields | {
+        field.value: {"digits": 0, "masked": None, "complete": False, "error": None}
+        | {"attempts": attempts}
+    }
+    await _publish(platform, session, events.CaptureProgressed, capture)
+    await update_payment_capture(  # commits the reset first
         platform,
         session,
         capture.call_id,
@@ -168,16 +179,7 @@ async def ask_for(
         capture=field,
         actor=principal.label or principal.subject,
     )
-    capture = await _locked(session, capture_id)
-    attempts = int(capture.fields.get(field.value, {}).get("attempts", 0)) + 1
-    capture.field = field.value
-    capture.fields = capture.fields | {
-        field.value: {"digits": 0, "masked": None, "complete": False, "error": None}
-        | {"attempts": attempts}
-    }
-    await _publish(platform, session, events.CaptureProgressed, capture)
-    await session.commit()
-    return capture
+    return await get(session, principal, capture_id)
 
 
 async def complete(
@@ -349,11 +351,15 @@ async def _open(
     session: AsyncSession, principal: Principal, capture_id: uuid.UUID, wanted: AgentCaptureStatus
 ) -> AgentCapture:
     capture = await get(session, principal, capture_id)
+    _require_status(capture, wanted)
+    return capture
+
+
+def _require_status(capture: AgentCapture, wanted: AgentCaptureStatus) -> None:
     if AgentCaptureStatus(capture.status) is not wanted:
         raise ProblemError(
             CAPTURE_NOT_OPEN, f"the capture is {capture.status}", capture_status=capture.status
         )
-    return capture
 
 
 async def _locked(session: AsyncSession, capture_id: uuid.UUID) -> AgentCapture:

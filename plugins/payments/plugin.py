@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
@@ -80,11 +80,11 @@ def kraliki_event_types() -> Sequence[type[Event]]:
 
 @hookimpl
 def kraliki_routes() -> Sequence[APIRouter]:
-    from plugins.payments import captures_api, reconciliations_api
+    from plugins.payments import captures_api, page, reconciliations_api
     from plugins.payments.api import router
 
-    # Fixed paths first: /reconciliations and /captures must not be taken for a payment id.
-    return [reconciliations_api.router, captures_api.router, router]
+    # Fixed paths first: /reconciliations, /captures and /page must not be taken for an id.
+    return [reconciliations_api.router, captures_api.router, page.router, router]
 
 
 @hookimpl(optionalhook=True)  # only when the ivr plugin is installed too
@@ -101,6 +101,20 @@ async def kraliki_call_payment_progress(
     from plugins.payments.assisted import apply_progress
 
     await apply_progress(platform, session, call, progress)
+
+
+@hookimpl(optionalhook=True)  # only when the agents plugin is installed too
+def kraliki_agent_page_panels() -> Sequence[Any]:
+    from plugins.agents import AgentPagePanel
+
+    return [
+        AgentPagePanel(
+            "payments",
+            "Payment",
+            "payments/page/capture-panel.js",
+            patterns=("payments.capture.*",),
+        )
+    ]
 
 
 @hookimpl

@@ -32,10 +32,11 @@ from plugins.calls import (
     PlaceCall,
     ProviderContext,
 )
+from plugins.loopback.carrier.capture import Captures
 from plugins.loopback.carrier.clock import Clock, Timeline
 from plugins.loopback.carrier.media import WAV_CONTENT_TYPE, Media
 from plugins.loopback.carrier.outbox import Outbox
-from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script
+from plugins.loopback.carrier.script import Answer, Busy, Fail, NoAnswer, Script, TestCard
 from plugins.loopback.carrier.state import LoopbackState
 from plugins.loopback.config import LoopbackSettings
 from plugins.loopback.payloads import (
@@ -128,10 +129,18 @@ class CarrierCall:
     log: list[tuple[str, str]] = field(default_factory=list)
     """What happened on the line, for tests and demos: ``("pressed", "1")``, ``("hold", "")``,
     ``("heard", text)`` (the platform's ``say`` the callee heard to its end), ``("beep", "")``
-    (a machine's greeting ended), ``("detected", "machine")`` (asynchronous detection told)."""
+    (a machine's greeting ended), ``("detected", "machine")`` (asynchronous detection told);
+    an agent-assisted capture adds ``("capture", "started")``, ``("asked", field)``,
+    ``("keyed", field)``, ``("capture", "complete")``, ``("capture", result)`` or
+    ``("capture", "cancelled")`` (never digits)."""
     recordings: dict[str, Recording] = field(default_factory=dict)
     commands: set[str] = field(default_factory=set)
     """Command ids of the control actions done (a repeated command is ignored)."""
+    card: TestCard = "visa"
+    """The test card in the callee's hand: what it keys when an agent asks for card details
+    (the last ``card`` or ``pay`` step its script reached changes it)."""
+    captures: Captures = field(default_factory=Captures)
+    """Agent-assisted capture sessions (:mod:`plugins.loopback.carrier.capture`)."""
     _sequence: int = 0
     clock: Clock = field(init=False)
     outbox: Outbox = field(init=False)

@@ -290,7 +290,10 @@ async def run_callee(call: CarrierCall, callee: Timeline, steps: Sequence[script
         elif isinstance(step, script.Press):
             await press(call, callee, step.digits)
         elif isinstance(step, script.PayCard):
+            call.card = step.card  # the card in hand, should an agent ask for it too
             await key_card(call, callee, step.card)
+        elif isinstance(step, script.Card):
+            call.card = step.card
         elif isinstance(step, script.Hangup):
             call.end(CallStatus.COMPLETED, call.hangup_cause("party"), at=callee.t)
             return

@@ -5,8 +5,10 @@ destination number (:func:`script_for_number`). Before the answer the callee may
 ``wait``, then it ends the attempt with exactly one of ``answer``, ``busy``, ``no_answer`` or
 ``fail``. After ``answer`` it may ``wait``, ``say`` something (a transcript segment, and the
 answer to a gather listening for speech at that moment), ``press`` digits (they answer the
-platform's next gather that listens for keys) and ``hangup``; a callee whose script runs out
-stays on the line, silent, until the platform hangs up. See :mod:`plugins.loopback.carrier.program`.
+platform's next gather that listens for keys), key a test card into a payment capture
+(``pay``), take a test card in hand for an agent's capture (``card``) and ``hangup``; a callee
+whose script runs out stays on the line, silent, until the platform hangs up. See
+:mod:`plugins.loopback.carrier.program`.
 
 The number a ``dial`` with ``report_outcome`` calls gets a party the same way
 (:func:`script_for_number`): its ring, busy, no answer or failure decide the dial's outcome,
@@ -104,16 +106,38 @@ class PayCard(_Step):
     card: TestCard = "visa"
 
 
+class Card(_Step):
+    """Take a test card in hand: the one the callee keys, field by field, when an agent asks
+    for card details (an agent-assisted capture, :mod:`plugins.loopback.carrier.capture`)
+    from now on. Takes no time and waits for nothing; a ``pay`` step does the same before it
+    waits. A callee that reached neither holds ``visa``."""
+
+    step: Literal["card"] = "card"
+    card: TestCard = "visa"
+
+
 class Hangup(_Step):
     step: Literal["hangup"] = "hangup"
 
 
 Step = Annotated[
-    Ring | Answer | Busy | NoAnswer | Fail | Wait | Press | Say | PayCard | Hangup,
+    Ring | Answer | Busy | NoAnswer | Fail | Wait | Press | Say | PayCard | Card | Hangup,
     Field(discriminator="step"),
 ]
 STEP_NAMES = frozenset(
-    {"ring", "answer", "busy", "no_answer", "fail", "wait", "press", "say", "pay", "hangup"}
+    {
+        "ring",
+        "answer",
+        "busy",
+        "no_answer",
+        "fail",
+        "wait",
+        "press",
+        "say",
+        "pay",
+        "card",
+        "hangup",
+    }
 )
 SHORTHANDS: dict[str, tuple[str, str]] = {
     "answer_after": ("ring", "answer"),
@@ -125,7 +149,7 @@ after": 2}`` rings 2 s then answers; ``decline_after`` rings then rejects the ca
 ``hangup_after`` talks that long, then hangs up)."""
 PRE_ANSWER = (Ring, Wait)
 OUTCOMES = (Answer, Busy, NoAnswer, Fail)
-AFTER_ANSWER = (Wait, Say, Press, PayCard, Hangup)
+AFTER_ANSWER = (Wait, Say, Press, PayCard, Card, Hangup)
 
 
 NO_OUTCOME = "the script needs one of answer, busy, no_answer or fail"
@@ -165,7 +189,7 @@ def order_problems(steps: Sequence[_Step]) -> list[tuple[int | None, str]]:
             problems.append((index, f"nothing can follow {getattr(steps[outcome], 'step', '')}"))
         elif index > outcome and not isinstance(step, AFTER_ANSWER):
             problems.append(
-                (index, "after answering the callee can only wait, say, press or hangup")
+                (index, "after answering the callee can only wait, say, press, pay, card or hangup")
             )
         elif isinstance(step, Hangup) and index != len(steps) - 1:
             problems.append((index, "hangup must be the last step"))
@@ -234,14 +258,14 @@ def parse_script(value: Any) -> Script:
         raise ScriptError(describe(exc)) from None
 
 
-CALLER_STEPS = frozenset({"wait", "press", "say", "pay", "hangup", "hangup_after"})
+CALLER_STEPS = frozenset({"wait", "press", "say", "pay", "card", "hangup", "hangup_after"})
 """What the caller of an inbound call does once the platform answered (its only outcome)."""
 
 
 def parse_caller_script(value: Any) -> Script:
     """The script of an inbound call's caller from its JSON form: the steps after the
-    platform answers (``wait``, ``press``, ``say``, ``pay``, ``hangup``; empty: the caller
-    stays on the line, silent). Raises :class:`ScriptError`."""
+    platform answers (``wait``, ``press``, ``say``, ``pay``, ``card``, ``hangup``; empty: the
+    caller stays on the line, silent). Raises :class:`ScriptError`."""
     if not isinstance(value, list):
         raise ScriptError("invalid loopback script: script: a list of steps")
     for index, item in enumerate(value):
@@ -251,7 +275,7 @@ def parse_caller_script(value: Any) -> Script:
         if name not in CALLER_STEPS:
             raise ScriptError(
                 f"invalid loopback script: step {index + 1}: the caller of an inbound call can "
-                "only wait, press, say, pay or hangup (the platform answers the call)"
+                "only wait, press, say, pay, card or hangup (the platform answers the call)"
             )
         if name in ("hangup", "hangup_after") and index != len(value) - 1:
             raise ScriptError(

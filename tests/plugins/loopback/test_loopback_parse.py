@@ -17,6 +17,7 @@ from plugins.calls import (
     CallRef,
     CallStatus,
     Capability,
+    CaptureField,
     Conference,
     Dial,
     Direction,
@@ -26,6 +27,8 @@ from plugins.calls import (
     InstructionsNeeded,
     Pause,
     Pay,
+    PaymentCapture,
+    PaymentProgress,
     Play,
     ProviderContext,
     ProviderRefused,
@@ -40,6 +43,7 @@ from plugins.calls import (
 from plugins.loopback.carrier.media import Media
 from plugins.loopback.payloads import (
     GatherBody,
+    PaymentBody,
     RecordingBody,
     StatusBody,
     TranscriptionBody,
@@ -49,6 +53,7 @@ from plugins.loopback.payloads import (
 from plugins.loopback.provider import CAPABILITIES, LoopbackProvider
 
 CALL = "LB" + "a" * 32
+SESSION = "LC" + "c" * 32
 REC = "RE" + "b" * 32
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 COMMON = {"call_id": CALL, "sequence": 7, "occurred_at": AT}
@@ -216,6 +221,89 @@ def test_transcription(provider):
     ]
 
 
+def test_payment_progress(provider):
+    body = PaymentBody(
+        **COMMON,
+        session_id=SESSION,
+        field="payment-card-number",
+        digits=16,
+        masked="xxxxxxxxxxxx4242",
+        card_type="visa",
+        required=["expiration-date", "security-code"],
+    )
+    key, events, payload = parse(provider, body)
+    assert key == "EV42"
+    assert events == [
+        PaymentProgress(
+            provider_call_id=CALL,
+            session_id=SESSION,
+            field=CaptureField.CARD_NUMBER,
+            digits=16,
+            masked="xxxxxxxxxxxx4242",
+            card_type="visa",
+            required=("expiration-date", "security-code"),
+            occurred_at=AT,
+        )
+    ]
+    assert payload["masked"] == "xxxxxxxxxxxx4242"
+
+
+def test_a_payment_outcome(provider):
+    body = PaymentBody(
+        **COMMON,
+        session_id=SESSION,
+        payment_result="payment-connector-error",
+        payment_error="card_declined",
+    )
+    [event] = parse(provider, body)[1]
+    assert event.capture == PaymentCapture(
+        status="failed", result="payment-connector-error", error="card_declined"
+    )
+    assert (event.field, event.partial, event.digits, event.masked) == (None, False, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "keyed", "masked"),
+    [
+        ("payment-card-number", "4242424242424242", "xxxxxxxxxxxx4242"),
+        ("payment-card-number", "424242424242", "xxxxxxxx4242"),
+        ("payment-card-number", "42424242424", "x" * 11),  # fewer than twelve: all hidden
+        ("payment-card-number", "xxxxxxxxxxxx42x2", "x" * 16),
+        ("expiration-date", "1230", "xxxx"),
+        ("security-code", "123", "xxx"),
+        ("postal-code", "94107", "xxxxx"),
+    ],
+)
+def test_what_was_keyed_is_read_masked(provider, field, keyed, masked):
+    """A delivery carrying digits (crafted by hand: the carrier sends masks) is read, kept
+    and reported with at most a card number's last four."""
+    raw = (
+        b'{"kind":"payment","call_id":"%s","sequence":1,"occurred_at":"2026-01-02T03:04:05Z",'
+        b'"session_id":"%s","field":"%s","digits":%d,"masked":"%s"}'
+        % (CALL.encode(), SESSION.encode(), field.encode(), len(keyed), keyed.encode())
+    )
+    parsed = provider.parse_webhook(webhook("payment", raw))
+    [event] = parsed.events
+    assert (event.masked, event.digits) == (masked, len(keyed))
+    assert parsed.payload["masked"] == masked
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"session_id": "PK" + "c" * 32},
+        {"session_id": SESSION, "field": "pin"},
+        {"session_id": SESSION, "field": "security-code", "digits": 2, "masked": "xxx"},
+        {"session_id": SESSION, "payment_result": "paid"},
+        {"session_id": SESSION, "payment_confirmation": "pi_123"},
+    ],
+    ids=["session-id", "field", "count", "result", "confirmation"],
+)
+def test_a_malformed_payment_report(fields):
+    with pytest.raises(ValidationError):
+        PaymentBody(**COMMON, **fields)
+
+
 def test_unknown_fields_are_ignored(provider):
     raw = (
         b'{"kind":"gather","call_id":"%s","sequence":1,"occurred_at":"2026-01-02T03:04:05Z",'
@@ -343,4 +431,5 @@ async def test_recording_audio_refuses_what_it_did_not_make(provider, ref, code)
 def test_capabilities_are_all_of_them():
     assert Capability.SPEECH_RECOGNITION in CAPABILITIES  # the callee's say answers gathers
     assert Capability.SECURE_PAYMENTS in CAPABILITIES  # a simulated connector, test cards
+    assert Capability.AGENT_PAYMENTS in CAPABILITIES  # the card in the callee's hand
     assert set(Capability) == CAPABILITIES

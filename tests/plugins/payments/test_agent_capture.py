@@ -240,7 +240,11 @@ async def test_an_agent_takes_a_payment_and_a_partial_refund_reconciles(
     assert run["status"] == "completed", run
     assert (run["ledger_payments"], run["matched"], run["differences"]) == (1, 1, 0)
 
-    names = [e.name for e in await outbox_events(platform, tenant)]
+    published = await outbox_events(platform, tenant)
+    names = [e.name for e in published]
+    for event in published:  # addressed to the agent: only they (and payments:all) hear it
+        if event.name.startswith("payments.capture."):
+            assert event.payload["agent_id"] == str(AGENT_ID)
     assert names.count("payments.capture.started") == 1
     assert names.count("payments.capture.ended") == 1
     assert names.count("payments.capture.progress") >= 16 + 4  # a report per digit

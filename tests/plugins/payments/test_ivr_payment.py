@@ -326,3 +326,27 @@ async def ivr_path(api: httpx.AsyncClient, call_id: str) -> list[str]:
         for entry in call["timeline"]
         if entry["kind"] == "ivr.step" and entry["detail"].get("exit")
     ]
+
+
+async def test_pay_progress_is_published_without_digits(app, api, double, tenant):
+    """``<Pay>``'s status callback reports the caller keying: each report is a
+    ``payments.capture.progress`` event (no capture id: no agent drives it), masked."""
+    await publish(api)
+    call, _ = await ring(app, double, tenant)
+    for answer in await double.pay_progress(call.sid, CANARY):
+        assert answer.status_code == 200, answer.text
+    await double.pay_progress(call.sid, "1230", field="expiration-date", valid=False)
+    progress = [
+        event.payload
+        for event in await outbox_events(app.state.platform, tenant)
+        if event.name == "payments.capture.progress"
+    ]
+    assert len(progress) == len(CANARY) + 1 + 4 + 1  # a report per digit, then the field's
+    assert {p["capture_id"] for p in progress} == {None}
+    card = progress[len(CANARY)]["fields"]["payment-card-number"]
+    assert (card["digits"], card["masked"], card["complete"]) == (16, "xxxxxxxxxxxx5556", True)
+    expiry = progress[-1]["fields"]["expiration-date"]
+    assert (expiry["complete"], expiry["error"]) == (False, "invalid-date")
+    assert all(CANARY[:12] not in json.dumps(p) for p in progress)
+    answer = await double.pay(call.sid, "success", confirmation="pi_after_progress")
+    assert said(answer) == ["Thank you, your payment went through."]

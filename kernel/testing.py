@@ -23,7 +23,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -537,3 +537,35 @@ def kraliki_make_owner(
         return TenantOwner(tenant_id, slug, email, headers)
 
     return make
+
+
+@asynccontextmanager
+async def browser_page(
+    executable: str, viewport: dict[str, int], *, expected_errors: Sequence[str] = ()
+) -> AsyncIterator[Any]:
+    """A fresh Chromium page (Playwright) at ``viewport``, for the tests of the pages people
+    look at. On leaving, it fails the test on any script error or console error (a
+    Content-Security-Policy violation, a failed request) but those containing one of
+    ``expected_errors`` (read on leaving: a test may add to its list meanwhile)."""
+    from playwright.async_api import async_playwright
+
+    errors: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable)
+        try:
+            context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+            page = await context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(f"{message.text} {message.location}")
+                    if message.type == "error"
+                    else None
+                ),
+            )
+            yield page
+        finally:
+            await browser.close()
+    unexpected = [e for e in errors if not any(known in e for known in expected_errors)]
+    assert unexpected == [], unexpected

@@ -232,3 +232,58 @@ async def rows_holding(app: FastAPI, tenant: uuid.UUID, needle: str) -> list[str
                 if any(needle in str(tuple(row)) for row in rows):
                     found.append(mapper.local_table.name)
     return found
+
+
+# --- payments over the phone: Twilio (its double) and Stripe (its stand-in) ----------------
+
+TELEPHONY_PLUGINS = ("calls", "ivr", "loopback", "twilio", "payments", "stripe")
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[Any]:
+    from plugins.twilio.testing import TwilioDouble
+
+    async with TwilioDouble() as server:
+        yield server
+
+
+@pytest.fixture
+async def phone_app(
+    kraliki_make_app: Any, double: Any, stand_in: StripeStandIn, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FastAPI]:
+    """The platform served on loopback, talking to the Twilio double and the Stripe stand-in
+    (its callbacks reach it; no background workers: a test runs the jobs it needs)."""
+    from plugins.calls.testing import served_platform
+
+    monkeypatch.setenv("KRALIKI_LOOPBACK_TIME_SCALE", "0.01")
+    environment = double.environment() | {"KRALIKI_STRIPE_BASE_URL": stand_in.url}
+    async with served_platform(
+        kraliki_make_app, monkeypatch, environment, background_workers=False
+    ) as app:
+        yield app
+
+
+async def phone_organization(
+    app: FastAPI, double: Any, stand_in: StripeStandIn, authenticate: Any, subject: str | None
+) -> uuid.UUID:
+    """An organization on Twilio (the double's first account) with its Stripe keys, and
+    requests acting as ``subject``, a user holding every permission."""
+    from kernel.testing import create_tenant
+    from plugins.calls.testing import store_secrets
+    from plugins.twilio.testing import use_twilio
+
+    platform = app.state.platform
+    tenant_id = await create_tenant(platform, "acme")
+    every = [platform.permissions.get(name).key for name in platform.permissions]
+    authenticate(app, *every, kind="user", tenant_id=tenant_id, subject=subject)
+    await use_twilio(platform, tenant_id, double, max_concurrent_calls=10)
+    await store_secrets(
+        platform,
+        tenant_id,
+        {
+            "stripe.secret_key": stand_in.account.api_key,
+            "stripe.webhook_secret": stand_in.account.webhook_secret,
+        },
+    )
+    stand_in.account.webhook_url = f"{app.state.public_url}/webhooks/stripe/{tenant_id}"
+    return tenant_id

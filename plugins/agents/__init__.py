@@ -13,7 +13,7 @@ may import. Everything else in ``plugins.agents`` is private.
 * where an agent's live conversation is (the conference a supervisor joins):
   :func:`agent_conversation`, a :class:`Conversation` (``kraliki_agent_conversation``);
 * :class:`AgentPagePanel`: a panel a plugin adds to the agent page
-  (``kraliki_agent_page_panels``).
+  (``kraliki_agent_page_panels``), and :func:`panel_files_router` to serve its files.
 
 See ``docs/plugins/agents.md``.
 """
@@ -36,7 +36,7 @@ from plugins.agents.models import (
     TeamMember,
     TeamSupervisor,
 )
-from plugins.agents.page import AgentPagePanel
+from plugins.agents.page import AgentPagePanel, panel_files_router
 from plugins.agents.permissions import (
     AGENTS_ALL,
     AGENTS_READ,
@@ -82,5 +82,6 @@ __all__ = [
     "create_agent",
     "leg_address",
     "leg_options",
+    "panel_files_router",
     "principal_user_id",
 ]

@@ -47,6 +47,31 @@ class AgentPagePanel:
             event_pattern(pattern)
 
 
+def panel_files_router(page_dir: Path, script: str, style: str, *, what: str) -> APIRouter:
+    """The routes serving a panel's module and style under ``/<plugin prefix>/page/``:
+    public like the agent page's own files (they hold no data; ``what`` says what they are),
+    out of the OpenAPI document, each with a strict Content-Security-Policy."""
+    headers = {
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+    files = {script: "text/javascript; charset=utf-8", style: "text/css; charset=utf-8"}
+    contents = {name: (page_dir / name).read_bytes() for name in files}
+    panel_router = APIRouter(include_in_schema=False, dependencies=[Depends(public(what))])
+
+    def serve(name: str) -> None:
+        async def panel_file() -> Response:
+            return Response(contents[name], media_type=files[name], headers=headers)
+
+        panel_router.add_api_route(f"/page/{name}", panel_file, methods=["GET"])
+
+    for name in files:
+        serve(name)
+    return panel_router
+
+
 PAGE_DIR = Path(__file__).parent / "page"
 FILES = {
     "index.html": "text/html; charset=utf-8",

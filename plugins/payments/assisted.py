@@ -11,6 +11,7 @@ capture; its progress arrives through ``kraliki_call_payment_progress``."""
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -162,7 +163,6 @@ async def ask_for(
     await get(session, principal, capture_id)  # yours (404 otherwise)
     capture = await _locked(session, capture_id)
     _require_status(capture, AgentCaptureStatus.CAPTURING)
-    step = capture.steps = capture.steps + 1
     attempts = int(capture.fields.get(field.value, {}).get("attempts", 0)) + 1
     capture.field = field.value
     capture.fields = capture.fields | {
@@ -170,15 +170,7 @@ async def ask_for(
         | {"attempts": attempts}
     }
     await _publish(platform, session, events.CaptureProgressed, capture)
-    await update_payment_capture(  # commits the reset first
-        platform,
-        session,
-        capture.call_id,
-        session_id=capture.provider_session_id or "",
-        idempotency_key=_key(capture.id, step),
-        capture=field,
-        actor=principal.label or principal.subject,
-    )
+    await _drive(platform, session, principal, capture, field=field)  # the reset first
     return await get(session, principal, capture_id)
 
 
@@ -194,16 +186,7 @@ async def complete(
         raise ProblemError(
             CAPTURE_INCOMPLETE, "the card details are not all keyed", required=missing
         )
-    step = capture.steps = capture.steps + 1
-    await update_payment_capture(
-        platform,
-        session,
-        capture.call_id,
-        session_id=capture.provider_session_id or "",
-        idempotency_key=_key(capture.id, step),
-        status="complete",
-        actor=principal.label or principal.subject,
-    )
+    await _drive(platform, session, principal, capture, status="complete")
     capture = await _locked(session, capture_id)
     if AgentCaptureStatus(capture.status) is AgentCaptureStatus.CAPTURING:  # its outcome may be in
         capture.status = AgentCaptureStatus.COMPLETING.value
@@ -222,24 +205,38 @@ async def cancel(
     """Stop the capture: nothing is charged. A call that ended took its session with it,
     so the provider's refusal then changes nothing here."""
     capture = await _open(session, principal, capture_id, AgentCaptureStatus.CAPTURING)
-    step = capture.steps = capture.steps + 1
     call = await _call(session, capture.call_id)
-    live = call is not None and call.status == "in-progress"
-    if live:
-        await update_payment_capture(
-            platform,
-            session,
-            capture.call_id,
-            session_id=capture.provider_session_id or "",
-            idempotency_key=_key(capture.id, step),
-            status="cancel",
-            actor=principal.label or principal.subject,
-        )
+    if call is not None and call.status == "in-progress":
+        await _drive(platform, session, principal, capture, status="cancel")
     capture = await _locked(session, capture_id)
     if AgentCaptureStatus(capture.status).open:
         await _end(platform, session, capture, "cancelled", "cancelled-by-agent", None, None)
     await session.commit()
     return capture
+
+
+async def _drive(
+    platform: Platform,
+    session: AsyncSession,
+    principal: Principal,
+    capture: AgentCapture,
+    *,
+    field: CaptureField | None = None,
+    status: Literal["complete", "cancel"] | None = None,
+) -> None:
+    """One request to the provider about the session, with the next step's own idempotency
+    key (the step counter is committed with the request)."""
+    step = capture.steps = capture.steps + 1
+    await update_payment_capture(
+        platform,
+        session,
+        capture.call_id,
+        session_id=capture.provider_session_id or "",
+        idempotency_key=_key(capture.id, step),
+        capture=field,
+        status=status,
+        actor=principal.label or principal.subject,
+    )
 
 
 async def apply_progress(

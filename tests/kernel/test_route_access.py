@@ -51,6 +51,8 @@ async def test_public_routes_are_the_expected_few(kraliki_app):
         "/api/v1/campaigns/page/preview-panel.js",
         "/api/v1/campaigns/page/preview-panel.css",
         "/api/v1/agent-assist/page/assist-panel.js",
+        "/api/v1/payments/page/capture-panel.js",
+        "/api/v1/payments/page/capture-panel.css",
         "/api/v1/agent-assist/page/assist-panel.css",
         # The wallboard's static files: the page signs in through the API.
         "/api/v1/supervisor/wallboard/page",

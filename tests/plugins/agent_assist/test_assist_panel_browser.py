@@ -20,10 +20,11 @@ import httpx
 import pytest
 from assist_helpers import KB, ok
 from assist_loopback import call_in, contact_center, customer_script
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from sqlalchemy import select
 
 from kernel import tenant_scope
+from kernel.testing import browser_page
 from plugins.agent_assist.models import Feedback
 from plugins.loopback.testing import LoopbackCalls
 
@@ -50,25 +51,8 @@ async def api(loopback_calls: LoopbackCalls) -> AsyncIterator[httpx.AsyncClient]
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=BROWSER)
-        try:
-            context = await browser.new_context(viewport=LAPTOP)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(f"{message.text} {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            await browser.close()
-    assert errors == []
+    async with browser_page(BROWSER, LAPTOP) as opened:
+        yield opened
 
 
 async def test_a_suggestion_reaches_the_agent_page_and_her_feedback_is_stored(

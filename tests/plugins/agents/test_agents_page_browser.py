@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 from agents_helpers import add_call, read_call, route
-from playwright.async_api import Page, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 from sqlalchemy import select
 
 from kernel import Platform, tenant_scope, utcnow
-from kernel.testing import DEFAULT_TEST_PASSWORD, TenantOwner, serve_app
+from kernel.testing import DEFAULT_TEST_PASSWORD, TenantOwner, browser_page, serve_app
 from plugins.agents import AgentState
 from plugins.calls import Call
 from plugins.calls.testing import use_public_base_url
@@ -115,25 +115,8 @@ async def world(
 async def page() -> AsyncIterator[Page]:
     """A fresh browser at a phone's width; the test fails on any script error or console
     error (a Content-Security-Policy violation, a failed request)."""
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=BROWSER)
-        try:
-            context = await browser.new_context(viewport=PHONE)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(f"{message.text} {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            await browser.close()
-    assert errors == []
+    async with browser_page(BROWSER, PHONE) as opened:
+        yield opened
 
 
 async def sign_in(page: Page, world: World) -> None:

@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 from campaigns_helpers import BASE, NUMBER
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from preview_helpers import contact, ok, preview_campaign
 
 from kernel import Platform, utcnow
-from kernel.testing import DEFAULT_TEST_PASSWORD, TenantOwner, serve_app
+from kernel.testing import DEFAULT_TEST_PASSWORD, TenantOwner, browser_page, serve_app
 from plugins.calls.testing import use_public_base_url
 
 BROWSER = os.environ.get("KRALIKI_TEST_BROWSER", "")
@@ -137,25 +137,8 @@ async def _login(client: httpx.AsyncClient) -> dict[str, str]:
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=BROWSER)
-        try:
-            context = await browser.new_context(viewport=LAPTOP)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(f"{message.text} {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            await browser.close()
-    assert errors == []
+    async with browser_page(BROWSER, LAPTOP) as opened:
+        yield opened
 
 
 async def test_preview_skip_schedule_a_callback_and_call(world: World, page: Page):

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 from payments_suite import ok
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from kernel.testing import installed_plugin
+from kernel.testing import browser_page, installed_plugin
 from plugins.loopback.testing import LoopbackCalls, loopback_calls
 
 BROWSER = os.environ.get("KRALIKI_TEST_BROWSER", "")
@@ -60,25 +60,8 @@ async def api(loopback_calls: LoopbackCalls) -> AsyncIterator[httpx.AsyncClient]
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=BROWSER)
-        try:
-            context = await browser.new_context(viewport=LAPTOP)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(f"{message.text} {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            await browser.close()
-    assert errors == []
+    async with browser_page(BROWSER, LAPTOP) as opened:
+        yield opened
 
 
 def desk(queue_id: str) -> dict[str, Any]:

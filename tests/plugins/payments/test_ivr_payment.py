@@ -18,17 +18,26 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from payments_suite import charge_at_stripe, last_hour, ok, rows_holding
+from payments_suite import (
+    TELEPHONY_PLUGINS,
+    charge_at_stripe,
+    double,
+    last_hour,
+    ok,
+    phone_app,
+    phone_organization,
+    rows_holding,
+)
 
-from kernel.testing import app_client, create_tenant, installed_plugin, outbox_events
-from plugins.calls.testing import served_platform, store_secrets
+from kernel.testing import app_client, installed_plugin, outbox_events
 from plugins.ivr import CallFacts, Go, NodeContext
 from plugins.payments.ivr_node import PayConfig, PayNode
 from plugins.stripe.testing import StripeStandIn
-from plugins.twilio.testing import TwilioDouble, use_twilio
+from plugins.twilio.testing import TwilioDouble
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
+__all__ = ["double", "phone_app"]  # fixtures
 NUMBER = "+14155550100"
 CALLER = "+14155550199"
 CANARY = "4000056655665556"
@@ -62,46 +71,17 @@ FLOW = {
 @pytest.fixture
 def kraliki_installed_plugins() -> list[object]:
     """Calls and the IVR on Twilio and loopback, payments through Stripe."""
-    names = ("calls", "ivr", "loopback", "twilio", "payments", "stripe")
-    return [installed_plugin(name) for name in names]
+    return [installed_plugin(name) for name in TELEPHONY_PLUGINS]
 
 
 @pytest.fixture
-async def double() -> AsyncIterator[TwilioDouble]:
-    async with TwilioDouble() as server:
-        yield server
+def app(phone_app: FastAPI) -> FastAPI:
+    return phone_app
 
 
 @pytest.fixture
-async def app(
-    kraliki_make_app: Any, double: TwilioDouble, stand_in: StripeStandIn, monkeypatch: Any
-) -> AsyncIterator[FastAPI]:
-    monkeypatch.setenv("KRALIKI_LOOPBACK_TIME_SCALE", "0.01")
-    environment = double.environment() | {"KRALIKI_STRIPE_BASE_URL": stand_in.url}
-    async with served_platform(
-        kraliki_make_app, monkeypatch, environment, background_workers=False
-    ) as app:
-        yield app
-
-
-@pytest.fixture
-async def tenant(app: FastAPI, double: TwilioDouble, stand_in: StripeStandIn, kraliki_authenticate):
-    platform = app.state.platform
-    tenant_id = await create_tenant(platform, "acme")
-    registry = platform.permissions  # every permission of the loaded plugins
-    every = [registry.get(name).key for name in registry]
-    kraliki_authenticate(app, *every, kind="user", tenant_id=tenant_id)
-    await use_twilio(platform, tenant_id, double, max_concurrent_calls=10)
-    await store_secrets(
-        platform,
-        tenant_id,
-        {
-            "stripe.secret_key": stand_in.account.api_key,
-            "stripe.webhook_secret": stand_in.account.webhook_secret,
-        },
-    )
-    stand_in.account.webhook_url = f"{app.state.public_url}/webhooks/stripe/{tenant_id}"
-    return tenant_id
+async def tenant(app, double, stand_in, kraliki_authenticate) -> uuid.UUID:
+    return await phone_organization(app, double, stand_in, kraliki_authenticate, None)
 
 
 @pytest.fixture

@@ -20,12 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 from supervisor_sessions_helpers import contact_center, ok, on_call, supervisor_phone
 from wallboard_helpers import Board, live_session, person, raise_alert, seed, today
 
 from kernel import Platform
-from kernel.testing import DEFAULT_TEST_PASSWORD, TenantOwner, login, serve_app, wait_until
+from kernel.testing import (
+    DEFAULT_TEST_PASSWORD,
+    TenantOwner,
+    browser_page,
+    login,
+    serve_app,
+    wait_until,
+)
 from plugins.loopback.testing import LoopbackCalls
 
 BROWSER = os.environ.get("KRALIKI_TEST_BROWSER", "")
@@ -112,25 +119,8 @@ def expected_errors() -> list[str]:
 async def page(expected_errors: list[str]) -> AsyncIterator[Page]:
     """A fresh wide browser; the test fails on any script error or console error (a
     Content-Security-Policy violation, a failed request) it does not expect."""
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=BROWSER)
-        try:
-            context = await browser.new_context(viewport=WIDE)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.on(
-                "console",
-                lambda message: (
-                    errors.append(f"{message.text} {message.location}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            yield page
-        finally:
-            await browser.close()
-    assert [e for e in errors if not any(x in e for x in expected_errors)] == []
+    async with browser_page(BROWSER, WIDE, expected_errors=expected_errors) as opened:
+        yield opened
 
 
 async def sign_in(page: Page, url: str, organization: str, email: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -205,6 +205,13 @@ async def today(
     """Calls the queue took earlier today, as routing leaves them: completed after
     ``answered`` seconds of waiting each, and ``abandoned`` callers who gave up."""
     now = utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Half an hour ago, unless that was yesterday (a run just after midnight, UTC).
+    start = max(now - timedelta(minutes=30), midnight)
+
+    def at(offset: timedelta) -> datetime:
+        return min(start + offset, now)
+
     with tenant_scope(tenant_id):
         async with platform.database.session() as session:
             for wait in answered:
@@ -212,9 +219,9 @@ async def today(
                     QueueItem(
                         queue_id=uuid.UUID(queue_id),
                         status="completed",
-                        entered_at=now - timedelta(minutes=30),
-                        answered_at=now - timedelta(minutes=30) + timedelta(seconds=wait),
-                        ended_at=now - timedelta(minutes=25),
+                        entered_at=start,
+                        answered_at=at(timedelta(seconds=wait)),
+                        ended_at=at(timedelta(minutes=5)),
                         wait_seconds=wait,
                     )
                 )
@@ -223,8 +230,8 @@ async def today(
                     QueueItem(
                         queue_id=uuid.UUID(queue_id),
                         status="abandoned",
-                        entered_at=now - timedelta(minutes=20),
-                        ended_at=now - timedelta(minutes=19),
+                        entered_at=at(timedelta(minutes=10)),
+                        ended_at=at(timedelta(minutes=11)),
                         wait_seconds=60.0,
                     )
                 )

@@ -166,8 +166,8 @@ class PaymentOut(BaseModel):
     contact_id: uuid.UUID | None
     agent_id: uuid.UUID | None
     capture_path: str = Field(
-        description="api (a token given to the API) or ivr (the provider's secure capture in "
-        "an IVR flow)."
+        description="api (a token given to the API), ivr (the provider's secure capture in "
+        "an IVR flow) or agent (an agent-assisted capture on a live call)."
     )
     failure_code: str | None
     failure_reason: str | None
